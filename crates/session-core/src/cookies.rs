@@ -1,0 +1,131 @@
+//! The cookie policy: reading the session cookie from `Cookie` headers and writing
+//! `Set-Cookie` values. Core speaks header strings so that it knows no web framework.
+
+use cookie::{Cookie, time::Duration as CookieDuration};
+
+use crate::options::{Options, SameSite};
+
+/// The most distinct values of the session cookie considered in one request. Browsers send
+/// several when cookies of one name exist for different paths or domains (cookie tossing).
+pub const MAX_COOKIE_CANDIDATES: usize = 4;
+
+/// The distinct values of cookie `name` in the given `Cookie` header values, in order.
+///
+/// Pairs that do not parse are skipped, so a whole `Set-Cookie` line replayed as a `Cookie`
+/// header (`name=v; Path=/; HttpOnly; SameSite=Lax`) still yields `v`.
+pub fn cookie_values<'a>(headers: impl IntoIterator<Item = &'a str>, name: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for header in headers {
+        for cookie in Cookie::split_parse(header).flatten() {
+            if cookie.name() == name && !found.iter().any(|v| v == cookie.value()) {
+                if found.len() == MAX_COOKIE_CANDIDATES {
+                    return found;
+                }
+                found.push(cookie.value().to_owned());
+            }
+        }
+    }
+    found
+}
+
+fn base(options: &Options, value: String) -> Cookie<'static> {
+    let mut cookie = Cookie::build((options.cookie_name.clone(), value))
+        .path(options.cookie_path.clone())
+        .http_only(options.http_only)
+        .secure(options.secure)
+        .same_site(match options.same_site {
+            SameSite::Strict => cookie::SameSite::Strict,
+            SameSite::Lax => cookie::SameSite::Lax,
+            SameSite::None => cookie::SameSite::None,
+        })
+        .build();
+    if let Some(domain) = &options.domain {
+        cookie.set_domain(domain.clone());
+    }
+    cookie
+}
+
+/// The `Set-Cookie` value that hands session `id` to the client, with every attribute.
+pub fn session_cookie(options: &Options, id: &str) -> String {
+    let mut cookie = base(options, id.to_owned());
+    if !options.cookie_lifetime.is_zero() {
+        let secs = i64::try_from(options.cookie_lifetime.as_secs()).unwrap_or(i64::MAX);
+        cookie.set_max_age(CookieDuration::seconds(secs));
+    }
+    cookie.to_string()
+}
+
+/// The `Set-Cookie` value that removes the session cookie: same name, path, domain, secure,
+/// SameSite and HttpOnly as when it was set, an empty value, `Max-Age=0` and a past `Expires`.
+pub fn removal_cookie(options: &Options) -> String {
+    let mut cookie = base(options, String::new());
+    cookie.make_removal();
+    cookie.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_values_in_plain_and_replayed_headers() {
+        let opts = Options::default();
+        let set = session_cookie(&opts, "abc");
+        assert_eq!(cookie_values([set.as_str()], "MacaronSession"), ["abc"]);
+        assert_eq!(
+            cookie_values(
+                [
+                    "a=1; MacaronSession=x; b=2",
+                    "MacaronSession=y; MacaronSession=x"
+                ],
+                "MacaronSession"
+            ),
+            ["x", "y"]
+        );
+        assert!(cookie_values(["garbage;;; =; ==="], "MacaronSession").is_empty());
+    }
+
+    #[test]
+    fn candidates_are_bounded() {
+        let header: String = (0..100).map(|i| format!("s={i}; ")).collect();
+        assert_eq!(
+            cookie_values([header.as_str()], "s").len(),
+            MAX_COOKIE_CANDIDATES
+        );
+    }
+
+    #[test]
+    fn attributes_are_complete() {
+        let opts = Options {
+            domain: Some("example.com".into()),
+            cookie_lifetime: std::time::Duration::from_secs(60),
+            ..Options::default()
+        };
+        let set = session_cookie(&opts, "abc");
+        for part in [
+            "MacaronSession=abc",
+            "Path=/",
+            "HttpOnly",
+            "Secure",
+            "SameSite=Lax",
+            "Domain=example.com",
+            "Max-Age=60",
+        ] {
+            assert!(set.contains(part), "{set} lacks {part}");
+        }
+        let gone = removal_cookie(&opts);
+        for part in [
+            "MacaronSession=",
+            "Path=/",
+            "HttpOnly",
+            "Secure",
+            "SameSite=Lax",
+            "Domain=example.com",
+            "Max-Age=0",
+            "Expires=",
+        ] {
+            assert!(gone.contains(part), "{gone} lacks {part}");
+        }
+        assert!(!session_cookie(&Options::default(), "abc").contains("Max-Age"));
+    }
+}

@@ -1,0 +1,69 @@
+//! Framework-neutral server-side HTTP sessions.
+//!
+//! `session-core` is the heart of the workspace: [`Options`] (Macaron's `session.Options`
+//! with secure defaults), validated [`SessionId`]s, the provider contract ([`RawStore`] and
+//! [`Provider`]), the provider [`Registry`], the [`Manager`] that runs the request lifecycle,
+//! the per-request [`Session`] handle and the [`record`] codec. It knows no web framework: an
+//! adapter hands it the request's `Cookie` header values and sends the `Set-Cookie` it returns.
+//!
+//! What the lifecycle guarantees, for every provider:
+//!
+//! - **Lazy**: a request that never touches its session costs no provider call.
+//! - **Strict**: an unknown, expired or malformed ID is never adopted; the client gets a new ID,
+//!   and only once the session holds data (no record and no cookie before that).
+//! - **No lost updates**: only changed sessions are written, with a conditional save; on a
+//!   conflict this request's changes are replayed on the latest record.
+//! - **No resurrection**: after `destroy` or `regenerate`, no write can bring the old ID back.
+//! - **Typed errors**: a backend failure is an [`Error`], never mistaken for "unknown session".
+//!
+//! # Example
+//!
+//! A provider, a manager, and one request from the adapter's point of view:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use session_core::{Manager, Options, SystemClock};
+//! use session_memory::MemoryStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> session_core::Result<()> {
+//! // Normally: Manager::new(options, &registry) with a registry of provider crates.
+//! let store = Arc::new(MemoryStore::default());
+//! let manager = Manager::with_store(Options::default(), store, Arc::new(SystemClock))?;
+//!
+//! // First request: no cookie. The handler stores a value.
+//! let session = manager.load([]);
+//! session.set("user", "gopher").await?;
+//! let commit = session.commit().await?;
+//! let set_cookie = commit.set_cookie.expect("a new session sets its cookie");
+//!
+//! // Next request: the browser sends the cookie back.
+//! let session = manager.load([set_cookie.as_str()]);
+//! assert_eq!(session.get::<String>("user").await?.as_deref(), Some("gopher"));
+//! assert_eq!(session.commit().await?.set_cookie, None);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod clock;
+pub mod cookies;
+pub mod error;
+pub mod id;
+pub mod manager;
+pub mod options;
+pub mod record;
+pub mod registry;
+pub mod session;
+pub mod store;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use clock::{Clock, Millis, MockClock, SystemClock};
+pub use error::{BoxError, Error, Result};
+pub use id::SessionId;
+pub use manager::{GcHandle, Manager, SessionData};
+pub use options::{Options, SameSite};
+pub use registry::Registry;
+pub use session::{Commit, Session};
+pub use store::{Inserted, Provider, ProviderContext, RawStore, Saved, Stored, Version, Write};

@@ -1,0 +1,307 @@
+//! The [`Manager`]: one provider store plus the options, shared by every request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::clock::{Clock, Millis, SystemClock, duration_millis};
+use crate::cookies;
+use crate::error::Result;
+use crate::id::SessionId;
+use crate::options::Options;
+use crate::record::{Record, decode_value};
+use crate::registry::Registry;
+use crate::session::Session;
+use crate::store::{ProviderContext, RawStore, Stored};
+
+/// Owns the provider store and the options; cheap to clone (an `Arc`).
+///
+/// Per request, an adapter calls [`Manager::load`] with the request's `Cookie` headers, hands
+/// the [`Session`] to the handler, and afterwards calls [`Session::commit`] to persist changes
+/// and learn which `Set-Cookie` to send.
+#[derive(Clone)]
+pub struct Manager {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) options: Options,
+    pub(crate) store: Arc<dyn RawStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) idle_ms: Millis,
+    pub(crate) absolute_ms: Option<Millis>,
+    pub(crate) touch_ms: Millis,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("provider", &self.inner.store.provider())
+            .field("options", &self.inner.options)
+            .finish()
+    }
+}
+
+impl Manager {
+    /// Validates `options` and opens a store of `options.provider` from `registry`.
+    pub async fn new(options: Options, registry: &Registry) -> Result<Self> {
+        Self::new_with_clock(options, registry, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`Manager::new`] with a given clock (tests use [`crate::MockClock`]).
+    pub async fn new_with_clock(
+        options: Options,
+        registry: &Registry,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        options.validate()?;
+        let ctx = ProviderContext {
+            clock: clock.clone(),
+            max_record_size: options.max_record_size,
+            max_lifetime_ms: duration_millis(options.idle_lifetime()),
+        };
+        let store = registry
+            .open(&options.provider, &options.provider_config, &ctx)
+            .await?;
+        Self::with_store(options, store, clock)
+    }
+
+    /// Builds a manager around an already opened store (`options.provider` is not consulted).
+    pub fn with_store(
+        options: Options,
+        store: Arc<dyn RawStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        options.validate()?;
+        Ok(Manager {
+            inner: Arc::new(Inner {
+                idle_ms: duration_millis(options.idle_lifetime()),
+                absolute_ms: options.absolute_lifetime.map(duration_millis),
+                touch_ms: duration_millis(options.effective_touch_interval()),
+                options,
+                store,
+                clock,
+            }),
+        })
+    }
+
+    /// The options in effect.
+    pub fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    /// The provider store (for admin tools and tests).
+    pub fn store(&self) -> &Arc<dyn RawStore> {
+        &self.inner.store
+    }
+
+    /// The manager's clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// Starts a request's session from its `Cookie` header values. Nothing is read from the
+    /// provider until the handler first uses the session; values of the cookie that are not
+    /// well-formed IDs are dropped here, before any provider call.
+    pub fn load<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> Session {
+        let len = self.inner.options.id_length;
+        let candidates = cookies::cookie_values(cookie_headers, &self.inner.options.cookie_name)
+            .iter()
+            .filter_map(|v| SessionId::parse(v, len).ok())
+            .collect();
+        Session::new(self.clone(), candidates)
+    }
+
+    /// Reads session `sid` for admin use (Macaron's `Store.Read`), without creating anything.
+    /// An invalid ID is an error; an unknown, expired or corrupt session is `None`.
+    pub async fn read(&self, sid: &str) -> Result<Option<SessionData>> {
+        let id = SessionId::parse(sid, self.inner.options.id_length)?;
+        Ok(self
+            .read_live(&id)
+            .await?
+            .map(|(_, record)| SessionData { id, record }))
+    }
+
+    /// Reads and checks a record: `None` when absent, expired or corrupt (the latter two are
+    /// deleted, best effort).
+    pub(crate) async fn read_live(&self, id: &SessionId) -> Result<Option<(Stored, Record)>> {
+        let inner = &self.inner;
+        let Some(stored) = inner.store.read(id).await? else {
+            tracing::debug!(session = %id, "unknown session id presented");
+            return Ok(None);
+        };
+        let now = inner.clock.now();
+        let record = match Record::decode(&stored.body, inner.options.max_record_size) {
+            Ok(record) => record,
+            Err(e) => {
+                tracing::warn!(session = %id, error = %e, "corrupt session record treated as absent");
+                self.discard(id).await;
+                return Ok(None);
+            }
+        };
+        if stored.expires_at <= now || self.absolute_deadline(record.created) <= now {
+            tracing::debug!(session = %id, "expired session");
+            self.discard(id).await;
+            return Ok(None);
+        }
+        Ok(Some((stored, record)))
+    }
+
+    async fn discard(&self, id: &SessionId) {
+        if let Err(e) = self.inner.store.destroy(id).await {
+            tracing::warn!(session = %id, error = %e, "could not delete a dead session record");
+        }
+    }
+
+    /// The instant a session created at `created` reaches its absolute lifetime.
+    pub(crate) fn absolute_deadline(&self, created: Millis) -> Millis {
+        self.inner
+            .absolute_ms
+            .map_or(Millis::MAX, |abs| created.saturating_add(abs))
+    }
+
+    /// The expiry to write now for a session created at `created`.
+    pub(crate) fn next_expiry(&self, created: Millis) -> Millis {
+        let now = self.inner.clock.now();
+        now.saturating_add(self.inner.idle_ms)
+            .min(self.absolute_deadline(created))
+    }
+
+    /// Deletes session `id` (admin use); returns whether it existed.
+    pub async fn destroy_id(&self, id: &SessionId) -> Result<bool> {
+        self.inner.store.destroy(id).await
+    }
+
+    /// Counts live sessions, or [`Error::Unsupported`] when the provider cannot.
+    pub async fn count(&self) -> Result<u64> {
+        self.inner.store.count(self.inner.clock.now()).await
+    }
+
+    /// Runs one GC pass now; returns how many expired sessions were removed.
+    pub async fn gc(&self) -> Result<u64> {
+        self.inner.store.gc(self.inner.clock.now()).await
+    }
+
+    /// The live sessions bound to `owner`, or [`Error::Unsupported`].
+    pub async fn owner_sessions(&self, owner: &str) -> Result<Vec<SessionId>> {
+        self.inner
+            .store
+            .owner_sessions(owner, self.inner.clock.now())
+            .await
+    }
+
+    /// Destroys every session of `owner` except `keep` ("log out everywhere"); returns how
+    /// many were destroyed.
+    pub async fn destroy_owner_sessions(
+        &self,
+        owner: &str,
+        keep: Option<&SessionId>,
+    ) -> Result<usize> {
+        let mut destroyed = 0;
+        for id in self.owner_sessions(owner).await? {
+            if Some(&id) != keep && self.inner.store.destroy(&id).await? {
+                destroyed += 1;
+            }
+        }
+        Ok(destroyed)
+    }
+
+    /// Starts GC on a background task every `gc_interval`. The task logs errors and carries on;
+    /// it stops when the returned handle is stopped or dropped.
+    pub fn start_gc(&self) -> GcHandle {
+        self.start_gc_every(self.inner.options.gc_interval)
+    }
+
+    /// Like [`Manager::start_gc`] with an explicit period.
+    pub fn start_gc_every(&self, period: Duration) -> GcHandle {
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let manager = self.clone();
+        let task = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(period);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker.tick().await; // the first tick is immediate; GC starts one period later
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    _ = ticker.tick() => {}
+                }
+                match manager.gc().await {
+                    Ok(removed) => tracing::debug!(removed, "session gc pass"),
+                    Err(e) => tracing::warn!(error = %e, "session gc pass failed; will retry"),
+                }
+            }
+        });
+        GcHandle {
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+}
+
+/// A running GC task; stopping or dropping it ends the task.
+#[derive(Debug)]
+pub struct GcHandle {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl GcHandle {
+    /// Stops the task and waits for a pass in progress to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Whether the task is still running.
+    pub fn is_running(&self) -> bool {
+        self.task.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
+impl Drop for GcHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A read-only view of a stored session, from [`Manager::read`].
+#[derive(Debug, Clone)]
+pub struct SessionData {
+    id: SessionId,
+    record: Record,
+}
+
+impl SessionData {
+    /// The session's ID.
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    /// The owner the session is bound to.
+    pub fn owner(&self) -> Option<&str> {
+        self.record.owner.as_deref()
+    }
+
+    /// The stored keys.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.record.values.keys().map(String::as_str)
+    }
+
+    /// Value `key` decoded as `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        self.record
+            .values
+            .get(key)
+            .map(|bytes| decode_value(key, bytes))
+            .transpose()
+    }
+}

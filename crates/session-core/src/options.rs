@@ -1,0 +1,538 @@
+//! Session options: Macaron's `session.Options`, secure defaults, config-file loading and
+//! config-time validation.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::id::{DEFAULT_ID_LENGTH, MAX_ID_LENGTH, MIN_ID_LENGTH};
+
+/// The cookie's `SameSite` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SameSite {
+    /// `SameSite=Strict`.
+    Strict,
+    /// `SameSite=Lax` (the default).
+    #[default]
+    Lax,
+    /// `SameSite=None` (requires `Secure`).
+    None,
+}
+
+impl SameSite {
+    /// The attribute value as it appears in `Set-Cookie`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        }
+    }
+}
+
+/// Everything a [`crate::Manager`] can be told.
+///
+/// The fields and defaults follow Macaron's `session.Options`, except where secure defaults
+/// differ (see the README): cookies are `Secure` by default, IDs are 32 hex characters
+/// (128 bits) and may not be shorter, and `SameSite`/`HttpOnly` are explicit options.
+/// Build one with struct-update syntax or load it with [`Options::from_file`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Registry name of the provider (`PROVIDER`), default `"memory"`.
+    pub provider: String,
+    /// Provider config string (`PROVIDER_CONFIG`), default empty (each provider documents
+    /// its own default; the file provider uses `data/sessions`).
+    pub provider_config: String,
+    /// Cookie name (`COOKIE_NAME`), default `"MacaronSession"`.
+    pub cookie_name: String,
+    /// Cookie path (`COOKIE_PATH`), default `"/"`.
+    pub cookie_path: String,
+    /// GC period, Macaron's `Gclifetime` (`GC_INTERVAL_TIME`, seconds), default 3600 s.
+    pub gc_interval: Duration,
+    /// Idle lifetime, Macaron's `Maxlifetime` (`MAX_LIFE_TIME`, seconds); `None` means
+    /// "same as `gc_interval`", as in Macaron.
+    pub max_lifetime: Option<Duration>,
+    /// `Secure` cookie attribute (`SECURE`), default **true**.
+    pub secure: bool,
+    /// Cookie `Max-Age` (`COOKIE_LIFE_TIME`, seconds); zero (default) = browser-session cookie.
+    pub cookie_lifetime: Duration,
+    /// Cookie `Domain` (`DOMAIN`), default none (host-only).
+    pub domain: Option<String>,
+    /// ID length in hex characters (`ID_LENGTH`), default 32; below 32 (128 bits) is an error.
+    pub id_length: usize,
+    /// Config-file section to read (default `"session"`).
+    pub section: String,
+    /// `SameSite` attribute (`SAME_SITE`: lax, strict, none), default Lax.
+    pub same_site: SameSite,
+    /// `HttpOnly` attribute (`HTTP_ONLY`), default true.
+    pub http_only: bool,
+    /// Absolute lifetime (`ABSOLUTE_LIFETIME`, seconds): a session older than this expires
+    /// however active it is. Default none.
+    pub absolute_lifetime: Option<Duration>,
+    /// Largest encoded record in bytes (`MAX_RECORD_SIZE`), default 1 MiB; enforced on save
+    /// and on load.
+    pub max_record_size: usize,
+    /// Least time between two expiry refreshes of an unchanged session (`TOUCH_INTERVAL`,
+    /// seconds), default 60 s (capped at a tenth of the idle lifetime).
+    pub touch_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            provider: "memory".into(),
+            provider_config: String::new(),
+            cookie_name: "MacaronSession".into(),
+            cookie_path: "/".into(),
+            gc_interval: Duration::from_secs(3600),
+            max_lifetime: None,
+            secure: true,
+            cookie_lifetime: Duration::ZERO,
+            domain: None,
+            id_length: DEFAULT_ID_LENGTH,
+            section: "session".into(),
+            same_site: SameSite::Lax,
+            http_only: true,
+            absolute_lifetime: None,
+            max_record_size: 1 << 20,
+            touch_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Options {
+    /// The idle lifetime in effect (`max_lifetime`, or `gc_interval` when unset).
+    pub fn idle_lifetime(&self) -> Duration {
+        self.max_lifetime.unwrap_or(self.gc_interval)
+    }
+
+    /// The touch interval in effect: `touch_interval`, at most a tenth of the idle lifetime.
+    pub fn effective_touch_interval(&self) -> Duration {
+        self.touch_interval.min(self.idle_lifetime() / 10)
+    }
+
+    /// Loads options from the `[session]` section of a TOML (`.toml`) or INI (anything else)
+    /// file. Keys use Macaron's spellings (`PROVIDER`, `PROVIDER_CONFIG`, `COOKIE_NAME`, ...),
+    /// in any case; an unknown key or a bad value is an error that names it.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        Self::from_file_section(path, "session")
+    }
+
+    /// Like [`Options::from_file`], reading section `section` instead of `[session]`.
+    pub fn from_file_section(path: impl AsRef<Path>, section: &str) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::config("config file", format!("{}: {e}", path.display())))?;
+        let is_toml = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+        let pairs = if is_toml {
+            toml_section(&text, section)?
+        } else {
+            ini_section(&text, section)?
+        };
+        let mut options = Options {
+            section: section.to_owned(),
+            ..Options::default()
+        };
+        for (key, value) in pairs {
+            options.set(&key, &value)?;
+        }
+        options.validate()?;
+        Ok(options)
+    }
+
+    /// Sets one option from its config-file key and textual value (the INI/TOML/environment
+    /// path). Keys are matched case-insensitively, `-` and `_` alike.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let name = key.trim().to_ascii_uppercase().replace('-', "_");
+        let value = value.trim();
+        match name.as_str() {
+            "PROVIDER" => self.provider = value.to_owned(),
+            "PROVIDER_CONFIG" => self.provider_config = value.to_owned(),
+            "COOKIE_NAME" => self.cookie_name = value.to_owned(),
+            "COOKIE_PATH" => self.cookie_path = value.to_owned(),
+            "GC_INTERVAL_TIME" => self.gc_interval = seconds(key, value)?,
+            "MAX_LIFE_TIME" => self.max_lifetime = Some(seconds(key, value)?),
+            "SECURE" => self.secure = boolean(key, value)?,
+            "COOKIE_LIFE_TIME" => self.cookie_lifetime = seconds(key, value)?,
+            "DOMAIN" => self.domain = (!value.is_empty()).then(|| value.to_owned()),
+            "ID_LENGTH" => self.id_length = number(key, value)?,
+            "SAME_SITE" => self.same_site = same_site(key, value)?,
+            // Macaron's boolean: true meant Strict, false Lax.
+            "COOKIE_SAME_SITE" => {
+                self.same_site = if boolean(key, value)? {
+                    SameSite::Strict
+                } else {
+                    SameSite::Lax
+                }
+            }
+            "HTTP_ONLY" => self.http_only = boolean(key, value)?,
+            "ABSOLUTE_LIFETIME" | "ABSOLUTE_LIFE_TIME" => {
+                let d = seconds(key, value)?;
+                self.absolute_lifetime = (!d.is_zero()).then_some(d);
+            }
+            "MAX_RECORD_SIZE" => self.max_record_size = number(key, value)?,
+            "TOUCH_INTERVAL" => self.touch_interval = seconds(key, value)?,
+            _ => return Err(Error::config(key, "unknown session option")),
+        }
+        Ok(())
+    }
+
+    /// Checks every option; the first problem is an [`Error::Config`] naming the field.
+    ///
+    /// Cookie name, path and domain are checked here so that no configuration can inject
+    /// attributes or header lines into `Set-Cookie`.
+    pub fn validate(&self) -> Result<()> {
+        if self.provider.is_empty() {
+            return Err(Error::config("provider", "must not be empty"));
+        }
+        validate_cookie_name(&self.cookie_name)?;
+        validate_cookie_path(&self.cookie_path)?;
+        if let Some(domain) = &self.domain {
+            validate_domain(domain)?;
+        }
+        if !(MIN_ID_LENGTH..=MAX_ID_LENGTH).contains(&self.id_length) {
+            return Err(Error::config(
+                "id_length",
+                format!(
+                    "must be between {MIN_ID_LENGTH} (128 bits) and {MAX_ID_LENGTH}, got {}",
+                    self.id_length
+                ),
+            ));
+        }
+        if self.gc_interval.is_zero() {
+            return Err(Error::config("gc_interval", "must be greater than zero"));
+        }
+        if self.idle_lifetime() < Duration::from_secs(1) {
+            return Err(Error::config("max_lifetime", "must be at least one second"));
+        }
+        if self
+            .absolute_lifetime
+            .is_some_and(|d| d < Duration::from_secs(1))
+        {
+            return Err(Error::config(
+                "absolute_lifetime",
+                "must be at least one second",
+            ));
+        }
+        if self.max_record_size < 64 {
+            return Err(Error::config(
+                "max_record_size",
+                "must be at least 64 bytes",
+            ));
+        }
+        if self.same_site == SameSite::None && !self.secure {
+            return Err(Error::config(
+                "same_site",
+                "SameSite=None requires secure = true",
+            ));
+        }
+        if self.cookie_name.starts_with("__Secure-") && !self.secure {
+            return Err(Error::config(
+                "cookie_name",
+                "a __Secure- cookie requires secure = true",
+            ));
+        }
+        if self.cookie_name.starts_with("__Host-") {
+            if !self.secure {
+                return Err(Error::config(
+                    "cookie_name",
+                    "a __Host- cookie requires secure = true",
+                ));
+            }
+            if self.cookie_path != "/" {
+                return Err(Error::config(
+                    "cookie_path",
+                    "a __Host- cookie requires path \"/\"",
+                ));
+            }
+            if self.domain.is_some() {
+                return Err(Error::config(
+                    "domain",
+                    "a __Host- cookie must not set a domain",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_cookie_name(name: &str) -> Result<()> {
+    // RFC 6265 / RFC 9110 token characters only.
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config(
+            "cookie_name",
+            "must be a non-empty token (letters, digits and !#$%&'*+-.^_`|~)",
+        ))
+    }
+}
+
+fn validate_cookie_path(path: &str) -> Result<()> {
+    let ok = path.starts_with('/')
+        && path.len() <= 1024
+        && path
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b';' && b != b',');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config(
+            "cookie_path",
+            "must start with '/' and hold only visible ASCII without ';' or ','",
+        ))
+    }
+}
+
+fn validate_domain(domain: &str) -> Result<()> {
+    let host = domain.strip_prefix('.').unwrap_or(domain);
+    let ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config(
+            "domain",
+            "must be a host name (letters, digits, '-' and '.')",
+        ))
+    }
+}
+
+fn seconds(key: &str, value: &str) -> Result<Duration> {
+    let n: u64 = value
+        .parse()
+        .map_err(|_| Error::config(key, format!("expected whole seconds, got {value:?}")))?;
+    Ok(Duration::from_secs(n))
+}
+
+fn number(key: &str, value: &str) -> Result<usize> {
+    value
+        .parse()
+        .map_err(|_| Error::config(key, format!("expected a whole number, got {value:?}")))
+}
+
+fn boolean(key: &str, value: &str) -> Result<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(Error::config(
+            key,
+            format!("expected true or false, got {value:?}"),
+        )),
+    }
+}
+
+fn same_site(key: &str, value: &str) -> Result<SameSite> {
+    match value.to_ascii_lowercase().as_str() {
+        "lax" => Ok(SameSite::Lax),
+        "strict" => Ok(SameSite::Strict),
+        "none" => Ok(SameSite::None),
+        _ => Err(Error::config(
+            key,
+            format!("expected lax, strict or none, got {value:?}"),
+        )),
+    }
+}
+
+fn toml_section(text: &str, section: &str) -> Result<Vec<(String, String)>> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| Error::config("config file", e.to_string()))?;
+    let Some(found) = table.get(section) else {
+        return Ok(Vec::new());
+    };
+    let found = found
+        .as_table()
+        .ok_or_else(|| Error::config(section, "is not a table"))?;
+    found
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => return Err(Error::config(k, "expected a string, integer or boolean")),
+            };
+            Ok((k.clone(), text))
+        })
+        .collect()
+}
+
+fn ini_section(text: &str, section: &str) -> Result<Vec<(String, String)>> {
+    let ini =
+        ini::Ini::load_from_str(text).map_err(|e| Error::config("config file", e.to_string()))?;
+    Ok(ini
+        .section(Some(section))
+        .map(|props| {
+            props
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    fn file(ext: &str, text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(ext).tempfile().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_are_secure_and_macaron_shaped() {
+        let o = Options::default();
+        assert_eq!(o.provider, "memory");
+        assert_eq!(o.cookie_path, "/");
+        assert_eq!(o.gc_interval, Duration::from_secs(3600));
+        assert_eq!(o.idle_lifetime(), o.gc_interval);
+        assert!(o.secure && o.http_only);
+        assert_eq!(o.same_site, SameSite::Lax);
+        assert_eq!(o.cookie_lifetime, Duration::ZERO);
+        assert_eq!(o.domain, None);
+        assert_eq!(o.id_length, 32);
+        assert_eq!(o.section, "session");
+        o.validate().unwrap();
+    }
+
+    #[test]
+    fn reads_macaron_keys_from_ini() {
+        let f = file(
+            ".ini",
+            "[other]\nPROVIDER = redis\n[session]\nPROVIDER = file\nPROVIDER_CONFIG = data/s\n\
+             COOKIE_NAME = sid\nCOOKIE_PATH = /app\nGC_INTERVAL_TIME = 60\nMAX_LIFE_TIME = 120\n\
+             SECURE = false\nCOOKIE_LIFE_TIME = 30\nDOMAIN = example.com\nID_LENGTH = 64\n",
+        );
+        let o = Options::from_file(f.path()).unwrap();
+        assert_eq!(o.provider, "file");
+        assert_eq!(o.provider_config, "data/s");
+        assert_eq!(o.cookie_name, "sid");
+        assert_eq!(o.cookie_path, "/app");
+        assert_eq!(o.gc_interval, Duration::from_secs(60));
+        assert_eq!(o.idle_lifetime(), Duration::from_secs(120));
+        assert!(!o.secure);
+        assert_eq!(o.cookie_lifetime, Duration::from_secs(30));
+        assert_eq!(o.domain.as_deref(), Some("example.com"));
+        assert_eq!(o.id_length, 64);
+    }
+
+    #[test]
+    fn reads_toml_and_other_sections() {
+        let f = file(
+            ".toml",
+            "[web]\nprovider = \"file\"\nid_length = 40\nsecure = true\nsame_site = \"strict\"\n",
+        );
+        let o = Options::from_file_section(f.path(), "web").unwrap();
+        assert_eq!(o.provider, "file");
+        assert_eq!(o.id_length, 40);
+        assert_eq!(o.same_site, SameSite::Strict);
+        assert_eq!(o.section, "web");
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        for (text, field) in [
+            ("[session]\nGC_INTERVAL_TIME = soon\n", "GC_INTERVAL_TIME"),
+            ("[session]\nPROVIDR = redis\n", "PROVIDR"),
+            ("[session]\nID_LENGTH = 16\n", "id_length"),
+            ("[session]\nSECURE = maybe\n", "SECURE"),
+            ("[session]\nCOOKIE_NAME = id;Domain=evil\n", "cookie_name"),
+            ("[session]\nDOMAIN = a.com;x\n", "domain"),
+        ] {
+            let f = file(".ini", text);
+            match Options::from_file(f.path()) {
+                Err(Error::Config { field: got, .. }) => assert_eq!(got, field, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn cookie_attributes_cannot_inject_headers() {
+        for (o, field) in [
+            (
+                Options {
+                    cookie_path: "/\r\nSet-Cookie:x=1".into(),
+                    ..Default::default()
+                },
+                "cookie_path",
+            ),
+            (
+                Options {
+                    cookie_name: "a b".into(),
+                    ..Default::default()
+                },
+                "cookie_name",
+            ),
+            (
+                Options {
+                    cookie_name: "__Host-id".into(),
+                    cookie_path: "/x".into(),
+                    ..Default::default()
+                },
+                "cookie_path",
+            ),
+            (
+                Options {
+                    cookie_name: "__Host-id".into(),
+                    domain: Some("a.com".into()),
+                    ..Default::default()
+                },
+                "domain",
+            ),
+            (
+                Options {
+                    cookie_name: "__Host-id".into(),
+                    secure: false,
+                    ..Default::default()
+                },
+                "cookie_name",
+            ),
+            (
+                Options {
+                    cookie_name: "__Secure-id".into(),
+                    secure: false,
+                    ..Default::default()
+                },
+                "cookie_name",
+            ),
+            (
+                Options {
+                    same_site: SameSite::None,
+                    secure: false,
+                    ..Default::default()
+                },
+                "same_site",
+            ),
+        ] {
+            match o.validate() {
+                Err(Error::Config { field: got, .. }) => assert_eq!(got, field),
+                other => panic!("{o:?}: {other:?}"),
+            }
+        }
+        Options {
+            cookie_name: "__Host-id".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+    }
+}

@@ -1,0 +1,595 @@
+//! The per-request session handle and its lifecycle (DESIGN section 3).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
+
+use crate::clock::Millis;
+use crate::cookies;
+use crate::error::{Error, Result};
+use crate::id::SessionId;
+use crate::manager::Manager;
+use crate::record::{Record, decode_value, encode_value};
+use crate::store::{Inserted, Saved, Version, Write};
+
+/// Conditional saves tried before giving up with [`Error::Conflict`]. Every conflict means
+/// another writer succeeded, so this bounds the wait, not the correctness.
+const MAX_SAVE_ATTEMPTS: u32 = 200;
+/// Fresh IDs tried when a new ID collides with an existing session.
+const MAX_ID_ATTEMPTS: u32 = 8;
+
+/// One request's session: a cheap, cloneable handle, usable across `.await` and from spawned
+/// tasks of the request.
+///
+/// Loading is lazy: the provider is first read when the handler first touches the session.
+/// `get`/`set`/`delete`/`flush` work on an in-memory copy and are recorded as changes;
+/// [`Session::commit`], called by the adapter after the handler, persists them.
+#[derive(Clone)]
+pub struct Session {
+    manager: Manager,
+    state: Arc<Mutex<State>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").finish_non_exhaustive()
+    }
+}
+
+struct State {
+    /// Well-formed IDs the client presented, in order.
+    candidates: Vec<SessionId>,
+    loaded: Option<Loaded>,
+    /// Set when a backend error reached the handler; commit reports it again so the adapter
+    /// answers 503 even if the handler swallowed it.
+    failed: Option<String>,
+    /// The cookie to send, decided by regenerate/destroy/insert.
+    cookie: CookieAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CookieAction {
+    Keep,
+    Set,
+    Remove,
+}
+
+struct Loaded {
+    /// The ID in use: adopted from the cookie, or assigned when the session first got data.
+    id: Option<SessionId>,
+    /// The stored version, when a record exists under `id`.
+    version: Option<Version>,
+    expires_at: Millis,
+    current: Record,
+    /// Changes since the record was last read or written, replayed on conflict.
+    changes: Vec<Change>,
+}
+
+#[derive(Debug, Clone)]
+enum Change {
+    Set(String, Vec<u8>),
+    Delete(String),
+    Flush,
+    Owner(Option<String>),
+}
+
+impl Change {
+    fn apply(&self, record: &mut Record) {
+        match self {
+            Change::Set(k, v) => {
+                record.values.insert(k.clone(), v.clone());
+            }
+            Change::Delete(k) => {
+                record.values.remove(k);
+            }
+            Change::Flush => {
+                record.values.clear();
+                record.owner = None;
+            }
+            Change::Owner(owner) => record.owner.clone_from(owner),
+        }
+    }
+}
+
+/// What the adapter must send after [`Session::commit`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Commit {
+    /// A `Set-Cookie` header value, when the cookie must be set, rewritten or removed. When
+    /// present, the response must also carry `Cache-Control: no-store`.
+    pub set_cookie: Option<String>,
+}
+
+impl Session {
+    pub(crate) fn new(manager: Manager, candidates: Vec<SessionId>) -> Self {
+        Session {
+            manager,
+            state: Arc::new(Mutex::new(State {
+                candidates,
+                loaded: None,
+                failed: None,
+                cookie: CookieAction::Keep,
+            })),
+        }
+    }
+
+    /// The manager this session belongs to.
+    pub fn manager(&self) -> &Manager {
+        &self.manager
+    }
+
+    /// Value `key` decoded as `T`, or `None`. A stored value of another type is
+    /// [`Error::Decode`].
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let mut state = self.state.lock().await;
+        let loaded = self.ensure_loaded(&mut state).await?;
+        loaded
+            .current
+            .values
+            .get(key)
+            .map(|bytes| decode_value(key, bytes))
+            .transpose()
+    }
+
+    /// Whether `key` is set.
+    pub async fn contains(&self, key: &str) -> Result<bool> {
+        let mut state = self.state.lock().await;
+        Ok(self
+            .ensure_loaded(&mut state)
+            .await?
+            .current
+            .values
+            .contains_key(key))
+    }
+
+    /// The keys currently set.
+    pub async fn keys(&self) -> Result<Vec<String>> {
+        let mut state = self.state.lock().await;
+        Ok(self
+            .ensure_loaded(&mut state)
+            .await?
+            .current
+            .values
+            .keys()
+            .cloned()
+            .collect())
+    }
+
+    /// Sets `key` to `value`. Setting the value already stored is not a change.
+    pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
+        let bytes = encode_value(key, value)?;
+        let mut state = self.state.lock().await;
+        let loaded = self.ensure_loaded(&mut state).await?;
+        if loaded.current.values.get(key) != Some(&bytes) {
+            self.record(loaded, Change::Set(key.to_owned(), bytes))?;
+        }
+        Ok(())
+    }
+
+    /// Removes `key`; returns whether it was set.
+    pub async fn delete(&self, key: &str) -> Result<bool> {
+        let mut state = self.state.lock().await;
+        let loaded = self.ensure_loaded(&mut state).await?;
+        let present = loaded.current.values.contains_key(key);
+        if present {
+            self.record(loaded, Change::Delete(key.to_owned()))?;
+        }
+        Ok(present)
+    }
+
+    /// Removes every key and the owner binding. An emptied session is deleted at commit and
+    /// its cookie removed.
+    pub async fn flush(&self) -> Result<()> {
+        let mut state = self.state.lock().await;
+        let loaded = self.ensure_loaded(&mut state).await?;
+        if !loaded.current.values.is_empty() || loaded.current.owner.is_some() {
+            self.record(loaded, Change::Flush)?;
+        }
+        Ok(())
+    }
+
+    /// The session's ID: `None` for a new session that holds no data yet.
+    pub async fn id(&self) -> Result<Option<SessionId>> {
+        let mut state = self.state.lock().await;
+        Ok(self.ensure_loaded(&mut state).await?.id.clone())
+    }
+
+    /// The owner the session is bound to.
+    pub async fn owner(&self) -> Result<Option<String>> {
+        let mut state = self.state.lock().await;
+        Ok(self.ensure_loaded(&mut state).await?.current.owner.clone())
+    }
+
+    /// Binds the session to `owner` (typically a user ID, at login), or unbinds it with `None`.
+    /// Providers with an owner index can then list and destroy an owner's sessions.
+    pub async fn set_owner(&self, owner: Option<&str>) -> Result<()> {
+        let mut state = self.state.lock().await;
+        let loaded = self.ensure_loaded(&mut state).await?;
+        if loaded.current.owner.as_deref() != owner {
+            self.record(loaded, Change::Owner(owner.map(str::to_owned)))?;
+        }
+        Ok(())
+    }
+
+    /// Destroys every other session of this session's owner ("log out everywhere"); returns
+    /// how many were destroyed. A session without owner destroys nothing.
+    pub async fn destroy_other_sessions(&self) -> Result<usize> {
+        let (owner, id) = {
+            let mut state = self.state.lock().await;
+            let loaded = self.ensure_loaded(&mut state).await?;
+            (loaded.current.owner.clone(), loaded.id.clone())
+        };
+        match owner {
+            Some(owner) => {
+                let result = self
+                    .manager
+                    .destroy_owner_sessions(&owner, id.as_ref())
+                    .await;
+                self.note(result).await
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// Moves the session to a new ID, keeping its data (call it at login and on every
+    /// privilege change). The old ID is deleted at once and no later write, from this request
+    /// or a concurrent one, can bring it back.
+    pub async fn regenerate(&self) -> Result<()> {
+        let mut state = self.state.lock().await;
+        let result = self.regenerate_locked(&mut state).await;
+        if let Err(e) = &result {
+            note_failure(&mut state, e);
+        }
+        result
+    }
+
+    async fn regenerate_locked(&self, state: &mut State) -> Result<()> {
+        self.ensure_loaded(state).await?;
+        let Some(loaded) = state.loaded.as_mut() else {
+            return Ok(());
+        };
+        let Some(old) = loaded.id.clone().filter(|_| loaded.version.is_some()) else {
+            // Never stored: the insert at commit uses a fresh ID anyway.
+            if loaded.id.is_some() {
+                loaded.id = Some(self.new_id()?);
+            }
+            return Ok(());
+        };
+        // Start from the latest stored state so concurrent changes are carried over.
+        let Some((stored, mut record)) = self.manager.read_live(&old).await? else {
+            // Destroyed meanwhile: continue as a new session holding only this request's changes.
+            let mut fresh = Record::new(self.manager.clock().now());
+            for change in &loaded.changes {
+                change.apply(&mut fresh);
+            }
+            *loaded = self.fresh(fresh, loaded.changes.clone());
+            return Ok(());
+        };
+        let _ = stored;
+        for change in &loaded.changes {
+            change.apply(&mut record);
+        }
+        let inner = &self.manager.inner;
+        let body = record.encode(inner.options.max_record_size)?;
+        let expires_at = self.manager.next_expiry(record.created);
+        for _ in 0..MAX_ID_ATTEMPTS {
+            let new = self.new_id()?;
+            let write = self.write(&body, expires_at, record.owner.as_deref());
+            if let Inserted::Created(version) = inner.store.regenerate(&old, &new, write).await? {
+                tracing::debug!(old = %old, new = %new, "session regenerated");
+                *loaded = Loaded {
+                    id: Some(new),
+                    version: Some(version),
+                    expires_at,
+                    current: record,
+                    changes: Vec::new(),
+                };
+                state.cookie = CookieAction::Set;
+                return Ok(());
+            }
+        }
+        Err(Error::Conflict {
+            attempts: MAX_ID_ATTEMPTS,
+        })
+    }
+
+    /// Deletes the session now and removes the cookie. The handle can be used afterwards: it is
+    /// a new, empty session (setting data then creates a session under a new ID).
+    pub async fn destroy(&self) -> Result<()> {
+        let mut state = self.state.lock().await;
+        let result = self.destroy_locked(&mut state).await;
+        if let Err(e) = &result {
+            note_failure(&mut state, e);
+        }
+        result
+    }
+
+    async fn destroy_locked(&self, state: &mut State) -> Result<()> {
+        let presented = !state.candidates.is_empty();
+        self.ensure_loaded(state).await?;
+        let Some(loaded) = state.loaded.as_mut() else {
+            return Ok(());
+        };
+        if let (Some(id), Some(_)) = (&loaded.id, loaded.version) {
+            self.manager.inner.store.destroy(id).await?;
+            tracing::debug!(session = %id, "session destroyed");
+        }
+        let had_cookie = presented || state.cookie == CookieAction::Set;
+        *loaded = self.fresh(Record::new(self.manager.clock().now()), Vec::new());
+        state.cookie = if had_cookie {
+            CookieAction::Remove
+        } else {
+            CookieAction::Keep
+        };
+        Ok(())
+    }
+
+    /// Persists this request's changes and says which cookie to send. Adapters call it once,
+    /// after the handler. Does nothing (and costs no provider call) when the handler never
+    /// touched the session.
+    pub async fn commit(&self) -> Result<Commit> {
+        let mut state = self.state.lock().await;
+        if let Some(message) = state.failed.take() {
+            return Err(Error::backend(
+                self.manager.store().provider(),
+                format!("an earlier session operation failed: {message}"),
+            ));
+        }
+        let result = self.persist(&mut state).await;
+        if let Err(e) = &result {
+            note_failure(&mut state, e);
+        }
+        result?;
+        let options = &self.manager.inner.options;
+        let set_cookie = match (state.cookie, state.loaded.as_ref()) {
+            (CookieAction::Set, Some(Loaded { id: Some(id), .. })) => {
+                Some(cookies::session_cookie(options, id.as_str()))
+            }
+            (CookieAction::Remove, _) => Some(cookies::removal_cookie(options)),
+            _ => None,
+        };
+        state.cookie = CookieAction::Keep;
+        Ok(Commit { set_cookie })
+    }
+
+    async fn persist(&self, state: &mut State) -> Result<()> {
+        let Some(loaded) = state.loaded.as_mut() else {
+            return Ok(());
+        };
+        if loaded.changes.is_empty() {
+            return self.maybe_touch(loaded, &mut state.cookie).await;
+        }
+        let empty = loaded.current.values.is_empty();
+        match (loaded.version, empty) {
+            (None, true) => {
+                // Never stored and nothing to store.
+                loaded.changes.clear();
+                loaded.id = None;
+                if state.cookie == CookieAction::Set {
+                    state.cookie = CookieAction::Keep;
+                }
+                Ok(())
+            }
+            (None, false) => {
+                self.insert_new(loaded).await?;
+                state.cookie = CookieAction::Set;
+                Ok(())
+            }
+            (Some(version), _) => self.save_existing(loaded, version, &mut state.cookie).await,
+        }
+    }
+
+    async fn insert_new(&self, loaded: &mut Loaded) -> Result<()> {
+        let inner = &self.manager.inner;
+        let body = loaded.current.encode(inner.options.max_record_size)?;
+        let expires_at = self.manager.next_expiry(loaded.current.created);
+        for attempt in 0..MAX_ID_ATTEMPTS {
+            let id = match loaded.id.take() {
+                Some(id) if attempt == 0 => id,
+                _ => self.new_id()?,
+            };
+            let write = self.write(&body, expires_at, loaded.current.owner.as_deref());
+            match inner.store.insert(&id, write).await? {
+                Inserted::Created(version) => {
+                    tracing::debug!(session = %id, "session created");
+                    loaded.id = Some(id);
+                    loaded.version = Some(version);
+                    loaded.expires_at = expires_at;
+                    loaded.changes.clear();
+                    return Ok(());
+                }
+                Inserted::Exists => {
+                    tracing::warn!("session id collision; retrying with a fresh id");
+                }
+            }
+        }
+        Err(Error::Conflict {
+            attempts: MAX_ID_ATTEMPTS,
+        })
+    }
+
+    async fn save_existing(
+        &self,
+        loaded: &mut Loaded,
+        mut version: Version,
+        cookie: &mut CookieAction,
+    ) -> Result<()> {
+        let inner = &self.manager.inner;
+        let Some(id) = loaded.id.clone() else {
+            return Ok(());
+        };
+        for attempt in 1..=MAX_SAVE_ATTEMPTS {
+            if loaded.current.values.is_empty() {
+                inner.store.destroy(&id).await?;
+                tracing::debug!(session = %id, "emptied session deleted");
+                *loaded = self.fresh(Record::new(self.manager.clock().now()), Vec::new());
+                *cookie = CookieAction::Remove;
+                return Ok(());
+            }
+            let body = loaded.current.encode(inner.options.max_record_size)?;
+            let expires_at = self.manager.next_expiry(loaded.current.created);
+            let write = self.write(&body, expires_at, loaded.current.owner.as_deref());
+            match inner.store.save(&id, version, write).await? {
+                Saved::Saved(new_version) => {
+                    loaded.version = Some(new_version);
+                    loaded.expires_at = expires_at;
+                    loaded.changes.clear();
+                    if !inner.options.cookie_lifetime.is_zero() && *cookie == CookieAction::Keep {
+                        // A persistent cookie slides with the server-side expiry.
+                        *cookie = CookieAction::Set;
+                    }
+                    return Ok(());
+                }
+                Saved::Missing => return self.vanished(loaded, &id, cookie),
+                Saved::Conflict => {
+                    tracing::debug!(session = %id, attempt, "session save conflict; replaying changes");
+                    backoff(attempt).await;
+                    let Some((stored, mut record)) = self.manager.read_live(&id).await? else {
+                        return self.vanished(loaded, &id, cookie);
+                    };
+                    for change in &loaded.changes {
+                        change.apply(&mut record);
+                    }
+                    loaded.current = record;
+                    version = stored.version;
+                }
+            }
+        }
+        Err(Error::Conflict {
+            attempts: MAX_SAVE_ATTEMPTS,
+        })
+    }
+
+    /// The record was destroyed (logout, regenerate) by another request after this one loaded
+    /// it: drop this request's changes rather than bring the session back, and leave the
+    /// client's cookie alone (it may already hold a newer session's ID).
+    fn vanished(
+        &self,
+        loaded: &mut Loaded,
+        id: &SessionId,
+        cookie: &mut CookieAction,
+    ) -> Result<()> {
+        tracing::debug!(session = %id, "session vanished during the request; changes dropped");
+        *loaded = self.fresh(Record::new(self.manager.clock().now()), Vec::new());
+        *cookie = CookieAction::Keep;
+        Ok(())
+    }
+
+    async fn maybe_touch(&self, loaded: &mut Loaded, cookie: &mut CookieAction) -> Result<()> {
+        let (Some(id), Some(_)) = (&loaded.id, loaded.version) else {
+            return Ok(());
+        };
+        let inner = &self.manager.inner;
+        let now = self.manager.clock().now();
+        let expires_at = self.manager.next_expiry(loaded.current.created);
+        let refreshed_by = expires_at.saturating_sub(loaded.expires_at);
+        if refreshed_by < inner.touch_ms.max(1) {
+            return Ok(());
+        }
+        let ttl = expires_at.saturating_sub(now).max(1);
+        if inner.store.touch(id, expires_at, ttl).await? {
+            loaded.expires_at = expires_at;
+            if !inner.options.cookie_lifetime.is_zero() && *cookie == CookieAction::Keep {
+                *cookie = CookieAction::Set;
+            }
+        } else {
+            let id = id.clone();
+            self.vanished(loaded, &id, cookie)?;
+        }
+        Ok(())
+    }
+
+    async fn ensure_loaded<'s>(&self, state: &'s mut State) -> Result<&'s mut Loaded> {
+        if state.loaded.is_none() {
+            let mut adopted = None;
+            for candidate in &state.candidates {
+                match self.manager.read_live(candidate).await {
+                    Ok(Some((stored, record))) => {
+                        adopted = Some(Loaded {
+                            id: Some(candidate.clone()),
+                            version: Some(stored.version),
+                            expires_at: stored.expires_at,
+                            current: record,
+                            changes: Vec::new(),
+                        });
+                        break;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        note_failure(state, &e);
+                        return Err(e);
+                    }
+                }
+            }
+            let loaded = match adopted {
+                Some(loaded) => loaded,
+                None => self.fresh(Record::new(self.manager.clock().now()), Vec::new()),
+            };
+            state.loaded = Some(loaded);
+        }
+        state
+            .loaded
+            .as_mut()
+            .ok_or_else(|| Error::Corrupt("session state missing".into()))
+    }
+
+    fn fresh(&self, current: Record, changes: Vec<Change>) -> Loaded {
+        Loaded {
+            id: None,
+            version: None,
+            expires_at: 0,
+            current,
+            changes,
+        }
+    }
+
+    fn record(&self, loaded: &mut Loaded, change: Change) -> Result<()> {
+        change.apply(&mut loaded.current);
+        loaded.changes.push(change);
+        if loaded.id.is_none() && !loaded.current.values.is_empty() {
+            // A new session gets its ID when it first holds data, so handlers can see it.
+            loaded.id = Some(self.new_id()?);
+        }
+        Ok(())
+    }
+
+    fn new_id(&self) -> Result<SessionId> {
+        SessionId::generate(self.manager.inner.options.id_length)
+    }
+
+    fn write<'a>(&self, body: &'a [u8], expires_at: Millis, owner: Option<&'a str>) -> Write<'a> {
+        let now = self.manager.clock().now();
+        Write {
+            body,
+            expires_at,
+            ttl_ms: expires_at.saturating_sub(now).max(1),
+            owner,
+        }
+    }
+
+    async fn note<T>(&self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result {
+            note_failure(&mut *self.state.lock().await, e);
+        }
+        result
+    }
+}
+
+fn note_failure(state: &mut State, error: &Error) {
+    if error.is_backend() {
+        state.failed = Some(error.to_string());
+    }
+}
+
+async fn backoff(attempt: u32) {
+    let mut jitter = [0u8; 1];
+    let _ = getrandom::fill(&mut jitter);
+    let micros = u64::from(jitter[0]) * u64::from(attempt.min(20)) * 4;
+    if attempt <= 2 {
+        tokio::task::yield_now().await;
+    } else {
+        tokio::time::sleep(Duration::from_micros(micros)).await;
+    }
+}

@@ -1,0 +1,159 @@
+//! The provider contract: [`RawStore`] is the I/O for one backend, [`Provider`] builds one from
+//! a config string.
+//!
+//! A raw store keeps opaque records: the encoded body core hands it, an expiry time, an
+//! optional owner, and a version it bumps on every write. All session logic (expiry checks,
+//! strict mode, merging concurrent changes, cookies) lives in core, so a provider is the I/O
+//! for its backend and little else. `session-memory` is the worked example.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::clock::{Clock, Millis};
+use crate::error::{Error, Result};
+use crate::id::SessionId;
+
+/// An opaque record version. Providers choose the representation (a counter, a CAS value);
+/// core only compares it for equality through [`RawStore::save`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Version(pub u64);
+
+/// A record as the backend holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The encoded record body (see [`crate::record`]); providers never look inside.
+    pub body: Vec<u8>,
+    /// Version to pass to [`RawStore::save`] for a conditional write.
+    pub version: Version,
+    /// When the record expires, in ms since the epoch. Core checks it on every load and never
+    /// trusts a backend TTL or GC to have done so.
+    pub expires_at: Millis,
+}
+
+/// What core asks a provider to write.
+#[derive(Debug, Clone, Copy)]
+pub struct Write<'a> {
+    /// Encoded record body.
+    pub body: &'a [u8],
+    /// Expiry in ms since the epoch.
+    pub expires_at: Millis,
+    /// Time to live from now in ms (at least 1), for backends with native TTLs. Computed by
+    /// core from its own clock, so backend clock skew cannot shorten a session.
+    pub ttl_ms: Millis,
+    /// The owner the session is bound to, for providers that keep an owner index.
+    pub owner: Option<&'a str>,
+}
+
+/// Result of [`RawStore::insert`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// The record was created with this version.
+    Created(Version),
+    /// A record with this ID already exists; nothing was written.
+    Exists,
+}
+
+/// Result of [`RawStore::save`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    /// The record was replaced; this is its new version.
+    Saved(Version),
+    /// The record's version differs from the expected one; nothing was written.
+    Conflict,
+    /// There is no record under this ID (destroyed or expired meanwhile); nothing was written.
+    Missing,
+}
+
+/// The I/O for one session backend.
+///
+/// Every method is async and object-safe, and the store is shared between requests
+/// (`Send + Sync`). IDs arrive already validated. Rules every implementation follows (the
+/// conformance suite checks them):
+///
+/// - `insert` never overwrites; `save` writes only when the stored version equals `expected`
+///   and never creates a record; `touch` changes only the expiry and never creates a record.
+/// - Every successful write yields a version different from the previous one.
+/// - `gc` removes records whose `expires_at <= now` and never one refreshed meanwhile.
+/// - A backend failure is [`Error::Backend`], never "not found".
+#[async_trait]
+pub trait RawStore: Send + Sync + 'static {
+    /// The provider's registry name, used in errors and logs.
+    fn provider(&self) -> &'static str;
+
+    /// Reads a record, expired or not (core decides), or `None` when there is none.
+    async fn read(&self, id: &SessionId) -> Result<Option<Stored>>;
+
+    /// Whether a record exists under `id` (expired or not).
+    async fn exist(&self, id: &SessionId) -> Result<bool> {
+        Ok(self.read(id).await?.is_some())
+    }
+
+    /// Creates a record if none exists under `id` (insert-if-absent).
+    async fn insert(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted>;
+
+    /// Replaces the record if its version is still `expected` (compare-and-swap).
+    async fn save(&self, id: &SessionId, expected: Version, record: Write<'_>) -> Result<Saved>;
+
+    /// Refreshes the expiry of an existing record without rewriting its data. Returns false
+    /// when there is no record (it is not created).
+    async fn touch(&self, id: &SessionId, expires_at: Millis, ttl_ms: Millis) -> Result<bool>;
+
+    /// Deletes the record; returns whether there was one.
+    async fn destroy(&self, id: &SessionId) -> Result<bool>;
+
+    /// Moves a session to a new ID: creates `new` with `record` (insert-if-absent), then
+    /// deletes `old`. Providers with transactions may override this to do both at once.
+    async fn regenerate(
+        &self,
+        old: &SessionId,
+        new: &SessionId,
+        record: Write<'_>,
+    ) -> Result<Inserted> {
+        let inserted = self.insert(new, record).await?;
+        if matches!(inserted, Inserted::Created(_)) {
+            self.destroy(old).await?;
+        }
+        Ok(inserted)
+    }
+
+    /// Counts live sessions (`expires_at > now`), or [`Error::Unsupported`].
+    async fn count(&self, now: Millis) -> Result<u64> {
+        let _ = now;
+        Err(Error::unsupported(self.provider(), "count"))
+    }
+
+    /// Removes expired records (`expires_at <= now`); returns how many were removed.
+    async fn gc(&self, now: Millis) -> Result<u64>;
+
+    /// The live sessions bound to `owner`, or [`Error::Unsupported`] when the backend keeps no
+    /// owner index.
+    async fn owner_sessions(&self, owner: &str, now: Millis) -> Result<Vec<SessionId>> {
+        let _ = (owner, now);
+        Err(Error::unsupported(self.provider(), "owner index"))
+    }
+}
+
+/// What a [`Provider`] gets besides its config string.
+#[derive(Debug, Clone)]
+pub struct ProviderContext {
+    /// The manager's clock (providers with their own expiry bookkeeping use it).
+    pub clock: Arc<dyn Clock>,
+    /// The record size limit; providers with a smaller hard limit report a config error.
+    pub max_record_size: usize,
+    /// Idle lifetime in ms (Macaron's `Maxlifetime`).
+    pub max_lifetime_ms: Millis,
+}
+
+/// A factory that builds a [`RawStore`] from a config string, registered by name.
+///
+/// Every manager gets its own store instance: a factory is called once per manager.
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// The registry name (`"memory"`, `"file"`, `"redis"`, ...).
+    fn name(&self) -> &'static str;
+
+    /// Builds a store from `config` (the provider's own config string). An unknown config key
+    /// is an [`Error::Config`] that names it.
+    async fn open(&self, config: &str, ctx: &ProviderContext) -> Result<Arc<dyn RawStore>>;
+}
