@@ -1,0 +1,151 @@
+//! The conformance matrix: every provider x every case of `session_core::conformance`.
+
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use session_core::conformance::{self, Outcome, Report};
+use session_core::{ProviderContext, RawStore, Registry};
+
+/// One provider to test, and how to give each case an isolated namespace.
+pub struct Target {
+    /// Registry name.
+    pub provider: String,
+    /// Builds a config string for one case (fresh directory, prefix, table, ...).
+    pub config: Box<dyn Fn() -> Result<String> + Send + Sync>,
+}
+
+fn registry() -> Result<Registry> {
+    Ok(Registry::new().with(session_memory::MemoryProvider)?)
+}
+
+#[allow(dead_code)]
+fn temp_dir() -> Result<String> {
+    let dir = tempfile::Builder::new().prefix("xtask-conf-").tempdir()?.keep();
+    Ok(dir.join("sessions").display().to_string())
+}
+
+/// The in-tree providers, configured for this machine's services.
+pub fn default_targets() -> Result<Vec<Target>> {
+    Ok(vec![
+        Target {
+            provider: "memory".into(),
+            config: Box::new(|| Ok(String::new())),
+        },
+    ])
+}
+
+async fn run_target(registry: Arc<Registry>, target: &Target) -> Report {
+    let configs = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let name = target.provider.clone();
+    let factory = |ctx: ProviderContext| {
+        let registry = registry.clone();
+        let name = name.clone();
+        let config = (target.config)();
+        let configs = configs.clone();
+        async move {
+            let config = config.map_err(|e| session_core::Error::config("xtask", e.to_string()))?;
+            if let Ok(mut seen) = configs.lock() {
+                seen.push(config.clone());
+            }
+            let store: Arc<dyn RawStore> = registry.open(&name, &config, &ctx).await?;
+            Ok(store)
+        }
+    };
+    let mut report = conformance::run(&factory).await;
+    if report.provider.is_empty() {
+        report.provider = name;
+    }
+    report
+}
+
+/// Runs every target and prints the matrix; fails when a case failed.
+pub fn matrix(targets: &[Target]) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()?;
+    let registry = Arc::new(registry()?);
+    let reports: Vec<Report> = runtime.block_on(async {
+        let mut reports = Vec::new();
+        for target in targets {
+            reports.push(run_target(registry.clone(), target).await);
+        }
+        reports
+    });
+    print_matrix(&reports);
+    let failed: Vec<&str> = reports
+        .iter()
+        .filter(|r| !r.passed())
+        .map(|r| r.provider.as_str())
+        .collect();
+    for report in reports.iter().filter(|r| !r.passed()) {
+        eprintln!("{}", report.table());
+    }
+    if !failed.is_empty() {
+        bail!("conformance failed for: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+fn print_matrix(reports: &[Report]) {
+    let width = conformance::case_names()
+        .iter()
+        .map(|n| n.len())
+        .max()
+        .unwrap_or(10);
+    let mut header = format!("{:<width$}", "case");
+    for r in reports {
+        header.push_str(&format!(" | {:^11}", r.provider));
+    }
+    println!("\n{header}");
+    println!("{}", "-".repeat(header.len()));
+    for name in conformance::case_names() {
+        let mut row = format!("{name:<width$}");
+        for r in reports {
+            let cell = match r.cases.iter().find(|c| c.name == name).map(|c| &c.outcome) {
+                Some(Outcome::Passed) => "pass",
+                Some(Outcome::Unsupported(_)) => "unsupported",
+                Some(Outcome::Failed(_)) => "FAIL",
+                None => "-",
+            };
+            row.push_str(&format!(" | {cell:^11}"));
+        }
+        println!("{row}");
+    }
+    println!();
+}
+
+/// `cargo xtask conformance [--provider NAME --config STR]`.
+pub fn main(args: &[String]) -> Result<()> {
+    let mut provider = None;
+    let mut config = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--provider" => provider = it.next().cloned(),
+            "--config" => config = it.next().cloned(),
+            other => bail!("unknown argument {other:?}"),
+        }
+    }
+    let mut targets = default_targets()?;
+    if let Some(provider) = provider {
+        match config {
+            Some(config) => {
+                if !registry()?.names().contains(&provider) {
+                    bail!("unknown provider {provider:?}");
+                }
+                // A fixed config is shared by every case: give it an empty namespace, since
+                // the count cases expect to see only their own sessions.
+                targets = vec![Target {
+                    provider: provider.clone(),
+                    config: Box::new(move || Ok(config.clone())),
+                }];
+            }
+            None => targets.retain(|t| t.provider == provider),
+        }
+        if targets.is_empty() {
+            bail!("no conformance target for provider {provider:?}");
+        }
+    }
+    matrix(&targets)
+}
