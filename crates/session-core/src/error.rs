@@ -87,9 +87,6 @@ pub enum Error {
         /// How many conditional saves were tried.
         attempts: u32,
     },
-    /// The session was destroyed in this request; it cannot be used again.
-    #[error("the session was destroyed in this request")]
-    Destroyed,
     /// The provider's capacity is exhausted (bounded memory provider).
     #[error("session provider `{provider}` is full ({capacity} sessions)")]
     CapacityExceeded {

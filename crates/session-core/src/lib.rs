@@ -48,9 +48,11 @@
 pub mod clock;
 pub mod cookies;
 pub mod error;
+pub mod events;
 pub mod id;
 pub mod manager;
 pub mod options;
+mod protect;
 pub mod record;
 pub mod registry;
 pub mod session;
@@ -61,9 +63,10 @@ pub mod conformance;
 
 pub use clock::{Clock, Millis, MockClock, SystemClock};
 pub use error::{BoxError, Error, Result};
+pub use events::{Event, EventHook};
 pub use id::SessionId;
 pub use manager::{GcHandle, Manager, SessionData};
-pub use options::{Options, SameSite};
+pub use options::{Options, SameSite, SigningKeys};
 pub use registry::Registry;
 pub use session::{Commit, Session};
 pub use store::{Inserted, Provider, ProviderContext, RawStore, Saved, Stored, Version, Write};

@@ -1,17 +1,20 @@
 //! The [`Manager`]: one provider store plus the options, shared by every request.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
 use crate::clock::{Clock, Millis, SystemClock, duration_millis};
 use crate::cookies;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventHook};
 use crate::id::SessionId;
 use crate::options::Options;
+use crate::protect::{self, Rejected};
 use crate::record::{Record, decode_value};
 use crate::registry::Registry;
 use crate::session::Session;
@@ -34,6 +37,7 @@ pub(crate) struct Inner {
     pub(crate) idle_ms: Millis,
     pub(crate) absolute_ms: Option<Millis>,
     pub(crate) touch_ms: Millis,
+    pub(crate) hook: OnceLock<EventHook>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -81,11 +85,32 @@ impl Manager {
                 idle_ms: duration_millis(options.idle_lifetime()),
                 absolute_ms: options.absolute_lifetime.map(duration_millis),
                 touch_ms: duration_millis(options.effective_touch_interval()),
+                hook: OnceLock::new(),
                 options,
                 store,
                 clock,
             }),
         })
+    }
+
+    /// Sets the hook that receives every lifecycle [`Event`]; it can be set once.
+    pub fn set_event_hook(&self, hook: EventHook) -> Result<()> {
+        self.inner
+            .hook
+            .set(hook)
+            .map_err(|_| Error::config("event_hook", "an event hook is already set"))
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        tracing::debug!(?event, "session event");
+        if let Some(hook) = self.inner.hook.get() {
+            hook(&event);
+        }
+    }
+
+    /// The backend key for a session ID (its hash when `hash_ids` is on).
+    pub(crate) fn key(&self, id: &SessionId) -> Result<SessionId> {
+        protect::storage_key(&self.inner.options, id)
     }
 
     /// The options in effect.
@@ -105,13 +130,22 @@ impl Manager {
 
     /// Starts a request's session from its `Cookie` header values. Nothing is read from the
     /// provider until the handler first uses the session; values of the cookie that are not
-    /// well-formed IDs are dropped here, before any provider call.
+    /// well-formed IDs (or, with signing keys, do not verify) are dropped here, before any
+    /// provider call.
+    ///
+    /// When the cookie appears several times (cookie tossing, stale paths), each well-formed
+    /// value is tried in order and the first live session is used; an unknown value is never
+    /// adopted.
     pub fn load<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> Session {
-        let len = self.inner.options.id_length;
-        let candidates = cookies::cookie_values(cookie_headers, &self.inner.options.cookie_name)
-            .iter()
-            .filter_map(|v| SessionId::parse(v, len).ok())
-            .collect();
+        let options = &self.inner.options;
+        let mut candidates = Vec::new();
+        for value in cookies::cookie_values(cookie_headers, &options.cookie_name) {
+            match protect::parse_cookie_value(options, &value) {
+                Ok(id) => candidates.push(id),
+                Err(Rejected::BadSignature) => self.emit(Event::BadSignature),
+                Err(Rejected::Malformed) => {}
+            }
+        }
         Session::new(self.clone(), candidates)
     }
 
@@ -128,9 +162,17 @@ impl Manager {
     /// Reads and checks a record: `None` when absent, expired or corrupt (the latter two are
     /// deleted, best effort).
     pub(crate) async fn read_live(&self, id: &SessionId) -> Result<Option<(Stored, Record)>> {
+        let span = tracing::debug_span!("session.load", session = %id);
+        self.read_live_inner(id).instrument(span).await
+    }
+
+    async fn read_live_inner(&self, id: &SessionId) -> Result<Option<(Stored, Record)>> {
         let inner = &self.inner;
-        let Some(stored) = inner.store.read(id).await? else {
-            tracing::debug!(session = %id, "unknown session id presented");
+        let key = self.key(id)?;
+        let Some(stored) = inner.store.read(&key).await? else {
+            self.emit(Event::UnknownId {
+                session: id.fingerprint(),
+            });
             return Ok(None);
         };
         let now = inner.clock.now();
@@ -138,21 +180,26 @@ impl Manager {
             Ok(record) => record,
             Err(e) => {
                 tracing::warn!(session = %id, error = %e, "corrupt session record treated as absent");
-                self.discard(id).await;
+                self.emit(Event::Corrupt {
+                    session: id.fingerprint(),
+                });
+                self.discard(&key).await;
                 return Ok(None);
             }
         };
         if stored.expires_at <= now || self.absolute_deadline(record.created) <= now {
-            tracing::debug!(session = %id, "expired session");
-            self.discard(id).await;
+            self.emit(Event::Expired {
+                session: id.fingerprint(),
+            });
+            self.discard(&key).await;
             return Ok(None);
         }
         Ok(Some((stored, record)))
     }
 
-    async fn discard(&self, id: &SessionId) {
-        if let Err(e) = self.inner.store.destroy(id).await {
-            tracing::warn!(session = %id, error = %e, "could not delete a dead session record");
+    async fn discard(&self, key: &SessionId) {
+        if let Err(e) = self.inner.store.destroy(key).await {
+            tracing::warn!(session = %key, error = %e, "could not delete a dead session record");
         }
     }
 
@@ -170,9 +217,15 @@ impl Manager {
             .min(self.absolute_deadline(created))
     }
 
-    /// Deletes session `id` (admin use); returns whether it existed.
+    /// Deletes session `id` (the ID a cookie carries; admin use); returns whether it existed.
     pub async fn destroy_id(&self, id: &SessionId) -> Result<bool> {
-        self.inner.store.destroy(id).await
+        let destroyed = self.inner.store.destroy(&self.key(id)?).await?;
+        if destroyed {
+            self.emit(Event::Destroyed {
+                session: id.fingerprint(),
+            });
+        }
+        Ok(destroyed)
     }
 
     /// Counts live sessions, or [`Error::Unsupported`] when the provider cannot.
@@ -182,10 +235,16 @@ impl Manager {
 
     /// Runs one GC pass now; returns how many expired sessions were removed.
     pub async fn gc(&self) -> Result<u64> {
-        self.inner.store.gc(self.inner.clock.now()).await
+        let now = self.inner.clock.now();
+        self.inner
+            .store
+            .gc(now)
+            .instrument(tracing::debug_span!("session.gc"))
+            .await
     }
 
-    /// The live sessions bound to `owner`, or [`Error::Unsupported`].
+    /// The live sessions bound to `owner`, or [`Error::Unsupported`]. These are backend
+    /// handles: with `hash_ids` on they are hashes, never usable as cookies.
     pub async fn owner_sessions(&self, owner: &str) -> Result<Vec<SessionId>> {
         self.inner
             .store
@@ -193,16 +252,20 @@ impl Manager {
             .await
     }
 
-    /// Destroys every session of `owner` except `keep` ("log out everywhere"); returns how
-    /// many were destroyed.
+    /// Destroys every session of `owner` except `keep` (a cookie's ID; "log out
+    /// everywhere"); returns how many were destroyed.
     pub async fn destroy_owner_sessions(
         &self,
         owner: &str,
         keep: Option<&SessionId>,
     ) -> Result<usize> {
+        let keep = keep.map(|id| self.key(id)).transpose()?;
         let mut destroyed = 0;
-        for id in self.owner_sessions(owner).await? {
-            if Some(&id) != keep && self.inner.store.destroy(&id).await? {
+        for handle in self.owner_sessions(owner).await? {
+            if Some(&handle) != keep.as_ref() && self.inner.store.destroy(&handle).await? {
+                self.emit(Event::Destroyed {
+                    session: handle.fingerprint(),
+                });
                 destroyed += 1;
             }
         }

@@ -30,6 +30,30 @@ impl SameSite {
     }
 }
 
+/// Cookie signing keys, newest first. `Debug` never prints them.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SigningKeys(Vec<Vec<u8>>);
+
+impl SigningKeys {
+    /// Keys newest first: the first signs, every one verifies.
+    pub fn new(keys: Vec<Vec<u8>>) -> Self {
+        SigningKeys(keys)
+    }
+}
+
+impl std::ops::Deref for SigningKeys {
+    type Target = [Vec<u8>];
+    fn deref(&self) -> &[Vec<u8>] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigningKeys({} redacted)", self.0.len())
+    }
+}
+
 /// Everything a [`crate::Manager`] can be told.
 ///
 /// The fields and defaults follow Macaron's `session.Options`, except where secure defaults
@@ -75,6 +99,13 @@ pub struct Options {
     /// Least time between two expiry refreshes of an unchanged session (`TOUCH_INTERVAL`,
     /// seconds), default 60 s (capped at a tenth of the idle lifetime).
     pub touch_interval: Duration,
+    /// Store only a hash of each ID in the backend (`HASH_IDS`), so a dump of the store holds
+    /// no usable cookie value. Default false. Changing it logs every user out.
+    pub hash_ids: bool,
+    /// Sign the cookie with these keys (`SIGNING_KEYS`: comma-separated hex, at least 32 bytes
+    /// each), newest first: the first key signs, every key verifies. Empty (default) = the
+    /// cookie carries the bare ID.
+    pub signing_keys: SigningKeys,
 }
 
 impl Default for Options {
@@ -96,6 +127,8 @@ impl Default for Options {
             absolute_lifetime: None,
             max_record_size: 1 << 20,
             touch_interval: Duration::from_secs(60),
+            hash_ids: false,
+            signing_keys: SigningKeys::default(),
         }
     }
 }
@@ -174,6 +207,8 @@ impl Options {
             }
             "MAX_RECORD_SIZE" => self.max_record_size = number(key, value)?,
             "TOUCH_INTERVAL" => self.touch_interval = seconds(key, value)?,
+            "HASH_IDS" => self.hash_ids = boolean(key, value)?,
+            "SIGNING_KEYS" => self.signing_keys = signing_keys(key, value)?,
             _ => return Err(Error::config(key, "unknown session option")),
         }
         Ok(())
@@ -220,6 +255,12 @@ impl Options {
             return Err(Error::config(
                 "max_record_size",
                 "must be at least 64 bytes",
+            ));
+        }
+        if self.signing_keys.iter().any(|k| k.len() < 32) {
+            return Err(Error::config(
+                "signing_keys",
+                "every key must be at least 32 bytes",
             ));
         }
         if self.same_site == SameSite::None && !self.secure {
@@ -334,6 +375,18 @@ fn boolean(key: &str, value: &str) -> Result<bool> {
             format!("expected true or false, got {value:?}"),
         )),
     }
+}
+
+fn signing_keys(key: &str, value: &str) -> Result<SigningKeys> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|k| {
+            hex::decode(k).map_err(|_| Error::config(key, "expected comma-separated hex keys"))
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(SigningKeys::new)
 }
 
 fn same_site(key: &str, value: &str) -> Result<SameSite> {
@@ -456,6 +509,8 @@ mod tests {
             ("[session]\nSECURE = maybe\n", "SECURE"),
             ("[session]\nCOOKIE_NAME = id;Domain=evil\n", "cookie_name"),
             ("[session]\nDOMAIN = a.com;x\n", "domain"),
+            ("[session]\nSIGNING_KEYS = zz\n", "SIGNING_KEYS"),
+            ("[session]\nSIGNING_KEYS = 0011\n", "signing_keys"),
         ] {
             let f = file(".ini", text);
             match Options::from_file(f.path()) {

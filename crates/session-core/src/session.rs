@@ -6,10 +6,12 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
+use tracing::Instrument as _;
 
 use crate::clock::Millis;
 use crate::cookies;
 use crate::error::{Error, Result};
+use crate::events::Event;
 use crate::id::SessionId;
 use crate::manager::Manager;
 use crate::record::{Record, decode_value, encode_value};
@@ -238,7 +240,10 @@ impl Session {
     /// or a concurrent one, can bring it back.
     pub async fn regenerate(&self) -> Result<()> {
         let mut state = self.state.lock().await;
-        let result = self.regenerate_locked(&mut state).await;
+        let result = self
+            .regenerate_locked(&mut state)
+            .instrument(tracing::debug_span!("session.regenerate"))
+            .await;
         if let Err(e) = &result {
             note_failure(&mut state, e);
         }
@@ -277,8 +282,14 @@ impl Session {
         for _ in 0..MAX_ID_ATTEMPTS {
             let new = self.new_id()?;
             let write = self.write(&body, expires_at, record.owner.as_deref());
-            if let Inserted::Created(version) = inner.store.regenerate(&old, &new, write).await? {
-                tracing::debug!(old = %old, new = %new, "session regenerated");
+            let (old_key, new_key) = (self.manager.key(&old)?, self.manager.key(&new)?);
+            if let Inserted::Created(version) =
+                inner.store.regenerate(&old_key, &new_key, write).await?
+            {
+                self.manager.emit(Event::Regenerated {
+                    from: old.fingerprint(),
+                    to: new.fingerprint(),
+                });
                 *loaded = Loaded {
                     id: Some(new),
                     version: Some(version),
@@ -299,7 +310,10 @@ impl Session {
     /// a new, empty session (setting data then creates a session under a new ID).
     pub async fn destroy(&self) -> Result<()> {
         let mut state = self.state.lock().await;
-        let result = self.destroy_locked(&mut state).await;
+        let result = self
+            .destroy_locked(&mut state)
+            .instrument(tracing::debug_span!("session.destroy"))
+            .await;
         if let Err(e) = &result {
             note_failure(&mut state, e);
         }
@@ -313,8 +327,14 @@ impl Session {
             return Ok(());
         };
         if let (Some(id), Some(_)) = (&loaded.id, loaded.version) {
-            self.manager.inner.store.destroy(id).await?;
-            tracing::debug!(session = %id, "session destroyed");
+            self.manager
+                .inner
+                .store
+                .destroy(&self.manager.key(id)?)
+                .await?;
+            self.manager.emit(Event::Destroyed {
+                session: id.fingerprint(),
+            });
         }
         let had_cookie = presented || state.cookie == CookieAction::Set;
         *loaded = self.fresh(Record::new(self.manager.clock().now()), Vec::new());
@@ -337,7 +357,10 @@ impl Session {
                 format!("an earlier session operation failed: {message}"),
             ));
         }
-        let result = self.persist(&mut state).await;
+        let result = self
+            .persist(&mut state)
+            .instrument(tracing::debug_span!("session.save"))
+            .await;
         if let Err(e) = &result {
             note_failure(&mut state, e);
         }
@@ -345,7 +368,8 @@ impl Session {
         let options = &self.manager.inner.options;
         let set_cookie = match (state.cookie, state.loaded.as_ref()) {
             (CookieAction::Set, Some(Loaded { id: Some(id), .. })) => {
-                Some(cookies::session_cookie(options, id.as_str()))
+                let value = crate::protect::cookie_value(options, id);
+                Some(cookies::session_cookie(options, &value))
             }
             (CookieAction::Remove, _) => Some(cookies::removal_cookie(options)),
             _ => None,
@@ -391,9 +415,11 @@ impl Session {
                 _ => self.new_id()?,
             };
             let write = self.write(&body, expires_at, loaded.current.owner.as_deref());
-            match inner.store.insert(&id, write).await? {
+            match inner.store.insert(&self.manager.key(&id)?, write).await? {
                 Inserted::Created(version) => {
-                    tracing::debug!(session = %id, "session created");
+                    self.manager.emit(Event::Created {
+                        session: id.fingerprint(),
+                    });
                     loaded.id = Some(id);
                     loaded.version = Some(version);
                     loaded.expires_at = expires_at;
@@ -420,10 +446,13 @@ impl Session {
         let Some(id) = loaded.id.clone() else {
             return Ok(());
         };
+        let key = self.manager.key(&id)?;
         for attempt in 1..=MAX_SAVE_ATTEMPTS {
             if loaded.current.values.is_empty() {
-                inner.store.destroy(&id).await?;
-                tracing::debug!(session = %id, "emptied session deleted");
+                inner.store.destroy(&key).await?;
+                self.manager.emit(Event::Destroyed {
+                    session: id.fingerprint(),
+                });
                 *loaded = self.fresh(Record::new(self.manager.clock().now()), Vec::new());
                 *cookie = CookieAction::Remove;
                 return Ok(());
@@ -431,7 +460,7 @@ impl Session {
             let body = loaded.current.encode(inner.options.max_record_size)?;
             let expires_at = self.manager.next_expiry(loaded.current.created);
             let write = self.write(&body, expires_at, loaded.current.owner.as_deref());
-            match inner.store.save(&id, version, write).await? {
+            match inner.store.save(&key, version, write).await? {
                 Saved::Saved(new_version) => {
                     loaded.version = Some(new_version);
                     loaded.expires_at = expires_at;
@@ -444,7 +473,10 @@ impl Session {
                 }
                 Saved::Missing => return self.vanished(loaded, &id, cookie),
                 Saved::Conflict => {
-                    tracing::debug!(session = %id, attempt, "session save conflict; replaying changes");
+                    self.manager.emit(Event::ConflictRetried {
+                        session: id.fingerprint(),
+                        attempt,
+                    });
                     backoff(attempt).await;
                     let Some((stored, mut record)) = self.manager.read_live(&id).await? else {
                         return self.vanished(loaded, &id, cookie);
@@ -489,7 +521,12 @@ impl Session {
             return Ok(());
         }
         let ttl = expires_at.saturating_sub(now).max(1);
-        if inner.store.touch(id, expires_at, ttl).await? {
+        let touched = inner
+            .store
+            .touch(&self.manager.key(id)?, expires_at, ttl)
+            .instrument(tracing::debug_span!("session.touch", session = %id))
+            .await?;
+        if touched {
             loaded.expires_at = expires_at;
             if !inner.options.cookie_lifetime.is_zero() && *cookie == CookieAction::Keep {
                 *cookie = CookieAction::Set;

@@ -160,12 +160,12 @@ impl MemoryStore {
             return;
         }
         let mut owners = self.owners();
-        if let Some(old) = old {
-            if let Some(set) = owners.get_mut(old) {
-                set.remove(id);
-                if set.is_empty() {
-                    owners.remove(old);
-                }
+        if let Some(old) = old
+            && let Some(set) = owners.get_mut(old)
+        {
+            set.remove(id);
+            if set.is_empty() {
+                owners.remove(old);
             }
         }
         if let Some(new) = new {
@@ -329,7 +329,7 @@ impl RawStore for MemoryStore {
                 self.index_owner(&id, owner.as_deref(), None);
             }
             // One shard at a time: requests on other shards never wait for the whole pass.
-            tokio_yield().await;
+            yield_now().await;
         }
         Ok(removed)
     }
@@ -352,7 +352,7 @@ impl RawStore for MemoryStore {
 }
 
 /// Yields to the executor without depending on a runtime crate: a future that is pending once.
-async fn tokio_yield() {
+async fn yield_now() {
     let mut yielded = false;
     std::future::poll_fn(|cx| {
         if yielded {

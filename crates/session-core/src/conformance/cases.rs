@@ -73,6 +73,9 @@ pub(crate) const ALL: &[(&str, CaseFn)] = &[
     ("backend_error_is_typed", |c| {
         Box::pin(backend_error_is_typed(c))
     }),
+    ("hashed_and_signed_ids", |c| {
+        Box::pin(hashed_and_signed_ids(c))
+    }),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -867,4 +870,43 @@ impl Ctx<'_> {
         use crate::clock::Clock;
         self.clock.now()
     }
+}
+
+async fn hashed_and_signed_ids(c: &Ctx<'_>) -> CaseResult {
+    let options = crate::Options {
+        hash_ids: true,
+        signing_keys: crate::SigningKeys::new(vec![vec![9; 32]]),
+        ..c.options()
+    };
+    let (m, store) = c.manager(options).await?;
+    let cookie = create(&m, &[("k", "v")]).await?;
+    let (id, _signature) = cookie
+        .split_once('=')
+        .and_then(|(_, v)| v.split_once('.'))
+        .ok_or_else(|| Failure::Failed(format!("cookie is not signed: {cookie}")))?;
+    let id = SessionId::parse(id, m.options().id_length)?;
+    check(!store.exist(&id).await?, || {
+        "the raw ID is a backend key with hash_ids on".into()
+    })?;
+    check(
+        get_string(&m, &cookie, "k").await?.as_deref() == Some("v"),
+        || "hashed session lost".into(),
+    )?;
+    let s = m.load([cookie.as_str()]);
+    s.regenerate().await?;
+    let new_cookie = cookie_pair(&s.commit().await?.set_cookie.unwrap_or_default());
+    check(
+        get_string(&m, &new_cookie, "k").await?.as_deref() == Some("v"),
+        || "regenerate lost data".into(),
+    )?;
+    check(get_string(&m, &cookie, "k").await?.is_none(), || {
+        "the old signed cookie still works".into()
+    })?;
+    let s = m.load([new_cookie.as_str()]);
+    s.destroy().await?;
+    s.commit().await?;
+    check(get_string(&m, &new_cookie, "k").await?.is_none(), || {
+        "destroy left a hashed record".into()
+    })?;
+    Ok(store.provider())
 }
