@@ -1,1 +1,65 @@
-//! placeholder
+//! axum / tower adapter for `session-core`: a [`SessionLayer`] and a [`Session`] extractor.
+//!
+//! This crate only translates between HTTP and core: it hands the request's `Cookie` headers
+//! to [`session_core::Manager::load`] and sends the `Set-Cookie` that
+//! [`session_core::Session::commit`] returns. Every session rule (lazy loading, strict IDs,
+//! conflict-free saves, regenerate and destroy, cookie attributes) lives in core, so this
+//! adapter behaves exactly like the actix-web and poem ones; the shared `http-scenarios` suite
+//! checks that over real TCP.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use adapter_axum::{Session, SessionError, SessionLayer};
+//! use axum::{Router, routing::get};
+//! use session_core::{Manager, Options, Registry};
+//! use session_memory::MemoryProvider;
+//!
+//! async fn index(session: Session) -> Result<String, SessionError> {
+//!     session.set("session", "session middleware").await?;
+//!     Ok(session.get::<String>("session").await?.unwrap_or_default())
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> anyhow::Result<()> {
+//!     let registry = Registry::new().with(MemoryProvider)?;
+//!     let manager = Manager::new(Options::default(), &registry).await?;
+//!     let _gc = manager.start_gc(); // GC runs until this handle is dropped
+//!     let app = Router::new()
+//!         .route("/", get(index))
+//!         .layer(SessionLayer::new(manager));
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Design choices
+//!
+//! - **Commit after the handler, in the layer.** The handler never calls `commit`; the layer
+//!   does it once the response is built, then adds `Set-Cookie` with `Cache-Control: no-store`
+//!   (a cached response must not hand one user's session to another) and `Vary: Cookie`.
+//! - **Errors never touch the cookie.** When the commit fails (the backend is down, or a
+//!   handler swallowed a backend error, which core remembers), the response is replaced by the
+//!   error handler's and carries no `Set-Cookie`: a client whose session could not be read
+//!   keeps its ID and finds its data once the backend is back. The default handler answers 503
+//!   for backend errors and 500 otherwise; replace it with
+//!   [`SessionLayer::with_error_handler`].
+//! - **`?` in handlers.** [`SessionError`] wraps [`session_core::Error`] and implements
+//!   `IntoResponse`; the layer recognises it in the response and runs the same error handler,
+//!   so one custom error page covers handler and commit errors.
+//! - **Changes made before a handler error are still committed.** A handler that regenerated
+//!   the ID and then failed must still send the new cookie, or the client would be left with a
+//!   deleted ID.
+//! - **A missing layer is loud.** Extracting [`Session`] on a route without the layer is a
+//!   500 whose body and log line say to add the layer, not a silent empty session.
+//! - **The extractor is a handle.** [`Session`] derefs to [`session_core::Session`], which is
+//!   cheap to clone and usable across `.await` and in spawned tasks of the request.
+
+mod error;
+mod extract;
+mod layer;
+
+pub use error::{ErrorHandler, SessionError, default_error_response};
+pub use extract::{MissingSessionLayer, Session};
+pub use layer::{SessionLayer, SessionService};

@@ -1,1 +1,174 @@
-//! Placeholder: filled by its issue.
+//! One HTTP scenario suite, written once, run over real TCP against any adapter's demo app.
+//!
+//! Every adapter (axum, actix-web, poem) ships a demo app serving the same small HTTP
+//! contract. This crate speaks that contract as a browser would, with a real HTTP/1.1 client
+//! over TCP, and checks what a user can observe: status codes, bodies and the exact
+//! `Set-Cookie` / `Cache-Control` headers. It knows nothing about the framework under test, so
+//! a behaviour that differs between adapters shows up as a failed scenario here.
+//!
+//! # The demo contract
+//!
+//! | Request | Answer |
+//! |---|---|
+//! | `GET /` | sets `session` = `"session middleware"` and returns that string (Macaron's seed) |
+//! | `GET /session/{key}` | 200 with the stored string, 404 when absent |
+//! | `PUT /session/{key}` (body = value) | 204 |
+//! | `DELETE /session/{key}` | 204 |
+//! | `POST /login` (form `user=NAME`) | 2xx; regenerates the ID, stores `uid` = NAME, binds the session to owner NAME |
+//! | `GET /whoami` | 200 with the uid, or 401 |
+//! | `POST /logout` | 2xx; destroys the session |
+//! | `POST /logout-everywhere` | 200 JSON `{"destroyed": N}` (the owner's other sessions); 501 when the provider has no owner index |
+//! | `GET /stats` | 200 JSON `{"count": N}`, `null` when the provider cannot count |
+//!
+//! A backend failure answers 503 without `Set-Cookie`.
+//!
+//! # Design choices
+//!
+//! - **No cookie jar.** The suite writes the `Cookie` header itself, so it can replay dead
+//!   cookies, forge malformed ones and send a whole `Set-Cookie` line back, which a jar would
+//!   never do.
+//! - **Every response is checked for `Cache-Control: no-store`** when it sets the session
+//!   cookie, not only in the scenarios about cookies.
+//! - **Unique user names per run**, so two runs against one server (or one store) do not see
+//!   each other's sessions in "log out everywhere".
+//! - **Outages are driven by the caller** through [`Target::outage`]: the suite cannot break a
+//!   backend by itself, the test that built the app can (typically with
+//!   `session_core::conformance::Instrumented::set_down`). Without a switch the outage
+//!   scenario is reported as not run.
+//! - Scenarios run one after the other (each is internally concurrent where it needs to be),
+//!   each with a generous safety timeout so that a hung server fails instead of hanging the
+//!   test. The switch is reset to "up" after every scenario, whatever happened.
+//! - Scenarios are grouped in one module per topic (`basics`, `cookies`, `strict`, `auth`,
+//!   `outage`, `concurrency`); a new group is one more module and one more line in the list.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use http_scenarios::{Target, run};
+//!
+//! let target = Target::new("http://127.0.0.1:8080").with_secure(true);
+//! let report = run(&target).await;
+//! println!("{report}");
+//! report.assert_passed();
+//! # }
+//! ```
+
+mod checks;
+mod client;
+mod report;
+mod scenarios;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use report::{Outcome, Report, ScenarioReport};
+
+/// Turns the target's session provider off (`true`: every operation fails) or on again
+/// (`false`).
+pub type OutageSwitch = Arc<dyn Fn(bool) + Send + Sync>;
+
+/// The demo app under test and the cookie settings it was configured with.
+#[derive(Clone)]
+pub struct Target {
+    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8080`.
+    pub base_url: String,
+    /// The session cookie's name (`Options::cookie_name`).
+    pub cookie_name: String,
+    /// The `Path` the cookie must carry (`Options::cookie_path`).
+    pub cookie_path: String,
+    /// Whether the cookie must carry `Secure` (`Options::secure`).
+    pub secure: bool,
+    /// The `Domain` the cookie must carry, if one is configured (`Options::domain`).
+    pub domain: Option<String>,
+    /// Makes the provider fail and recover, for the outage scenario.
+    pub outage: Option<OutageSwitch>,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("base_url", &self.base_url)
+            .field("cookie_name", &self.cookie_name)
+            .field("cookie_path", &self.cookie_path)
+            .field("secure", &self.secure)
+            .field("domain", &self.domain)
+            .field("outage", &self.outage.is_some())
+            .finish()
+    }
+}
+
+impl Target {
+    /// A target at `base_url` with the default cookie settings of `session_core::Options`.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self::for_options(base_url, &session_core::Options::default())
+    }
+
+    /// A target at `base_url` whose cookie settings are those of `options` (the options the
+    /// demo app's manager was built with).
+    pub fn for_options(base_url: impl Into<String>, options: &session_core::Options) -> Self {
+        let base_url = base_url.into().trim_end_matches('/').to_owned();
+        Target {
+            base_url,
+            cookie_name: options.cookie_name.clone(),
+            cookie_path: options.cookie_path.clone(),
+            secure: options.secure,
+            domain: options.domain.clone(),
+            outage: None,
+        }
+    }
+
+    /// Sets whether the cookie must be `Secure`.
+    pub fn with_secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Adds the outage switch, which enables the outage scenario.
+    pub fn with_outage(mut self, switch: impl Fn(bool) + Send + Sync + 'static) -> Self {
+        self.outage = Some(Arc::new(switch));
+        self
+    }
+}
+
+/// The longest one scenario may take before it is failed. A safety net against a hung
+/// server, not a performance bound.
+const SCENARIO_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs every scenario against `target` and reports each one.
+pub async fn run(target: &Target) -> Report {
+    run_only(target, |_| true).await
+}
+
+/// Runs the scenarios whose name `filter` accepts.
+pub async fn run_only(target: &Target, filter: impl Fn(&str) -> bool) -> Report {
+    let ctx = scenarios::Ctx::new(target.clone());
+    let mut report = Report {
+        target: target.base_url.clone(),
+        scenarios: Vec::new(),
+    };
+    for scenario in scenarios::ALL {
+        if !filter(scenario.name) {
+            continue;
+        }
+        let outcome = match tokio::time::timeout(SCENARIO_TIMEOUT, (scenario.run)(&ctx)).await {
+            Ok(Ok(())) => Outcome::Passed,
+            Ok(Err(failure)) => failure.into(),
+            Err(_) => Outcome::Failed(format!("timed out after {SCENARIO_TIMEOUT:?}")),
+        };
+        if let Some(switch) = &target.outage {
+            switch(false);
+        }
+        report.scenarios.push(ScenarioReport {
+            group: scenario.group,
+            name: scenario.name,
+            outcome,
+        });
+    }
+    report
+}
+
+/// The names of every scenario, in run order.
+pub fn scenario_names() -> Vec<&'static str> {
+    scenarios::ALL.iter().map(|s| s.name).collect()
+}

@@ -1,0 +1,66 @@
+//! Session errors as HTTP responses.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use session_core::Error;
+
+/// Builds the response that replaces a handler's when the session fails.
+pub type ErrorHandler = Arc<dyn Fn(&Error) -> Response + Send + Sync>;
+
+/// The default error response: 503 for a backend failure (the client may retry; its cookie
+/// is untouched), 500 for anything else. The body is a short fixed text: error details can
+/// name hosts or keys, so they go to the log, not to the client.
+pub fn default_error_response(error: &Error) -> Response {
+    if error.is_backend() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "session storage is unavailable, please retry",
+        )
+            .into_response()
+    } else {
+        (StatusCode::INTERNAL_SERVER_ERROR, "session error").into_response()
+    }
+}
+
+/// A session error returned by a handler, so that handlers can use `?` on every session call.
+///
+/// On its own it answers like [`default_error_response`]. Under a
+/// [`SessionLayer`](crate::SessionLayer), the layer replaces that answer with its error handler's
+/// (see [`SessionLayer::with_error_handler`](crate::SessionLayer::with_error_handler)), so a
+/// custom error page applies to handler errors and commit errors alike.
+#[derive(Debug)]
+pub struct SessionError(pub Error);
+
+/// Carries a handler's error from its response to the layer, which owns the error handler.
+#[derive(Clone)]
+pub(crate) struct HandlerError(pub(crate) Arc<Error>);
+
+impl From<Error> for SessionError {
+    fn from(error: Error) -> Self {
+        SessionError(error)
+    }
+}
+
+impl std::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SessionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl IntoResponse for SessionError {
+    fn into_response(self) -> Response {
+        let mut response = default_error_response(&self.0);
+        response
+            .extensions_mut()
+            .insert(HandlerError(Arc::new(self.0)));
+        response
+    }
+}

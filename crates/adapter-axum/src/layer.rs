@@ -1,0 +1,180 @@
+//! The tower [`Layer`] and [`Service`] that run the session lifecycle around a handler.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::BoxError;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
+use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use axum::response::IntoResponse;
+use session_core::{Error, Manager};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::error::{ErrorHandler, HandlerError, default_error_response};
+
+/// Adds a session to every request of the routes it wraps.
+///
+/// Per request: the `Cookie` headers go to [`Manager::load`] (lazy: no provider call yet), the
+/// [`session_core::Session`] goes into the request extensions for the
+/// [`Session`](crate::Session) extractor, and after the handler [`session_core::Session::commit`]
+/// persists the changes. A `Set-Cookie` from the commit is appended together with
+/// `Cache-Control: no-store` and `Vary: Cookie`. A failed commit replaces the response with the
+/// error handler's, and never sends a `Set-Cookie`: a backend outage must not rotate or remove
+/// the client's cookie.
+#[derive(Clone)]
+pub struct SessionLayer {
+    manager: Manager,
+    on_error: ErrorHandler,
+}
+
+impl std::fmt::Debug for SessionLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionLayer")
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionLayer {
+    /// A layer over `manager`, answering session failures with [`default_error_response`]
+    /// (503 for backend errors, 500 otherwise).
+    pub fn new(manager: Manager) -> Self {
+        SessionLayer {
+            manager,
+            on_error: Arc::new(default_error_response),
+        }
+    }
+
+    /// Replaces the error response. `handler` gets the failed commit's error, or the error a
+    /// handler returned as [`SessionError`](crate::SessionError); whatever it answers is sent
+    /// without a `Set-Cookie` when the commit failed.
+    pub fn with_error_handler(
+        mut self,
+        handler: impl Fn(&Error) -> axum::response::Response + Send + Sync + 'static,
+    ) -> Self {
+        self.on_error = Arc::new(handler);
+        self
+    }
+
+    /// The manager the layer loads sessions from.
+    pub fn manager(&self) -> &Manager {
+        &self.manager
+    }
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            manager: self.manager.clone(),
+            on_error: self.on_error.clone(),
+        }
+    }
+}
+
+/// The service built by [`SessionLayer`].
+#[derive(Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    manager: Manager,
+    on_error: ErrorHandler,
+}
+
+impl<S> std::fmt::Debug for SessionService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService")
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: HttpBody<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Response = axum::response::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // The clone that was not polled ready stays here; the ready one serves this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let on_error = self.on_error.clone();
+        // Header values that are not text cannot hold a session ID; skipping them is
+        // the same as skipping a malformed ID.
+        let session = self.manager.load(
+            request
+                .headers()
+                .get_all(COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
+        request.extensions_mut().insert(session.clone());
+        Box::pin(async move {
+            let response = inner.call(request).await?.map(Body::new);
+            Ok(finish(response, &session, &on_error).await)
+        })
+    }
+}
+
+/// Commits the session and turns the outcome into the response to send.
+async fn finish(
+    mut response: axum::response::Response,
+    session: &session_core::Session,
+    on_error: &ErrorHandler,
+) -> axum::response::Response {
+    let commit = match session.commit().await {
+        Ok(commit) => commit,
+        Err(e) => {
+            tracing::error!(error = %e, "session commit failed; answering with the error handler");
+            return on_error(&e);
+        }
+    };
+    if let Some(HandlerError(e)) = response.extensions_mut().remove::<HandlerError>() {
+        tracing::error!(error = %e, "session error returned by a handler");
+        response = on_error(&e);
+    }
+    if let Some(set_cookie) = commit.set_cookie {
+        match HeaderValue::try_from(set_cookie) {
+            Ok(value) => mark_set_cookie(response.headers_mut(), value),
+            // Core validates every cookie attribute at config time, so this means a bug.
+            Err(e) => {
+                tracing::error!(error = %e, "session Set-Cookie is not a valid header value");
+                return (StatusCode::INTERNAL_SERVER_ERROR, "session error").into_response();
+            }
+        }
+    }
+    response
+}
+
+/// Adds the session cookie and the headers that keep shared caches from storing it.
+fn mark_set_cookie(headers: &mut HeaderMap, value: HeaderValue) {
+    headers.append(SET_COOKIE, value);
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let varies = headers.get_all(VARY).iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',')
+                .any(|h| h.trim() == "*" || h.trim().eq_ignore_ascii_case("cookie"))
+        })
+    });
+    if !varies {
+        headers.append(VARY, HeaderValue::from_static("Cookie"));
+    }
+}
