@@ -1,1 +1,143 @@
-//! Placeholder: filled by its issue.
+//! PostgreSQL session provider, registered as `"postgres"`, on sqlx 0.9.
+//!
+//! # Config
+//!
+//! The config string is either the libpq `key=value` list Macaron documented, or a sqlx URL:
+//!
+//! ```text
+//! user=a password=b host=127.0.0.1 port=5432 dbname=c sslmode=disable table=sessions pool_size=10
+//! postgres://a:b@127.0.0.1:5432/c?sslmode=disable&table=app.sessions&acquire_timeout=2
+//! ```
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `host`, `port`, `dbname`, `user`, `password` | where to connect (a `host` starting with `/` is a Unix-socket directory) |
+//! | `sslmode` | `disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full`; the last three need the crate's `tls` feature and are a config error without it |
+//! | `sslrootcert`, `application_name` | as in libpq (default application name `session-postgres`) |
+//! | `table` | `table` or `schema.table` (default `sessions`), letters, digits and `_` only |
+//! | `pool_size` or `max_connections` | pool size (default 10) |
+//! | `acquire_timeout` | seconds a request waits for a connection before it fails (default 5) |
+//!
+//! Values may be single-quoted (`password='a b'`); in the URL form they are percent-encoded.
+//! Unset connection keys fall back to the libpq environment variables (`PGHOST`, ...), as in
+//! libpq. Any other key is an [`Error::Config`](session_core::Error::Config) naming it.
+//!
+//! # Schema
+//!
+//! The provider creates its table and indexes when it starts (`IF NOT EXISTS`, under an
+//! advisory lock so instances starting together do not race). Teams that run migrations
+//! themselves get the same statements from [`schema_sql`]:
+//!
+//! ```sql
+//! CREATE TABLE IF NOT EXISTS "sessions" (
+//!     id         VARCHAR(128) PRIMARY KEY,
+//!     data       BYTEA        NOT NULL,
+//!     expires_at BIGINT       NOT NULL,
+//!     version    BIGINT       NOT NULL,
+//!     owner      TEXT
+//! );
+//! CREATE INDEX IF NOT EXISTS "sessions_expires_at_idx" ON "sessions" (expires_at);
+//! CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" (owner) WHERE owner IS NOT NULL;
+//! ```
+//!
+//! - `id` holds any ID length core accepts (up to 128), unlike Macaron's `CHAR(16)`.
+//! - `expires_at` is milliseconds since the epoch, computed by core from its own clock: no
+//!   2038 overflow, no time zones, no dependence on the database server's clock.
+//! - `version` is bumped by every save; a conditional save is `WHERE version = $expected`. A
+//!   new record starts at a random version, so a stale writer cannot match a record that
+//!   reuses a destroyed ID.
+//! - Names are double-quoted, so `table=` is case-sensitive and may be a reserved word.
+//!
+//! # One statement per operation
+//!
+//! | operation | SQL |
+//! |---|---|
+//! | read | `SELECT data, version, expires_at ... WHERE id = $1` (expired rows too: core decides) |
+//! | insert | `INSERT ... ON CONFLICT (id) DO NOTHING`; the affected-row count tells created from exists |
+//! | save | `UPDATE ... SET ..., version = version + 1 WHERE id = $1 AND version = $2` inside a CTE that also reports whether the row exists, so Conflict and Missing need no second query |
+//! | touch | `UPDATE ... SET expires_at = $2 WHERE id = $1` |
+//! | destroy | `DELETE ... WHERE id = $1` |
+//! | regenerate | one statement: insert-if-absent of the new ID, and delete of the old one only if the insert created a row |
+//! | count | `SELECT count(*) ... WHERE expires_at > $1` |
+//! | gc | `DELETE ... WHERE expires_at <= $1 AND id IN (SELECT id ... WHERE expires_at <= $1 LIMIT 1000 FOR UPDATE SKIP LOCKED)`, repeated until a batch comes back short |
+//! | owner index | `SELECT id ... WHERE owner = $1 AND expires_at > $2` |
+//!
+//! GC is a conditional statement: a session touched while GC runs is re-checked against
+//! `expires_at <= $1` on its newest version and kept. Both GC and count go through the expiry
+//! index; the tests run `EXPLAIN` on them and check the plan names it, for example:
+//!
+//! ```text
+//! Delete on sessions
+//!   ->  Nested Loop
+//!         ->  HashAggregate
+//!               ->  Subquery Scan on "ANY_subquery"
+//!                     ->  Limit
+//!                           ->  LockRows
+//!                                 ->  Index Scan using sessions_expires_at_idx on sessions
+//!                                       Index Cond: (expires_at <= '1000'::bigint)
+//! ```
+//!
+//! # Failures
+//!
+//! Every database error is an [`Error::Backend`](session_core::Error::Backend), never "no such
+//! session". The pool's acquire timeout bounds how long a request waits when all connections
+//! are busy or the server is down; connections are re-established by the pool once the
+//! server is back, with no need to rebuild the manager. The provider connects when it is
+//! opened (fail fast): a server that is down at start-up is an error from `Manager::new`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use session_core::{Manager, Options, Registry};
+//! use session_postgres::PostgresProvider;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> session_core::Result<()> {
+//! let registry = Registry::new().with(PostgresProvider)?;
+//! let options = Options {
+//!     provider: "postgres".into(),
+//!     provider_config: "user=postgres host=127.0.0.1 dbname=test sslmode=disable".into(),
+//!     ..Options::default()
+//! };
+//! let manager = Manager::new(options, &registry).await?;
+//! let gc = manager.start_gc();
+//! let session = manager.load([]);
+//! session.set("user", "gopher").await?;
+//! let set_cookie = session.commit().await?.set_cookie;
+//! assert!(set_cookie.is_some());
+//! gc.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod config;
+mod store;
+mod table;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use session_core::{Provider, ProviderContext, RawStore, Result};
+
+pub use config::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_APPLICATION_NAME, DEFAULT_POOL_SIZE, PgConfig};
+pub use store::{GC_BATCH, PostgresStore};
+pub use table::{DEFAULT_TABLE, TableName, schema_sql};
+
+const NAME: &str = "postgres";
+
+/// The `"postgres"` provider factory: parses the config string and opens a
+/// [`PostgresStore`] with its own pool.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PostgresProvider;
+
+#[async_trait]
+impl Provider for PostgresProvider {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn open(&self, config: &str, ctx: &ProviderContext) -> Result<Arc<dyn RawStore>> {
+        let config: PgConfig = config.parse()?;
+        Ok(Arc::new(PostgresStore::connect(config, ctx).await?))
+    }
+}
