@@ -1,1 +1,136 @@
-//! Placeholder: filled by its issue.
+//! Redis session provider (`"redis"`): single server, Redis Cluster and Sentinel.
+//!
+//! # Config string
+//!
+//! Macaron's forms and the client's URL form (see [`RedisConfig`]):
+//!
+//! | form | example |
+//! |---|---|
+//! | positional | `127.0.0.1:6379,100,password` (address, pool size, password) |
+//! | key=value | `network=tcp,addr=:6379,password=macaron,db=0,pool_size=100,idle_timeout=180,prefix=session:` |
+//! | sentinel | `ha_mode=sentinel,master_name=mymaster,sentinel_addrs=10.0.0.1:26379\|10.0.0.2:26379,password=pw` |
+//! | cluster | `cluster=true,addrs=127.0.0.1:7100\|127.0.0.1:7101\|127.0.0.1:7102` (or `ha_mode=cluster`) |
+//! | URL | `redis://user:pw@host:6379/0?prefix=app:` (cluster: `?cluster=true&addrs=h2:p\|h3:p`) |
+//!
+//! An unknown key is a config error naming it. `pool_size` and `idle_timeout` are accepted and
+//! validated for compatibility but have no effect: the store uses one multiplexed, pipelining
+//! connection (per cluster node), which needs no pool and has no idle connections to reap.
+//! `dial_timeout`, `read_timeout` and `write_timeout` set the connect and answer timeouts.
+//!
+//! This build has no TLS: `rediss://` and `tls=true` are config errors saying so. Macaron's
+//! `tls` option turned certificate verification off; that is deliberately not carried over.
+//!
+//! # Layout
+//!
+//! Every key starts with the prefix (default `session:`; `{` and `}` are refused in it):
+//!
+//! - `session:{<id>}`: a hash with the body, version, expires_at and owner of one session.
+//!   Its Redis TTL is core's `ttl_ms` (`PEXPIRE`), so Redis frees abandoned sessions by
+//!   itself; the stored `expires_at` is what core checks, so a backend clock never decides.
+//! - `session:{index}`: a sorted set of IDs scored by expires_at, for `count`
+//!   (`ZCOUNT (now +inf`, one command, no keyspace scan and no other application's keys) and GC.
+//! - `session:{index}:owners` and `session:{index}:owner:<owner>`: the owner index.
+//!
+//! The `{...}` hash tags keep each session's key in one cluster slot and all index keys in
+//! another single slot. Versions are random 64-bit values, so a destroyed and re-created key
+//! never matches a stale version.
+//!
+//! # One round trip per operation
+//!
+//! Read is one `HMGET`; exist one `EXISTS`; count one `ZCOUNT`. Insert-if-absent,
+//! conditional save (version compare), touch (expiry only, data untouched) and destroy are
+//! each one Lua script (`EVALSHA`; scripts are loaded when the store opens). Regenerate is
+//! core's insert-new then destroy-old, which works across cluster slots (Macaron's `RENAME`
+//! did not).
+//!
+//! # Consistency of the index
+//!
+//! On a single server (and with Sentinel) each script updates the record and the index in
+//! one atomic step, so `count` and `owner_sessions` are exact. On a cluster the index sits in
+//! another slot than the session, and a Lua script cannot touch two slots, so a write that
+//! changed the record is followed by a second script on the index slot (writes cost two
+//! round trips there, reads one). Between the two, and if the second one fails, the index
+//! lags: a new session can be missing from `count` until its next write or touch re-adds it,
+//! and a session destroyed concurrently with a write to it can be counted until its
+//! expiry passes, when GC drops the entry. `owner_sessions` re-checks every listed session
+//! against its record, so it never returns a dead or re-bound session.
+//!
+//! GC walks the index entries whose score is `<= now`, in batches. On a single server one
+//! script per batch deletes each record whose stored expiry has passed and drops its index
+//! entries; a record refreshed meanwhile (stored expiry `> now`) is kept and its score
+//! repaired. On a cluster each record is checked and deleted by a script in its own slot,
+//! then one script on the index slot drops the entries of the deleted ones (only if their
+//! score is still expired) and raises the score of the kept ones. Either way a session
+//! refreshed while GC runs is never removed.
+//!
+//! # Errors
+//!
+//! Connection refused, timeouts and every other client failure are `Error::Backend` with
+//! provider `"redis"`, never "not found". The single-server connection reconnects by itself
+//! in the background, so the same `Manager` works again once Redis is back.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use session_core::{Manager, Options, Registry};
+//! use session_redis::RedisProvider;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> session_core::Result<()> {
+//! let registry = Registry::new().with(RedisProvider)?;
+//! let options = Options {
+//!     provider: "redis".into(),
+//!     provider_config: "addr=127.0.0.1:6379,db=0,prefix=myapp:".into(),
+//!     ..Options::default()
+//! };
+//! let manager = Manager::new(options, &registry).await?;
+//! let session = manager.load([]);
+//! session.set("uid", &42).await?;
+//! let commit = session.commit().await?;
+//! assert!(commit.set_cookie.is_some());
+//! assert_eq!(manager.count().await?, 1);
+//! # Ok(())
+//! # }
+//! ```
+
+mod config;
+mod conn;
+mod scripts;
+mod store;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use session_core::{Error, Provider, ProviderContext, RawStore, Result};
+
+pub use config::{DEFAULT_PORT, DEFAULT_PREFIX, Endpoint, RedisConfig, Topology};
+pub use store::RedisStore;
+
+/// The provider's registry name.
+pub const NAME: &str = "redis";
+
+/// The `"redis"` provider factory.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RedisProvider;
+
+impl RedisProvider {
+    /// Opens a store from an already parsed config.
+    pub async fn open_config(config: &RedisConfig) -> Result<RedisStore> {
+        let conn = conn::Conn::open(config)
+            .await
+            .map_err(|e| Error::backend(NAME, e))?;
+        RedisStore::connect(conn, &config.prefix).await
+    }
+}
+
+#[async_trait]
+impl Provider for RedisProvider {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn open(&self, config: &str, _ctx: &ProviderContext) -> Result<Arc<dyn RawStore>> {
+        let config = RedisConfig::parse(config)?;
+        Ok(Arc::new(RedisProvider::open_config(&config).await?))
+    }
+}

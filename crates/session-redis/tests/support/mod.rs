@@ -1,0 +1,31 @@
+//! Helpers shared by the Redis tests.
+
+#![allow(dead_code)]
+
+pub mod cluster;
+pub mod server;
+
+/// The machine's Redis.
+pub const LOCAL_REDIS: &str = "127.0.0.1:6379";
+
+/// A prefix no other test run uses, so stores never see each other's sessions.
+pub fn unique_prefix() -> String {
+    format!(
+        "test:{:016x}:",
+        getrandom::u64().expect("OS random numbers")
+    )
+}
+
+/// Fails the test with a clear message when Redis is not reachable at `addr`.
+pub async fn require_redis(addr: &str) {
+    let reachable = async {
+        let client = redis::Client::open(format!("redis://{addr}/"))?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(10), reachable).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => panic!("Redis at {addr} is not reachable ({e}); start redis-server there"),
+        Err(_) => panic!("Redis at {addr} did not answer PING within 10 s"),
+    }
+}

@@ -1,0 +1,162 @@
+//! A private `redis-server` started by a test, killed when the guard drops.
+//!
+//! Only std and `tempfile`, so other tools (the xtask) can include this file as a module.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to answer PING after it was spawned.
+const STARTUP_LIMIT: Duration = Duration::from_secs(30);
+
+/// A free loopback TCP port (the kernel's pick). `also_free(port)` lets the caller demand
+/// more, e.g. the cluster bus port `port + 10000`.
+pub fn free_port(also_free: impl Fn(u16) -> bool) -> u16 {
+    for _ in 0..200 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("cannot bind a loopback port");
+        if also_free(port) {
+            return port;
+        }
+    }
+    panic!("found no free loopback port");
+}
+
+/// Whether `port` can be bound on loopback right now.
+pub fn port_is_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// Sends `PING` and reports whether the answer was `+PONG` (not `-LOADING`).
+pub fn answers_ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    matches!(stream.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG"))
+}
+
+/// Runs `redis-cli -p <port> <args>` and returns its standard output.
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("cannot run redis-cli (is redis-tools installed?)");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// One `redis-server` child process on a private port and directory.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    extra: Vec<String>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl RedisServer {
+    /// Starts a server with no persistence on a free port.
+    pub fn start() -> Self {
+        Self::start_with(&["--save", "", "--appendonly", "no"])
+    }
+
+    /// Starts a server on a free port in a fresh temporary directory with these extra
+    /// arguments (e.g. `--appendonly yes --appendfsync always`).
+    pub fn start_with(extra: &[&str]) -> Self {
+        let tmp = tempfile::tempdir().expect("cannot create a temp dir");
+        let port = free_port(|_| true);
+        let mut server = Self::start_in(tmp.path(), port, extra);
+        server._tmp = Some(tmp);
+        server
+    }
+
+    /// Starts a server on `port` with its files in `dir` (kept by the caller).
+    pub fn start_in(dir: &Path, port: u16, extra: &[&str]) -> Self {
+        let mut server = RedisServer {
+            child: None,
+            port,
+            dir: dir.to_owned(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            _tmp: None,
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .arg("--port")
+            .arg(self.port.to_string())
+            .arg("--bind")
+            .arg("127.0.0.1")
+            .arg("--dir")
+            .arg(&self.dir)
+            .arg("--daemonize")
+            .arg("no")
+            .args(&self.extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start redis-server (is it installed?)");
+        self.child = Some(child);
+        let deadline = Instant::now() + STARTUP_LIMIT;
+        while !answers_ping(self.port) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "redis-server on port {} exited at start: {status}",
+                    self.port
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on port {} did not answer PING",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server at once (SIGKILL: no shutdown save), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and directory with the same arguments.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
