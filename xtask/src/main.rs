@@ -4,9 +4,11 @@
 //!   conformance matrix. It first makes sure the services the tests need are listening.
 //! - `ci`: `test` with `CI=true`, where a provider test that cannot reach its server fails.
 //! - `conformance [--provider NAME --config STR]`: the provider x case matrix.
+//! - `fuzz [--seconds N]`: a libFuzzer run of every fuzz target (`test` runs each for 10 s).
 //! - `services`: only make sure the test services are up.
 
 mod conformance;
+mod fuzz;
 mod services;
 
 use std::process::{Command, ExitCode};
@@ -33,10 +35,11 @@ fn run() -> Result<()> {
             test()
         }
         "conformance" => conformance::main(rest),
+        "fuzz" => fuzz::main(rest),
         "services" => services::ensure_all(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\n  test          fmt, clippy, all tests, conformance matrix\n  ci            test under CI settings (CI=true)\n  conformance   [--provider NAME --config STR] provider x case matrix\n  services      start the services the tests need"
+                "usage: cargo xtask <task>\n\n  test          fmt, clippy, all tests, conformance matrix\n  ci            test under CI settings (CI=true)\n  conformance   [--provider NAME --config STR] provider x case matrix\n  fuzz          [--seconds N] run every fuzz target\n  services      start the services the tests need"
             );
             bail!("unknown task {task:?}")
         }
@@ -67,7 +70,8 @@ fn test() -> Result<()> {
         cargo(&["test", "--workspace", "--no-fail-fast", "--lib", "--bins", "--tests", "--examples"])?;
     }
     cargo(&["test", "--workspace", "--doc"])?;
-    conformance::matrix(&conformance::default_targets()?)
+    conformance::matrix(&conformance::default_targets()?)?;
+    fuzz::run(10)
 }
 
 fn has_nextest() -> bool {
