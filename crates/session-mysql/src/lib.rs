@@ -1,1 +1,151 @@
-//! Placeholder: filled by its issue.
+//! MySQL and MariaDB session provider, registered as `"mysql"`, on sqlx 0.9.
+//!
+//! # Config
+//!
+//! The config string is either the Go driver DSN Macaron documented, or a sqlx URL:
+//!
+//! ```text
+//! root:password@tcp(127.0.0.1:3306)/macaron?charset=utf8&table=sessions&pool_size=10
+//! user@unix(/run/mysqld/mysqld.sock)/app
+//! mysql://root:password@127.0.0.1:3306/macaron?table=app.sessions&acquire_timeout=2
+//! ```
+//!
+//! | parameter | meaning |
+//! |---|---|
+//! | `charset`, `collation` | connection character set and collation (`utf8` is widened to `utf8mb4`) |
+//! | `tls` (Go) / `ssl-mode` (sqlx) | `false`/`DISABLED`, `preferred`/`PREFERRED`, `skip-verify`/`REQUIRED`, `true`/`VERIFY_IDENTITY`, `VERIFY_CA`; modes that need TLS require the crate's `tls` feature and are a config error without it |
+//! | `ssl-ca`, `socket` | CA file; Unix socket path (also `unix(/path)` in the DSN) |
+//! | `parseTime`, `loc` | accepted and ignored, so DSNs copied from Go apps work: no date columns here |
+//! | `table` | `table` or `database.table` (default `sessions`), letters, digits and `_` only |
+//! | `pool_size` or `max_connections` | pool size (default 10) |
+//! | `acquire_timeout` | seconds a request waits for a connection before it fails (default 5) |
+//!
+//! Parameter values are percent-encoded. Any other parameter is an
+//! [`Error::Config`](session_core::Error::Config) naming it.
+//!
+//! # Schema
+//!
+//! The provider creates its table when it starts (`IF NOT EXISTS`); teams that run
+//! migrations themselves get the same statement from [`schema_sql`]:
+//!
+//! ```sql
+//! CREATE TABLE IF NOT EXISTS `sessions` (
+//!     `id`         VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+//!     `data`       LONGBLOB     NOT NULL,
+//!     `expires_at` BIGINT       NOT NULL,
+//!     `version`    BIGINT UNSIGNED NOT NULL,
+//!     `owner`      VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+//!     PRIMARY KEY (`id`),
+//!     KEY `expires_at_idx` (`expires_at`),
+//!     KEY `owner_idx` (`owner`)
+//! ) ENGINE=InnoDB
+//! ```
+//!
+//! - InnoDB (not Macaron's MyISAM): row locks and transactions.
+//! - `id` holds any ID length core accepts, compared byte for byte.
+//! - `data` is `LONGBLOB`, not Macaron's 64 KiB `BLOB`.
+//! - `expires_at` is milliseconds since the epoch, computed by core: no 2038 overflow, no
+//!   time zones. `version` is bumped by every save and starts at a random value, so a stale
+//!   writer cannot match a record that reuses a destroyed ID.
+//! - `owner` compares exactly (binary collation), at most 255 characters; a longer owner is
+//!   an [`Error::Encode`](session_core::Error::Encode) before anything is written.
+//!
+//! # No silent truncation
+//!
+//! Outside strict `sql_mode`, MySQL stores a value too long for its column truncated and only
+//! raises a warning. This provider makes that impossible to miss:
+//!
+//! 1. A record over the configured size limit is an
+//!    [`Error::TooLarge`](session_core::Error::TooLarge) before anything is sent; at start-up,
+//!    a limit that does not fit the server's `max_allowed_packet` is a config error.
+//! 2. Inserts are plain `INSERT`s (a duplicate ID is the duplicate-key error), never
+//!    `INSERT IGNORE`, which would downgrade a too-long value to a warning even in strict mode.
+//! 3. At start-up the provider reads the `data` column's size from `information_schema`. A
+//!    record that fits it cannot be truncated and is written with one statement. A larger
+//!    record (only when the table was created by hand with a smaller column, which is logged
+//!    as a warning) is written in a transaction and its `LENGTH(data)` read back: a mismatch
+//!    rolls the write back and is an [`Error::Backend`](session_core::Error::Backend) that
+//!    says so. sqlx does not expose the server's warning count, so the size is what decides
+//!    when to read back.
+//!
+//! # Operations
+//!
+//! | operation | SQL |
+//! |---|---|
+//! | read | ``SELECT data, version, expires_at ... WHERE id = ?`` (expired rows too: core decides) |
+//! | insert | ``INSERT ...``; a duplicate-key error means the ID exists |
+//! | save | ``UPDATE ... SET ..., version = version + 1 WHERE id = ? AND version = ?``; when no row matched, one more query tells Conflict from Missing |
+//! | touch | ``UPDATE ... SET expires_at = ? WHERE id = ?`` |
+//! | destroy | ``DELETE ... WHERE id = ?`` |
+//! | regenerate | insert-if-absent of the new ID, then delete of the old one |
+//! | count | ``SELECT COUNT(*) ... WHERE expires_at > ?`` |
+//! | gc | ``DELETE ... WHERE expires_at <= ? LIMIT 1000``, repeated until a batch comes back short |
+//! | owner index | ``SELECT id ... WHERE owner = ? AND expires_at > ?`` |
+//!
+//! GC is a conditional statement: InnoDB re-reads every row it deletes under a lock, so a
+//! session touched meanwhile no longer matches and is kept. GC and count go through
+//! `expires_at_idx`; the tests run `EXPLAIN` on both and check that the plan uses it (`type:
+//! range`, `key: expires_at_idx`).
+//!
+//! # Failures
+//!
+//! Every database error is an [`Error::Backend`](session_core::Error::Backend), never "no such
+//! session". The pool's acquire timeout bounds how long a request waits when all connections
+//! are busy or the server is down; the pool reconnects once the server is back, with no need
+//! to rebuild the manager. The provider connects when it is opened (fail fast).
+//!
+//! # Example
+//!
+//! ```no_run
+//! use session_core::{Manager, Options, Registry};
+//! use session_mysql::MySqlProvider;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> session_core::Result<()> {
+//! let registry = Registry::new().with(MySqlProvider)?;
+//! let options = Options {
+//!     provider: "mysql".into(),
+//!     provider_config: "root:@tcp(127.0.0.1:3306)/test?charset=utf8".into(),
+//!     ..Options::default()
+//! };
+//! let manager = Manager::new(options, &registry).await?;
+//! let gc = manager.start_gc();
+//! let session = manager.load([]);
+//! session.set("user", "gopher").await?;
+//! assert!(session.commit().await?.set_cookie.is_some());
+//! gc.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod config;
+mod store;
+mod table;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use session_core::{Provider, ProviderContext, RawStore, Result};
+
+pub use config::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, MySqlConfig};
+pub use store::{GC_BATCH, MySqlStore};
+pub use table::{DEFAULT_TABLE, MAX_OWNER_CHARS, TableName, schema_sql};
+
+const NAME: &str = "mysql";
+
+/// The `"mysql"` provider factory (MySQL and MariaDB): parses the config string and opens a
+/// [`MySqlStore`] with its own pool.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MySqlProvider;
+
+#[async_trait]
+impl Provider for MySqlProvider {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn open(&self, config: &str, ctx: &ProviderContext) -> Result<Arc<dyn RawStore>> {
+        let config: MySqlConfig = config.parse()?;
+        Ok(Arc::new(MySqlStore::connect(config, ctx).await?))
+    }
+}

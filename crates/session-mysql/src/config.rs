@@ -1,0 +1,414 @@
+//! The provider config string: a Go MySQL driver DSN (as Macaron documented) or a `mysql://`
+//! URL. Both are reduced to one list of `(key, value)` pairs, so they accept the same
+//! parameters and reject the same mistakes.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use percent_encoding::percent_decode_str;
+use session_core::{Error, Result};
+use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
+use url::{Host, Url};
+
+use crate::table::{DEFAULT_TABLE, TableName};
+
+/// Pool size when the config sets none.
+pub const DEFAULT_POOL_SIZE: u32 = 10;
+/// How long a request waits for a pooled connection before failing with `Error::Backend`.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+const KEYS: &str = "charset, collation, tls, ssl-mode, ssl-ca, socket, parseTime, loc, table, \
+                    pool_size (or max_connections), acquire_timeout";
+
+/// A parsed config string.
+#[derive(Clone)]
+pub struct MySqlConfig {
+    /// Where and how to connect.
+    pub connect: MySqlConnectOptions,
+    /// The session table.
+    pub table: TableName,
+    /// Maximum number of pooled connections.
+    pub pool_size: u32,
+    /// Bound on waiting for a pooled connection (and so on connecting to a dead server).
+    pub acquire_timeout: Duration,
+}
+
+impl std::fmt::Debug for MySqlConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not derived: `MySqlConnectOptions`'s own `Debug` prints the password.
+        f.debug_struct("MySqlConfig")
+            .field("host", &self.connect.get_host())
+            .field("port", &self.connect.get_port())
+            .field("database", &self.connect.get_database())
+            .field("user", &self.connect.get_username())
+            .field("table", &self.table)
+            .field("pool_size", &self.pool_size)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FromStr for MySqlConfig {
+    type Err = Error;
+
+    fn from_str(config: &str) -> Result<Self> {
+        let config = config.trim();
+        let pairs = if config.starts_with("mysql://") || config.starts_with("mariadb://") {
+            url_pairs(config)?
+        } else {
+            go_dsn_pairs(config)?
+        };
+        let mut parsed = MySqlConfig {
+            connect: MySqlConnectOptions::new(),
+            table: TableName::parse(DEFAULT_TABLE)?,
+            pool_size: DEFAULT_POOL_SIZE,
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+        };
+        for (key, value) in pairs {
+            parsed.apply(&key, &value)?;
+        }
+        Ok(parsed)
+    }
+}
+
+impl MySqlConfig {
+    fn apply(&mut self, key: &str, value: &str) -> Result<()> {
+        let connect = std::mem::take(&mut self.connect);
+        self.connect = match key {
+            "user" => connect.username(value),
+            // `root:@tcp(...)` means no password in the Go driver; sqlx would send an empty one,
+            // which the server refuses for an account without a password.
+            "password" if value.is_empty() => connect,
+            "password" => connect.password(value),
+            "host" => connect.host(value),
+            "port" => connect.port(value.parse().map_err(|_| {
+                Error::config("port", format!("expected a port number, got {value:?}"))
+            })?),
+            "socket" => connect.socket(value),
+            "dbname" => connect.database(value),
+            "charset" => connect.charset(&charset(value)),
+            "collation" => connect.collation(value),
+            "tls" => connect.ssl_mode(go_tls(value)?),
+            "ssl-mode" | "ssl_mode" => connect.ssl_mode(ssl_mode(key, value)?),
+            "ssl-ca" | "ssl_ca" => connect.ssl_ca(value),
+            // Go's time parsing options: this provider stores no DATE/TIME columns (expiry is
+            // BIGINT milliseconds), so DSNs copied from a Go application keep working.
+            "parseTime" | "loc" => connect,
+            "table" => {
+                self.table = TableName::parse(value)?;
+                connect
+            }
+            "pool_size" | "max_connections" => {
+                self.pool_size = value.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    Error::config(
+                        key,
+                        format!("expected a positive number of connections, got {value:?}"),
+                    )
+                })?;
+                connect
+            }
+            "acquire_timeout" => {
+                self.acquire_timeout = value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| *s > 0.0)
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                    .ok_or_else(|| {
+                        Error::config(
+                            key,
+                            format!("expected a positive number of seconds, got {value:?}"),
+                        )
+                    })?;
+                connect
+            }
+            _ => {
+                return Err(Error::config(
+                    key,
+                    format!("unknown mysql provider option (accepted: {KEYS})"),
+                ));
+            }
+        };
+        Ok(())
+    }
+}
+
+/// The connection character set. Go DSNs often say `utf8` (MySQL's 3-byte `utf8mb3`), which
+/// cannot carry every owner string the provider stores: it is widened to `utf8mb4`. Go allows
+/// a comma-separated fallback list; the first entry is used.
+fn charset(value: &str) -> String {
+    let first = value.split(',').next().unwrap_or(value).trim();
+    match first.to_ascii_lowercase().as_str() {
+        "utf8" | "utf8mb3" => "utf8mb4".to_owned(),
+        _ => first.to_owned(),
+    }
+}
+
+fn require_tls_support(key: &str, value: &str, mode: MySqlSslMode) -> Result<MySqlSslMode> {
+    let needs_tls = !matches!(mode, MySqlSslMode::Disabled | MySqlSslMode::Preferred);
+    if needs_tls && !cfg!(feature = "tls") {
+        return Err(Error::config(
+            key,
+            format!(
+                "{key}={value} needs TLS, but session-mysql was built without it: enable its \
+                 `tls` feature"
+            ),
+        ));
+    }
+    Ok(mode)
+}
+
+/// The Go driver's `tls` parameter.
+fn go_tls(value: &str) -> Result<MySqlSslMode> {
+    let mode = match value {
+        "false" => MySqlSslMode::Disabled,
+        "preferred" => MySqlSslMode::Preferred,
+        "skip-verify" => MySqlSslMode::Required,
+        "true" => MySqlSslMode::VerifyIdentity,
+        _ => {
+            return Err(Error::config(
+                "tls",
+                format!(
+                    "expected true, false, skip-verify or preferred, got {value:?} (named TLS \
+                     configs of the Go driver do not exist here: use ssl-mode and ssl-ca)"
+                ),
+            ));
+        }
+    };
+    require_tls_support("tls", value, mode)
+}
+
+/// sqlx's `ssl-mode` parameter.
+fn ssl_mode(key: &str, value: &str) -> Result<MySqlSslMode> {
+    let mode = MySqlSslMode::from_str(value).map_err(|_| {
+        Error::config(
+            key,
+            format!(
+                "expected DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY, got \
+                 {value:?}"
+            ),
+        )
+    })?;
+    require_tls_support(key, value, mode)
+}
+
+/// Splits a Go MySQL driver DSN: `[user[:password]@][net[(address)]]/dbname[?param=value&...]`,
+/// where `net` is `tcp` or `unix`. As in the Go driver, the last `/` starts the database name
+/// and the last `@` before it ends the credentials, so a password may contain `@` or `/`.
+fn go_dsn_pairs(dsn: &str) -> Result<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    if dsn.is_empty() {
+        return Ok(pairs);
+    }
+    let bad = |why: &str| {
+        Error::config(
+            "dsn",
+            format!(
+                "{why}: expected user:password@tcp(host:port)/dbname?param=value or a mysql:// URL"
+            ),
+        )
+    };
+    let slash = dsn.rfind('/').ok_or_else(|| bad("no `/dbname`"))?;
+    let (head, tail) = (&dsn[..slash], &dsn[slash + 1..]);
+    let (dbname, params) = tail.split_once('?').unwrap_or((tail, ""));
+    let (credentials, address) = match head.rfind('@') {
+        Some(at) => (Some(&head[..at]), &head[at + 1..]),
+        None => (None, head),
+    };
+    if let Some(credentials) = credentials {
+        let (user, password) = credentials
+            .split_once(':')
+            .map_or((credentials, None), |(u, p)| (u, Some(p)));
+        pairs.push(("user".to_owned(), user.to_owned()));
+        if let Some(password) = password {
+            pairs.push(("password".to_owned(), password.to_owned()));
+        }
+    }
+    let (net, addr) = match address.split_once('(') {
+        Some((net, rest)) => (
+            net,
+            Some(
+                rest.strip_suffix(')')
+                    .ok_or_else(|| bad("unclosed `(` in the address"))?,
+            ),
+        ),
+        None => (address, None),
+    };
+    match (net, addr) {
+        ("" | "tcp", None) => {}
+        ("tcp", Some(addr)) => pairs.extend(host_port(addr).map_err(|()| bad("bad address"))?),
+        ("unix", Some(path)) => pairs.push(("socket".to_owned(), path.to_owned())),
+        _ => return Err(bad(&format!("unsupported network {net:?}"))),
+    }
+    if !dbname.is_empty() {
+        pairs.push(("dbname".to_owned(), dbname.to_owned()));
+    }
+    for param in params.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = param.split_once('=').unwrap_or((param, ""));
+        let value = percent_decode_str(value).decode_utf8().map_err(|_| {
+            Error::config(key, "the value is not valid percent-encoded UTF-8")
+        })?;
+        pairs.push((key.to_owned(), value.into_owned()));
+    }
+    Ok(pairs)
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`.
+fn host_port(addr: &str) -> std::result::Result<Vec<(String, String)>, ()> {
+    let (host, port) = if let Some(rest) = addr.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or(())?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match addr.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (addr, None),
+        }
+    };
+    let mut pairs = Vec::new();
+    if !host.is_empty() {
+        pairs.push(("host".to_owned(), host.to_owned()));
+    }
+    if let Some(port) = port {
+        pairs.push(("port".to_owned(), port.to_owned()));
+    }
+    Ok(pairs)
+}
+
+/// The key list a `mysql://user:password@host:port/dbname?key=value` URL stands for.
+fn url_pairs(config: &str) -> Result<Vec<(String, String)>> {
+    let url = Url::parse(config)
+        .map_err(|e| Error::config("url", format!("not a valid mysql URL: {e}")))?;
+    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let mut pairs = Vec::new();
+    if !url.username().is_empty() {
+        pairs.push(("user".to_owned(), decode(url.username())));
+    }
+    if let Some(password) = url.password() {
+        pairs.push(("password".to_owned(), decode(password)));
+    }
+    match url.host() {
+        Some(Host::Ipv6(addr)) => pairs.push(("host".to_owned(), addr.to_string())),
+        Some(host) => pairs.push(("host".to_owned(), decode(&host.to_string()))),
+        None => {}
+    }
+    if let Some(port) = url.port() {
+        pairs.push(("port".to_owned(), port.to_string()));
+    }
+    let dbname = url.path().trim_start_matches('/');
+    if !dbname.is_empty() {
+        pairs.push(("dbname".to_owned(), decode(dbname)));
+    }
+    pairs.extend(url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())));
+    Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<MySqlConfig> {
+        s.parse()
+    }
+
+    fn field_of(result: Result<MySqlConfig>) -> String {
+        match result {
+            Err(Error::Config { field, .. }) => field,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn macaron_go_dsn_form() {
+        let c = parse("root:s3cr@t/x@tcp(db.example:3307)/macaron?charset=utf8&table=app.sess&pool_size=3&acquire_timeout=0.5&parseTime=true").unwrap();
+        assert_eq!(c.connect.get_username(), "root");
+        assert_eq!(c.connect.get_host(), "db.example");
+        assert_eq!(c.connect.get_port(), 3307);
+        assert_eq!(c.connect.get_database(), Some("macaron"));
+        assert_eq!(c.connect.get_charset(), "utf8mb4");
+        assert_eq!(c.table.quoted(), "`app`.`sess`");
+        assert_eq!(c.pool_size, 3);
+        assert_eq!(c.acquire_timeout, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn go_dsn_variants() {
+        let c = parse("root:@tcp(localhost:3306)/macaron").unwrap();
+        assert_eq!(c.connect.get_host(), "localhost");
+        let c = parse("u@tcp([::1]:3308)/db?max_connections=2").unwrap();
+        assert_eq!((c.connect.get_host(), c.connect.get_port()), ("::1", 3308));
+        assert_eq!(c.pool_size, 2);
+        let c = parse("u:p@unix(/run/mysqld/mysqld.sock)/db").unwrap();
+        assert!(c.connect.get_socket().is_some());
+        let c = parse("/db").unwrap();
+        assert_eq!(c.connect.get_database(), Some("db"));
+        let c = parse("u:p@/db?table=t%5F1").unwrap();
+        assert_eq!(c.table.name(), "t_1");
+        assert_eq!(c.table.name(), parse("u@tcp/db?table=t_1").unwrap().table.name());
+    }
+
+    #[test]
+    fn url_form() {
+        let c = parse(
+            "mysql://us%40er:p%3Ass@127.0.0.1:3307/te%20st?ssl-mode=disabled&table=s1&pool_size=4",
+        )
+        .unwrap();
+        assert_eq!(c.connect.get_username(), "us@er");
+        assert_eq!(c.connect.get_host(), "127.0.0.1");
+        assert_eq!(c.connect.get_port(), 3307);
+        assert_eq!(c.connect.get_database(), Some("te st"));
+        assert!(matches!(c.connect.get_ssl_mode(), MySqlSslMode::Disabled));
+        assert_eq!((c.table.name(), c.pool_size), ("s1", 4));
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.table.name(), DEFAULT_TABLE);
+        assert_eq!(c.pool_size, DEFAULT_POOL_SIZE);
+        assert_eq!(c.acquire_timeout, DEFAULT_ACQUIRE_TIMEOUT);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        assert_eq!(field_of(parse("u@tcp(h:1)/db?colour=blue")), "colour");
+        assert_eq!(field_of(parse("mysql://u@h/db?fancy=1")), "fancy");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert_eq!(field_of(parse("u@tcp(h:port)/db")), "port");
+        assert_eq!(field_of(parse("u@tcp(h:1/db")), "dsn");
+        assert_eq!(field_of(parse("u@pipe(x)/db")), "dsn");
+        assert_eq!(field_of(parse("no-slash")), "dsn");
+        assert_eq!(field_of(parse("/db?pool_size=0")), "pool_size");
+        assert_eq!(field_of(parse("/db?acquire_timeout=-1")), "acquire_timeout");
+        assert_eq!(field_of(parse("/db?tls=custom")), "tls");
+        assert_eq!(field_of(parse("mysql://h/db?ssl-mode=sometimes")), "ssl-mode");
+        assert_eq!(field_of(parse("/db?table=x;%20DROP%20TABLE%20y")), "table");
+        assert_eq!(
+            field_of(parse("mysql://h/db?table=x%3B%20DROP%20TABLE%20y")),
+            "table"
+        );
+        assert_eq!(field_of(parse("mysql://h:99999/db")), "url");
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn tls_without_the_feature_is_a_clear_config_error() {
+        for (key, value) in [
+            ("tls", "true"),
+            ("tls", "skip-verify"),
+            ("ssl-mode", "REQUIRED"),
+            ("ssl-mode", "VERIFY_IDENTITY"),
+        ] {
+            match parse(&format!("/db?{key}={value}")) {
+                Err(Error::Config { field, message }) => {
+                    assert_eq!(field, key);
+                    assert!(message.contains("`tls` feature"), "{message}");
+                }
+                other => panic!("{key}={value} accepted: {other:?}"),
+            }
+        }
+        assert!(parse("/db?tls=false").is_ok());
+        assert!(parse("/db?ssl-mode=PREFERRED").is_ok());
+    }
+}
