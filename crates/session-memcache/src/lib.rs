@@ -12,7 +12,7 @@
 //! | touch | `mg` + `ms C<cas>` rewriting the header's `expires_at` (bounded retries) |
 //! | destroy | `md` |
 //! | gc | `lru_crawler metadump`, then `md C<cas>` of records expired by core's clock |
-//! | count, owner index | [`Error::Unsupported`](session_core::Error::Unsupported) |
+//! | count, owner index | [`Error::Unsupported`] |
 //!
 //! # Why the experimental `memcache::exp` client
 //!
@@ -46,7 +46,7 @@
 //! days (2,592,000 s) as an absolute Unix time; the client sends such lifetimes as absolute
 //! times, so a long "remember me" does not expire at once (as it did in Macaron). Items
 //! have a size limit (memcached's `-I`, 1 MiB by default): a record that would not fit is
-//! refused before any I/O with [`Error::TooLarge`](session_core::Error::TooLarge), never
+//! refused before any I/O with [`Error::TooLarge`], never
 //! truncated. With the default 1 MiB record limit the last ~330 bytes are unusable; start
 //! memcached with a larger `-I` and set `max_item_size` to match if that matters.
 //!

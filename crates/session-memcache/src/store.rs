@@ -121,16 +121,16 @@ pub(crate) fn ttl(ttl_ms: Millis) -> Ttl {
 }
 
 pub(crate) fn backend(e: memcache::exp::Error) -> Error {
-    if let memcache::exp::Error::Server(message) = &e {
-        if message.contains("too large") {
-            return Error::backend(
-                NAME,
-                format!(
-                    "memcached refused the item as too large ({message}); raise its -I limit \
-                     and the provider's max_item_size, or lower the record size limit"
-                ),
-            );
-        }
+    if let memcache::exp::Error::Server(message) = &e
+        && message.contains("too large")
+    {
+        return Error::backend(
+            NAME,
+            format!(
+                "memcached refused the item as too large ({message}); raise its -I limit \
+                 and the provider's max_item_size, or lower the record size limit"
+            ),
+        );
     }
     Error::backend(NAME, e)
 }
