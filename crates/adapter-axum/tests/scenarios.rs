@@ -17,16 +17,26 @@ use session_memory::MemoryProvider;
 
 /// Serves the demo app on an ephemeral port; returns its base URL.
 async fn serve(manager: Manager) -> String {
+    serve_router(routes::app(manager)).await
+}
+
+async fn serve_router(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind an ephemeral port");
     let addr = listener.local_addr().expect("local address");
     tokio::spawn(async move {
-        axum::serve(listener, routes::app(manager))
-            .await
-            .expect("demo server");
+        axum::serve(listener, app).await.expect("demo server");
     });
     format!("http://{addr}")
+}
+
+/// A manager over the memory provider, opened by name as the demo does.
+async fn memory_manager(options: &Options) -> Manager {
+    let registry = Registry::new().with(MemoryProvider).expect("register");
+    Manager::new(options.clone(), &registry)
+        .await
+        .expect("open the memory provider")
 }
 
 fn context(options: &Options) -> ProviderContext {
@@ -115,4 +125,68 @@ async fn registry_built_manager_without_outage_switch() {
     );
     assert!(gc.is_running());
     gc.stop().await;
+}
+
+/// The suite is only worth something if it notices a broken adapter: each mutation below
+/// must fail the scenarios that cover it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_suite_catches_broken_adapters() {
+    let options = Options::default();
+    let failed = |report: &http_scenarios::Report, name: &str, needle: &str| {
+        let scenario = report
+            .scenarios
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("scenario {name} ran"));
+        match &scenario.outcome {
+            http_scenarios::Outcome::Failed(why) => {
+                assert!(why.contains(needle), "{name}: {why} lacks {needle}")
+            }
+            other => panic!("{name} should fail with {needle:?}, got {other:?}\n{report}"),
+        }
+    };
+
+    // An adapter that forgets Cache-Control: no-store.
+    let manager = memory_manager(&options).await;
+    let app = routes::app(manager).layer(axum::middleware::map_response(
+        |mut response: axum::response::Response| async move {
+            response
+                .headers_mut()
+                .remove(axum::http::header::CACHE_CONTROL);
+            response
+        },
+    ));
+    let url = serve_router(app).await;
+    let report = http_scenarios::run_only(&Target::for_options(url, &options), |n| {
+        n == "attributes on create" || n == "set, get and delete round trip"
+    })
+    .await;
+    failed(&report, "attributes on create", "no-store");
+    failed(&report, "set, get and delete round trip", "no-store");
+
+    // Cookie attributes that differ from the configuration: the target expects a Domain and
+    // no Secure, the app sends Secure and no Domain.
+    let manager = memory_manager(&options).await;
+    let mut wrong = Target::for_options(serve(manager).await, &options).with_secure(false);
+    let report =
+        http_scenarios::run_only(&wrong, |n| n == "attributes on regenerate (login)").await;
+    failed(&report, "attributes on regenerate (login)", "Secure");
+    wrong.secure = true;
+    wrong.domain = Some("example.test".into());
+    let report = http_scenarios::run_only(&wrong, |n| n == "attributes on destroy (logout)").await;
+    failed(
+        &report,
+        "attributes on destroy (logout)",
+        "Domain=example.test",
+    );
+
+    // An outage switch that does nothing: the app keeps answering 200.
+    let manager = memory_manager(&options).await;
+    let target = Target::for_options(serve(manager).await, &options).with_outage(|_| {});
+    let report = http_scenarios::run_only(&target, |n| n.starts_with("backend outage")).await;
+    failed(
+        &report,
+        "backend outage answers 503 and keeps the cookie",
+        "expected 503",
+    );
 }
