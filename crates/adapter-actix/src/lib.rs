@@ -1,1 +1,67 @@
-//! Placeholder: filled by its issue.
+//! actix-web adapter for `session-core`: a middleware plus [`Session`] and [`Flash`]
+//! extractors.
+//!
+//! This crate is a translation layer and holds no session logic: the middleware hands the
+//! request's `Cookie` headers to [`session_core::Manager::load`], puts the lazy
+//! [`session_core::Session`] in the request extensions, runs the handler, calls
+//! [`session_core::Session::commit`], and sends the `Set-Cookie` core returns.
+//!
+//! # Design choices
+//!
+//! - **Headers as strings.** actix-web 4 uses `http` 0.2 and `cookie` 0.16 internally, while
+//!   core speaks `cookie` 0.18. The adapter only moves header strings across, so the two never
+//!   meet.
+//! - **`Cache-Control: no-store`** on every response that carries the session `Set-Cookie`,
+//!   so no cache can hand one user's session ID to another.
+//! - **Failures.** If the commit fails, the response is replaced by the error hook's (503 for
+//!   [`session_core::Error::is_backend`], 500 otherwise; replace it with
+//!   [`SessionMiddleware::on_error`]) and carries **no** `Set-Cookie`: an outage must never
+//!   replace or remove the client's ID. A handler returning [`SessionError`] (what `?` makes of
+//!   a [`session_core::Error`]) gets the same hook, so both paths look alike.
+//! - **Commit after every handler**, whatever its status: what a handler changed before
+//!   answering 4xx or 5xx (a failed-login counter, a flash) is kept. An inner middleware that
+//!   fails with an `Err` instead of a response leaves nothing to set a cookie on, so that
+//!   request is not committed.
+//! - **Threads.** actix runs one single-threaded runtime per worker and handler futures need
+//!   not be `Send`; the session handle is `Clone + Send + Sync` anyway, so it can be moved into
+//!   `tokio::spawn`ed tasks or held across `.await`.
+//! - **One flash per request.** The [`Flash`] extractor keeps its handle in the request
+//!   extensions, so "show now" messages added by a handler are seen when the page renders.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, web};
+//! use adapter_actix::{Session, SessionError, SessionMiddleware};
+//! use session_core::{Manager, Options, Registry};
+//! use session_memory::MemoryProvider;
+//!
+//! async fn index(session: Session) -> Result<String, SessionError> {
+//!     session.set("session", "session middleware").await?;
+//!     Ok(session.get::<String>("session").await?.unwrap_or_default())
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> anyhow::Result<()> {
+//!     let registry = Registry::new().with(MemoryProvider)?;
+//!     let manager = Manager::new(Options::default(), &registry).await?;
+//!     let _gc = manager.start_gc();
+//!     HttpServer::new(move || {
+//!         App::new()
+//!             .wrap(SessionMiddleware::new(manager.clone()))
+//!             .route("/", web::get().to(index))
+//!     })
+//!     .bind("127.0.0.1:8080")?
+//!     .run()
+//!     .await?;
+//!     Ok(())
+//! }
+//! ```
+
+mod error;
+mod extract;
+mod middleware;
+
+pub use error::{ErrorHook, SessionError, default_error_response, status_for};
+pub use extract::{Flash, Session};
+pub use middleware::{SessionMiddleware, SessionService};

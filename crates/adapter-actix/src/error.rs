@@ -1,0 +1,72 @@
+//! How session failures become HTTP responses.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+
+/// Builds the response sent when the session fails (at commit, or from a handler's
+/// [`SessionError`]). Replace it with [`crate::SessionMiddleware::on_error`].
+pub type ErrorHook = Arc<dyn Fn(&session_core::Error) -> HttpResponse + Send + Sync>;
+
+/// The default [`ErrorHook`]: 503 for backend failures ([`session_core::Error::is_backend`]),
+/// 500 for anything else, with a short plain-text body that reveals no details (they are
+/// logged instead).
+pub fn default_error_response(error: &session_core::Error) -> HttpResponse {
+    let status = status_for(error);
+    let body = if status == StatusCode::SERVICE_UNAVAILABLE {
+        "session store unavailable"
+    } else {
+        "session error"
+    };
+    HttpResponse::build(status)
+        .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .content_type("text/plain; charset=utf-8")
+        .body(body)
+}
+
+/// 503 for backend failures, 500 otherwise.
+pub fn status_for(error: &session_core::Error) -> StatusCode {
+    if error.is_backend() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
+/// A session failure returned by a handler: `?` turns a [`session_core::Error`] into it.
+///
+/// Behind [`crate::SessionMiddleware`] the middleware answers it with its [`ErrorHook`] (so
+/// handler errors and commit errors look the same); on its own it maps like
+/// [`default_error_response`].
+#[derive(Debug)]
+pub struct SessionError(pub session_core::Error);
+
+impl From<session_core::Error> for SessionError {
+    fn from(error: session_core::Error) -> Self {
+        SessionError(error)
+    }
+}
+
+impl std::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SessionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl ResponseError for SessionError {
+    fn status_code(&self) -> StatusCode {
+        status_for(&self.0)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        default_error_response(&self.0)
+    }
+}

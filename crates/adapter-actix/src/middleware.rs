@@ -1,0 +1,173 @@
+//! The middleware: load before the handler, commit after it.
+
+use std::future::{Ready, ready};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_web::Error;
+use actix_web::HttpMessage;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::{CACHE_CONTROL, COOKIE, HeaderMap, HeaderValue, SET_COOKIE, VARY};
+use futures_util::future::LocalBoxFuture;
+use session_core::Manager;
+
+use crate::error::{ErrorHook, SessionError, default_error_response};
+
+/// actix-web middleware that gives every request a [`session_core::Session`].
+///
+/// Per request: the `Cookie` headers go to [`Manager::load`] (lazy: no provider call until the
+/// handler touches the session), the session is put in the request extensions for the
+/// [`crate::Session`] and [`crate::Flash`] extractors, the handler runs, then the session is
+/// committed. On success the `Set-Cookie` core asks for is appended, with
+/// `Cache-Control: no-store` and `Vary: Cookie`. On failure the response is replaced by the [`ErrorHook`]'s,
+/// without any `Set-Cookie`, so an outage never replaces the client's session ID.
+#[derive(Clone)]
+pub struct SessionMiddleware {
+    manager: Manager,
+    on_error: ErrorHook,
+}
+
+impl std::fmt::Debug for SessionMiddleware {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionMiddleware")
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionMiddleware {
+    /// Sessions from `manager`, failures answered by [`default_error_response`].
+    pub fn new(manager: Manager) -> Self {
+        SessionMiddleware {
+            manager,
+            on_error: Arc::new(default_error_response),
+        }
+    }
+
+    /// Replaces the response built for a session failure. Whatever it returns, the middleware
+    /// adds no `Set-Cookie` to it.
+    pub fn on_error(
+        mut self,
+        hook: impl Fn(&session_core::Error) -> actix_web::HttpResponse + Send + Sync + 'static,
+    ) -> Self {
+        self.on_error = Arc::new(hook);
+        self
+    }
+
+    /// The manager sessions come from.
+    pub fn manager(&self) -> &Manager {
+        &self.manager
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for SessionMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = SessionService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(SessionService {
+            service: Rc::new(service),
+            manager: self.manager.clone(),
+            on_error: self.on_error.clone(),
+        }))
+    }
+}
+
+/// The service [`SessionMiddleware`] wraps around the application.
+pub struct SessionService<S> {
+    service: Rc<S>,
+    manager: Manager,
+    on_error: ErrorHook,
+}
+
+impl<S, B> Service<ServiceRequest> for SessionService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let session = self.manager.load(
+            req.headers()
+                .get_all(COOKIE)
+                .filter_map(|value| value.to_str().ok()),
+        );
+        req.extensions_mut().insert(session.clone());
+        let service = Rc::clone(&self.service);
+        let on_error = Arc::clone(&self.on_error);
+        Box::pin(async move {
+            // An inner service that fails with `Err` (not a handler: handler errors arrive as
+            // responses) leaves no response to put a cookie on; the session is then not
+            // committed, which at worst drops this request's changes.
+            let res = service.call(req).await?;
+            let handler_error = res
+                .response()
+                .error()
+                .and_then(|e| e.as_error::<SessionError>())
+                .map(|e| on_error(&e.0));
+            let commit = match session.commit().await {
+                Ok(commit) => commit,
+                Err(e) => {
+                    log_failure(&e);
+                    return Ok(res.into_response(on_error(&e)).map_into_right_body());
+                }
+            };
+            let mut res = match handler_error {
+                Some(replacement) => res.into_response(replacement).map_into_right_body(),
+                None => res.map_into_left_body(),
+            };
+            if let Some(set_cookie) = commit.set_cookie {
+                match HeaderValue::from_str(&set_cookie) {
+                    Ok(value) => mark_set_cookie(res.headers_mut(), value),
+                    Err(_) => {
+                        // Core validates cookie names, paths and domains at config time, so
+                        // this is unreachable in practice; never send a broken header.
+                        let e = session_core::Error::config(
+                            "cookie",
+                            "Set-Cookie is not a valid header value",
+                        );
+                        log_failure(&e);
+                        return Ok(res.into_response(on_error(&e)).map_into_right_body());
+                    }
+                }
+            }
+            Ok(res)
+        })
+    }
+}
+
+/// Adds the session cookie and the headers that keep shared caches from storing it.
+fn mark_set_cookie(headers: &mut HeaderMap, value: HeaderValue) {
+    headers.append(SET_COOKIE, value);
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let varies = headers.get_all(VARY).any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',')
+                .any(|h| h.trim() == "*" || h.trim().eq_ignore_ascii_case("cookie"))
+        })
+    });
+    if !varies {
+        headers.append(VARY, HeaderValue::from_static("Cookie"));
+    }
+}
+
+fn log_failure(error: &session_core::Error) {
+    if error.is_backend() {
+        tracing::warn!(error = %error, "session commit failed: provider unavailable");
+    } else {
+        tracing::error!(error = %error, "session commit failed");
+    }
+}
