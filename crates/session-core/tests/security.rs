@@ -211,3 +211,43 @@ async fn no_raw_id_in_trace_output() {
         assert!(!text.contains(&raw), "a raw session ID was logged:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn duplicate_cookies_are_handled_deterministically() {
+    let (m, store) = manager(Options::default());
+    let a = create(&m).await;
+    let s = m.load([]);
+    s.set("uid", "bob").await.unwrap();
+    let b = pair(&s.commit().await.unwrap().set_cookie.unwrap());
+    let unknown = format!(
+        "MacaronSession={}",
+        SessionId::generate(32).unwrap().as_str()
+    );
+
+    // An unknown value before a valid one: the valid session is used, the unknown never adopted.
+    for header in [format!("{unknown}; {a}"), format!("{a}; {unknown}")] {
+        let s = m.load([header.as_str()]);
+        assert_eq!(
+            s.get::<String>("uid").await.unwrap().as_deref(),
+            Some("alice"),
+            "{header}"
+        );
+        assert_eq!(s.commit().await.unwrap().set_cookie, None);
+    }
+    // Two valid sessions: always the first, and their data never mixes.
+    for (header, expected) in [(format!("{a}; {b}"), "alice"), (format!("{b}; {a}"), "bob")] {
+        let s = m.load([header.as_str()]);
+        assert_eq!(
+            s.get::<String>("uid").await.unwrap().as_deref(),
+            Some(expected)
+        );
+        s.set("seen", &true).await.unwrap();
+        s.commit().await.unwrap();
+    }
+    assert_eq!(store.len(), 2);
+    // Only unknown values: a new session with a new ID once it holds data.
+    let s = m.load([format!("{unknown}; {unknown}").as_str()]);
+    s.set("k", "v").await.unwrap();
+    let issued = s.commit().await.unwrap().set_cookie.unwrap();
+    assert!(!issued.contains(unknown.split_once('=').unwrap().1));
+}
