@@ -39,7 +39,8 @@
 //! ```
 //!
 //! Reading checks the magic, format, flags, both lengths (the body against the record size
-//! limit, the owner against 64 KiB) and the file size before allocating anything. A file
+//! limit, the owner against 64 KiB; a longer owner is refused on write with
+//! [`Error::TooLarge`](session_core::Error)) and the file size before allocating anything. A file
 //! that does not parse (truncated, garbage, trailing bytes) is logged with the ID redacted and
 //! treated as absent everywhere: `read` and `exist` report no session, `insert` replaces it,
 //! GC removes it once it is older than the grace period. Nothing here panics on any input.

@@ -59,7 +59,8 @@ pub(crate) enum Loaded {
 impl FileStore {
     /// Opens (and if needed creates, mode 0700) the root directory of `config`.
     ///
-    /// Records whose body exceeds `max_record_size` are treated as corrupt when read. A root
+    /// Records whose body exceeds `max_record_size` are treated as corrupt when read; an owner
+    /// longer than 64 KiB is refused on write with [`Error::TooLarge`]. A root
     /// that is not a directory or that is world-writable is refused with [`Error::Config`]:
     /// anyone could plant or swap session files there.
     pub async fn open(config: FileConfig, max_record_size: usize) -> Result<FileStore> {
@@ -156,7 +157,18 @@ impl Inner {
     pub(crate) fn ensure_shard(&self, id: &SessionId) -> io::Result<PathBuf> {
         let (x, y) = shard_names(id);
         let x = self.root.join(x);
-        disk::ensure_dir(&x)?;
+        match disk::ensure_dir(&x) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // The root was removed while running (someone cleared the sessions with
+                // `rm -r`): recreate it as `open` did, instead of failing every new session.
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&self.root)?;
+                disk::ensure_dir(&x)?;
+            }
+            other => other?,
+        }
         let y = x.join(y);
         disk::ensure_dir(&y)?;
         Ok(y)

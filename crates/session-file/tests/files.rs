@@ -350,6 +350,63 @@ async fn gc_and_count_accept_a_missing_root() {
 }
 
 #[tokio::test]
+async fn a_removed_root_is_recreated_on_the_next_insert() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sessions");
+    let store = open(&root).await;
+    let old = new_id();
+    store
+        .insert(&old, write(b"old", LATER, None))
+        .await
+        .unwrap();
+    fs::remove_dir_all(&root).unwrap();
+    assert_eq!(store.read(&old).await.unwrap(), None);
+    let id = new_id();
+    assert!(matches!(
+        store.insert(&id, write(b"new", LATER, None)).await.unwrap(),
+        Inserted::Created(_)
+    ));
+    assert_eq!(mode(&root), 0o700);
+    assert_eq!(store.read(&id).await.unwrap().unwrap().body, b"new");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_held_lock_blocks_writers_but_not_readers_or_the_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sessions");
+    let store = open(&root).await;
+    let id = new_id();
+    store
+        .insert(&id, write(b"body", LATER, None))
+        .await
+        .unwrap();
+
+    // Another process holding the directory's lock, as during its read-modify-write.
+    let lock = fs::File::options()
+        .read(true)
+        .write(true)
+        .open(shard(&root, &id).join(".lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let toucher = store.clone();
+    let touched_id = id.clone();
+    let touch = tokio::spawn(async move { toucher.touch(&touched_id, LATER + 5, 1).await });
+    // The runtime has a single thread: if the touch blocked it, nothing below would run.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let stored = store.read(&id).await.unwrap().unwrap();
+    assert_eq!(stored.expires_at, LATER, "a write went through a held lock");
+    assert!(!touch.is_finished());
+
+    lock.unlock().unwrap();
+    assert!(touch.await.unwrap().unwrap());
+    let stored = store.read(&id).await.unwrap().unwrap();
+    assert_eq!(stored.expires_at, LATER + 5);
+    assert_eq!(stored.body, b"body");
+}
+
+#[tokio::test]
 async fn stale_owner_markers_are_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("sessions");
@@ -511,6 +568,26 @@ async fn world_writable_root_is_refused() {
             .await
             .is_ok()
     );
+}
+
+#[tokio::test]
+async fn an_oversized_owner_is_refused_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sessions");
+    let store = open(&root).await;
+    let id = new_id();
+    let owner = "o".repeat(64 * 1024 + 1);
+    assert!(matches!(
+        store.insert(&id, write(b"x", LATER, Some(&owner))).await,
+        Err(Error::TooLarge { .. })
+    ));
+    assert!(!store.exist(&id).await.unwrap());
+    let owner = "o".repeat(64 * 1024);
+    store
+        .insert(&id, write(b"x", LATER, Some(&owner)))
+        .await
+        .unwrap();
+    assert_eq!(store.owner_sessions(&owner, 0).await.unwrap(), vec![id]);
 }
 
 #[tokio::test]
