@@ -81,6 +81,23 @@ async fn memory_provider_with_secure_cookies() {
     run_with_outage(MemoryProvider, "", options).await;
 }
 
+/// Signed cookie values (`<id>.<mac>`) and hashed storage keys change what travels in the
+/// cookie and what the store sees; the HTTP behaviour must not change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_provider_with_signed_cookies_and_hashed_ids() {
+    let mut options = Options {
+        hash_ids: true,
+        ..Options::default()
+    };
+    options
+        .set(
+            "SIGNING_KEYS",
+            "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+        )
+        .expect("a 32-byte hex key");
+    run_with_outage(MemoryProvider, "", options).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn file_provider_with_domain_and_path() {
     let dir = tempfile::tempdir().expect("temp dir");

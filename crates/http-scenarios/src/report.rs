@@ -74,7 +74,7 @@ impl fmt::Display for Report {
                 Outcome::NotRun(why) => ("not run", format!(" ({why})")),
             };
             let label = format!("{}/{}", s.group, s.name);
-            writeln!(f, "  {label:<52} {mark}{detail}")?;
+            writeln!(f, "  {label:<60} {mark}{detail}")?;
         }
         Ok(())
     }
