@@ -227,7 +227,10 @@ fn url_pairs(config: &str) -> Result<Vec<(String, String)>> {
     if !dbname.is_empty() {
         pairs.push(("dbname".to_owned(), decode(dbname)));
     }
-    pairs.extend(url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())));
+    pairs.extend(
+        url.query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned())),
+    );
     Ok(pairs)
 }
 
