@@ -39,7 +39,8 @@
 //!   each with a generous safety timeout so that a hung server fails instead of hanging the
 //!   test. The switch is reset to "up" after every scenario, whatever happened.
 //! - Scenarios are grouped in one module per topic (`basics`, `cookies`, `strict`, `auth`,
-//!   `outage`, `concurrency`); a new group is one more module and one more line in the list.
+//!   `outage`, `concurrency`); a new group (flash messages over `GET /signup`, for example) is
+//!   one more module under `scenarios/` and one line per scenario in its list.
 //!
 //! # Example
 //!
@@ -69,6 +70,11 @@ pub use report::{Outcome, Report, ScenarioReport};
 pub type OutageSwitch = Arc<dyn Fn(bool) + Send + Sync>;
 
 /// The demo app under test and the cookie settings it was configured with.
+///
+/// The suite expects the defaults for what it has no field for: `SameSite=Lax`, `HttpOnly`,
+/// and a browser-session cookie (`COOKIE_LIFE_TIME` = 0; with a persistent cookie the server
+/// rightly re-sends it on every write, which the "no needless Set-Cookie" checks would
+/// reject).
 #[derive(Clone)]
 pub struct Target {
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8080`.
