@@ -176,7 +176,16 @@ impl SentinelConn {
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
-            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Single(c) => Box::pin(async move {
+                match c.req_packed_command(cmd).await {
+                    // A refused connect means the command was never sent, so it is safe to
+                    // send again: the failure that was cached from the outage has just
+                    // started a fresh reconnect, and this lets the first request after a
+                    // restart succeed instead of failing on the stale attempt.
+                    Err(e) if e.is_connection_refusal() => c.req_packed_command(cmd).await,
+                    other => other,
+                }
+            }),
             Conn::Cluster(c) => c.req_packed_command(cmd),
             Conn::Sentinel(s) => Box::pin(async move {
                 let mut connection = s.connection().await?;

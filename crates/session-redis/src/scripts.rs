@@ -69,22 +69,32 @@ impl Keys {
 }
 
 /// Index maintenance shared by every script. Arguments: index key, owners hash key, owner-set
-/// key prefix, then the session's ID (and expiry / owner).
+/// key prefix, then the session's ID (and expiry / owner / TTL). Index keys get a TTL at
+/// least as long as any session they list, so an abandoned prefix leaves nothing behind.
 const INDEX_FUNCTIONS: &str = r#"
-local function idx_set(idx, owners, oprefix, id, exp, owner)
+local function keep(key, ttl)
+  if ttl and redis.call('PTTL', key) < tonumber(ttl) then
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+local function idx_set(idx, owners, oprefix, id, exp, owner, ttl)
   redis.call('ZADD', idx, exp, id)
+  keep(idx, ttl)
   local old = redis.call('HGET', owners, id)
   if old and old ~= owner then
     redis.call('ZREM', oprefix .. old, id)
   end
   if owner then
     redis.call('HSET', owners, id, owner)
+    keep(owners, ttl)
     redis.call('ZADD', oprefix .. owner, exp, id)
+    keep(oprefix .. owner, ttl)
   elseif old then
     redis.call('HDEL', owners, id)
   end
 end
-local function idx_touch(idx, owners, oprefix, id, exp, gt)
+local function idx_touch(idx, owners, oprefix, id, exp, gt, ttl)
+  keep(idx, ttl)
   if gt then
     redis.call('ZADD', idx, 'GT', exp, id)
   else
@@ -92,6 +102,8 @@ local function idx_touch(idx, owners, oprefix, id, exp, gt)
   end
   local old = redis.call('HGET', owners, id)
   if old then
+    keep(owners, ttl)
+    keep(oprefix .. old, ttl)
     if gt then
       redis.call('ZADD', oprefix .. old, 'GT', exp, id)
     else
@@ -140,7 +152,7 @@ if ARGV[5] == '1' then owner = ARGV[6] end
 redis.call('HSET', KEYS[1], 'b', ARGV[1], 'v', ARGV[2], 'e', ARGV[3])
 if owner then redis.call('HSET', KEYS[1], 'o', owner) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-if #KEYS == 3 then idx_set(KEYS[2], KEYS[3], ARGV[8], ARGV[7], ARGV[3], owner) end
+if #KEYS == 3 then idx_set(KEYS[2], KEYS[3], ARGV[8], ARGV[7], ARGV[3], owner, ARGV[4]) end
 return 1
 "#,
             ),
@@ -160,7 +172,7 @@ else
   redis.call('HDEL', KEYS[1], 'o')
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-if #KEYS == 3 then idx_set(KEYS[2], KEYS[3], ARGV[8], ARGV[7], ARGV[3], owner) end
+if #KEYS == 3 then idx_set(KEYS[2], KEYS[3], ARGV[8], ARGV[7], ARGV[3], owner, ARGV[4]) end
 return 1
 "#,
             ),
@@ -171,7 +183,7 @@ return 1
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'e', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-if #KEYS == 3 then idx_touch(KEYS[2], KEYS[3], ARGV[4], ARGV[3], ARGV[1], false) end
+if #KEYS == 3 then idx_touch(KEYS[2], KEYS[3], ARGV[4], ARGV[3], ARGV[1], false, ARGV[2]) end
 return 1
 "#,
             ),
@@ -195,7 +207,7 @@ for _, id in ipairs(ids) do
   local key = ARGV[3] .. '{' .. id .. '}'
   local e = redis.call('HGET', key, 'e')
   if e and tonumber(e) > now then
-    idx_touch(KEYS[1], KEYS[2], ARGV[4], id, e, true)
+    idx_touch(KEYS[1], KEYS[2], ARGV[4], id, e, true, nil)
   else
     redis.call('DEL', key)
     idx_del(KEYS[1], KEYS[2], ARGV[4], id)
@@ -216,19 +228,19 @@ return false
 "#,
             ),
             // Cluster index side. KEYS: index, owners. ARGV: id, expires_at, has_owner, owner,
-            // owner prefix.
+            // owner prefix, ttl_ms.
             index_set: with_index(
                 r#"
 local owner = nil
 if ARGV[3] == '1' then owner = ARGV[4] end
-idx_set(KEYS[1], KEYS[2], ARGV[5], ARGV[1], ARGV[2], owner)
+idx_set(KEYS[1], KEYS[2], ARGV[5], ARGV[1], ARGV[2], owner, ARGV[6])
 return 1
 "#,
             ),
-            // KEYS: index, owners. ARGV: id, expires_at, owner prefix.
+            // KEYS: index, owners. ARGV: id, expires_at, owner prefix, ttl_ms.
             index_touch: with_index(
                 r#"
-idx_touch(KEYS[1], KEYS[2], ARGV[3], ARGV[1], ARGV[2], false)
+idx_touch(KEYS[1], KEYS[2], ARGV[3], ARGV[1], ARGV[2], false, ARGV[4])
 return 1
 "#,
             ),
@@ -256,7 +268,7 @@ for i = 3, #ARGV, 2 do
       removed = removed + 1
     end
   else
-    idx_touch(KEYS[1], KEYS[2], ARGV[2], id, e, true)
+    idx_touch(KEYS[1], KEYS[2], ARGV[2], id, e, true, nil)
   end
 end
 return removed

@@ -138,7 +138,8 @@ impl RedisStore {
                 .arg(record.expires_at)
                 .arg(if record.owner.is_some() { "1" } else { "0" })
                 .arg(record.owner.unwrap_or_default())
-                .arg(self.keys.owner_prefix());
+                .arg(self.keys.owner_prefix())
+                .arg(record.ttl_ms.max(1));
             let _: i64 = self.run(index).await?;
         }
         Ok(outcome)
@@ -269,7 +270,8 @@ impl RawStore for RedisStore {
             index
                 .arg(id.as_str())
                 .arg(expires_at)
-                .arg(self.keys.owner_prefix());
+                .arg(self.keys.owner_prefix())
+                .arg(ttl_ms.max(1));
             let _: i64 = self.run(index).await?;
         }
         Ok(touched == 1)

@@ -1,6 +1,9 @@
 //! The whole conformance suite against a Redis Cluster of three masters that this test
 //! starts on free loopback ports and kills at the end.
 
+// Test helpers outside #[test] functions panic on failure too: that is the point.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use session_core::conformance;

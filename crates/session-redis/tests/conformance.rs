@@ -1,5 +1,8 @@
 //! The whole provider conformance suite against the machine's Redis (127.0.0.1:6379).
 
+// Test helpers outside #[test] functions panic on failure too: that is the point.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use session_core::conformance;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod proxy;
 pub mod server;
 
 /// The machine's Redis.
@@ -11,7 +12,7 @@ pub const LOCAL_REDIS: &str = "127.0.0.1:6379";
 /// A prefix no other test run uses, so stores never see each other's sessions.
 pub fn unique_prefix() -> String {
     format!(
-        "test:{:016x}:",
+        "session-redis-test:{:016x}:",
         getrandom::u64().expect("OS random numbers")
     )
 }
