@@ -15,13 +15,20 @@ pub struct Target {
 }
 
 fn registry() -> Result<Registry> {
-    Ok(Registry::new().with(session_memory::MemoryProvider)?)
+    Ok(Registry::new()
+        .with(session_memory::MemoryProvider)?
+        .with(session_file::FileProvider)?)
 }
 
-#[allow(dead_code)]
-fn temp_dir() -> Result<String> {
-    let dir = tempfile::Builder::new().prefix("xtask-conf-").tempdir()?.keep();
-    Ok(dir.join("sessions").display().to_string())
+/// A config factory handing out fresh directories below one scratch directory, which is
+/// removed when the factory is dropped.
+fn fresh_dirs() -> Result<Box<dyn Fn() -> Result<String> + Send + Sync>> {
+    let scratch = tempfile::Builder::new().prefix("xtask-conformance-").tempdir()?;
+    let next = std::sync::atomic::AtomicU32::new(0);
+    Ok(Box::new(move || {
+        let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(scratch.path().join(format!("case-{n}")).display().to_string())
+    }))
 }
 
 /// The in-tree providers, configured for this machine's services.
@@ -30,6 +37,10 @@ pub fn default_targets() -> Result<Vec<Target>> {
         Target {
             provider: "memory".into(),
             config: Box::new(|| Ok(String::new())),
+        },
+        Target {
+            provider: "file".into(),
+            config: fresh_dirs()?,
         },
     ])
 }
