@@ -1,1 +1,63 @@
-//! Placeholder: filled by its issue.
+//! poem adapter for `session-core`: a middleware plus [`Session`] and [`Flash`] extractors.
+//!
+//! This crate is a translation layer and holds no session logic: the middleware hands the
+//! request's `Cookie` headers to [`session_core::Manager::load`], puts the lazy
+//! [`session_core::Session`] in the request extensions, runs the endpoint, calls
+//! [`session_core::Session::commit`], and sends the `Set-Cookie` core returns.
+//!
+//! # Design choices
+//!
+//! - **`Cache-Control: no-store`** and `Vary: Cookie` on every response that carries the
+//!   session `Set-Cookie`, so no cache can hand one user's session ID to another.
+//! - **Failures.** If the commit fails, the response is replaced by the error hook's (503 for
+//!   [`session_core::Error::is_backend`], 500 otherwise; replace it with
+//!   [`SessionMiddleware::on_error`]) and carries **no** `Set-Cookie`: an outage must never
+//!   replace or remove the client's ID. A handler returning [`SessionError`] (what `?` makes of
+//!   a [`session_core::Error`]) gets the same hook, so both paths look alike.
+//! - **Other errors stay errors.** A [`poem::Error`] that is not a session error is passed on
+//!   as an `Err` for outer middleware such as `catch_error`, unless a session cookie must be
+//!   sent with it; then it becomes its response, with the cookie.
+//! - **Commit after every endpoint**, whatever its status: what a handler changed before
+//!   answering 4xx or 5xx (a failed-login counter, a flash) is kept.
+//! - **Threads.** poem runs on tokio's multi-threaded runtime and its futures are `Send`; the
+//!   session handle is `Clone + Send + Sync`, may be held across `.await` and moved into
+//!   `tokio::spawn`ed tasks.
+//! - **One flash per request**, created by the middleware (poem extractors only see
+//!   `&Request`) without any provider call, so "show now" messages added by a handler are
+//!   seen when the page renders.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use adapter_poem::{Session, SessionError, SessionMiddleware};
+//! use poem::listener::TcpListener;
+//! use poem::{EndpointExt, Route, Server, get, handler};
+//! use session_core::{Manager, Options, Registry};
+//! use session_memory::MemoryProvider;
+//!
+//! #[handler]
+//! async fn index(session: Session) -> Result<String, SessionError> {
+//!     session.set("session", "session middleware").await?;
+//!     Ok(session.get::<String>("session").await?.unwrap_or_default())
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> anyhow::Result<()> {
+//!     let registry = Registry::new().with(MemoryProvider)?;
+//!     let manager = Manager::new(Options::default(), &registry).await?;
+//!     let _gc = manager.start_gc();
+//!     let app = Route::new()
+//!         .at("/", get(index))
+//!         .with(SessionMiddleware::new(manager));
+//!     Server::new(TcpListener::bind("127.0.0.1:8080")).run(app).await?;
+//!     Ok(())
+//! }
+//! ```
+
+mod error;
+mod extract;
+mod middleware;
+
+pub use error::{ErrorHook, SessionError, default_error_response, status_for};
+pub use extract::{Flash, Session};
+pub use middleware::{SessionEndpoint, SessionMiddleware};
