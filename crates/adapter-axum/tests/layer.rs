@@ -225,3 +225,18 @@ async fn the_extractor_is_a_cloneable_handle_usable_from_spawned_tasks() {
     let response = call(&app, "/read", Some(&cookie)).await;
     assert_eq!(body(response).await, "from a task");
 }
+
+#[tokio::test]
+async fn every_cookie_header_is_read() {
+    let (manager, _) = manager();
+    let app = app(SessionLayer::new(manager));
+    let cookie = session_cookie(&call(&app, "/set", None).await);
+    // HTTP/2 clients may split cookies over several header lines.
+    let request = Request::get("/read")
+        .header(COOKIE, "theme=dark")
+        .header(COOKIE, format!("other=1; {cookie}"))
+        .body(Body::empty())
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    assert_eq!(body(response).await, "v");
+}

@@ -106,6 +106,11 @@ pub(crate) const ALL: &[Scenario] = &[
         "malformed ids are not adopted",
         strict::malformed_ids,
     ),
+    scenario(
+        "strict",
+        "a tossed cookie does not shadow the session",
+        strict::tossed_cookie,
+    ),
     scenario("auth", "whoami without a session is 401", auth::anonymous),
     scenario("auth", "login regenerates the id", auth::login_regenerates),
     scenario("auth", "logout kills the old cookie", auth::logout),

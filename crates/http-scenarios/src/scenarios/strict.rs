@@ -1,9 +1,10 @@
 //! Strict mode: the server never adopts a session ID it did not issue.
 
-use http::StatusCode;
+use http::{Method, StatusCode};
 
 use super::{Ctx, ScenarioFuture, ScenarioResult, ensure, random_hex};
 use crate::checks;
+use crate::client::Body;
 
 /// Presents `value` as the session cookie: nothing is found, and the next write is stored
 /// under a fresh ID that the server picks, never under `value`.
@@ -62,6 +63,27 @@ pub(crate) fn malformed_ids(ctx: &Ctx) -> ScenarioFuture<'_> {
         ];
         for (label, value) in &cases {
             not_adopted(ctx, label, value).await?;
+        }
+        Ok(())
+    })
+}
+
+/// A second cookie of the same name planted by an attacker (cookie tossing from a sibling
+/// domain or another path) neither shadows the real session nor gets adopted.
+pub(crate) fn tossed_cookie(ctx: &Ctx) -> ScenarioFuture<'_> {
+    Box::pin(async move {
+        let sid = ctx.new_session("tossed", "real").await?;
+        let forged = random_hex(16);
+        let name = &ctx.target.cookie_name;
+        for header in [
+            format!("{name}={forged}; {name}={sid}"),
+            format!("{name}={sid}; {name}={forged}"),
+        ] {
+            let reply = ctx
+                .send(Method::GET, "/session/tossed", Some(&header), Body::Empty)
+                .await?;
+            reply.expect_text("real")?;
+            checks::no_session_cookie(&ctx.target, &reply)?;
         }
         Ok(())
     })
