@@ -49,8 +49,9 @@
 //! one atomic step, so `count` and `owner_sessions` are exact. On a cluster the index sits in
 //! another slot than the session, and a Lua script cannot touch two slots, so a write that
 //! changed the record is followed by a second script on the index slot (writes cost two
-//! round trips there, reads one). Between the two, and if the second one fails, the index
-//! lags: a new session can be missing from `count` until its next write or touch re-adds it,
+//! round trips there, reads one). Between the two, and if the second one fails (logged as a
+//! warning; the session operation itself still succeeds), the index lags: a new session can
+//! be missing from `count` until its next write or touch re-adds it,
 //! and a session destroyed concurrently with a write to it can be counted until its
 //! expiry passes, when GC drops the entry. `owner_sessions` re-checks every listed session
 //! against its record, so it never returns a dead or re-bound session.
@@ -63,11 +64,25 @@
 //! score is still expired) and raises the score of the kept ones. Either way a session
 //! refreshed while GC runs is never removed.
 //!
-//! # Errors
+//! Index keys carry a TTL at least as long as any session they list, so a prefix nobody
+//! uses any more disappears from Redis by itself.
+//!
+//! # Connections and errors
+//!
+//! - Single server: one `ConnectionManager` (multiplexed, pipelining, reconnects in the
+//!   background with short back-off, so requests during an outage fail fast instead of
+//!   queueing).
+//! - Cluster: the async cluster client (slot routing, MOVED/ASK, scripts loaded on every
+//!   master). To run any tool against a cluster, e.g. the conformance suite:
+//!   `SESSION_PROVIDER=redis SESSION_PROVIDER_CONFIG='cluster=true,addrs=127.0.0.1:7100|127.0.0.1:7101|127.0.0.1:7102,prefix=session:'`.
+//!   The tests start such a cluster themselves (`tests/support/cluster.rs`).
+//! - Sentinel: the master's address comes from the first sentinel that answers; after a
+//!   connection failure or a `READONLY` answer (the old master was demoted) the next request
+//!   asks the sentinels again, so a failover needs no restart.
 //!
 //! Connection refused, timeouts and every other client failure are `Error::Backend` with
-//! provider `"redis"`, never "not found". The single-server connection reconnects by itself
-//! in the background, so the same `Manager` works again once Redis is back.
+//! provider `"redis"`, never "not found", so adapters answer 503 and keep the client's cookie.
+//! The same `Manager` works again once Redis is back; nothing has to be rebuilt.
 //!
 //! # Example
 //!

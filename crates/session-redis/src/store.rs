@@ -140,9 +140,19 @@ impl RedisStore {
                 .arg(record.owner.unwrap_or_default())
                 .arg(self.keys.owner_prefix())
                 .arg(record.ttl_ms.max(1));
-            let _: i64 = self.run(index).await?;
+            self.update_index(index).await;
         }
         Ok(outcome)
+    }
+
+    /// Runs an index script on a cluster after the session's own write succeeded. A failure
+    /// is logged, not returned: the session operation itself is done and must not be reported
+    /// (and retried) as failed; the index catches up on the session's next write or touch, or
+    /// at GC (see the crate docs on consistency).
+    async fn update_index(&self, invocation: ScriptInvocation<'_>) {
+        if let Err(e) = self.run::<i64>(invocation).await {
+            tracing::warn!(provider = NAME, error = %e, "redis session index update failed; the index lags until the next write or GC");
+        }
     }
 
     async fn gc_single(&self, now: Millis) -> Result<u64> {
@@ -272,7 +282,7 @@ impl RawStore for RedisStore {
                 .arg(expires_at)
                 .arg(self.keys.owner_prefix())
                 .arg(ttl_ms.max(1));
-            let _: i64 = self.run(index).await?;
+            self.update_index(index).await;
         }
         Ok(touched == 1)
     }
@@ -286,7 +296,7 @@ impl RawStore for RedisStore {
             // may remain: drop them now rather than at the next GC.
             let mut index = self.index_script(&self.scripts.index_del);
             index.arg(id.as_str()).arg(self.keys.owner_prefix());
-            let _: i64 = self.run(index).await?;
+            self.update_index(index).await;
         }
         Ok(deleted > 0)
     }

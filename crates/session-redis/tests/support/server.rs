@@ -58,6 +58,7 @@ pub fn redis_cli(port: u16, args: &[&str]) -> String {
 /// One `redis-server` child process on a private port and directory.
 pub struct RedisServer {
     child: Option<Child>,
+    config_file: Option<PathBuf>,
     port: u16,
     dir: PathBuf,
     extra: Vec<String>,
@@ -84,6 +85,7 @@ impl RedisServer {
     pub fn start_in(dir: &Path, port: u16, extra: &[&str]) -> Self {
         let mut server = RedisServer {
             child: None,
+            config_file: None,
             port,
             dir: dir.to_owned(),
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
@@ -93,8 +95,40 @@ impl RedisServer {
         server
     }
 
+    /// Starts a Redis Sentinel on a free port that monitors the master on `master_port` under
+    /// `master_name`, with a quorum of one and a one-second down-after time.
+    pub fn start_sentinel(master_name: &str, master_port: u16) -> Self {
+        let tmp = tempfile::tempdir().expect("cannot create a temp dir");
+        let port = free_port(|_| true);
+        // Sentinel rewrites its config file, so it lives in the temp dir.
+        let config_file = tmp.path().join("sentinel.conf");
+        std::fs::write(
+            &config_file,
+            format!(
+                "sentinel monitor {master_name} 127.0.0.1 {master_port} 1\n\
+                 sentinel down-after-milliseconds {master_name} 1000\n\
+                 sentinel failover-timeout {master_name} 10000\n"
+            ),
+        )
+        .expect("cannot write sentinel.conf");
+        let mut server = RedisServer {
+            child: None,
+            config_file: Some(config_file),
+            port,
+            dir: tmp.path().to_owned(),
+            extra: vec!["--sentinel".into()],
+            _tmp: Some(tmp),
+        };
+        server.spawn();
+        server
+    }
+
     fn spawn(&mut self) {
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        if let Some(config_file) = &self.config_file {
+            command.arg(config_file);
+        }
+        let child = command
             .arg("--port")
             .arg(self.port.to_string())
             .arg("--bind")

@@ -1,0 +1,117 @@
+//! Sentinel mode (`ha_mode=sentinel`): the conformance suite through a sentinel, and a
+//! failover under a running `Manager`. Every server is started by the test on free ports.
+
+// Test helpers outside #[test] functions panic on failure too: that is the point.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use session_core::conformance;
+use session_core::{Manager, Options, Provider, ProviderContext, Registry};
+use session_redis::RedisProvider;
+use support::server::{RedisServer, redis_cli};
+
+const MASTER: &str = "sessions-master";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sentinel_passes_the_conformance_suite() {
+    let master = RedisServer::start();
+    let sentinel = RedisServer::start_sentinel(MASTER, master.port());
+    let sentinel_addr = sentinel.addr();
+    let report = conformance::run(&|ctx: ProviderContext| {
+        let config = format!(
+            "ha_mode=sentinel,master_name={MASTER},sentinel_addrs={sentinel_addr},prefix={}",
+            support::unique_prefix()
+        );
+        async move { RedisProvider.open(&config, &ctx).await }
+    })
+    .await;
+    println!("{}", report.table());
+    report.assert_passed();
+}
+
+fn pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_manager_follows_a_failover() {
+    let mut master = RedisServer::start();
+    let replica_of = master.port().to_string();
+    let replica = RedisServer::start_with(&[
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--replicaof",
+        "127.0.0.1",
+        &replica_of,
+    ]);
+    let sentinel = RedisServer::start_sentinel(MASTER, master.port());
+
+    let registry = Registry::new().with(RedisProvider).unwrap();
+    let options = Options {
+        provider: "redis".into(),
+        provider_config: format!(
+            "ha_mode=sentinel,master_name={MASTER},sentinel_addrs={}|127.0.0.1:1,dial_timeout=2",
+            sentinel.addr()
+        ),
+        ..Options::default()
+    };
+    let manager = Manager::new(options, &registry).await.unwrap();
+    let session = manager.load([]);
+    session.set("user", "alice").await.unwrap();
+    let cookie = pair(&session.commit().await.unwrap().set_cookie.unwrap());
+    // The write must have reached the replica before the master dies.
+    let acked = redis_cli(master.port(), &["WAIT", "1", "10000"]);
+    assert_eq!(
+        acked.trim(),
+        "1",
+        "the replica did not acknowledge the write"
+    );
+
+    master.kill();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let reported = redis_cli(
+            sentinel.port(),
+            &["SENTINEL", "get-master-addr-by-name", MASTER],
+        );
+        if reported.lines().nth(1) == Some(replica.port().to_string().as_str()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sentinel never promoted the replica"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Requests that still reach the dead master fail as backend errors; once the store has
+    // asked the sentinel again, the same manager serves the promoted replica's data.
+    let mut attempts = 0;
+    let value = loop {
+        attempts += 1;
+        let session = manager.load([cookie.as_str()]);
+        match session.get::<String>("user").await {
+            Ok(value) => {
+                session.commit().await.unwrap();
+                break value;
+            }
+            Err(e) => {
+                assert!(e.is_backend(), "failover surfaced as {e:?}");
+                assert!(
+                    attempts < 20,
+                    "the manager never reached the new master: {e}"
+                );
+            }
+        }
+    };
+    assert_eq!(value.as_deref(), Some("alice"));
+    let session = manager.load([cookie.as_str()]);
+    session.set("after", "failover").await.unwrap();
+    session.commit().await.unwrap();
+    assert_eq!(manager.count().await.unwrap(), 1);
+}
