@@ -13,6 +13,8 @@
 
 mod routes;
 
+use std::process::ExitCode;
+
 use anyhow::{Context as _, bail};
 use session_core::{Manager, Options, Registry};
 use session_file::FileProvider;
@@ -22,7 +24,8 @@ use tracing_subscriber::EnvFilter;
 const USAGE: &str = "usage: demo [--config FILE]\n\
     environment: SESSION_PROVIDER, SESSION_PROVIDER_CONFIG, SESSION_SECURE, SESSION_DEMO_ADDR";
 
-/// Every provider available in this workspace's demo.
+/// Every provider available in this workspace's demo (the other providers are added here as
+/// their crates land).
 fn registry() -> session_core::Result<Registry> {
     Registry::new().with(MemoryProvider)?.with(FileProvider)
 }
@@ -61,12 +64,23 @@ fn options() -> anyhow::Result<Options> {
 }
 
 #[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    match serve().await {
+        Ok(()) => ExitCode::SUCCESS,
+        // A configuration mistake deserves its message, not a backtrace.
+        Err(e) => {
+            eprintln!("demo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
     let options = options()?;
     let addr = std::env::var("SESSION_DEMO_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let provider = options.provider.clone();
@@ -75,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
 
     let listener = std::net::TcpListener::bind(&addr).with_context(|| format!("binding {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, provider, "session demo listening");
-    // actix-web stops on Ctrl-C by itself.
+    // actix-server stops gracefully on Ctrl-C and SIGTERM by itself.
     routes::server(manager, listener)?.await?;
     gc.stop().await;
     Ok(())

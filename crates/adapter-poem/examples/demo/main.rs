@@ -13,6 +13,8 @@
 
 mod routes;
 
+use std::process::ExitCode;
+
 use anyhow::{Context as _, bail};
 use poem::Server;
 use poem::listener::TcpAcceptor;
@@ -24,7 +26,8 @@ use tracing_subscriber::EnvFilter;
 const USAGE: &str = "usage: demo [--config FILE]\n\
     environment: SESSION_PROVIDER, SESSION_PROVIDER_CONFIG, SESSION_SECURE, SESSION_DEMO_ADDR";
 
-/// Every provider available in this workspace's demo.
+/// Every provider available in this workspace's demo (the other providers are added here as
+/// their crates land).
 fn registry() -> session_core::Result<Registry> {
     Registry::new().with(MemoryProvider)?.with(FileProvider)
 }
@@ -63,12 +66,23 @@ fn options() -> anyhow::Result<Options> {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    match serve().await {
+        Ok(()) => ExitCode::SUCCESS,
+        // A configuration mistake deserves its message, not a backtrace.
+        Err(e) => {
+            eprintln!("demo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
     let options = options()?;
     let addr = std::env::var("SESSION_DEMO_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let provider = options.provider.clone();
@@ -80,14 +94,31 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("binding {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, provider, "session demo listening");
     Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)
-        .run_with_graceful_shutdown(
-            routes::app(manager),
-            async {
-                let _ = tokio::signal::ctrl_c().await;
-            },
-            None,
-        )
+        .run_with_graceful_shutdown(routes::app(manager), shutdown(), None)
         .await?;
     gc.stop().await;
     Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so GC is stopped cleanly either way.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
 }
