@@ -99,12 +99,16 @@ impl MySqlConfig {
                 connect
             }
             "pool_size" | "max_connections" => {
-                self.pool_size = value.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    Error::config(
-                        key,
-                        format!("expected a positive number of connections, got {value:?}"),
-                    )
-                })?;
+                self.pool_size = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        Error::config(
+                            key,
+                            format!("expected a positive number of connections, got {value:?}"),
+                        )
+                    })?;
                 connect
             }
             "acquire_timeout" => {
@@ -244,9 +248,9 @@ fn go_dsn_pairs(dsn: &str) -> Result<Vec<(String, String)>> {
     }
     for param in params.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = param.split_once('=').unwrap_or((param, ""));
-        let value = percent_decode_str(value).decode_utf8().map_err(|_| {
-            Error::config(key, "the value is not valid percent-encoded UTF-8")
-        })?;
+        let value = percent_decode_str(value)
+            .decode_utf8()
+            .map_err(|_| Error::config(key, "the value is not valid percent-encoded UTF-8"))?;
         pairs.push((key.to_owned(), value.into_owned()));
     }
     Ok(pairs)
@@ -297,7 +301,10 @@ fn url_pairs(config: &str) -> Result<Vec<(String, String)>> {
     if !dbname.is_empty() {
         pairs.push(("dbname".to_owned(), decode(dbname)));
     }
-    pairs.extend(url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())));
+    pairs.extend(
+        url.query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned())),
+    );
     Ok(pairs)
 }
 
@@ -342,7 +349,10 @@ mod tests {
         assert_eq!(c.connect.get_database(), Some("db"));
         let c = parse("u:p@/db?table=t%5F1").unwrap();
         assert_eq!(c.table.name(), "t_1");
-        assert_eq!(c.table.name(), parse("u@tcp/db?table=t_1").unwrap().table.name());
+        assert_eq!(
+            c.table.name(),
+            parse("u@tcp/db?table=t_1").unwrap().table.name()
+        );
     }
 
     #[test]
@@ -382,7 +392,10 @@ mod tests {
         assert_eq!(field_of(parse("/db?pool_size=0")), "pool_size");
         assert_eq!(field_of(parse("/db?acquire_timeout=-1")), "acquire_timeout");
         assert_eq!(field_of(parse("/db?tls=custom")), "tls");
-        assert_eq!(field_of(parse("mysql://h/db?ssl-mode=sometimes")), "ssl-mode");
+        assert_eq!(
+            field_of(parse("mysql://h/db?ssl-mode=sometimes")),
+            "ssl-mode"
+        );
         assert_eq!(field_of(parse("/db?table=x;%20DROP%20TABLE%20y")), "table");
         assert_eq!(
             field_of(parse("mysql://h/db?table=x%3B%20DROP%20TABLE%20y")),

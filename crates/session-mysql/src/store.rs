@@ -199,16 +199,15 @@ impl MySqlStore {
                 limit: self.max_record_size,
             });
         }
-        if let Some(owner) = record.owner {
-            if owner.chars().count() > MAX_OWNER_CHARS {
-                return Err(Error::Encode {
-                    key: "owner".into(),
-                    message: format!(
-                        "the mysql provider's owner column holds at most {MAX_OWNER_CHARS} \
-                         characters"
-                    ),
-                });
-            }
+        if let Some(owner) = record.owner
+            && owner.chars().count() > MAX_OWNER_CHARS
+        {
+            return Err(Error::Encode {
+                key: "owner".into(),
+                message: format!(
+                    "the mysql provider's owner column holds at most {MAX_OWNER_CHARS} characters"
+                ),
+            });
         }
         Ok(())
     }
@@ -337,10 +336,12 @@ impl RawStore for MySqlStore {
 
     async fn insert(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
         let version = first_version()?;
-        Ok(match self.write(id, Op::Insert { version }, record).await? {
-            Some(v) => Inserted::Created(Version(v)),
-            None => Inserted::Exists,
-        })
+        Ok(
+            match self.write(id, Op::Insert { version }, record).await? {
+                Some(v) => Inserted::Created(Version(v)),
+                None => Inserted::Exists,
+            },
+        )
     }
 
     async fn save(&self, id: &SessionId, expected: Version, record: Write<'_>) -> Result<Saved> {

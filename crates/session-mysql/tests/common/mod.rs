@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: the machine's MariaDB, unique tables, cleanup.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -50,10 +50,12 @@ impl Tables {
         let names = std::mem::take(&mut *self.0.lock().unwrap());
         let pool = admin_pool().await;
         for name in names {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS `{name}`")))
-                .execute(&pool)
-                .await
-                .unwrap_or_else(|e| panic!("dropping {name}: {e}"));
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP TABLE IF EXISTS `{name}`"
+            )))
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("dropping {name}: {e}"));
         }
         pool.close().await;
     }

@@ -1,0 +1,385 @@
+//! What the provider does in the database: the registry name, the schema it creates, bound
+//! parameters for hostile strings, batched GC, and query plans through the expiry index.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+mod common;
+
+use std::sync::Arc;
+
+use session_core::{
+    Error, Manager, Options, Provider, RawStore, Registry, SessionId, SystemClock, Write,
+};
+use session_mysql::{MySqlConfig, MySqlProvider, MySqlStore, TableName, schema_sql};
+use sqlx::Row;
+
+fn options(config: String) -> Options {
+    Options {
+        provider: "mysql".into(),
+        provider_config: config,
+        ..Options::default()
+    }
+}
+
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap_or_default().to_owned()
+}
+
+async fn store(table: &str) -> MySqlStore {
+    let config: MySqlConfig = format!("{}?table={table}&pool_size=2", common::URL)
+        .parse()
+        .unwrap();
+    MySqlStore::connect(config, &common::context(1 << 20))
+        .await
+        .unwrap_or_else(|e| panic!("MariaDB at {} is not reachable: {e}", common::URL))
+}
+
+#[tokio::test]
+async fn registered_as_mysql_and_opened_from_the_macaron_form() {
+    let tables = common::Tables::default();
+    let registry = Registry::new().with(MySqlProvider).unwrap();
+    assert_eq!(registry.names(), ["mysql"]);
+    let config = format!(
+        "root:@tcp(127.0.0.1:3306)/test?charset=utf8&table={}",
+        tables.add()
+    );
+    let manager = Manager::new(options(config), &registry).await.unwrap();
+    let session = manager.load([]);
+    session.set("user", "gopher").await.unwrap();
+    session.set_owner(Some("Zoë 🦀")).await.unwrap();
+    let cookie = cookie_pair(&session.commit().await.unwrap().set_cookie.unwrap());
+    let session = manager.load([cookie.as_str()]);
+    assert_eq!(
+        session.get::<String>("user").await.unwrap().as_deref(),
+        Some("gopher")
+    );
+    assert_eq!(manager.count().await.unwrap(), 1);
+    // A 4-byte character survives a Go DSN's `charset=utf8`, and owners compare exactly.
+    assert_eq!(manager.owner_sessions("Zoë 🦀").await.unwrap().len(), 1);
+    assert!(manager.owner_sessions("zoë 🦀").await.unwrap().is_empty());
+    assert!(manager.owner_sessions("Zoe 🦀").await.unwrap().is_empty());
+    tables.drop_all().await;
+}
+
+#[tokio::test]
+async fn config_errors_come_before_any_connection() {
+    let registry = Registry::new().with(MySqlProvider).unwrap();
+    for (config, field) in [
+        ("root:@tcp(127.0.0.1:3306)/test?colour=blue", "colour"),
+        (
+            "root:@tcp(127.0.0.1:3306)/test?table=x;%20DROP%20TABLE%20y",
+            "table",
+        ),
+        ("mysql://root@127.0.0.1/test?table=a.b.c", "table"),
+        ("mysql://root@127.0.0.1/test?ssl-mode=REQUIRED", "ssl-mode"),
+        ("root:@tcp(127.0.0.1:3306)/test?tls=true", "tls"),
+    ] {
+        match Manager::new(options(config.into()), &registry).await {
+            Err(Error::Config { field: got, .. }) => assert_eq!(got, field, "{config}"),
+            other => panic!("{config}: expected a config error, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_record_limit_beyond_max_allowed_packet_is_a_config_error() {
+    let tables = common::Tables::default();
+    let config: MySqlConfig = format!("{}?table={}", common::URL, tables.add())
+        .parse()
+        .unwrap();
+    match MySqlStore::connect(config, &common::context(1 << 30)).await {
+        Err(Error::Config { field, message }) => {
+            assert_eq!(field, "max_record_size");
+            assert!(message.contains("max_allowed_packet"), "{message}");
+        }
+        other => panic!("expected a config error, got {other:?}"),
+    }
+    tables.drop_all().await;
+}
+
+#[tokio::test]
+async fn creates_the_documented_schema() {
+    let tables = common::Tables::default();
+    let table = tables.add();
+    let store = store(&table).await;
+    let pool = common::admin_pool().await;
+    let columns: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLLATION_NAME \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
+         ORDER BY ORDINAL_POSITION",
+    )
+    .bind(&table)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let columns: Vec<_> = columns
+        .iter()
+        .map(|(n, t, null, c)| (n.as_str(), t.as_str(), null.as_str(), c.as_deref()))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("id", "varchar(128)", "NO", Some("ascii_bin")),
+            ("data", "longblob", "NO", None),
+            ("expires_at", "bigint(20)", "NO", None),
+            ("version", "bigint(20) unsigned", "NO", None),
+            ("owner", "varchar(255)", "YES", Some("utf8mb4_bin")),
+        ]
+    );
+    let (engine,): (String,) = sqlx::query_as(
+        "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+         AND TABLE_NAME = ?",
+    )
+    .bind(&table)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(engine, "InnoDB");
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY INDEX_NAME",
+    )
+    .bind(&table)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let indexes: Vec<_> = indexes
+        .iter()
+        .map(|(i, c)| (i.as_str(), c.as_str()))
+        .collect();
+    assert_eq!(
+        indexes,
+        [
+            ("expires_at_idx", "expires_at"),
+            ("owner_idx", "owner"),
+            ("PRIMARY", "id")
+        ]
+    );
+    drop(store);
+    pool.close().await;
+    tables.drop_all().await;
+}
+
+#[tokio::test]
+async fn works_on_a_table_created_from_schema_sql() {
+    let tables = common::Tables::default();
+    let table = tables.add();
+    let pool = common::admin_pool().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(schema_sql(&table).unwrap()))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let store = store(&table).await;
+    let id = SessionId::generate(128).unwrap();
+    let write = Write {
+        body: b"migrated",
+        expires_at: i64::MAX,
+        ttl_ms: 1,
+        owner: None,
+    };
+    store.insert(&id, write).await.unwrap();
+    let stored = store.read(&id).await.unwrap().unwrap();
+    // The longest ID fits, and expiry is far beyond 2038: BIGINT milliseconds.
+    assert_eq!(
+        (stored.body.as_slice(), stored.expires_at),
+        (&b"migrated"[..], i64::MAX)
+    );
+    pool.close().await;
+    tables.drop_all().await;
+}
+
+#[tokio::test]
+async fn hostile_strings_are_bound_parameters() {
+    let tables = common::Tables::default();
+    let table = tables.add();
+    let store = Arc::new(store(&table).await);
+    let manager =
+        Manager::with_store(Options::default(), store.clone(), Arc::new(SystemClock)).unwrap();
+
+    // An ID cannot even be formed from a hostile cookie: it never reaches SQL.
+    let session = manager.load(["MacaronSession=x'; DROP TABLE sessions;--"]);
+    assert_eq!(session.get::<String>("k").await.unwrap(), None);
+    session.set("k", "v").await.unwrap();
+    let set = session.commit().await.unwrap().set_cookie.unwrap();
+    assert!(!set.contains("DROP"), "{set}");
+
+    // Owners are free text: quotes, backticks and SQL are stored and matched verbatim.
+    let owner = "o'brien\"; DROP TABLE sessions; -- \\ ` ? ' OR '1'='1";
+    let session = manager.load([]);
+    session.set("uid", "x").await.unwrap();
+    session.set_owner(Some(owner)).await.unwrap();
+    let cookie = cookie_pair(&session.commit().await.unwrap().set_cookie.unwrap());
+    let listed = manager.owner_sessions(owner).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(format!("MacaronSession={}", listed[0].as_str()), cookie);
+    assert!(manager.owner_sessions("o'brien").await.unwrap().is_empty());
+    assert!(
+        manager
+            .owner_sessions("' OR '1'='1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let pool = common::admin_pool().await;
+    let stored: Vec<(Option<String>,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT `owner` FROM `{table}` ORDER BY `owner` IS NOT NULL, `owner`"
+    )))
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, [(None,), (Some(owner.to_owned()),)]);
+    assert_eq!(manager.count().await.unwrap(), 2, "the table is intact");
+    pool.close().await;
+    tables.drop_all().await;
+}
+
+#[tokio::test]
+async fn an_owner_longer_than_the_column_is_refused_before_writing() {
+    let tables = common::Tables::default();
+    let store = store(&tables.add()).await;
+    let id = SessionId::generate(32).unwrap();
+    let owner = "é".repeat(256);
+    let write = Write {
+        body: b"x",
+        expires_at: 1,
+        ttl_ms: 1,
+        owner: Some(&owner),
+    };
+    let result = store.insert(&id, write).await;
+    assert!(
+        matches!(&result, Err(Error::Encode { key, .. }) if key == "owner"),
+        "{result:?}"
+    );
+    assert!(!store.exist(&id).await.unwrap());
+    let fits = "é".repeat(255);
+    store
+        .insert(
+            &id,
+            Write {
+                owner: Some(&fits),
+                ..write
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.owner_sessions(&fits, 0).await.unwrap(), [id]);
+    tables.drop_all().await;
+}
+
+#[tokio::test]
+async fn gc_deletes_in_batches_until_none_is_left() {
+    let tables = common::Tables::default();
+    let table = tables.add();
+    let store = store(&table).await;
+    let pool = common::admin_pool().await;
+    // 2 500 expired rows (more than two GC batches) and 5 live ones.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO `{table}` (`id`, `data`, `expires_at`, `version`) \
+         SELECT MD5(seq), '', IF(seq <= 2500, 1000, 10000), 1 FROM seq_1_to_2505"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(store.gc(1000).await.unwrap(), 2500);
+    assert_eq!(store.count(0).await.unwrap(), 5);
+    assert_eq!(store.gc(1000).await.unwrap(), 0);
+    pool.close().await;
+    tables.drop_all().await;
+}
+
+/// `EXPLAIN` of `statement` with `?` bound to `now`: (access type, key) of its first row.
+async fn plan(pool: &sqlx::MySqlPool, statement: String, now: i64) -> (String, Option<String>) {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {statement}")))
+        .bind(now)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    (row.get("type"), row.get("key"))
+}
+
+#[tokio::test]
+async fn gc_count_and_owner_queries_use_their_indexes() {
+    let tables = common::Tables::default();
+    let table = tables.add();
+    let store = store(&table).await;
+    let pool = common::admin_pool().await;
+    // 5 000 sessions expiring one second apart, a few bound to an owner.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO `{table}` (`id`, `data`, `expires_at`, `version`, `owner`) \
+         SELECT MD5(seq), '', seq * 1000, 1, IF(seq % 1000 = 0, 'alice', NULL) \
+         FROM seq_1_to_5000"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ANALYZE TABLE `{table}`")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let t = TableName::parse(&table).unwrap().quoted();
+    let expiry_index = Some("expires_at_idx".to_owned());
+
+    let gc = plan(
+        &pool,
+        format!("DELETE FROM {t} WHERE `expires_at` <= ? LIMIT 1000"),
+        10_000,
+    )
+    .await;
+    println!("gc: {gc:?}");
+    assert_eq!(gc, ("range".to_owned(), expiry_index.clone()));
+
+    let count = plan(
+        &pool,
+        format!("SELECT COUNT(*) FROM {t} WHERE `expires_at` > ?"),
+        4_990_000,
+    )
+    .await;
+    println!("count: {count:?}");
+    assert_eq!(count, ("range".to_owned(), expiry_index));
+
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN SELECT `id` FROM {t} WHERE `owner` = ? AND `expires_at` > ?"
+    )))
+    .bind("alice")
+    .bind(0i64)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let key: Option<String> = row.get("key");
+    println!("owner: {key:?}");
+    assert_eq!(key.as_deref(), Some("owner_idx"));
+
+    // A read by ID is a primary-key lookup: the bound ID's collation does not get in the way.
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN SELECT `data`, `version`, `expires_at` FROM {t} WHERE `id` = ?"
+    )))
+    .bind("c4ca4238a0b923820dcc509a6f75849b") // MD5('1'), a stored ID
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let (access, key): (String, Option<String>) = (row.get("type"), row.get("key"));
+    println!("read: {access} {key:?}");
+    assert_eq!(
+        (access.as_str(), key.as_deref()),
+        ("const", Some("PRIMARY"))
+    );
+
+    drop(store);
+    pool.close().await;
+    tables.drop_all().await;
+}
+
+#[tokio::test]
+async fn provider_open_returns_a_working_store() {
+    let tables = common::Tables::default();
+    let config = format!("{}?table={}", common::URL, tables.add());
+    let store = MySqlProvider
+        .open(&config, &common::context(1 << 20))
+        .await
+        .unwrap();
+    assert_eq!(store.provider(), "mysql");
+    assert_eq!(store.count(0).await.unwrap(), 0);
+    drop(store);
+    tables.drop_all().await;
+}
