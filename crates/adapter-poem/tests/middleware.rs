@@ -179,3 +179,13 @@ async fn the_session_moves_into_spawned_tasks_and_commits_on_error_statuses() {
     let res = app.call(request("/read", Some(&cookie))).await.unwrap();
     assert_eq!(body(res).await, "task");
 }
+
+/// Handlers may hold both handles across `.await` on a multi-threaded runtime and move them
+/// into spawned tasks.
+#[test]
+fn handles_are_clone_send_sync() {
+    fn assert_handle<T: Clone + Send + Sync + 'static>() {}
+    assert_handle::<Session>();
+    assert_handle::<Flash>();
+    assert_handle::<SessionMiddleware>();
+}

@@ -78,8 +78,14 @@ impl Flash {
             Show::Next => {
                 let mut queue = self.inner.queue.lock().await;
                 self.ensure_loaded(&mut queue).await?;
+                let before = queue.outgoing.clone();
                 push_bounded(&mut queue.outgoing, message);
-                self.persist(&queue).await
+                let result = self.persist(&queue).await;
+                if result.is_err() {
+                    // Keep memory and session in step: the message was not queued.
+                    queue.outgoing = before;
+                }
+                result
             }
         }
     }
@@ -136,7 +142,12 @@ impl Flash {
             self.ensure_loaded(&mut queue).await?;
             if !queue.consumed {
                 queue.consumed = true;
-                self.persist(&queue).await?;
+                if let Err(e) = self.persist(&queue).await {
+                    // Not removed from the session, so not consumed: a later write must not
+                    // drop them.
+                    queue.consumed = false;
+                    return Err(e);
+                }
             }
             queue.incoming.clone().unwrap_or_default()
         };
