@@ -35,28 +35,57 @@ pub async fn admin_pool() -> PgPool {
         .unwrap_or_else(|e| panic!("PostgreSQL at {URL} is not reachable: {e}"))
 }
 
-/// Tables created by a test, dropped by [`Tables::drop_all`] at its end.
+/// Tables created by a test, dropped by [`Tables::drop_all`] at its end, or when the last
+/// handle is dropped if the test panicked before that.
 #[derive(Clone, Default)]
-pub struct Tables(Arc<Mutex<Vec<String>>>);
+pub struct Tables(Arc<Names>);
+
+#[derive(Default)]
+pub struct Names(Mutex<Vec<String>>);
 
 impl Tables {
     pub fn add(&self) -> String {
         let name = unique_table();
-        self.0.lock().unwrap().push(name.clone());
+        self.0.0.lock().unwrap().push(name.clone());
         name
     }
 
     pub async fn drop_all(&self) {
-        let names = std::mem::take(&mut *self.0.lock().unwrap());
-        let pool = admin_pool().await;
-        for name in names {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                "DROP TABLE IF EXISTS \"{name}\""
-            )))
-            .execute(&pool)
-            .await
-            .unwrap_or_else(|e| panic!("dropping {name}: {e}"));
-        }
-        pool.close().await;
+        let names = std::mem::take(&mut *self.0.0.lock().unwrap());
+        drop_tables(names).await;
     }
+}
+
+impl Drop for Names {
+    fn drop(&mut self) {
+        let names = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        if names.is_empty() {
+            return;
+        }
+        // A panicking test never reached `drop_all`: clean up on a runtime of our own.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(drop_tables(names));
+        })
+        .join();
+    }
+}
+
+async fn drop_tables(names: Vec<String>) {
+    if names.is_empty() {
+        return;
+    }
+    let pool = admin_pool().await;
+    for name in names {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP TABLE IF EXISTS \"{name}\""
+        )))
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("dropping {name}: {e}"));
+    }
+    pool.close().await;
 }
