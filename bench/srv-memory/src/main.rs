@@ -1,0 +1,50 @@
+//! `srv-memory <none|ours|ts> <port>`: the memory comparison's three contenders.
+
+use anyhow::{Result, bail};
+use axum::Router;
+use axum::routing::get;
+use bench_common::{arg, bare_router, next_value, ours_options, ours_router, port_arg, runtime, serve};
+use session_core::{Manager, Registry};
+use session_memory::MemoryProvider;
+use tower_sessions::{MemoryStore, Session, SessionManagerLayer};
+
+fn main() -> Result<()> {
+    let mode = arg(1, "mode (none|ours|ts)")?;
+    let port = port_arg(2, "port")?;
+    runtime()?.block_on(async move {
+        let router = match mode.as_str() {
+            "none" => bare_router(),
+            "ours" => {
+                let registry = Registry::new().with(MemoryProvider)?;
+                let manager = Manager::new(ours_options("memory", ""), &registry).await?;
+                ours_router(manager)
+            }
+            "ts" => ts_router(),
+            other => bail!("unknown mode {other:?}"),
+        };
+        serve(router, port).await
+    })
+}
+
+fn ts_router() -> Router {
+    async fn read(session: Session) -> String {
+        session
+            .get::<u64>("n")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+            .to_string()
+    }
+    async fn write(session: Session) -> &'static str {
+        match session.insert("n", next_value()).await {
+            Ok(()) => "ok",
+            Err(_) => "error",
+        }
+    }
+    Router::new()
+        .route("/untouched", get(|| async { "ok" }))
+        .route("/read", get(read))
+        .route("/write", get(write))
+        .layer(SessionManagerLayer::new(MemoryStore::default()).with_secure(false))
+}

@@ -1,0 +1,16 @@
+//! `srv-postgres <port> <provider config>`: ours + the postgres provider (config: a libpq key=value list).
+
+use anyhow::Result;
+use bench_common::{arg, ours_options, ours_router, port_arg, runtime, serve};
+use session_core::{Manager, Registry};
+use session_postgres::PostgresProvider;
+
+fn main() -> Result<()> {
+    let port = port_arg(1, "port")?;
+    let config = arg(2, "provider config")?;
+    runtime()?.block_on(async move {
+        let registry = Registry::new().with(PostgresProvider)?;
+        let manager = Manager::new(ours_options("postgres", &config), &registry).await?;
+        serve(ours_router(manager), port).await
+    })
+}
