@@ -242,6 +242,26 @@ struct Pairs {
     master_name: Option<String>,
     sentinel_addrs: Option<String>,
     sentinel_password: Option<String>,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+}
+
+impl Pairs {
+    /// One answer covers both directions, so the longer of the two given timeouts applies.
+    fn response_timeout(&self) -> Option<Duration> {
+        match (self.read_timeout, self.write_timeout) {
+            (Some(r), Some(w)) => Some(r.max(w)),
+            (r, w) => r.or(w),
+        }
+    }
+
+    fn finish(&self, parsed: &mut RedisConfig) -> Result<()> {
+        if let Some(timeout) = self.response_timeout() {
+            parsed.response_timeout = timeout;
+        }
+        parsed.topology = topology(self)?;
+        Ok(())
+    }
 }
 
 fn parse_pairs(config: &str) -> Result<RedisConfig> {
@@ -253,7 +273,7 @@ fn parse_pairs(config: &str) -> Result<RedisConfig> {
         };
         apply(&mut parsed, &mut pairs, key.trim(), value.trim())?;
     }
-    parsed.topology = topology(&pairs)?;
+    pairs.finish(&mut parsed)?;
     Ok(parsed)
 }
 
@@ -273,16 +293,10 @@ fn apply(parsed: &mut RedisConfig, pairs: &mut Pairs, key: &str, value: &str) ->
         }
         "pool_size" => parsed.pool_size = Some(parse_pool_size(value)?),
         "idle_timeout" => parsed.idle_timeout = Some(parse_duration(key, value)?),
-        "dial_timeout" => parsed.connect_timeout = parse_duration(key, value)?,
-        "read_timeout" | "write_timeout" => {
-            // One answer covers both directions, so the longer of the two applies.
-            let d = parse_duration(key, value)?;
-            let default = RedisConfig::default().response_timeout;
-            parsed.response_timeout = if parsed.response_timeout == default {
-                d
-            } else {
-                parsed.response_timeout.max(d)
-            };
+        "dial_timeout" => parsed.connect_timeout = positive(key, parse_duration(key, value)?)?,
+        "read_timeout" => pairs.read_timeout = Some(positive(key, parse_duration(key, value)?)?),
+        "write_timeout" => {
+            pairs.write_timeout = Some(positive(key, parse_duration(key, value)?)?);
         }
         "prefix" => parsed.prefix = value.to_owned(),
         "ha_mode" => pairs.ha_mode = some(&value.to_ascii_lowercase()),
@@ -458,7 +472,7 @@ fn parse_url(config: &str) -> Result<RedisConfig> {
             _ => apply(&mut parsed, &mut pairs, &key, &value)?,
         }
     }
-    parsed.topology = topology(&pairs)?;
+    pairs.finish(&mut parsed)?;
     Ok(parsed)
 }
 
@@ -530,6 +544,15 @@ fn parse_bool(key: &str, value: &str) -> Result<bool> {
             key,
             format!("expected true or false, got {value:?}"),
         )),
+    }
+}
+
+/// A zero timeout would fail every request, so it is refused rather than obeyed.
+fn positive(key: &str, d: Duration) -> Result<Duration> {
+    if d.is_zero() {
+        Err(Error::config(key, "must be greater than zero"))
+    } else {
+        Ok(d)
     }
 }
 
@@ -789,6 +812,16 @@ mod tests {
             field_of(RedisConfig::parse("addr=::1:6379").unwrap_err()),
             "addr"
         );
+    }
+
+    #[test]
+    fn read_and_write_timeouts_take_the_longer() {
+        let c = RedisConfig::parse("read_timeout=3,write_timeout=1").unwrap();
+        assert_eq!(c.response_timeout, Duration::from_secs(3));
+        let c = RedisConfig::parse("write_timeout=1m,read_timeout=2s").unwrap();
+        assert_eq!(c.response_timeout, Duration::from_secs(60));
+        let c = RedisConfig::parse("write_timeout=250ms").unwrap();
+        assert_eq!(c.response_timeout, Duration::from_millis(250));
     }
 
     #[test]

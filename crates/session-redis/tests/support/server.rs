@@ -31,7 +31,8 @@ pub fn port_is_free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
-/// Sends `PING` and reports whether the answer was `+PONG` (not `-LOADING`).
+/// Sends `PING` and reports whether the server is serving: `+PONG`, or `-NOAUTH` from one
+/// that requires a password (but not `-LOADING`).
 pub fn answers_ping(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
@@ -41,7 +42,10 @@ pub fn answers_ping(port: u16) -> bool {
         return false;
     }
     let mut buf = [0u8; 64];
-    matches!(stream.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG"))
+    matches!(
+        stream.read(&mut buf),
+        Ok(n) if buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-NOAUTH")
+    )
 }
 
 /// Runs `redis-cli -p <port> <args>` and returns its standard output.
