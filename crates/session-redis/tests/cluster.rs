@@ -27,3 +27,89 @@ async fn redis_cluster_passes_the_conformance_suite() {
     report.assert_passed();
     drop(cluster);
 }
+
+/// On a cluster the index is a second command after the session write. This checks the
+/// documented repair paths: a lost index entry comes back on the next touch, a phantom entry
+/// (record gone) is never listed and is dropped by GC once expired, and the keys of one
+/// session share a slot while the index sits in its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_index_lags_and_heals() {
+    use redis::AsyncCommands as _;
+    use session_core::{RawStore, SessionId, Write};
+
+    let cluster = RedisCluster::start(3);
+    let prefix = support::unique_prefix();
+    let config = session_redis::RedisConfig::parse(&cluster.provider_config(&prefix)).unwrap();
+    let store = RedisProvider::open_config(&config).await.unwrap();
+    assert!(store.is_cluster());
+    let client = redis::cluster::ClusterClient::new(
+        cluster
+            .addrs()
+            .iter()
+            .map(|a| format!("redis://{a}/"))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let mut admin = client.get_async_connection().await.unwrap();
+
+    let now = 1_000_000;
+    let write = |expires_at| Write {
+        body: b"data",
+        expires_at,
+        ttl_ms: 60_000,
+        owner: Some("alice"),
+    };
+    let a = SessionId::generate(32).unwrap();
+    let b = SessionId::generate(32).unwrap();
+    store.insert(&a, write(now + 10_000)).await.unwrap();
+    store.insert(&b, write(now + 10_000)).await.unwrap();
+    assert_eq!(store.count(now).await.unwrap(), 2);
+
+    let slot = |key: String| {
+        let mut admin = admin.clone();
+        async move {
+            redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(key)
+                .query_async::<u16>(&mut admin)
+                .await
+                .unwrap()
+        }
+    };
+    let index = format!("{prefix}{{index}}");
+    assert_eq!(
+        slot(index.clone()).await,
+        slot(format!("{prefix}{{index}}:owner:alice")).await
+    );
+    assert_eq!(
+        slot(format!("{prefix}{{{}}}", a.as_str())).await,
+        slot(a.as_str().to_owned()).await,
+        "a session key hashes by its ID alone"
+    );
+
+    // A lost index update: the entry is gone, so count misses the session...
+    let _: i64 = admin.zrem(&index, a.as_str()).await.unwrap();
+    assert_eq!(store.count(now).await.unwrap(), 1);
+    // ...until its next touch puts it back.
+    assert!(store.touch(&a, now + 20_000, 60_000).await.unwrap());
+    assert_eq!(store.count(now).await.unwrap(), 2);
+    assert_eq!(store.owner_sessions("alice", now).await.unwrap().len(), 2);
+
+    // A phantom: b's record vanishes behind the index's back (as a destroy racing a write
+    // could leave it). owner_sessions re-checks records, so it never lists b...
+    let _: i64 = admin
+        .del(format!("{prefix}{{{}}}", b.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.owner_sessions("alice", now).await.unwrap(),
+        vec![a.clone()]
+    );
+    // ...count includes it until its expiry passes, then GC drops it and keeps a.
+    assert_eq!(store.count(now + 15_000).await.unwrap(), 1);
+    assert_eq!(store.gc(now + 15_000).await.unwrap(), 1);
+    let score: Option<f64> = admin.zscore(&index, b.as_str()).await.unwrap();
+    assert_eq!(score, None, "GC left the phantom's index entry");
+    assert!(store.exist(&a).await.unwrap());
+    assert_eq!(store.count(now + 15_000).await.unwrap(), 1);
+}
