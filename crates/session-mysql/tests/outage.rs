@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use session_core::{Error, Manager, Options, SystemClock};
+use session_core::{Error, Manager, Options, Provider, SystemClock};
 use session_mysql::{MySqlConfig, MySqlStore};
 
 fn cookie_pair(set_cookie: &str) -> String {
@@ -177,4 +177,18 @@ async fn killed_connections_give_backend_errors_then_recover() {
     admin.close().await;
     drop((manager, store));
     tables.drop_all().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_at_start_is_a_backend_error() {
+    // Port 1 on the loopback interface: nothing listens there, so the connection is refused.
+    let config = "root:@tcp(127.0.0.1:1)/test?acquire_timeout=1";
+    let opened = session_mysql::MySqlProvider
+        .open(config, &common::context(1 << 20))
+        .await;
+    match opened {
+        Err(e @ Error::Backend { .. }) => assert!(e.to_string().contains("`mysql`"), "{e}"),
+        Err(e) => panic!("expected Error::Backend, got {e:?}"),
+        Ok(_) => panic!("opened a store on a closed port"),
+    }
 }

@@ -383,3 +383,23 @@ async fn provider_open_returns_a_working_store() {
     drop(store);
     tables.drop_all().await;
 }
+
+#[tokio::test]
+async fn touch_with_an_unchanged_expiry_still_finds_the_record() {
+    // MySQL reports changed rows, not matched ones, unless the client asks otherwise: a touch
+    // that sets the expiry it already has must still report the record as present.
+    let tables = common::Tables::default();
+    let store = store(&tables.add()).await;
+    let id = SessionId::generate(32).unwrap();
+    let write = Write {
+        body: b"x",
+        expires_at: 5_000,
+        ttl_ms: 1,
+        owner: None,
+    };
+    store.insert(&id, write).await.unwrap();
+    assert!(store.touch(&id, 5_000, 1).await.unwrap());
+    assert!(store.touch(&id, 5_000, 1).await.unwrap());
+    drop(store);
+    tables.drop_all().await;
+}

@@ -152,11 +152,19 @@ impl PostgresStore {
         &self.table
     }
 
-    fn check_size(&self, record: &Write<'_>) -> Result<()> {
+    /// Checks a record before it is written, so a value the table cannot hold is a typed
+    /// error rather than a database error.
+    fn check(&self, record: &Write<'_>) -> Result<()> {
         if record.body.len() > self.max_record_size {
             return Err(Error::TooLarge {
                 size: record.body.len(),
                 limit: self.max_record_size,
+            });
+        }
+        if record.owner.is_some_and(|owner| owner.contains('\0')) {
+            return Err(Error::Encode {
+                key: "owner".into(),
+                message: "PostgreSQL text cannot hold a NUL character".into(),
             });
         }
         Ok(())
@@ -232,7 +240,7 @@ impl RawStore for PostgresStore {
     }
 
     async fn insert(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
-        self.check_size(&record)?;
+        self.check(&record)?;
         let v = first_version()?;
         let done = sqlx::query(self.sql.insert.clone())
             .bind(id.as_str())
@@ -251,7 +259,7 @@ impl RawStore for PostgresStore {
     }
 
     async fn save(&self, id: &SessionId, expected: Version, record: Write<'_>) -> Result<Saved> {
-        self.check_size(&record)?;
+        self.check(&record)?;
         let (saved, present): (Option<i64>, bool) = sqlx::query_as(self.sql.save.clone())
             .bind(id.as_str())
             .bind(column(expected))
@@ -293,7 +301,7 @@ impl RawStore for PostgresStore {
         new: &SessionId,
         record: Write<'_>,
     ) -> Result<Inserted> {
-        self.check_size(&record)?;
+        self.check(&record)?;
         let v = first_version()?;
         let (created,): (i64,) = sqlx::query_as(self.sql.regenerate.clone())
             .bind(new.as_str())

@@ -323,3 +323,24 @@ async fn provider_open_returns_a_working_store() {
     drop(store);
     tables.drop_all().await;
 }
+
+#[tokio::test]
+async fn an_owner_postgres_cannot_store_is_refused_before_writing() {
+    let tables = common::Tables::default();
+    let store = store(&tables.add()).await;
+    let id = SessionId::generate(32).unwrap();
+    let write = Write {
+        body: b"x",
+        expires_at: 1,
+        ttl_ms: 1,
+        owner: Some("nul\0inside"),
+    };
+    let result = store.insert(&id, write).await;
+    assert!(
+        matches!(&result, Err(Error::Encode { key, .. }) if key == "owner"),
+        "{result:?}"
+    );
+    assert!(!store.exist(&id).await.unwrap());
+    drop(store);
+    tables.drop_all().await;
+}
