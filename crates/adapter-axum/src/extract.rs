@@ -1,4 +1,4 @@
-//! The [`Session`] extractor.
+//! The [`Session`] and [`Flash`] extractors.
 
 use std::ops::Deref;
 
@@ -71,5 +71,42 @@ impl IntoResponse for MissingSessionLayer {
     fn into_response(self) -> Response {
         tracing::error!("{MISSING_LAYER}");
         (StatusCode::INTERNAL_SERVER_ERROR, MISSING_LAYER).into_response()
+    }
+}
+
+/// The request's flash messages, for handlers: `async fn handler(flash: Flash)`.
+///
+/// Derefs to [`session_flash::Flash`]. Every extraction in one request yields the same
+/// handle (it is kept in the request's extensions), so "show now" messages added by one part
+/// of the request are seen by whatever renders the response.
+#[derive(Clone, Debug)]
+pub struct Flash(session_flash::Flash);
+
+impl Flash {
+    /// The flash handle.
+    pub fn into_inner(self) -> session_flash::Flash {
+        self.0
+    }
+}
+
+impl Deref for Flash {
+    type Target = session_flash::Flash;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Flash {
+    type Rejection = MissingSessionLayer;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(flash) = parts.extensions.get::<session_flash::Flash>() {
+            return Ok(Flash(flash.clone()));
+        }
+        let session = Session::from_request_parts(parts, state).await?;
+        let flash = session_flash::Flash::new(session.into_inner());
+        parts.extensions.insert(flash.clone());
+        Ok(Flash(flash))
     }
 }

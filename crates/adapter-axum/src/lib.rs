@@ -1,4 +1,5 @@
-//! axum / tower adapter for `session-core`: a [`SessionLayer`] and a [`Session`] extractor.
+//! axum / tower adapter for `session-core`: a [`SessionLayer`], and [`Session`] and [`Flash`]
+//! extractors.
 //!
 //! This crate only translates between HTTP and core: it hands the request's `Cookie` headers
 //! to [`session_core::Manager::load`] and sends the `Set-Cookie` that
@@ -61,5 +62,5 @@ mod extract;
 mod layer;
 
 pub use error::{ErrorHandler, SessionError, default_error_response};
-pub use extract::{MissingSessionLayer, Session};
+pub use extract::{Flash, MissingSessionLayer, Session};
 pub use layer::{SessionLayer, SessionService};

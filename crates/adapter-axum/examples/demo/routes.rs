@@ -1,14 +1,23 @@
 //! The demo's routes: the HTTP contract every adapter's demo serves (see the `http-scenarios`
-//! crate), kept apart from `main` so the tests can serve the very same app.
+//! crate) plus Macaron's flash example, kept apart from `main` so the tests can serve the very
+//! same app.
 
-use adapter_axum::{Session, SessionError, SessionLayer};
+use adapter_axum::{Flash, Session, SessionError, SessionLayer};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::Deserialize;
 use session_core::Manager;
+use session_flash::{FlashView, Level, Show};
+
+/// The seed's `templates/signup.tmpl`, as a minijinja template.
+const SIGNUP: &str = "<h2>{{ Flash.SuccessMsg }}</h2>
+<h2>{{ Flash.ErrorMsg }}</h2>
+<h2>{{ Flash.InfoMsg }}</h2>
+<h2>{{ Flash.WarningMsg }}</h2>
+";
 
 /// Every route of the contract, behind a [`SessionLayer`] over `manager`.
 pub fn app(manager: Manager) -> Router {
@@ -23,6 +32,8 @@ pub fn app(manager: Manager) -> Router {
         .route("/logout", post(logout))
         .route("/logout-everywhere", post(logout_everywhere))
         .route("/stats", get(stats))
+        .route("/signup", get(signup))
+        .route("/flash", get(show_flash).post(add_flash))
         .with_state(manager.clone())
         .layer(SessionLayer::new(manager))
 }
@@ -99,4 +110,55 @@ async fn stats(State(manager): State<Manager>) -> Answer {
         Err(e) => return Err(e.into()),
     };
     Ok(Json(serde_json::json!({ "count": count })).into_response())
+}
+
+/// Macaron's flash example: queues four messages for the next page and renders the ones
+/// queued before.
+async fn signup(flash: Flash) -> Answer {
+    flash.success("yes!!!").await?;
+    flash.error("opps...").await?;
+    flash.info("aha?!").await?;
+    flash.warning("Just be careful.").await?;
+    render(&flash).await
+}
+
+/// Renders the flashes without adding any (and so consumes them).
+async fn show_flash(flash: Flash) -> Answer {
+    render(&flash).await
+}
+
+#[derive(Deserialize)]
+struct NewFlash {
+    level: String,
+    text: String,
+    #[serde(default)]
+    now: bool,
+}
+
+/// Adds one message (`level`, `text`, and `now=true` to show it in this response), then
+/// renders the page.
+async fn add_flash(flash: Flash, Form(form): Form<NewFlash>) -> Answer {
+    let level = match form.level.as_str() {
+        "success" => Level::Success,
+        "error" => Level::Error,
+        "info" => Level::Info,
+        "warning" => Level::Warning,
+        _ => return Ok((StatusCode::BAD_REQUEST, "unknown level").into_response()),
+    };
+    let show = if form.now { Show::Now } else { Show::Next };
+    flash.add(level, form.text, show).await?;
+    render(&flash).await
+}
+
+async fn render(flash: &Flash) -> Answer {
+    let view: FlashView = flash.view().await?;
+    // The `.html` name turns minijinja's autoescaping on: message text is data.
+    let env = minijinja::Environment::new();
+    match env.render_named_str("signup.html", SIGNUP, minijinja::context! { Flash => view }) {
+        Ok(html) => Ok(Html(html).into_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            Ok((StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response())
+        }
+    }
 }

@@ -7,6 +7,7 @@ mod auth;
 mod basics;
 mod concurrency;
 mod cookies;
+mod flash;
 mod outage;
 mod strict;
 
@@ -124,6 +125,16 @@ pub(crate) const ALL: &[Scenario] = &[
         "concurrency",
         "50 concurrent writes to one session",
         concurrency::fifty_writers,
+    ),
+    scenario(
+        "flash",
+        "signup messages shown once on the next page",
+        flash::seed_signup,
+    ),
+    scenario(
+        "flash",
+        "show-now messages and escaping",
+        flash::show_now_and_escaping,
     ),
 ];
 
