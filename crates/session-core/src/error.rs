@@ -131,6 +131,22 @@ impl Error {
         )
     }
 
+    /// The HTTP status an adapter answers this error with by default: 503 for backend errors
+    /// (the client may retry, and keeps its cookie), 500 for anything else.
+    pub fn http_status(&self) -> u16 {
+        if self.is_backend() { 503 } else { 500 }
+    }
+
+    /// A short response body for [`Error::http_status`] that reveals no detail (details belong
+    /// in the log, not in a response).
+    pub fn public_message(&self) -> &'static str {
+        if self.is_backend() {
+            "session store unavailable"
+        } else {
+            "session error"
+        }
+    }
+
     /// True for [`Error::Unsupported`].
     pub fn is_unsupported(&self) -> bool {
         matches!(self, Error::Unsupported { .. })
