@@ -94,6 +94,12 @@
 //! are busy or the server is down; the pool reconnects once the server is back, with no need
 //! to rebuild the manager. The provider connects when it is opened (fail fast).
 //!
+//! The provider's own pool does not ping a connection before every use (sqlx already pings
+//! each one when it goes back to the pool, off the request's path), so an operation costs one
+//! round trip; a connection idle for 30 s or more is pinged first. A connection the server
+//! killed while it sat in the pool therefore fails one request with `Error::Backend` and is
+//! replaced; the tests kill the pool's connections while requests run and check exactly that.
+//!
 //! # Example
 //!
 //! ```no_run

@@ -2,6 +2,7 @@
 //! from truncating a record.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
@@ -9,7 +10,7 @@ use session_core::{
     Write,
 };
 use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlPoolOptions};
-use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
+use sqlx::{AssertSqlSafe, Connection, SqlSafeStr, SqlStr};
 
 use crate::NAME;
 use crate::config::MySqlConfig;
@@ -20,6 +21,9 @@ pub const GC_BATCH: u64 = 1000;
 
 /// Room for the statement and the other parameters next to the record in one packet.
 const PACKET_OVERHEAD: u64 = 16 * 1024;
+
+/// A pooled connection idle at least this long is pinged before it is handed out.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
 /// Sessions in one MySQL/MariaDB table, through a sqlx connection pool.
 pub struct MySqlStore {
@@ -115,6 +119,18 @@ impl MySqlStore {
         let pool = MySqlPoolOptions::new()
             .max_connections(config.pool_size)
             .acquire_timeout(config.acquire_timeout)
+            // sqlx pings every connection when it returns to the pool; pinging again on
+            // acquire would add a round trip to every operation. Only a connection idle long
+            // enough for a firewall or the server to have dropped it is checked first.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IF_IDLE_FOR {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(config.connect)
             .await
             .map_err(backend)?;

@@ -47,6 +47,9 @@
 //!   new record starts at a random version, so a stale writer cannot match a record that
 //!   reuses a destroyed ID.
 //! - Names are double-quoted, so `table=` is case-sensitive and may be a reserved word.
+//! - `owner` is free text, bound as a parameter like every value; one with a NUL character
+//!   (which PostgreSQL text cannot hold) is an [`Error::Encode`](session_core::Error::Encode)
+//!   before anything is written.
 //!
 //! # One statement per operation
 //!
@@ -94,6 +97,12 @@
 //! are busy or the server is down; connections are re-established by the pool once the
 //! server is back, with no need to rebuild the manager. The provider connects when it is
 //! opened (fail fast): a server that is down at start-up is an error from `Manager::new`.
+//!
+//! The provider's own pool does not ping a connection before every use (sqlx already pings
+//! each one when it goes back to the pool, off the request's path), so an operation costs one
+//! round trip; a connection idle for 30 s or more is pinged first. A connection the server
+//! killed while it sat in the pool therefore fails one request with `Error::Backend` and is
+//! replaced; the tests kill the pool's connections while requests run and check exactly that.
 //!
 //! # Example
 //!

@@ -1,6 +1,7 @@
 //! [`PostgresStore`]: the session operations, each one SQL statement.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
@@ -8,7 +9,7 @@ use session_core::{
     Write,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
+use sqlx::{AssertSqlSafe, Connection, SqlSafeStr, SqlStr};
 
 use crate::NAME;
 use crate::config::PgConfig;
@@ -19,6 +20,9 @@ pub const GC_BATCH: i64 = 1000;
 
 /// BYTEA holds at most 1 GiB.
 const MAX_BYTEA: usize = 1 << 30;
+
+/// A pooled connection idle at least this long is pinged before it is handed out.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
 /// Sessions in one PostgreSQL table, through a sqlx connection pool.
 pub struct PostgresStore {
@@ -115,6 +119,18 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(config.pool_size)
             .acquire_timeout(config.acquire_timeout)
+            // sqlx pings every connection when it returns to the pool; pinging again on
+            // acquire would add a round trip to every operation. Only a connection idle long
+            // enough for a firewall or the server to have dropped it is checked first.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IF_IDLE_FOR {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(config.connect)
             .await
             .map_err(backend)?;
