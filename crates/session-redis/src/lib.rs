@@ -51,10 +51,14 @@
 //! changed the record is followed by a second script on the index slot (writes cost two
 //! round trips there, reads one). Between the two, and if the second one fails (logged as a
 //! warning; the session operation itself still succeeds), the index lags: a new session can
-//! be missing from `count` until its next write or touch re-adds it,
-//! and a session destroyed concurrently with a write to it can be counted until its
-//! expiry passes, when GC drops the entry. `owner_sessions` re-checks every listed session
-//! against its record, so it never returns a dead or re-bound session.
+//! be missing from `count` until its next write or touch re-adds it, and a session destroyed
+//! concurrently with a write to it can be counted until its expiry passes, when GC drops the
+//! entry. `owner_sessions` re-checks every listed session against its record, so it never
+//! returns a dead or re-bound session.
+//!
+//! The single-server scripts build some key names themselves (an owner's set, the session
+//! keys GC visits) instead of receiving them all in `KEYS`; Redis allows that outside cluster
+//! mode, and the cluster path never does it across slots.
 //!
 //! GC walks the index entries whose score is `<= now`, in batches. On a single server one
 //! script per batch deletes each record whose stored expiry has passed and drops its index
