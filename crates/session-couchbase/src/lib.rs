@@ -29,7 +29,7 @@
 //! - **Every call is bounded.** The SDK retries many failures on its own, for ever in some
 //!   cases (a refused login, an unreachable node, TMPFAIL), so `Cluster::connect`, the first
 //!   operation and every operation run under `tokio::time::timeout`. Reaching a bound is a
-//!   [`Error::Backend`](session_core::Error::Backend), like every other backend failure, so
+//!   [`Error::Backend`], like every other backend failure, so
 //!   adapters answer 503 and never replace the client's cookie.
 //! - The store connects when the manager is created and proves the collection answers with
 //!   one `get`, so a wrong address, password, bucket or collection fails at startup, not on
