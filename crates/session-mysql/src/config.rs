@@ -10,15 +10,17 @@ use session_core::{Error, Result};
 use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 use url::{Host, Url};
 
-use crate::table::{DEFAULT_TABLE, TableName};
+use crate::table::TableName;
 
 /// Pool size when the config sets none.
 pub const DEFAULT_POOL_SIZE: u32 = 10;
 /// How long a request waits for a pooled connection before failing with `Error::Backend`.
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-const KEYS: &str = "charset, collation, tls, ssl-mode, ssl-ca, socket, parseTime, loc, table, \
-                    pool_size (or max_connections), acquire_timeout";
+const KEYS: &str = "table, pool_size (or max_connections), acquire_timeout; in a Go DSN also \
+                    charset, collation, tls, ssl-mode, ssl-ca, socket, parseTime, loc; in a \
+                    mysql:// URL also the parameters sqlx knows: ssl-mode, ssl-ca, ssl-cert, \
+                    ssl-key, charset, collation, socket, timezone, statement-cache-capacity";
 
 /// A parsed config string.
 #[derive(Clone)]
@@ -53,26 +55,118 @@ impl FromStr for MySqlConfig {
 
     fn from_str(config: &str) -> Result<Self> {
         let config = config.trim();
-        let pairs = if config.starts_with("mysql://") || config.starts_with("mariadb://") {
-            url_pairs(config)?
-        } else {
-            go_dsn_pairs(config)?
-        };
-        let mut parsed = MySqlConfig {
-            connect: MySqlConnectOptions::new(),
-            table: TableName::parse(DEFAULT_TABLE)?,
-            pool_size: DEFAULT_POOL_SIZE,
-            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
-        };
-        for (key, value) in pairs {
-            parsed.apply(&key, &value)?;
+        if config.starts_with("mysql://") || config.starts_with("mariadb://") {
+            return from_url(config);
+        }
+        let mut parsed = MySqlConfig::with(MySqlConnectOptions::new());
+        for (key, value) in go_dsn_pairs(config)? {
+            if !parsed.provider_key(&key, &value)? {
+                parsed.connection_key(&key, &value)?;
+            }
         }
         Ok(parsed)
     }
 }
 
+/// The URL form: the provider's own keys are taken out of the query, the other keys are
+/// checked (sqlx ignores parameters it does not know, which would hide a typo) and the URL
+/// goes to sqlx's own parser.
+fn from_url(config: &str) -> Result<MySqlConfig> {
+    let bad_url =
+        |e: &dyn std::fmt::Display| Error::config("url", format!("not a valid mysql URL: {e}"));
+    let mut url = Url::parse(config).map_err(|e| bad_url(&e))?;
+    let mut parsed = MySqlConfig::with(MySqlConnectOptions::new());
+    let mut forwarded = Vec::new();
+    for (key, value) in url.query_pairs() {
+        if parsed.provider_key(&key, &value)? {
+            continue;
+        }
+        let value = match &*key {
+            "sslmode" | "ssl-mode" => {
+                ssl_mode(&key, &value)?;
+                value
+            }
+            "charset" => charset(&value).into(),
+            key if SQLX_URL_KEYS.contains(&key) => value,
+            _ => return Err(unknown(&key)),
+        };
+        forwarded.push((key.into_owned(), value.into_owned()));
+    }
+    url.set_query(None);
+    if !forwarded.is_empty() {
+        url.query_pairs_mut().extend_pairs(forwarded);
+    }
+    if url.password() == Some("") {
+        // `root:@host` means no password; sqlx would send an empty one, which the server
+        // refuses for an account without a password.
+        url.set_password(None)
+            .map_err(|()| bad_url(&"cannot drop the empty password"))?;
+    }
+    let mut connect = MySqlConnectOptions::from_str(url.as_str()).map_err(|e| bad_url(&e))?;
+    // sqlx keeps the brackets of an IPv6 literal, which then fails to resolve.
+    if let Some(Host::Ipv6(addr)) = url.host() {
+        connect = connect.host(&addr.to_string());
+    }
+    Ok(MySqlConfig { connect, ..parsed })
+}
+
+/// Query parameters sqlx 0.9 understands in a `mysql://` URL (`ssl-mode` and `charset` are
+/// checked separately).
+const SQLX_URL_KEYS: &[&str] = &[
+    "sslca",
+    "ssl-ca",
+    "collation",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "socket",
+    "timezone",
+    "time-zone",
+];
+
+fn unknown(key: &str) -> Error {
+    Error::config(
+        key,
+        format!("unknown mysql provider option (accepted: {KEYS})"),
+    )
+}
+
 impl MySqlConfig {
-    fn apply(&mut self, key: &str, value: &str) -> Result<()> {
+    fn with(connect: MySqlConnectOptions) -> Self {
+        MySqlConfig {
+            connect,
+            table: TableName::default(),
+            pool_size: DEFAULT_POOL_SIZE,
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+        }
+    }
+
+    /// Applies one of the provider's own keys; false when `key` is not one of them.
+    fn provider_key(&mut self, key: &str, value: &str) -> Result<bool> {
+        match key {
+            "table" => self.table = TableName::parse(value)?,
+            "pool_size" | "max_connections" => {
+                self.pool_size = match value.parse::<u32>() {
+                    Ok(n) if n > 0 => n,
+                    _ => return Err(not_positive(key, value, "connections")),
+                }
+            }
+            "acquire_timeout" => {
+                self.acquire_timeout = match value.parse::<f64>() {
+                    Ok(s) if s > 0.0 => Duration::try_from_secs_f64(s)
+                        .map_err(|_| not_positive(key, value, "seconds"))?,
+                    _ => return Err(not_positive(key, value, "seconds")),
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Applies a Go DSN part or parameter.
+    fn connection_key(&mut self, key: &str, value: &str) -> Result<()> {
         let connect = std::mem::take(&mut self.connect);
         self.connect = match key {
             "user" => connect.username(value),
@@ -94,46 +188,17 @@ impl MySqlConfig {
             // Go's time parsing options: this provider stores no DATE/TIME columns (expiry is
             // BIGINT milliseconds), so DSNs copied from a Go application keep working.
             "parseTime" | "loc" => connect,
-            "table" => {
-                self.table = TableName::parse(value)?;
-                connect
-            }
-            "pool_size" | "max_connections" => {
-                self.pool_size = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| {
-                        Error::config(
-                            key,
-                            format!("expected a positive number of connections, got {value:?}"),
-                        )
-                    })?;
-                connect
-            }
-            "acquire_timeout" => {
-                self.acquire_timeout = value
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|s| *s > 0.0)
-                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                    .ok_or_else(|| {
-                        Error::config(
-                            key,
-                            format!("expected a positive number of seconds, got {value:?}"),
-                        )
-                    })?;
-                connect
-            }
-            _ => {
-                return Err(Error::config(
-                    key,
-                    format!("unknown mysql provider option (accepted: {KEYS})"),
-                ));
-            }
+            _ => return Err(unknown(key)),
         };
         Ok(())
     }
+}
+
+fn not_positive(key: &str, value: &str, unit: &str) -> Error {
+    Error::config(
+        key,
+        format!("expected a positive number of {unit}, got {value:?}"),
+    )
 }
 
 /// The connection character set. Go DSNs often say `utf8` (MySQL's 3-byte `utf8mb3`), which
@@ -277,40 +342,10 @@ fn host_port(addr: &str) -> std::result::Result<Vec<(String, String)>, ()> {
     Ok(pairs)
 }
 
-/// The key list a `mysql://user:password@host:port/dbname?key=value` URL stands for.
-fn url_pairs(config: &str) -> Result<Vec<(String, String)>> {
-    let url = Url::parse(config)
-        .map_err(|e| Error::config("url", format!("not a valid mysql URL: {e}")))?;
-    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
-    let mut pairs = Vec::new();
-    if !url.username().is_empty() {
-        pairs.push(("user".to_owned(), decode(url.username())));
-    }
-    if let Some(password) = url.password() {
-        pairs.push(("password".to_owned(), decode(password)));
-    }
-    match url.host() {
-        Some(Host::Ipv6(addr)) => pairs.push(("host".to_owned(), addr.to_string())),
-        Some(host) => pairs.push(("host".to_owned(), decode(&host.to_string()))),
-        None => {}
-    }
-    if let Some(port) = url.port() {
-        pairs.push(("port".to_owned(), port.to_string()));
-    }
-    let dbname = url.path().trim_start_matches('/');
-    if !dbname.is_empty() {
-        pairs.push(("dbname".to_owned(), decode(dbname)));
-    }
-    pairs.extend(
-        url.query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned())),
-    );
-    Ok(pairs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::DEFAULT_TABLE;
 
     fn parse(s: &str) -> Result<MySqlConfig> {
         s.parse()
@@ -367,6 +402,13 @@ mod tests {
         assert_eq!(c.connect.get_database(), Some("te st"));
         assert!(matches!(c.connect.get_ssl_mode(), MySqlSslMode::Disabled));
         assert_eq!((c.table.name(), c.pool_size), ("s1", 4));
+        let c = parse("mysql://u@[::1]:3308/db?ssl-cert=/c.pem&timezone=UTC&charset=utf8").unwrap();
+        assert_eq!((c.connect.get_host(), c.connect.get_port()), ("::1", 3308));
+        assert_eq!(c.connect.get_charset(), "utf8mb4");
+        assert_eq!(
+            field_of(parse("mysql://u@h/db?parseTime=true")),
+            "parseTime"
+        );
     }
 
     #[test]

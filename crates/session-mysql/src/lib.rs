@@ -20,8 +20,12 @@
 //! | `pool_size` or `max_connections` | pool size (default 10) |
 //! | `acquire_timeout` | seconds a request waits for a connection before it fails (default 5) |
 //!
-//! Parameter values are percent-encoded. Any other parameter is an
-//! [`Error::Config`](session_core::Error::Config) naming it.
+//! Parameter values are percent-encoded. In the URL form the provider's own keys (`table`,
+//! `pool_size`, `acquire_timeout`) are taken out of the query and the URL is handed to sqlx's
+//! parser, so it also accepts sqlx's other parameters (`ssl-cert`, `ssl-key`, `timezone`,
+//! ...), while `tls`, `parseTime` and `loc` belong to the Go DSN form. Any other parameter is
+//! an [`Error::Config`](session_core::Error::Config) naming it: sqlx itself would silently
+//! ignore an unknown URL parameter, hiding a typo.
 //!
 //! # Schema
 //!

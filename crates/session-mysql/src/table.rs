@@ -75,6 +75,16 @@ fn is_ident(part: &str) -> bool {
         && part.len() <= MAX_IDENT
 }
 
+impl Default for TableName {
+    /// [`DEFAULT_TABLE`], unqualified.
+    fn default() -> Self {
+        TableName {
+            database: None,
+            name: DEFAULT_TABLE.to_owned(),
+        }
+    }
+}
+
 impl FromStr for TableName {
     type Err = Error;
 

@@ -58,6 +58,14 @@ async fn registered_as_mysql_and_opened_from_the_macaron_form() {
     assert_eq!(manager.owner_sessions("Zoë 🦀").await.unwrap().len(), 1);
     assert!(manager.owner_sessions("zoë 🦀").await.unwrap().is_empty());
     assert!(manager.owner_sessions("Zoe 🦀").await.unwrap().is_empty());
+
+    // The URL form with an empty password and parameters only sqlx knows.
+    let config = format!(
+        "mysql://root:@127.0.0.1:3306/test?charset=utf8&time-zone=%2B00:00&table={}",
+        tables.add()
+    );
+    let manager = Manager::new(options(config), &registry).await.unwrap();
+    assert_eq!(manager.count().await.unwrap(), 0);
     tables.drop_all().await;
 }
 

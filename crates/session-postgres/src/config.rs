@@ -5,12 +5,11 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use percent_encoding::percent_decode_str;
 use session_core::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use url::{Host, Url};
 
-use crate::table::{DEFAULT_TABLE, TableName};
+use crate::table::TableName;
 
 /// Pool size when the config sets none.
 pub const DEFAULT_POOL_SIZE: u32 = 10;
@@ -19,8 +18,11 @@ pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Shown in `pg_stat_activity` unless the config sets `application_name`.
 pub const DEFAULT_APPLICATION_NAME: &str = "session-postgres";
 
-const KEYS: &str = "host, port, dbname, user, password, sslmode, sslrootcert, application_name, \
-                    table, pool_size (or max_connections), acquire_timeout";
+const KEYS: &str = "table, pool_size (or max_connections), acquire_timeout; in the key=value \
+                    form also host, port, dbname, user, password, sslmode, sslrootcert, \
+                    application_name; in a postgres:// URL also the parameters sqlx knows: \
+                    sslmode, sslrootcert, sslcert, sslkey, host, hostaddr, port, dbname, user, \
+                    password, application_name, options, statement-cache-capacity";
 
 /// A parsed config string.
 #[derive(Clone)]
@@ -55,26 +57,133 @@ impl FromStr for PgConfig {
 
     fn from_str(config: &str) -> Result<Self> {
         let config = config.trim();
-        let pairs = if config.starts_with("postgres://") || config.starts_with("postgresql://") {
-            url_pairs(config)?
-        } else {
-            libpq_pairs(config)?
-        };
-        let mut parsed = PgConfig {
-            connect: PgConnectOptions::new().application_name(DEFAULT_APPLICATION_NAME),
-            table: TableName::parse(DEFAULT_TABLE)?,
-            pool_size: DEFAULT_POOL_SIZE,
-            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
-        };
-        for (key, value) in pairs {
-            parsed.apply(&key, &value)?;
+        if config.starts_with("postgres://") || config.starts_with("postgresql://") {
+            return from_url(config);
+        }
+        let mut parsed = PgConfig::with(PgConnectOptions::new());
+        for (key, value) in libpq_pairs(config)? {
+            if !parsed.provider_key(&key, &value)? {
+                parsed.connection_key(&key, &value)?;
+            }
         }
         Ok(parsed)
     }
 }
 
+/// The URL form: the provider's own keys are taken out of the query, the other keys are
+/// checked (sqlx ignores parameters it does not know, which would hide a typo) and the URL
+/// goes to sqlx's own parser.
+fn from_url(config: &str) -> Result<PgConfig> {
+    let mut url = Url::parse(config)
+        .map_err(|e| Error::config("url", format!("not a valid postgres URL: {e}")))?;
+    let mut parsed = PgConfig::with(PgConnectOptions::new());
+    let mut forwarded = Vec::new();
+    for (key, value) in url.query_pairs() {
+        if parsed.provider_key(&key, &value)? {
+            continue;
+        }
+        match &*key {
+            "sslmode" | "ssl-mode" => {
+                ssl_mode(&key, &value)?;
+            }
+            key if SQLX_URL_KEYS.contains(&key) => {}
+            _ => return Err(unknown(&key)),
+        }
+        forwarded.push((key.into_owned(), value.into_owned()));
+    }
+    url.set_query(None);
+    if !forwarded.is_empty() {
+        url.query_pairs_mut().extend_pairs(forwarded);
+    }
+    let mut connect = PgConnectOptions::from_str(url.as_str())
+        .map_err(|e| Error::config("url", format!("not a valid postgres URL: {e}")))?;
+    // sqlx keeps the brackets of an IPv6 literal, which then fails to resolve.
+    if let Some(Host::Ipv6(addr)) = url.host() {
+        connect = connect.host(&addr.to_string());
+    }
+    Ok(PgConfig {
+        connect: default_application_name(connect),
+        ..parsed
+    })
+}
+
+/// Query parameters sqlx 0.9 understands in a `postgres://` URL.
+const SQLX_URL_KEYS: &[&str] = &[
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+fn unknown(key: &str) -> Error {
+    Error::config(
+        key,
+        format!("unknown postgres provider option (accepted: {KEYS})"),
+    )
+}
+
+fn default_application_name(connect: PgConnectOptions) -> PgConnectOptions {
+    if connect.get_application_name().is_some() {
+        connect
+    } else {
+        connect.application_name(DEFAULT_APPLICATION_NAME)
+    }
+}
+
 impl PgConfig {
-    fn apply(&mut self, key: &str, value: &str) -> Result<()> {
+    fn with(connect: PgConnectOptions) -> Self {
+        PgConfig {
+            connect: default_application_name(connect),
+            table: TableName::default(),
+            pool_size: DEFAULT_POOL_SIZE,
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+        }
+    }
+
+    /// Applies one of the provider's own keys; false when `key` is not one of them.
+    fn provider_key(&mut self, key: &str, value: &str) -> Result<bool> {
+        let positive = |unit: &str| {
+            Error::config(
+                key,
+                format!("expected a positive number of {unit}, got {value:?}"),
+            )
+        };
+        match key {
+            "table" => self.table = TableName::parse(value)?,
+            "pool_size" | "max_connections" => {
+                self.pool_size = value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| positive("connections"))?;
+            }
+            "acquire_timeout" => {
+                self.acquire_timeout = value
+                    .parse()
+                    .ok()
+                    .filter(|s| *s > 0.0)
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                    .ok_or_else(|| positive("seconds"))?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Applies a libpq connection key.
+    fn connection_key(&mut self, key: &str, value: &str) -> Result<()> {
         let connect = std::mem::take(&mut self.connect);
         self.connect = match key {
             // libpq reads a host starting with `/` as a Unix-socket directory.
@@ -86,44 +195,19 @@ impl PgConfig {
             "dbname" => connect.database(value),
             "user" => connect.username(value),
             "password" => connect.password(value),
-            "sslmode" => connect.ssl_mode(ssl_mode(value)?),
+            "sslmode" => connect.ssl_mode(ssl_mode(key, value)?),
             "sslrootcert" => connect.ssl_root_cert(value),
             "application_name" => connect.application_name(value),
-            "table" => {
-                self.table = TableName::parse(value)?;
-                connect
-            }
-            "pool_size" | "max_connections" => {
-                self.pool_size = match value.parse::<u32>() {
-                    Ok(n) if n > 0 => n,
-                    _ => {
-                        return Err(Error::config(
-                            key,
-                            format!("expected a positive number of connections, got {value:?}"),
-                        ));
-                    }
-                };
-                connect
-            }
-            "acquire_timeout" => {
-                self.acquire_timeout = seconds(key, value)?;
-                connect
-            }
-            _ => {
-                return Err(Error::config(
-                    key,
-                    format!("unknown postgres provider option (accepted: {KEYS})"),
-                ));
-            }
+            _ => return Err(unknown(key)),
         };
         Ok(())
     }
 }
 
-fn ssl_mode(value: &str) -> Result<PgSslMode> {
+fn ssl_mode(key: &str, value: &str) -> Result<PgSslMode> {
     let mode = PgSslMode::from_str(value).map_err(|_| {
         Error::config(
-            "sslmode",
+            key,
             format!(
                 "expected disable, allow, prefer, require, verify-ca or verify-full, got {value:?}"
             ),
@@ -135,29 +219,14 @@ fn ssl_mode(value: &str) -> Result<PgSslMode> {
     );
     if needs_tls && !cfg!(feature = "tls") {
         return Err(Error::config(
-            "sslmode",
+            key,
             format!(
-                "sslmode={value} needs TLS, but session-postgres was built without it: enable \
+                "{key}={value} needs TLS, but session-postgres was built without it: enable \
                  its `tls` feature"
             ),
         ));
     }
     Ok(mode)
-}
-
-/// A positive number of seconds, fractions allowed (`0.5`).
-fn seconds(key: &str, value: &str) -> Result<Duration> {
-    value
-        .parse::<f64>()
-        .ok()
-        .filter(|s| *s > 0.0)
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| {
-            Error::config(
-                key,
-                format!("expected a positive number of seconds, got {value:?}"),
-            )
-        })
 }
 
 /// Splits a libpq connection string: `key=value` pairs separated by whitespace, spaces
@@ -203,40 +272,10 @@ fn libpq_pairs(config: &str) -> Result<Vec<(String, String)>> {
     }
 }
 
-/// The key list a `postgres://user:password@host:port/dbname?key=value` URL stands for.
-fn url_pairs(config: &str) -> Result<Vec<(String, String)>> {
-    let url = Url::parse(config)
-        .map_err(|e| Error::config("url", format!("not a valid postgres URL: {e}")))?;
-    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
-    let mut pairs = Vec::new();
-    if !url.username().is_empty() {
-        pairs.push(("user".to_owned(), decode(url.username())));
-    }
-    if let Some(password) = url.password() {
-        pairs.push(("password".to_owned(), decode(password)));
-    }
-    match url.host() {
-        Some(Host::Ipv6(addr)) => pairs.push(("host".to_owned(), addr.to_string())),
-        Some(host) => pairs.push(("host".to_owned(), decode(&host.to_string()))),
-        None => {}
-    }
-    if let Some(port) = url.port() {
-        pairs.push(("port".to_owned(), port.to_string()));
-    }
-    let dbname = url.path().trim_start_matches('/');
-    if !dbname.is_empty() {
-        pairs.push(("dbname".to_owned(), decode(dbname)));
-    }
-    pairs.extend(
-        url.query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned())),
-    );
-    Ok(pairs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::DEFAULT_TABLE;
 
     fn parse(s: &str) -> Result<PgConfig> {
         s.parse()
@@ -299,7 +338,9 @@ mod tests {
         assert_eq!(c.table.name(), "s1");
         assert_eq!(c.pool_size, 4);
         assert_eq!(c.connect.get_application_name(), Some("me"));
-        let c = parse("postgresql://[::1]/x").unwrap();
+        let c =
+            parse("postgresql://[::1]/x?sslcert=/c.pem&options=-c%20search_path%3Dapp").unwrap();
+        assert_eq!(c.connect.get_options(), Some("-c search_path=app"));
         assert_eq!(c.connect.get_host(), "::1");
     }
 

@@ -18,9 +18,13 @@
 //! | `pool_size` or `max_connections` | pool size (default 10) |
 //! | `acquire_timeout` | seconds a request waits for a connection before it fails (default 5) |
 //!
-//! Values may be single-quoted (`password='a b'`); in the URL form they are percent-encoded.
-//! Unset connection keys fall back to the libpq environment variables (`PGHOST`, ...), as in
-//! libpq. Any other key is an [`Error::Config`](session_core::Error::Config) naming it.
+//! Values may be single-quoted (`password='a b'`). In the URL form the provider's own keys
+//! (`table`, `pool_size`, `acquire_timeout`) are taken out of the query and the URL is handed
+//! to sqlx's parser, so it also accepts sqlx's other parameters (`sslcert`, `sslkey`,
+//! `options`, ...). Unset connection keys fall back to the libpq environment variables
+//! (`PGHOST`, ...), as in libpq. Any other key is an
+//! [`Error::Config`](session_core::Error::Config) naming it: sqlx itself would silently ignore
+//! an unknown URL parameter, hiding a typo.
 //!
 //! # Schema
 //!

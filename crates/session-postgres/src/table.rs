@@ -73,6 +73,16 @@ impl TableName {
     }
 }
 
+impl Default for TableName {
+    /// [`DEFAULT_TABLE`], unqualified.
+    fn default() -> Self {
+        TableName {
+            schema: None,
+            name: DEFAULT_TABLE.to_owned(),
+        }
+    }
+}
+
 impl FromStr for TableName {
     type Err = Error;
 
