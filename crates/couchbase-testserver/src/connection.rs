@@ -127,13 +127,16 @@ fn json(state: &State, request: &Request, value: &serde_json::Value) -> Response
 }
 
 fn hello(state: &mut State, request: &Request) -> Response {
-    state.features = request
+    state.features.clear();
+    for f in request
         .value
         .chunks_exact(2)
         .map(|c| u16::from_be_bytes([c[0], c[1]]))
-        .filter(|f| feature::SUPPORTED.contains(f))
-        .collect();
-    state.features.dedup();
+    {
+        if feature::SUPPORTED.contains(&f) && !state.features.contains(&f) {
+            state.features.push(f);
+        }
+    }
     let value: Vec<u8> = state
         .features
         .iter()
