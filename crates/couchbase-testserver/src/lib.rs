@@ -21,6 +21,10 @@
 //! refused authentication ([`TestServer::set_refuse_auth`]), and an outage
 //! ([`TestServer::stop`] then [`TestServer::restart`] on the same port).
 //!
+//! The cluster config names one node: the server's own port as the data service, and
+//! port 8091 as the management service, because the SDK refuses a config without one; nothing
+//! is served on 8091 and the SDK never needs it for key-value work.
+//!
 //! What it is not: a cluster. One node, one bucket, no replicas, no durability, no
 //! sub-document operations, no query/search/management HTTP services, no TLS. The SDK's
 //! config polling and connection handling are exercised; rebalances are not.

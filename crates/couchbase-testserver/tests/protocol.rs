@@ -249,3 +249,25 @@ async fn bad_framing_closes_only_that_connection() {
     let mut good = TcpStream::connect(server.addr()).await.expect("connect");
     assert_eq!(call(&mut good, 0x0a, b"", b"").await.status, 0, "noop");
 }
+
+#[tokio::test]
+async fn dropping_the_server_closes_its_connections_and_port() {
+    let server = server(Mechanism::ALL.to_vec()).await;
+    let addr = server.addr();
+    let mut open = TcpStream::connect(addr).await.expect("connect");
+    assert_eq!(call(&mut open, 0x0a, b"", b"").await.status, 0, "noop");
+    drop(server);
+    assert!(
+        read_reply(&mut open).await.is_none(),
+        "a connection outlived the server"
+    );
+    // The listener goes away with its task; wait for that, bounded.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while TcpStream::connect(addr).await.is_ok() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "still listening after drop"
+    );
+}
