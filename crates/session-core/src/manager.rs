@@ -169,7 +169,21 @@ impl Manager {
     async fn read_live_inner(&self, id: &SessionId) -> Result<Option<(Stored, Record)>> {
         let inner = &self.inner;
         let key = self.key(id)?;
-        let Some(stored) = inner.store.read(&key).await? else {
+        let stored = match inner.store.read(&key).await {
+            Ok(stored) => stored,
+            // A record the provider itself cannot parse is as good as absent, like one whose
+            // body does not decode: a corrupt record must not become a 500 on every request.
+            Err(Error::Corrupt(e)) => {
+                tracing::warn!(session = %id, error = %e, "corrupt session record treated as absent");
+                self.emit(Event::Corrupt {
+                    session: id.fingerprint(),
+                });
+                self.discard(&key).await;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(stored) = stored else {
             self.emit(Event::UnknownId {
                 session: id.fingerprint(),
             });

@@ -75,7 +75,9 @@ pub enum Saved {
 ///   and never creates a record; `touch` changes only the expiry and never creates a record.
 /// - Every successful write yields a version different from the previous one.
 /// - `gc` removes records whose `expires_at <= now` and never one refreshed meanwhile.
-/// - A backend failure is [`Error::Backend`], never "not found".
+/// - A backend failure is [`Error::Backend`], never "not found". A record the provider cannot
+///   parse may be reported as [`Error::Corrupt`] from `read`: core then treats it as absent
+///   and deletes it.
 #[async_trait]
 pub trait RawStore: Send + Sync + 'static {
     /// The provider's registry name, used in errors and logs.
