@@ -1,6 +1,7 @@
 //! The provider config string: a Go MySQL driver DSN (as Macaron documented) or a `mysql://`
-//! URL. Both are reduced to one list of `(key, value)` pairs, so they accept the same
-//! parameters and reject the same mistakes.
+//! URL. A DSN is split here and applied key by key; a URL goes to sqlx's own parser once the
+//! provider's keys are taken out of it and the rest are checked. Either way an unknown key is
+//! an error that names it.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -95,12 +96,6 @@ fn from_url(config: &str) -> Result<MySqlConfig> {
     url.set_query(None);
     if !forwarded.is_empty() {
         url.query_pairs_mut().extend_pairs(forwarded);
-    }
-    if url.password() == Some("") {
-        // `root:@host` means no password; sqlx would send an empty one, which the server
-        // refuses for an account without a password.
-        url.set_password(None)
-            .map_err(|()| bad_url(&"cannot drop the empty password"))?;
     }
     let mut connect = MySqlConnectOptions::from_str(url.as_str()).map_err(|e| bad_url(&e))?;
     // sqlx keeps the brackets of an IPv6 literal, which then fails to resolve.

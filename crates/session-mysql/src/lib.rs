@@ -90,6 +90,8 @@
 //! session touched meanwhile no longer matches and is kept. GC and count go through
 //! `expires_at_idx`; the tests run `EXPLAIN` on both and check that the plan uses it (`type:
 //! range`, `key: expires_at_idx`).
+//! `DELETE ... LIMIT` is what MySQL calls unsafe for statement-based replication; with the
+//! default `MIXED` (MariaDB) or `ROW` (MySQL) binlog format it is logged by row.
 //!
 //! # Failures
 //!

@@ -1,6 +1,7 @@
 //! The provider config string: a libpq `key=value` list (as Macaron documented) or a
-//! `postgres://` URL. A URL is turned into the same key list, so both forms accept the same
-//! keys and reject the same mistakes.
+//! `postgres://` URL. A `key=value` list is split here and applied key by key; a URL goes to
+//! sqlx's own parser once the provider's keys are taken out of it and the rest are checked.
+//! Either way an unknown key is an error that names it.
 
 use std::str::FromStr;
 use std::time::Duration;
