@@ -8,6 +8,8 @@ use session_core::{ProviderContext, RawStore, Registry};
 
 /// One provider to test, and how to give each case an isolated namespace.
 pub struct Target {
+    /// Column title in the matrix.
+    pub label: String,
     /// Registry name.
     pub provider: String,
     /// Builds a config string for one case (fresh directory, prefix, table, ...).
@@ -17,32 +19,67 @@ pub struct Target {
 fn registry() -> Result<Registry> {
     Ok(Registry::new()
         .with(session_memory::MemoryProvider)?
-        .with(session_file::FileProvider)?)
+        .with(session_file::FileProvider)?
+        .with(session_redis::RedisProvider)?)
 }
 
 /// A config factory handing out fresh directories below one scratch directory, which is
 /// removed when the factory is dropped.
 fn fresh_dirs() -> Result<Box<dyn Fn() -> Result<String> + Send + Sync>> {
-    let scratch = tempfile::Builder::new().prefix("xtask-conformance-").tempdir()?;
+    let scratch = tempfile::Builder::new()
+        .prefix("xtask-conformance-")
+        .tempdir()?;
     let next = std::sync::atomic::AtomicU32::new(0);
     Ok(Box::new(move || {
         let n = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Ok(scratch.path().join(format!("case-{n}")).display().to_string())
+        Ok(scratch
+            .path()
+            .join(format!("case-{n}"))
+            .display()
+            .to_string())
     }))
 }
 
+/// A config factory adding a fresh key prefix to `base` for every case.
+fn fresh_prefix(base: String) -> Box<dyn Fn() -> Result<String> + Send + Sync> {
+    Box::new(move || {
+        let n = getrandom::u64().map_err(|e| anyhow::anyhow!("OS random numbers: {e}"))?;
+        Ok(format!("{base},prefix=xtask-{n:016x}:"))
+    })
+}
+
+/// Things the targets need for as long as the matrix runs (a Redis Cluster).
+pub struct Services {
+    _cluster: crate::redis_cluster::cluster::RedisCluster,
+}
+
 /// The in-tree providers, configured for this machine's services.
-pub fn default_targets() -> Result<Vec<Target>> {
-    Ok(vec![
+pub fn default_targets() -> Result<(Vec<Target>, Services)> {
+    let cluster = crate::redis_cluster::cluster::RedisCluster::start(3);
+    let cluster_config = format!("cluster=true,addrs={}", cluster.addrs().join("|"));
+    let targets = vec![
         Target {
+            label: "memory".into(),
             provider: "memory".into(),
             config: Box::new(|| Ok(String::new())),
         },
         Target {
+            label: "file".into(),
             provider: "file".into(),
             config: fresh_dirs()?,
         },
-    ])
+        Target {
+            label: "redis".into(),
+            provider: "redis".into(),
+            config: fresh_prefix("addr=127.0.0.1:6379".into()),
+        },
+        Target {
+            label: "redis-cluster".into(),
+            provider: "redis".into(),
+            config: fresh_prefix(cluster_config),
+        },
+    ];
+    Ok((targets, Services { _cluster: cluster }))
 }
 
 async fn run_target(registry: Arc<Registry>, target: &Target) -> Report {
@@ -63,9 +100,7 @@ async fn run_target(registry: Arc<Registry>, target: &Target) -> Report {
         }
     };
     let mut report = conformance::run(&factory).await;
-    if report.provider.is_empty() {
-        report.provider = name;
-    }
+    report.provider = target.label.clone();
     report
 }
 
@@ -138,7 +173,7 @@ pub fn main(args: &[String]) -> Result<()> {
             other => bail!("unknown argument {other:?}"),
         }
     }
-    let mut targets = default_targets()?;
+    let (mut targets, _services) = default_targets()?;
     if let Some(provider) = provider {
         match config {
             Some(config) => {
@@ -148,11 +183,12 @@ pub fn main(args: &[String]) -> Result<()> {
                 // A fixed config is shared by every case: give it an empty namespace, since
                 // the count cases expect to see only their own sessions.
                 targets = vec![Target {
+                    label: provider.clone(),
                     provider: provider.clone(),
                     config: Box::new(move || Ok(config.clone())),
                 }];
             }
-            None => targets.retain(|t| t.provider == provider),
+            None => targets.retain(|t| t.provider == provider || t.label == provider),
         }
         if targets.is_empty() {
             bail!("no conformance target for provider {provider:?}");

@@ -12,7 +12,12 @@ use anyhow::{Context, Result, bail};
 use crate::workspace_root;
 
 /// Fuzz targets, each run for the same time budget.
-const TARGETS: &[&str] = &["cookie_header", "session_id", "record_decode", "options_config"];
+const TARGETS: &[&str] = &[
+    "cookie_header",
+    "session_id",
+    "record_decode",
+    "options_config",
+];
 
 fn has_cargo_fuzz() -> bool {
     Command::new("cargo")
@@ -32,7 +37,11 @@ pub fn run(seconds: u32) -> Result<()> {
         let status = Command::new("cargo")
             .args(["fuzz", "run", target, "--"])
             .arg(format!("-max_total_time={seconds}"))
-            .args(["-rss_limit_mb=1024", "-malloc_limit_mb=256", "-print_final_stats=1"])
+            .args([
+                "-rss_limit_mb=1024",
+                "-malloc_limit_mb=256",
+                "-print_final_stats=1",
+            ])
             .env("RUSTC_BOOTSTRAP", "1")
             .current_dir(&dir)
             .status()

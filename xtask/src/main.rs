@@ -7,8 +7,10 @@
 //! - `fuzz [--seconds N]`: a libFuzzer run of every fuzz target (`test` runs each for 10 s).
 //! - `services`: only make sure the test services are up.
 
+mod bench;
 mod conformance;
 mod fuzz;
+mod redis_cluster;
 mod services;
 
 use std::process::{Command, ExitCode};
@@ -27,13 +29,16 @@ fn main() -> ExitCode {
 
 fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (task, rest) = args.split_first().map_or(("", &[][..]), |(t, r)| (t.as_str(), r));
+    let (task, rest) = args
+        .split_first()
+        .map_or(("", &[][..]), |(t, r)| (t.as_str(), r));
     match task {
         "test" => test(),
         "ci" => {
             set_ci();
             test()
         }
+        "bench" => bench::main(rest),
         "conformance" => conformance::main(rest),
         "fuzz" => fuzz::main(rest),
         "services" => services::ensure_all(),
@@ -63,14 +68,30 @@ pub fn is_ci() -> bool {
 fn test() -> Result<()> {
     services::ensure_all()?;
     cargo(&["fmt", "--all", "--", "--check"])?;
-    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     if has_nextest() {
         cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])?;
     } else {
-        cargo(&["test", "--workspace", "--no-fail-fast", "--lib", "--bins", "--tests", "--examples"])?;
+        cargo(&[
+            "test",
+            "--workspace",
+            "--no-fail-fast",
+            "--lib",
+            "--bins",
+            "--tests",
+            "--examples",
+        ])?;
     }
     cargo(&["test", "--workspace", "--doc"])?;
-    conformance::matrix(&conformance::default_targets()?)?;
+    let (targets, _services) = conformance::default_targets()?;
+    conformance::matrix(&targets)?;
     fuzz::run(10)
 }
 

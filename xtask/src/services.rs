@@ -66,7 +66,10 @@ fn listening(port: u16) -> bool {
 
 fn installed(binary: &str) -> bool {
     Command::new("sh")
-        .args(["-c", &format!("command -v {binary} || test -x /usr/sbin/{binary}")])
+        .args([
+            "-c",
+            &format!("command -v {binary} || test -x /usr/sbin/{binary}"),
+        ])
         .output()
         .is_ok_and(|o| o.status.success())
 }
@@ -140,7 +143,10 @@ pub fn ensure_all() -> Result<()> {
                 service.start
             );
         }
-        eprintln!("xtask: started {} on 127.0.0.1:{}", service.name, service.port);
+        eprintln!(
+            "xtask: started {} on 127.0.0.1:{}",
+            service.name, service.port
+        );
     }
     Ok(())
 }
