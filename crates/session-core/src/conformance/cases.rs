@@ -653,7 +653,7 @@ async fn gc_task_survives_errors(c: &Ctx<'_>) -> CaseResult {
     while store.exist(&id).await? && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    check(store.gcs() >= 3, || format!("gc ran {} times", store.gcs()))?;
+    check(store.gcs() >= 4, || format!("gc ran {} times", store.gcs()))?;
     check(!store.exist(&id).await?, || {
         "gc stopped after an error".into()
     })?;
