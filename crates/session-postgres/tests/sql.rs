@@ -344,3 +344,26 @@ async fn an_owner_postgres_cannot_store_is_refused_before_writing() {
     drop(store);
     tables.drop_all().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_together_create_the_table_once() {
+    // Concurrent `CREATE TABLE IF NOT EXISTS` can fail in PostgreSQL; the provider serialises
+    // schema creation with an advisory lock.
+    let tables = common::Tables::default();
+    let config = format!("{}?table={}&pool_size=1", common::URL, tables.add());
+    let opens: Vec<_> = (0..6)
+        .map(|_| {
+            let config = config.clone();
+            tokio::spawn(async move {
+                PostgresProvider
+                    .open(&config, &common::context(1 << 20))
+                    .await
+            })
+        })
+        .collect();
+    for open in opens {
+        let store = open.await.unwrap().unwrap();
+        assert_eq!(store.count(0).await.unwrap(), 0);
+    }
+    tables.drop_all().await;
+}
