@@ -63,7 +63,7 @@ impl Plan {
             Plan {
                 quick,
                 runs: 3,
-                secs: 3,
+                secs: 2,
                 scale_sessions: 1_000_000,
                 scale_processes: 1,
                 scale_rounds: 3,
@@ -73,7 +73,7 @@ impl Plan {
             Plan {
                 quick,
                 runs: 5,
-                secs: 8,
+                secs: 4,
                 scale_sessions: 1_000_000,
                 scale_processes: 3,
                 scale_rounds: 3,
@@ -298,20 +298,32 @@ impl Bench {
 
     fn redis(&self, report: &mut Report) -> Result<()> {
         need_tool("redis-server", "apt-get install -y redis-server")?;
-        self.build(&["srv-redis-ours", "srv-redis-ts", "srv-redis-actix"])?;
+        self.build(&["srv-memory", "srv-redis-ours", "srv-redis-ts", "srv-redis-actix"])?;
         let _redis = self.private_redis()?;
         let url = format!("redis://127.0.0.1:{REDIS_PORT}");
-        let (p_ours, p_ts, p_ax) = (18111, 18112, 18113);
-        let _ours = self.server(
-            "srv-redis-ours",
-            &[p_ours.to_string(), format!("addr=127.0.0.1:{REDIS_PORT}")],
-            p_ours,
-        )?;
+        let config = format!("addr=127.0.0.1:{REDIS_PORT}");
+        let (p_none, p_ours, p_ts) = (18110, 18111, 18112);
+        let (p_ax_none, p_ax_ours, p_ax) = (18113, 18114, 18115);
+        let _none = self.server("srv-memory", &["none".into(), p_none.to_string()], p_none)?;
+        let _ours = self.server("srv-redis-ours", &[p_ours.to_string(), config.clone()], p_ours)?;
         let _ts = self.server("srv-redis-ts", &[p_ts.to_string(), url.clone()], p_ts)?;
-        let _ax = self.server("srv-redis-actix", &[p_ax.to_string(), url], p_ax)?;
+        let actix = |mode: &str, port: u16, target: &str| {
+            self.server(
+                "srv-redis-actix",
+                &[mode.to_owned(), port.to_string(), target.to_owned()],
+                port,
+            )
+        };
+        let _ax_none = actix("none", p_ax_none, &url)?;
+        let _ax_ours = actix("ours", p_ax_ours, &config)?;
+        let _ax = actix("actix-session", p_ax, &url)?;
+        let ours_cookies = self.seed(p_ours, "redis-ours.cookies")?;
         let contenders = [
-            ("ours", p_ours, self.seed(p_ours, "redis-ours.cookies")?),
+            ("none-axum", p_none, ours_cookies.clone()),
+            ("ours", p_ours, ours_cookies.clone()),
             ("ts-0.14", p_ts, self.seed(p_ts, "redis-ts.cookies")?),
+            ("none-actix", p_ax_none, ours_cookies.clone()),
+            ("ours-actix", p_ax_ours, self.seed(p_ax_ours, "redis-ours-actix.cookies")?),
             ("actix-0.11", p_ax, self.seed(p_ax, "redis-actix.cookies")?),
         ];
         let mut commands: BTreeMap<(String, String), Vec<PerRequest>> = BTreeMap::new();
@@ -328,7 +340,7 @@ impl Bench {
         // Round trips: commands the clients sent, without those Lua scripts ran inside Redis
         // (INFO commandstats counts both), from MONITOR during a short extra run.
         let mut trips = BTreeMap::new();
-        for (name, port, cookies) in &contenders {
+        for (name, port, cookies) in contenders.iter().filter(|c| !c.0.starts_with("none")) {
             for handler in HANDLERS {
                 let per = self.redis_round_trips(*port, handler, cookies)?;
                 trips.insert(((*name).to_owned(), handler.to_owned()), per);
@@ -1328,8 +1340,8 @@ impl Report {
             );
         }
         if let Some(r) = &self.redis {
-            out.push_str("## HTTP, Redis\n\nOur redis provider (`ours`), tower-sessions 0.14 + tower-sessions-redis-store 0.16 (fred, `ts-0.14`), actix-web + actix-session 0.11 `RedisSessionStore` (`actix-0.11`). \
-                A private `redis-server` on port 6390; commands per request = `INFO commandstats` calls after `CONFIG RESETSTAT`, over wrk's completed requests (median run).\n\n");
+            out.push_str("## HTTP, Redis\n\nOur redis provider behind our axum adapter (`ours`) and behind our actix-web adapter (`ours-actix`); tower-sessions 0.14 + tower-sessions-redis-store 0.16 (fred, axum, `ts-0.14`); actix-web + actix-session 0.11 `RedisSessionStore` (`actix-0.11`); and each framework without a session layer (`none-axum`, `none-actix`). \
+                A private `redis-server` on port 6390 (core 1, with wrk).\n\n");
             r.table(&mut out, None);
             out.push_str("Commands per request as Redis counts them (`INFO commandstats`: a script call counts once for `EVALSHA` and once per command the script runs), and round trips per request (commands the client sent, from `MONITOR` during an extra 2 s run):\n\n\
                 | handler | contender | commands/request | by command | round trips/request | by command |\n|---|---|---:|---|---:|---|\n");
@@ -1348,12 +1360,18 @@ impl Report {
                     );
                 }
             }
+            out.push_str("\nSame framework, same handler (req/s ratio; overhead = µs per request over that framework's no-session baseline):\n\n\
+                | handler | ours / ts-0.14 (axum) | ours-actix / actix-0.11 (actix-web) | ours overhead µs | ts-0.14 overhead µs | ours-actix overhead µs | actix-0.11 overhead µs |\n|---|---:|---:|---:|---:|---:|---:|\n");
             for h in HANDLERS {
-                let best = r.get("ts-0.14", h).max(r.get("actix-0.11", h));
                 let _ = writeln!(
                     out,
-                    "- /{h}: ours / faster anchor = {:.2}x",
-                    r.get("ours", h) / best
+                    "| {h} | {:.2}x | {:.2}x | {:.2} | {:.2} | {:.2} | {:.2} |",
+                    r.get("ours", h) / r.get("ts-0.14", h),
+                    r.get("ours-actix", h) / r.get("actix-0.11", h),
+                    r.overhead_us("ours", "none-axum", h),
+                    r.overhead_us("ts-0.14", "none-axum", h),
+                    r.overhead_us("ours-actix", "none-actix", h),
+                    r.overhead_us("actix-0.11", "none-actix", h),
                 );
             }
             out.push('\n');
@@ -1507,11 +1525,19 @@ impl Report {
             }
             for h in HANDLERS {
                 let best = r.get("ts-0.14", h).max(r.get("actix-0.11", h));
-                let ratio = r.get("ours", h) / best;
+                let ours = r.get("ours", h).max(r.get("ours-actix", h));
+                let ratio = ours / best;
                 let _ = writeln!(
                     out,
-                    "| redis /{h}: req/s ≥ 1.1x the faster anchor | {ratio:.2}x | {} |",
+                    "| redis /{h}: req/s ≥ 1.1x the faster anchor (our faster adapter vs the faster anchor, any framework) | {ratio:.2}x | {} |",
                     verdict(ratio >= 1.1)
+                );
+                let axum = r.get("ours", h) / r.get("ts-0.14", h);
+                let actix = r.get("ours-actix", h) / r.get("actix-0.11", h);
+                let _ = writeln!(
+                    out,
+                    "| redis /{h}: req/s ≥ 1.1x the anchor on the same framework | axum {axum:.2}x, actix-web {actix:.2}x | {} |",
+                    verdict(axum >= 1.1 && actix >= 1.1)
                 );
             }
         }

@@ -20,7 +20,8 @@ fn registry() -> Result<Registry> {
     Ok(Registry::new()
         .with(session_memory::MemoryProvider)?
         .with(session_file::FileProvider)?
-        .with(session_redis::RedisProvider)?)
+        .with(session_redis::RedisProvider)?
+        .with(session_couchbase::CouchbaseProvider)?)
 }
 
 /// A config factory handing out fresh directories below one scratch directory, which is
@@ -48,13 +49,44 @@ fn fresh_prefix(base: String) -> Box<dyn Fn() -> Result<String> + Send + Sync> {
     })
 }
 
-/// Things the targets need for as long as the matrix runs (a Redis Cluster).
+/// Like [`fresh_prefix`] for providers configured by URL (`?prefix=`).
+fn fresh_query_prefix(base: String) -> Box<dyn Fn() -> Result<String> + Send + Sync> {
+    Box::new(move || {
+        let n = getrandom::u64().map_err(|e| anyhow::anyhow!("OS random numbers: {e}"))?;
+        Ok(format!("{base}?prefix=xtask-{n:016x}:"))
+    })
+}
+
+/// Things the targets need for as long as the matrix runs: a Redis Cluster and the
+/// Couchbase test server (CI has no Couchbase Server; see crates/couchbase-testserver).
 pub struct Services {
     _cluster: crate::redis_cluster::cluster::RedisCluster,
+    _couchbase: couchbase_testserver::TestServer,
+}
+
+/// The runtime the matrix and its services run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()?)
 }
 
 /// The in-tree providers, configured for this machine's services.
-pub fn default_targets() -> Result<(Vec<Target>, Services)> {
+pub fn default_targets(runtime: &tokio::runtime::Runtime) -> Result<(Vec<Target>, Services)> {
+    let couchbase = runtime.block_on(couchbase_testserver::TestServer::start(
+        couchbase_testserver::TestConfig::default(),
+    ))?;
+    let couchbase_config = {
+        let config = couchbase_testserver::TestConfig::default();
+        format!(
+            "couchbase://{}:{}@{}/{}",
+            config.username,
+            config.password,
+            couchbase.addr(),
+            couchbase.bucket()
+        )
+    };
     let cluster = crate::redis_cluster::cluster::RedisCluster::start(3);
     let cluster_config = format!("cluster=true,addrs={}", cluster.addrs().join("|"));
     let targets = vec![
@@ -78,8 +110,19 @@ pub fn default_targets() -> Result<(Vec<Target>, Services)> {
             provider: "redis".into(),
             config: fresh_prefix(cluster_config),
         },
+        Target {
+            label: "couchbase".into(),
+            provider: "couchbase".into(),
+            config: fresh_query_prefix(couchbase_config),
+        },
     ];
-    Ok((targets, Services { _cluster: cluster }))
+    Ok((
+        targets,
+        Services {
+            _cluster: cluster,
+            _couchbase: couchbase,
+        },
+    ))
 }
 
 async fn run_target(registry: Arc<Registry>, target: &Target) -> Report {
@@ -105,11 +148,7 @@ async fn run_target(registry: Arc<Registry>, target: &Target) -> Report {
 }
 
 /// Runs every target and prints the matrix; fails when a case failed.
-pub fn matrix(targets: &[Target]) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()?;
+pub fn matrix(runtime: &tokio::runtime::Runtime, targets: &[Target]) -> Result<()> {
     let registry = Arc::new(registry()?);
     let reports: Vec<Report> = runtime.block_on(async {
         let mut reports = Vec::new();
@@ -173,7 +212,8 @@ pub fn main(args: &[String]) -> Result<()> {
             other => bail!("unknown argument {other:?}"),
         }
     }
-    let (mut targets, _services) = default_targets()?;
+    let runtime = runtime()?;
+    let (mut targets, services) = default_targets(&runtime)?;
     if let Some(provider) = provider {
         match config {
             Some(config) => {
@@ -194,5 +234,8 @@ pub fn main(args: &[String]) -> Result<()> {
             bail!("no conformance target for provider {provider:?}");
         }
     }
-    matrix(&targets)
+    let result = matrix(&runtime, &targets);
+    let _in_runtime = runtime.enter();
+    drop(services);
+    result
 }

@@ -90,8 +90,13 @@ fn test() -> Result<()> {
         ])?;
     }
     cargo(&["test", "--workspace", "--doc"])?;
-    let (targets, _services) = conformance::default_targets()?;
-    conformance::matrix(&targets)?;
+    let runtime = conformance::runtime()?;
+    let (targets, services) = conformance::default_targets(&runtime)?;
+    conformance::matrix(&runtime, &targets)?;
+    {
+        let _in_runtime = runtime.enter();
+        drop(services);
+    }
     fuzz::run(10)
 }
 

@@ -68,5 +68,5 @@ pub use id::SessionId;
 pub use manager::{GcHandle, Manager, SessionData};
 pub use options::{Options, SameSite, SigningKeys};
 pub use registry::Registry;
-pub use session::{Commit, Session};
+pub use session::{Commit, MAX_OWNER_LEN, Session};
 pub use store::{Inserted, Provider, ProviderContext, RawStore, Saved, Stored, Version, Write};

@@ -60,7 +60,7 @@ impl std::fmt::Debug for SigningKeys {
 /// differ (see the README): cookies are `Secure` by default, IDs are 32 hex characters
 /// (128 bits) and may not be shorter, and `SameSite`/`HttpOnly` are explicit options.
 /// Build one with struct-update syntax or load it with [`Options::from_file`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Options {
     /// Registry name of the provider (`PROVIDER`), default `"memory"`.
     pub provider: String,
@@ -106,6 +106,32 @@ pub struct Options {
     /// each), newest first: the first key signs, every key verifies. Empty (default) = the
     /// cookie carries the bare ID.
     pub signing_keys: SigningKeys,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The provider config is a DSN that may hold a password; it stays out of logs.
+        f.debug_struct("Options")
+            .field("provider", &self.provider)
+            .field("provider_config", &"<redacted>")
+            .field("cookie_name", &self.cookie_name)
+            .field("cookie_path", &self.cookie_path)
+            .field("gc_interval", &self.gc_interval)
+            .field("max_lifetime", &self.max_lifetime)
+            .field("secure", &self.secure)
+            .field("cookie_lifetime", &self.cookie_lifetime)
+            .field("domain", &self.domain)
+            .field("id_length", &self.id_length)
+            .field("section", &self.section)
+            .field("same_site", &self.same_site)
+            .field("http_only", &self.http_only)
+            .field("absolute_lifetime", &self.absolute_lifetime)
+            .field("max_record_size", &self.max_record_size)
+            .field("touch_interval", &self.touch_interval)
+            .field("hash_ids", &self.hash_ids)
+            .field("signing_keys", &self.signing_keys)
+            .finish()
+    }
 }
 
 impl Default for Options {
@@ -448,6 +474,15 @@ mod tests {
         let mut f = tempfile::Builder::new().suffix(ext).tempfile().unwrap();
         f.write_all(text.as_bytes()).unwrap();
         f
+    }
+
+    #[test]
+    fn debug_hides_the_provider_config() {
+        let o = Options {
+            provider_config: "user=a password=hunter2 dbname=c".into(),
+            ..Options::default()
+        };
+        assert!(!format!("{o:?}").contains("hunter2"));
     }
 
     #[test]

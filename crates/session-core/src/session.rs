@@ -96,6 +96,28 @@ impl Change {
     }
 }
 
+/// The longest owner [`Session::set_owner`] accepts, in bytes.
+pub const MAX_OWNER_LEN: usize = 255;
+
+fn check_owner(owner: &str) -> Result<()> {
+    let problem = if owner.is_empty() {
+        Some("is empty")
+    } else if owner.len() > MAX_OWNER_LEN {
+        Some("is longer than 255 bytes")
+    } else if owner.chars().any(char::is_control) {
+        Some("holds a control character")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(Error::Encode {
+            key: "owner".into(),
+            message: format!("the owner {problem}"),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// What the adapter must send after [`Session::commit`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Commit {
@@ -206,7 +228,13 @@ impl Session {
 
     /// Binds the session to `owner` (typically a user ID, at login), or unbinds it with `None`.
     /// Providers with an owner index can then list and destroy an owner's sessions.
+    ///
+    /// An owner is 1 to [`MAX_OWNER_LEN`] bytes without control characters, so every provider
+    /// can index it (SQL columns, key names, file names); anything else is [`Error::Encode`].
     pub async fn set_owner(&self, owner: Option<&str>) -> Result<()> {
+        if let Some(owner) = owner {
+            check_owner(owner)?;
+        }
         let mut state = self.state.lock().await;
         let loaded = self.ensure_loaded(&mut state).await?;
         if loaded.current.owner.as_deref() != owner {
