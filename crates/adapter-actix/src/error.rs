@@ -10,29 +10,21 @@ use actix_web::{HttpResponse, ResponseError};
 /// [`SessionError`]). Replace it with [`crate::SessionMiddleware::on_error`].
 pub type ErrorHook = Arc<dyn Fn(&session_core::Error) -> HttpResponse + Send + Sync>;
 
-/// The default [`ErrorHook`]: 503 for backend failures ([`session_core::Error::is_backend`]),
-/// 500 for anything else, with a short plain-text body that reveals no details (they are
-/// logged instead).
+/// The default [`ErrorHook`]: core's mapping ([`session_core::Error::http_status`]: 503 for
+/// backend failures, 500 otherwise) with core's short plain-text
+/// [`session_core::Error::public_message`], which reveals no details (they are logged
+/// instead), and `Cache-Control: no-store`.
 pub fn default_error_response(error: &session_core::Error) -> HttpResponse {
-    let status = status_for(error);
-    let body = if status == StatusCode::SERVICE_UNAVAILABLE {
-        "session store unavailable"
-    } else {
-        "session error"
-    };
-    HttpResponse::build(status)
+    HttpResponse::build(status_for(error))
         .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .content_type("text/plain; charset=utf-8")
-        .body(body)
+        .body(error.public_message())
 }
 
-/// 503 for backend failures, 500 otherwise.
+/// [`session_core::Error::http_status`] as an actix-web status.
 pub fn status_for(error: &session_core::Error) -> StatusCode {
-    if error.is_backend() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
+    // Core only answers standard codes; the fallback keeps this total.
+    StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// A session failure returned by a handler: `?` turns a [`session_core::Error`] into it.

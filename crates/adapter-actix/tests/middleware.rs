@@ -3,22 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
 use actix_web::http::StatusCode;
 use actix_web::http::header::{COOKIE, SET_COOKIE};
 use actix_web::{App, HttpResponse, test, web};
 use adapter_actix::{Flash, Session, SessionError, SessionMiddleware};
-use session_core::conformance::Instrumented;
-use session_core::{Manager, Options, SystemClock};
-use session_memory::MemoryStore;
-
-fn manager() -> (Manager, Arc<Instrumented>) {
-    let store = Arc::new(Instrumented::new(Arc::new(MemoryStore::default())));
-    let manager = Manager::with_store(Options::default(), store.clone(), Arc::new(SystemClock))
-        .expect("valid options");
-    (manager, store)
-}
+use http_scenarios::setups::instrumented_memory;
+use session_core::Options;
 
 fn teapot(e: &session_core::Error) -> HttpResponse {
     HttpResponse::build(StatusCode::IM_A_TEAPOT).body(format!("backend={}", e.is_backend()))
@@ -36,7 +26,7 @@ async fn fails(session: Session) -> Result<HttpResponse, SessionError> {
 
 #[actix_web::test]
 async fn the_error_hook_answers_commit_and_handler_failures_without_set_cookie() {
-    let (manager, store) = manager();
+    let (manager, store) = instrumented_memory(Options::default());
     let app = test::init_service(
         App::new()
             .wrap(SessionMiddleware::new(manager).on_error(teapot))
@@ -60,7 +50,7 @@ async fn the_error_hook_answers_commit_and_handler_failures_without_set_cookie()
 
 #[actix_web::test]
 async fn default_mapping_is_503_for_backend_failures() {
-    let (manager, store) = manager();
+    let (manager, store) = instrumented_memory(Options::default());
     let app = test::init_service(
         App::new()
             .wrap(SessionMiddleware::new(manager))
@@ -96,7 +86,7 @@ async fn extractors_without_the_middleware_fail_clearly() {
 
 #[actix_web::test]
 async fn one_flash_per_request_is_shared_between_extractions() {
-    let (manager, _) = manager();
+    let (manager, _) = instrumented_memory(Options::default());
     let app = test::init_service(App::new().wrap(SessionMiddleware::new(manager)).route(
         "/",
         web::get().to(|adder: Flash, renderer: Flash| async move {
@@ -113,7 +103,7 @@ async fn one_flash_per_request_is_shared_between_extractions() {
 
 #[actix_web::test]
 async fn the_session_moves_into_spawned_tasks_and_commits_on_error_statuses() {
-    let (manager, _) = manager();
+    let (manager, _) = instrumented_memory(Options::default());
     let app = test::init_service(
         App::new()
             .wrap(SessionMiddleware::new(manager))

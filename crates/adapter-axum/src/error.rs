@@ -3,25 +3,30 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
 use session_core::Error;
 
 /// Builds the response that replaces a handler's when the session fails.
 pub type ErrorHandler = Arc<dyn Fn(&Error) -> Response + Send + Sync>;
 
-/// The default error response: 503 for a backend failure (the client may retry; its cookie
-/// is untouched), 500 for anything else. The body is a short fixed text: error details can
-/// name hosts or keys, so they go to the log, not to the client.
+/// The default error response: core's mapping ([`Error::http_status`]: 503 for a backend
+/// failure, which the client may retry with its cookie untouched, 500 for anything else) with
+/// core's short [`Error::public_message`] (error details can name hosts or keys, so they go to
+/// the log, not to the client), and `Cache-Control: no-store`.
 pub fn default_error_response(error: &Error) -> Response {
-    if error.is_backend() {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "session storage is unavailable, please retry",
-        )
-            .into_response()
-    } else {
-        (StatusCode::INTERNAL_SERVER_ERROR, "session error").into_response()
-    }
+    (
+        status_for(error),
+        [(CACHE_CONTROL, "no-store")],
+        error.public_message(),
+    )
+        .into_response()
+}
+
+/// [`Error::http_status`] as an axum status.
+pub fn status_for(error: &Error) -> StatusCode {
+    // Core only answers standard codes; the fallback keeps this total.
+    StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// A session error returned by a handler, so that handlers can use `?` on every session call.

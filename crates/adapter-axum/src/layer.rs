@@ -8,8 +8,7 @@ use std::task::{Context, Poll};
 use axum::BoxError;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
-use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderValue, Request, Response};
 use session_core::{Error, Manager};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -154,10 +153,14 @@ async fn finish(
     if let Some(set_cookie) = commit.set_cookie {
         match HeaderValue::try_from(set_cookie) {
             Ok(value) => mark_set_cookie(response.headers_mut(), value),
-            // Core validates every cookie attribute at config time, so this means a bug.
+            // Core validates every cookie attribute at config time, so this means a bug; never
+            // send a broken header.
             Err(e) => {
                 tracing::error!(error = %e, "session Set-Cookie is not a valid header value");
-                return (StatusCode::INTERNAL_SERVER_ERROR, "session error").into_response();
+                return on_error(&Error::config(
+                    "cookie",
+                    "Set-Cookie is not a valid header value",
+                ));
             }
         }
     }

@@ -61,6 +61,6 @@ mod error;
 mod extract;
 mod layer;
 
-pub use error::{ErrorHandler, SessionError, default_error_response};
+pub use error::{ErrorHandler, SessionError, default_error_response, status_for};
 pub use extract::{Flash, MissingSessionLayer, Session};
 pub use layer::{SessionLayer, SessionService};

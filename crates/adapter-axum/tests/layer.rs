@@ -1,8 +1,6 @@
 //! The layer's own behaviour, request by request: headers it adds, the error hook, the
 //! `SessionError` wrapper and the missing-layer rejection.
 
-use std::sync::Arc;
-
 use adapter_axum::{Session, SessionError, SessionLayer};
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -10,17 +8,9 @@ use axum::http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use session_core::conformance::Instrumented;
-use session_core::{Error, Manager, Options, SystemClock};
-use session_memory::MemoryStore;
+use http_scenarios::setups::instrumented_memory;
+use session_core::{Error, Options};
 use tower::ServiceExt as _;
-
-fn manager() -> (Manager, Arc<Instrumented>) {
-    let store = Arc::new(Instrumented::new(Arc::new(MemoryStore::default())));
-    let manager = Manager::with_store(Options::default(), store.clone(), Arc::new(SystemClock))
-        .expect("default options are valid");
-    (manager, store)
-}
 
 async fn set(session: Session) -> Result<&'static str, SessionError> {
     session.set("k", "v").await?;
@@ -93,7 +83,7 @@ fn session_cookie(response: &Response) -> String {
 
 #[tokio::test]
 async fn setting_the_cookie_forbids_caching_and_varies_on_cookie() {
-    let (manager, _) = manager();
+    let (manager, _) = instrumented_memory(Options::default());
     let app = app(SessionLayer::new(manager));
     let response = call(&app, "/cached", None).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -113,7 +103,7 @@ async fn setting_the_cookie_forbids_caching_and_varies_on_cookie() {
 
 #[tokio::test]
 async fn backend_errors_answer_503_without_set_cookie() {
-    let (manager, store) = manager();
+    let (manager, store) = instrumented_memory(Options::default());
     let app = app(SessionLayer::new(manager));
     let created = call(&app, "/set", None).await;
     let cookie = session_cookie(&created);
@@ -137,7 +127,7 @@ async fn backend_errors_answer_503_without_set_cookie() {
 
 #[tokio::test]
 async fn the_error_hook_replaces_every_session_error_response() {
-    let (manager, store) = manager();
+    let (manager, store) = instrumented_memory(Options::default());
     let layer = SessionLayer::new(manager).with_error_handler(|e: &Error| {
         let status = if e.is_backend() {
             StatusCode::IM_A_TEAPOT
@@ -170,7 +160,7 @@ async fn the_error_hook_replaces_every_session_error_response() {
 
 #[tokio::test]
 async fn non_backend_handler_errors_are_500_by_default_and_changes_still_commit() {
-    let (manager, _) = manager();
+    let (manager, _) = instrumented_memory(Options::default());
     let app = app(SessionLayer::new(manager));
     let response = call(&app, "/wrong-type", None).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
@@ -203,7 +193,7 @@ async fn the_extractor_without_the_layer_is_a_clear_500() {
 
 #[tokio::test]
 async fn the_extractor_is_a_cloneable_handle_usable_from_spawned_tasks() {
-    let (manager, _) = manager();
+    let (manager, _) = instrumented_memory(Options::default());
     let app: Router = Router::new()
         .route(
             "/spawn",
@@ -228,7 +218,7 @@ async fn the_extractor_is_a_cloneable_handle_usable_from_spawned_tasks() {
 
 #[tokio::test]
 async fn every_cookie_header_is_read() {
-    let (manager, _) = manager();
+    let (manager, _) = instrumented_memory(Options::default());
     let app = app(SessionLayer::new(manager));
     let cookie = session_cookie(&call(&app, "/set", None).await);
     // HTTP/2 clients may split cookies over several header lines.

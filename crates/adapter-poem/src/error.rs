@@ -10,28 +10,22 @@ use poem::{IntoResponse, Response, error::ResponseError};
 /// [`SessionError`]). Replace it with [`crate::SessionMiddleware::on_error`].
 pub type ErrorHook = Arc<dyn Fn(&session_core::Error) -> Response + Send + Sync>;
 
-/// The default [`ErrorHook`]: 503 for backend failures ([`session_core::Error::is_backend`]),
-/// 500 for anything else, with a short plain-text body that reveals no details (they are
-/// logged instead: they can name hosts or keys).
+/// The default [`ErrorHook`]: core's mapping ([`session_core::Error::http_status`]: 503 for
+/// backend failures, 500 otherwise) with core's short plain-text
+/// [`session_core::Error::public_message`], which reveals no details (they are logged
+/// instead: they can name hosts or keys), and `Cache-Control: no-store`.
 pub fn default_error_response(error: &session_core::Error) -> Response {
-    let status = status_for(error);
-    let body = if status == StatusCode::SERVICE_UNAVAILABLE {
-        "session storage is unavailable, please retry"
-    } else {
-        "session error"
-    };
-    body.with_status(status)
+    error
+        .public_message()
+        .with_status(status_for(error))
         .with_header(CACHE_CONTROL, "no-store")
         .into_response()
 }
 
-/// 503 for backend failures, 500 otherwise.
+/// [`session_core::Error::http_status`] as a poem status.
 pub fn status_for(error: &session_core::Error) -> StatusCode {
-    if error.is_backend() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
+    // Core only answers standard codes; the fallback keeps this total.
+    StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// A session failure returned by a handler: `?` turns a [`session_core::Error`] into it, and

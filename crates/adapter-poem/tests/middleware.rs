@@ -3,22 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
 use adapter_poem::{Flash, Session, SessionError, SessionMiddleware};
+use http_scenarios::setups::instrumented_memory;
 use poem::http::header::{COOKIE, SET_COOKIE};
 use poem::http::{Method, StatusCode};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
-use session_core::conformance::Instrumented;
-use session_core::{Manager, Options, SystemClock};
-use session_memory::MemoryStore;
-
-fn manager() -> (Manager, Arc<Instrumented>) {
-    let store = Arc::new(Instrumented::new(Arc::new(MemoryStore::default())));
-    let manager = Manager::with_store(Options::default(), store.clone(), Arc::new(SystemClock))
-        .expect("valid options");
-    (manager, store)
-}
+use session_core::Options;
 
 fn teapot(e: &session_core::Error) -> Response {
     format!("backend={}", e.is_backend())
@@ -63,7 +53,7 @@ async fn not_found_untouched() -> poem::Result<&'static str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_error_hook_answers_commit_and_handler_failures_without_set_cookie() {
-    let (manager, store) = manager();
+    let (manager, store) = instrumented_memory(Options::default());
     let app = Route::new()
         .at("/set", get(set_a))
         .at("/fails", get(fails))
@@ -84,7 +74,7 @@ async fn the_error_hook_answers_commit_and_handler_failures_without_set_cookie()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_mapping_is_503_for_backend_failures() {
-    let (manager, store) = manager();
+    let (manager, store) = instrumented_memory(Options::default());
     let app = Route::new()
         .at("/set", get(set_a))
         .at("/fails", get(fails))
@@ -99,7 +89,7 @@ async fn default_mapping_is_503_for_backend_failures() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_errors_stay_errors_unless_a_cookie_rides_on_them() {
-    let (manager, _) = manager();
+    let (manager, _) = instrumented_memory(Options::default());
     let app = Route::new()
         .at("/untouched", get(not_found_untouched))
         .at("/written", get(not_found_after_write))
@@ -143,7 +133,7 @@ async fn one_flash_per_request_is_shared_between_extractions() {
         adder.warning_now("seen by the renderer");
         Ok(renderer.view().await?.warning_msg)
     }
-    let (manager, _) = manager();
+    let (manager, _) = instrumented_memory(Options::default());
     let app = Route::new()
         .at("/", get(both))
         .with(SessionMiddleware::new(manager));
@@ -167,7 +157,7 @@ async fn the_session_moves_into_spawned_tasks_and_commits_on_error_statuses() {
     async fn read(session: Session) -> Result<String, SessionError> {
         Ok(session.get::<String>("from").await?.unwrap_or_default())
     }
-    let (manager, _) = manager();
+    let (manager, _) = instrumented_memory(Options::default());
     let app = Route::new()
         .at("/spawn", get(spawn))
         .at("/read", get(read))

@@ -41,6 +41,13 @@ fn one_session_cookie(target: &Target, reply: &Reply) -> Result<Cookie<'static>,
             reply.headers.get_all(http::header::CACHE_CONTROL)
         )));
     }
+    if !reply.varies_on_cookie() {
+        return Err(Failure::failed(format!(
+            "{}: sets the session cookie without `Vary: Cookie` (got {:?})",
+            reply.request,
+            reply.headers.get_all(http::header::VARY)
+        )));
+    }
     check_common(target, reply, &cookie, line)?;
     Ok(cookie)
 }

@@ -1,7 +1,7 @@
 //! A plain HTTP/1.1 client over TCP: no cookie jar, the scenarios write `Cookie` themselves.
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE, VARY};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
@@ -56,6 +56,22 @@ impl Reply {
         })
     }
 
+    /// Whether `Vary` names `Cookie` (or is `*`), so a shared cache keeps one answer per
+    /// session.
+    pub(crate) fn varies_on_cookie(&self) -> bool {
+        self.headers.get_all(VARY).iter().any(|v| {
+            v.to_str().is_ok_and(|s| {
+                s.split(',')
+                    .any(|h| h.trim() == "*" || h.trim().eq_ignore_ascii_case("cookie"))
+            })
+        })
+    }
+
+    /// The `Content-Type`, if it is text.
+    pub(crate) fn content_type(&self) -> Option<&str> {
+        self.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
+    }
+
     /// Fails unless the status is `expected`.
     pub(crate) fn expect_status(&self, expected: StatusCode) -> Result<&Self, Failure> {
         if self.status == expected {
@@ -63,20 +79,6 @@ impl Reply {
         } else {
             Err(Failure::failed(format!(
                 "{}: expected {expected}, got {} (body {:?})",
-                self.request,
-                self.status,
-                truncate(&self.body)
-            )))
-        }
-    }
-
-    /// Fails unless the status is 2xx.
-    pub(crate) fn expect_success(&self) -> Result<&Self, Failure> {
-        if self.status.is_success() {
-            Ok(self)
-        } else {
-            Err(Failure::failed(format!(
-                "{}: expected a 2xx status, got {} (body {:?})",
                 self.request,
                 self.status,
                 truncate(&self.body)
@@ -128,20 +130,21 @@ impl Client {
         }
     }
 
-    /// Sends one request with `Cookie: <cookie>` when given, and reads the whole answer.
+    /// Sends one request with one `Cookie` header line per item of `cookies`, and reads the
+    /// whole answer.
     pub(crate) async fn send(
         &self,
         method: Method,
         path: &str,
-        cookie: Option<&str>,
+        cookies: &[&str],
         body: Body,
     ) -> Result<Reply, Failure> {
         let request_line = format!("{method} {path}");
         let mut builder = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base_url));
-        if let Some(cookie) = cookie {
-            builder = builder.header(COOKIE, cookie);
+        for cookie in cookies {
+            builder = builder.header(COOKIE, *cookie);
         }
         let bytes = match body {
             Body::Empty => Bytes::new(),

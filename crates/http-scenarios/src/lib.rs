@@ -14,13 +14,17 @@
 //! | `GET /session/{key}` | 200 with the stored string, 404 when absent |
 //! | `PUT /session/{key}` (body = value) | 204 |
 //! | `DELETE /session/{key}` | 204 |
-//! | `POST /login` (form `user=NAME`) | 2xx; regenerates the ID, stores `uid` = NAME, binds the session to owner NAME |
+//! | `POST /login` (form `user=NAME`) | 204; regenerates the ID, stores `uid` = NAME, binds the session to owner NAME |
 //! | `GET /whoami` | 200 with the uid, or 401 |
-//! | `POST /logout` | 2xx; destroys the session |
+//! | `POST /logout` | 204; destroys the session |
 //! | `POST /logout-everywhere` | 200 JSON `{"destroyed": N}` (the owner's other sessions); 501 when the provider has no owner index |
 //! | `GET /stats` | 200 JSON `{"count": N}`, `null` when the provider cannot count |
+//! | `GET /signup` | 200 `text/html`: the seed's page (one `<h2>` line each for the latest success, error, info and warning message) with what was queued before; queues the seed's four messages for the next page |
+//! | `GET /flash` | 200 `text/html`: the same page, consuming the queued messages |
+//! | `POST /flash` (form `level`, `text`, `now`) | 200, the page; queues the message, or with `now=true` shows it in this response only; 400 for an unknown level |
 //!
-//! A backend failure answers 503 without `Set-Cookie`.
+//! Every response that sets the session cookie carries `Cache-Control: no-store` and
+//! `Vary: Cookie`. A backend failure answers 503 without `Set-Cookie`.
 //!
 //! # Design choices
 //!
@@ -38,9 +42,13 @@
 //! - Scenarios run one after the other (each is internally concurrent where it needs to be),
 //!   each with a generous safety timeout so that a hung server fails instead of hanging the
 //!   test. The switch is reset to "up" after every scenario, whatever happened.
+//! - **Instrumentation is optional**: with [`Target::writes`] (the store's write count) the
+//!   scenarios also check that a request that must not store anything wrote nothing.
 //! - Scenarios are grouped in one module per topic (`basics`, `cookies`, `strict`, `auth`,
-//!   `outage`, `concurrency`); a new group (flash messages over `GET /signup`, for example) is
-//!   one more module under `scenarios/` and one line per scenario in its list.
+//!   `outage`, `concurrency`, `flash`); a new group is one more module under `scenarios/` and
+//!   one line per scenario in its list.
+//! - **The set-ups live here too** ([`setups`]): every adapter runs the suite under the same
+//!   provider and cookie configurations, and its test file holds only how to serve its demo.
 //!
 //! # Example
 //!
@@ -59,6 +67,7 @@ mod checks;
 mod client;
 mod report;
 mod scenarios;
+pub mod setups;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +77,9 @@ pub use report::{Outcome, Report, ScenarioReport};
 /// Turns the target's session provider off (`true`: every operation fails) or on again
 /// (`false`).
 pub type OutageSwitch = Arc<dyn Fn(bool) + Send + Sync>;
+
+/// How many writes (saves and inserts) the target's store has seen so far.
+pub type WriteCounter = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// The demo app under test and the cookie settings it was configured with.
 ///
@@ -89,6 +101,8 @@ pub struct Target {
     pub domain: Option<String>,
     /// Makes the provider fail and recover, for the outage scenario.
     pub outage: Option<OutageSwitch>,
+    /// Reads the store's write count, so scenarios can check that a request stored nothing.
+    pub writes: Option<WriteCounter>,
 }
 
 impl std::fmt::Debug for Target {
@@ -100,6 +114,7 @@ impl std::fmt::Debug for Target {
             .field("secure", &self.secure)
             .field("domain", &self.domain)
             .field("outage", &self.outage.is_some())
+            .field("writes", &self.writes.is_some())
             .finish()
     }
 }
@@ -121,6 +136,7 @@ impl Target {
             secure: options.secure,
             domain: options.domain.clone(),
             outage: None,
+            writes: None,
         }
     }
 
@@ -133,6 +149,14 @@ impl Target {
     /// Adds the outage switch, which enables the outage scenario.
     pub fn with_outage(mut self, switch: impl Fn(bool) + Send + Sync + 'static) -> Self {
         self.outage = Some(Arc::new(switch));
+        self
+    }
+
+    /// Adds the store's write counter (typically
+    /// `session_core::conformance::Instrumented::writes`), which lets scenarios check that a
+    /// request wrote nothing, beyond sending no cookie.
+    pub fn with_write_counter(mut self, counter: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.writes = Some(Arc::new(counter));
         self
     }
 }

@@ -91,5 +91,5 @@ mod message;
 mod view;
 
 pub use flash::{Flash, SESSION_KEY};
-pub use message::{Level, MAX_MESSAGE_BYTES, MAX_MESSAGES, Message, Show};
+pub use message::{Level, MAX_MESSAGE_BYTES, MAX_MESSAGES, Message, Show, UnknownLevel};
 pub use view::FlashView;

@@ -46,6 +46,35 @@ impl std::fmt::Display for Level {
     }
 }
 
+/// Parses the lowercase names [`Level::as_str`] gives, so a form field or a query parameter
+/// can name a level. Matching is exact: `"Info"` is not a level, as in the stored form.
+impl std::str::FromStr for Level {
+    type Err = UnknownLevel;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Level::ALL
+            .into_iter()
+            .find(|level| level.as_str() == s)
+            .ok_or_else(|| UnknownLevel(s.to_owned()))
+    }
+}
+
+/// A name that is none of the four levels; holds the name as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownLevel(pub String);
+
+impl std::fmt::Display for UnknownLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unknown flash level {:?} (expected success, error, info or warning)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownLevel {}
+
 /// When a message is shown: Macaron's optional `current` flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Show {
@@ -126,6 +155,19 @@ mod tests {
         let message = Message::new(Level::Info, text);
         assert!(message.text.len() <= MAX_MESSAGE_BYTES);
         assert!(message.text.starts_with('a'));
+    }
+
+    #[test]
+    fn levels_parse_from_their_names_only() {
+        for level in Level::ALL {
+            assert_eq!(level.as_str().parse::<Level>(), Ok(level));
+            assert_eq!(level.to_string().parse::<Level>(), Ok(level));
+        }
+        for bad in ["", "Info", "INFO", " info", "debug", "warn"] {
+            assert_eq!(bad.parse::<Level>(), Err(UnknownLevel(bad.to_owned())));
+        }
+        let message = "nope".parse::<Level>().unwrap_err().to_string();
+        assert!(message.contains("\"nope\""), "{message}");
     }
 
     #[test]

@@ -1,23 +1,15 @@
-//! The demo's routes: the HTTP contract every adapter's demo serves (see the `http-scenarios`
-//! crate) plus Macaron's flash example, kept apart from `main` so the tests can serve the very
-//! same app.
+//! The demo's routes: axum routing and extraction around the shared handler logic of
+//! `demo_support::contract`, kept apart from `main` so the tests can serve the very same app.
 
 use adapter_axum::{Flash, Session, SessionError, SessionLayer};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
-use serde::Deserialize;
+use axum::{Form, Router};
+use demo_support::contract::{self, Login, NewFlash, Reply};
 use session_core::Manager;
-use session_flash::{FlashView, Level, Show};
-
-/// The seed's `templates/signup.tmpl`, as a minijinja template.
-const SIGNUP: &str = "<h2>{{ Flash.SuccessMsg }}</h2>
-<h2>{{ Flash.ErrorMsg }}</h2>
-<h2>{{ Flash.InfoMsg }}</h2>
-<h2>{{ Flash.WarningMsg }}</h2>
-";
 
 /// Every route of the contract, behind a [`SessionLayer`] over `manager`.
 pub fn app(manager: Manager) -> Router {
@@ -40,125 +32,64 @@ pub fn app(manager: Manager) -> Router {
 
 type Answer = Result<Response, SessionError>;
 
-/// Macaron's seed example.
-async fn index(session: Session) -> Result<String, SessionError> {
-    session.set("session", "session middleware").await?;
-    Ok(session.get::<String>("session").await?.unwrap_or_default())
+/// The shared handler's reply as an axum response; its session error goes to the layer.
+fn respond(answer: contract::Answer) -> Answer {
+    let Reply {
+        status,
+        content_type,
+        body,
+    } = answer?;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Ok(match content_type {
+        Some(content_type) => (status, [(CONTENT_TYPE, content_type)], body).into_response(),
+        None => status.into_response(),
+    })
+}
+
+async fn index(session: Session) -> Answer {
+    respond(contract::index(&session).await)
 }
 
 async fn get_value(session: Session, Path(key): Path<String>) -> Answer {
-    Ok(match session.get::<String>(&key).await? {
-        Some(value) => value.into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    })
+    respond(contract::get_value(&session, &key).await)
 }
 
 async fn put_value(session: Session, Path(key): Path<String>, value: String) -> Answer {
-    session.set(&key, &value).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    respond(contract::put_value(&session, &key, &value).await)
 }
 
 async fn delete_value(session: Session, Path(key): Path<String>) -> Answer {
-    session.delete(&key).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    respond(contract::delete_value(&session, &key).await)
 }
 
-#[derive(Deserialize)]
-struct Login {
-    user: String,
-}
-
-/// A new ID at login defeats session fixation; the owner binding enables "log out everywhere".
-async fn login(session: Session, Form(login): Form<Login>) -> Answer {
-    if login.user.is_empty() {
-        return Ok((StatusCode::BAD_REQUEST, "user must not be empty").into_response());
-    }
-    session.regenerate().await?;
-    session.set("uid", &login.user).await?;
-    session.set_owner(Some(&login.user)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+async fn login(session: Session, Form(form): Form<Login>) -> Answer {
+    respond(contract::login(&session, &form).await)
 }
 
 async fn whoami(session: Session) -> Answer {
-    Ok(match session.get::<String>("uid").await? {
-        Some(uid) => uid.into_response(),
-        None => StatusCode::UNAUTHORIZED.into_response(),
-    })
+    respond(contract::whoami(&session).await)
 }
 
 async fn logout(session: Session) -> Answer {
-    session.destroy().await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    respond(contract::logout(&session).await)
 }
 
 async fn logout_everywhere(session: Session) -> Answer {
-    match session.destroy_other_sessions().await {
-        Ok(destroyed) => Ok(Json(serde_json::json!({ "destroyed": destroyed })).into_response()),
-        Err(e) if e.is_unsupported() => {
-            Ok((StatusCode::NOT_IMPLEMENTED, e.to_string()).into_response())
-        }
-        Err(e) => Err(e.into()),
-    }
+    respond(contract::logout_everywhere(&session).await)
 }
 
-/// The number of live sessions, `null` when the provider cannot count them (memcached,
-/// couchbase): a made-up number would be worse than none.
 async fn stats(State(manager): State<Manager>) -> Answer {
-    let count = match manager.count().await {
-        Ok(n) => Some(n),
-        Err(e) if e.is_unsupported() => None,
-        Err(e) => return Err(e.into()),
-    };
-    Ok(Json(serde_json::json!({ "count": count })).into_response())
+    respond(contract::stats(&manager).await)
 }
 
-/// Macaron's flash example: queues four messages for the next page and renders the ones
-/// queued before.
 async fn signup(flash: Flash) -> Answer {
-    flash.success("yes!!!").await?;
-    flash.error("opps...").await?;
-    flash.info("aha?!").await?;
-    flash.warning("Just be careful.").await?;
-    render(&flash).await
+    respond(contract::signup(&flash).await)
 }
 
-/// Renders the flashes without adding any (and so consumes them).
 async fn show_flash(flash: Flash) -> Answer {
-    render(&flash).await
+    respond(contract::show_flash(&flash).await)
 }
 
-#[derive(Deserialize)]
-struct NewFlash {
-    level: String,
-    text: String,
-    #[serde(default)]
-    now: bool,
-}
-
-/// Adds one message (`level`, `text`, and `now=true` to show it in this response), then
-/// renders the page.
 async fn add_flash(flash: Flash, Form(form): Form<NewFlash>) -> Answer {
-    let level = match form.level.as_str() {
-        "success" => Level::Success,
-        "error" => Level::Error,
-        "info" => Level::Info,
-        "warning" => Level::Warning,
-        _ => return Ok((StatusCode::BAD_REQUEST, "unknown level").into_response()),
-    };
-    let show = if form.now { Show::Now } else { Show::Next };
-    flash.add(level, form.text, show).await?;
-    render(&flash).await
-}
-
-async fn render(flash: &Flash) -> Answer {
-    let view: FlashView = flash.view().await?;
-    // The `.html` name turns minijinja's autoescaping on: message text is data.
-    let env = minijinja::Environment::new();
-    match env.render_named_str("signup.html", SIGNUP, minijinja::context! { Flash => view }) {
-        Ok(html) => Ok(Html(html).into_response()),
-        Err(e) => {
-            tracing::error!(error = %e, "template failed");
-            Ok((StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response())
-        }
-    }
+    respond(contract::add_flash(&flash, &form).await)
 }

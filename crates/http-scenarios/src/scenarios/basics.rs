@@ -3,7 +3,7 @@
 use http::header::COOKIE;
 use http::{Method, StatusCode};
 
-use super::{Ctx, ScenarioFuture, ensure};
+use super::{Ctx, Failure, ScenarioFuture, ensure};
 use crate::checks;
 use crate::client::Body;
 
@@ -108,9 +108,7 @@ pub(crate) fn replayed_set_cookie(ctx: &Ctx) -> ScenarioFuture<'_> {
             .send(Method::GET, "/session/replay", Some(&line), Body::Empty)
             .await?;
         reply.expect_text("yes").map_err(|e| match e {
-            super::Failure::Failed(m) => {
-                super::Failure::Failed(format!("{m} ({COOKIE}: {line:?})"))
-            }
+            Failure::Failed(m) => Failure::Failed(format!("{m} ({COOKIE}: {line:?})")),
             other => other,
         })?;
         checks::no_session_cookie(&ctx.target, &reply)?;
@@ -118,21 +116,44 @@ pub(crate) fn replayed_set_cookie(ctx: &Ctx) -> ScenarioFuture<'_> {
     })
 }
 
-/// `GET /stats` answers `{"count": N}` or `{"count": null}` and never sets a cookie.
+/// `GET /stats` answers `{"count": N}` or `{"count": null}` and never sets a cookie; a count
+/// follows the sessions one by one.
 pub(crate) fn stats(ctx: &Ctx) -> ScenarioFuture<'_> {
     Box::pin(async move {
         let sid = ctx.new_session("counted", "1").await?;
-        let reply = ctx.get("/stats", Some(&sid)).await?;
-        reply.expect_status(StatusCode::OK)?;
-        checks::no_session_cookie(&ctx.target, &reply)?;
-        let json = reply.json()?;
-        match json.get("count") {
-            Some(serde_json::Value::Null) => Ok(()),
-            Some(n) if n.as_u64().is_some_and(|n| n >= 1) => Ok(()),
-            _ => Err(super::Failure::failed(format!(
-                "GET /stats: expected {{\"count\": N >= 1}} or {{\"count\": null}} with a live \
-                 session, got {json}"
-            ))),
-        }
+        let Some(before) = count(ctx, &sid).await? else {
+            return Ok(());
+        };
+        ensure(before >= 1, || {
+            format!("GET /stats: counted {before} sessions with one live")
+        })?;
+        // Scenarios run one at a time, so nothing else adds or removes a session meanwhile.
+        let other = ctx.new_session("counted", "2").await?;
+        let with_other = count(ctx, &sid).await?;
+        ensure(with_other == Some(before + 1), || {
+            format!("GET /stats: {before} sessions, one more created, then {with_other:?}")
+        })?;
+        let reply = ctx.delete("counted", Some(&other)).await?;
+        reply.expect_status(StatusCode::NO_CONTENT)?;
+        checks::removal_cookie(&ctx.target, &reply)?;
+        let without = count(ctx, &sid).await?;
+        ensure(without == Some(before), || {
+            format!("GET /stats: {before} sessions, one more created and removed, then {without:?}")
+        })
     })
+}
+
+/// `GET /stats` (from session `sid`): the count, `None` for `null`.
+async fn count(ctx: &Ctx, sid: &str) -> Result<Option<u64>, Failure> {
+    let reply = ctx.get("/stats", Some(sid)).await?;
+    reply.expect_status(StatusCode::OK)?;
+    checks::no_session_cookie(&ctx.target, &reply)?;
+    let json = reply.json()?;
+    match json.get("count") {
+        Some(serde_json::Value::Null) => Ok(None),
+        Some(n) if n.as_u64().is_some() => Ok(n.as_u64()),
+        _ => Err(Failure::failed(format!(
+            "GET /stats: expected {{\"count\": N}} or {{\"count\": null}}, got {json}"
+        ))),
+    }
 }

@@ -19,75 +19,124 @@ fn shows_none(reply: &Reply) -> bool {
     reply.body.matches("<h2></h2>").count() == 4
 }
 
+/// `GET path` with session `sid`: a 200 HTML page that leaves the session cookie alone.
 async fn page(ctx: &Ctx, path: &str, sid: &str) -> Result<Reply, Failure> {
     let reply = ctx.get(path, Some(sid)).await?;
-    reply.expect_status(StatusCode::OK)?;
+    html(&reply)?;
+    checks::no_session_cookie(&ctx.target, &reply)?;
     Ok(reply)
+}
+
+/// Fails unless `reply` is a 200 `text/html` page.
+fn html(reply: &Reply) -> Result<(), Failure> {
+    reply.expect_status(StatusCode::OK)?;
+    ensure(
+        reply
+            .content_type()
+            .is_some_and(|c| c.starts_with("text/html")),
+        || {
+            format!(
+                "{}: expected a text/html page, got Content-Type {:?}",
+                reply.request,
+                reply.content_type()
+            )
+        },
+    )
+}
+
+/// Fails unless `reply` shows every seed message.
+fn shows_seed(reply: &Reply, what: &str) -> Result<(), Failure> {
+    for text in SEED {
+        ensure(shows(reply, text), || {
+            format!("{what} does not show {text:?}: {:?}", reply.body)
+        })?;
+    }
+    Ok(())
+}
+
+/// Fails unless `reply` shows no message at all.
+fn shows_nothing(reply: &Reply, what: &str) -> Result<(), Failure> {
+    ensure(shows_none(reply), || {
+        format!("{what} shows messages: {:?}", reply.body)
+    })
 }
 
 /// `GET /signup` queues the seed's four messages; the next page that reads flashes shows
 /// them once, and the one after shows none.
 pub(crate) fn seed_signup(ctx: &Ctx) -> ScenarioFuture<'_> {
     Box::pin(async move {
-        // Without a session, queuing the messages creates one.
+        // Without a session, queuing the messages creates one...
         let first = ctx.get("/signup", None).await?;
-        first.expect_status(StatusCode::OK)?;
-        ensure(shows_none(&first), || {
-            format!("the first /signup showed messages: {:?}", first.body)
-        })?;
-        checks::new_cookie(&ctx.target, &first)?;
+        html(&first)?;
+        shows_nothing(&first, "the first /signup")?;
+        let only = checks::new_cookie(&ctx.target, &first)?;
+        // ...and reading them empties it, which removes it and its cookie.
+        let shown = ctx.get("/flash", Some(&only)).await?;
+        html(&shown)?;
+        shows_seed(&shown, "the page after /signup")?;
+        checks::removal_cookie(&ctx.target, &shown)?;
+        shows_nothing(&page(ctx, "/flash", &only).await?, "the page after that")?;
 
         // The rest in a session that holds other data too, so consuming the messages does
-        // not empty (and so delete) it.
+        // not empty (and so delete) it: no cookie changes.
         let sid = ctx.new_session("k", "v").await?;
         page(ctx, "/signup", &sid).await?;
-        let next = page(ctx, "/flash", &sid).await?;
-        for text in SEED {
-            ensure(shows(&next, text), || {
-                format!(
-                    "the page after /signup does not show {text:?}: {:?}",
-                    next.body
-                )
-            })?;
-        }
+        shows_seed(&page(ctx, "/flash", &sid).await?, "the page after /signup")?;
         let after = page(ctx, "/flash", &sid).await?;
-        ensure(shows_none(&after), || {
-            format!("flash messages were shown twice: {:?}", after.body)
-        })?;
+        shows_nothing(&after, "a page after the messages were shown")?;
 
-        // /signup after /signup shows the messages the first one queued.
+        // /signup after /signup shows the messages the first one queued, and queues them
+        // again for the next page, once.
         page(ctx, "/signup", &sid).await?;
-        let again = page(ctx, "/signup", &sid).await?;
-        ensure(SEED.iter().all(|t| shows(&again, t)), || {
-            format!(
-                "the second /signup did not show the queued messages: {:?}",
-                again.body
-            )
-        })?;
+        shows_seed(&page(ctx, "/signup", &sid).await?, "the second /signup")?;
+        shows_seed(
+            &page(ctx, "/flash", &sid).await?,
+            "the page after two /signup",
+        )?;
+        shows_nothing(&page(ctx, "/flash", &sid).await?, "the page after that")?;
         Ok(())
     })
 }
 
-/// A "show now" message appears in the current response only; message text is escaped.
+/// `POST /flash` with form fields `level`, `text` and `now`.
+async fn post_flash(
+    ctx: &Ctx,
+    sid: Option<&str>,
+    level: &str,
+    text: &str,
+    now: bool,
+) -> Result<Reply, Failure> {
+    let cookie = sid.map(|s| ctx.cookie(s));
+    let form = format!("level={level}&text={}&now={now}", percent_encode(text));
+    ctx.send(Method::POST, "/flash", cookie.as_deref(), Body::Form(form))
+        .await
+}
+
+/// A "show now" message appears in the current response only and is never stored; message
+/// text is escaped.
 pub(crate) fn show_now_and_escaping(ctx: &Ctx) -> ScenarioFuture<'_> {
     Box::pin(async move {
-        let sid = ctx.new_session("k", "v").await?;
-        let cookie = ctx.cookie(&sid);
-        let form = |level: &str, text: &str, now: bool| {
-            Body::Form(format!(
-                "level={level}&text={}&now={now}",
-                percent_encode(text)
-            ))
-        };
-        let now = ctx
-            .send(
-                Method::POST,
-                "/flash",
-                Some(&cookie),
-                form("info", "right now", true),
+        // Without a session, a show-now message creates nothing and writes nothing.
+        let writes_before = ctx.target.writes.as_ref().map(|count| count());
+        let now = post_flash(ctx, None, "info", "right now", true).await?;
+        html(&now)?;
+        ensure(shows(&now, "right now"), || {
+            format!(
+                "a show-now message is missing from its response: {:?}",
+                now.body
             )
-            .await?;
-        now.expect_status(StatusCode::OK)?;
+        })?;
+        checks::no_session_cookie(&ctx.target, &now)?;
+        if let (Some(before), Some(count)) = (writes_before, &ctx.target.writes) {
+            let after = count();
+            ensure(after == before, || {
+                format!("a show-now message alone wrote to the store ({before} -> {after} writes)")
+            })?;
+        }
+
+        let sid = ctx.new_session("k", "v").await?;
+        let now = post_flash(ctx, Some(&sid), "info", "right now", true).await?;
+        html(&now)?;
         ensure(shows(&now, "right now"), || {
             format!(
                 "a show-now message is missing from its response: {:?}",
@@ -99,22 +148,25 @@ pub(crate) fn show_now_and_escaping(ctx: &Ctx) -> ScenarioFuture<'_> {
             "a show-now message was carried to the next request".into()
         })?;
 
+        // A queued message creates the session; its text comes back escaped.
         let script = "<script>alert(1)</script>";
-        ctx.send(
-            Method::POST,
-            "/flash",
-            Some(&cookie),
-            form("error", script, false),
-        )
-        .await?
-        .expect_status(StatusCode::OK)?;
-        let shown = page(ctx, "/flash", &sid).await?;
+        let queued = post_flash(ctx, None, "error", script, false).await?;
+        html(&queued)?;
+        let sid = checks::new_cookie(&ctx.target, &queued)?;
+        let shown = ctx.get("/flash", Some(&sid)).await?;
+        html(&shown)?;
         ensure(!shown.body.contains(script), || {
             format!("flash text was rendered as HTML: {:?}", shown.body)
         })?;
-        ensure(shown.body.contains("&lt;script&gt;"), || {
-            format!("the escaped message is missing: {:?}", shown.body)
-        })?;
+        ensure(
+            shown.body.contains("<h2>&lt;script&gt;alert(1)&lt;"),
+            || format!("the escaped message is missing: {:?}", shown.body),
+        )?;
+
+        // An unknown level is the client's mistake.
+        post_flash(ctx, None, "debug", "x", false)
+            .await?
+            .expect_status(StatusCode::BAD_REQUEST)?;
         Ok(())
     })
 }

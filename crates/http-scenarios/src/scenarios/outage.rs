@@ -1,5 +1,5 @@
 //! A backend outage is not "unknown session": the client gets 503, keeps its cookie, and
-//! finds its data again once the backend is back.
+//! finds its data (and its queued flash messages) again once the backend is back.
 
 use http::{Method, StatusCode};
 
@@ -28,6 +28,10 @@ pub(crate) fn outage(ctx: &Ctx) -> ScenarioFuture<'_> {
         ctx.put("keep", "safe", Some(&sid))
             .await?
             .expect_status(StatusCode::NO_CONTENT)?;
+        // Flash messages queued before the outage must survive it too.
+        let queued = ctx.get("/signup", Some(&sid)).await?;
+        queued.expect_status(StatusCode::OK)?;
+        checks::no_session_cookie(&ctx.target, &queued)?;
         let cookie = ctx.cookie(&sid);
 
         switch(true);
@@ -57,6 +61,9 @@ pub(crate) fn outage(ctx: &Ctx) -> ScenarioFuture<'_> {
                 Body::Empty,
                 Some(&cookie),
             ),
+            (Method::GET, "/flash", Body::Empty, Some(&cookie)),
+            (Method::GET, "/signup", Body::Empty, Some(&cookie)),
+            (Method::GET, "/signup", Body::Empty, None),
         ];
         for (method, path, body, cookie) in requests {
             let reply = ctx.send(method, path, cookie, body).await?;
@@ -70,6 +77,14 @@ pub(crate) fn outage(ctx: &Ctx) -> ScenarioFuture<'_> {
         reply.expect_text("safe")?;
         checks::no_session_cookie(&ctx.target, &reply)?;
         ctx.get("/whoami", Some(&sid)).await?.expect_text(&user)?;
+        let flashes = ctx.get("/flash", Some(&sid)).await?;
+        flashes.expect_status(StatusCode::OK)?;
+        ensure(flashes.body.contains("<h2>yes!!!</h2>"), || {
+            format!(
+                "flash messages queued before the outage were lost: {:?}",
+                flashes.body
+            )
+        })?;
         // Nothing attempted during the outage took effect.
         let reply = ctx.get("/session/new", Some(&sid)).await?;
         ensure(reply.status == StatusCode::NOT_FOUND, || {

@@ -1,0 +1,191 @@
+//! The demo contract's handlers, written once against the framework-neutral session and flash
+//! handles. Each demo extracts the request's parts with its own framework, calls the function
+//! of the route, and turns the [`Reply`] into its framework's response (and the error into
+//! its adapter's `SessionError`, so failures take the adapter's error path).
+//!
+//! The routes and what they answer are listed in the `http-scenarios` crate, which checks them
+//! against all three demos.
+
+use serde::Deserialize;
+use session_core::{Manager, Session};
+use session_flash::{Flash, Level, Show};
+
+/// `Content-Type` of text answers.
+pub const TEXT: &str = "text/plain; charset=utf-8";
+/// `Content-Type` of the signup page.
+pub const HTML: &str = "text/html; charset=utf-8";
+/// `Content-Type` of the JSON answers.
+pub const JSON: &str = "application/json";
+
+/// What a route answers, before a framework turns it into its own response type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The HTTP status code; always one of the standard codes.
+    pub status: u16,
+    /// The `Content-Type`, when there is a body.
+    pub content_type: Option<&'static str>,
+    /// The body (empty for 204 and the bare error statuses).
+    pub body: String,
+}
+
+impl Reply {
+    fn empty(status: u16) -> Self {
+        Reply {
+            status,
+            content_type: None,
+            body: String::new(),
+        }
+    }
+
+    fn text(status: u16, body: impl Into<String>) -> Self {
+        Reply {
+            status,
+            content_type: Some(TEXT),
+            body: body.into(),
+        }
+    }
+
+    fn json(value: &serde_json::Value) -> Self {
+        Reply {
+            status: 200,
+            content_type: Some(JSON),
+            body: value.to_string(),
+        }
+    }
+}
+
+/// A route's outcome: a [`Reply`], or a session failure for the adapter to answer.
+pub type Answer = session_core::Result<Reply>;
+
+/// The form of `POST /login`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Login {
+    /// The user to log in; must not be empty.
+    pub user: String,
+}
+
+/// The form of `POST /flash`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewFlash {
+    /// `success`, `error`, `info` or `warning`; anything else is a 400.
+    pub level: String,
+    /// The message text.
+    pub text: String,
+    /// `true` to show the message in this response instead of the next one.
+    #[serde(default)]
+    pub now: bool,
+}
+
+/// `GET /`: Macaron's seed example.
+pub async fn index(session: &Session) -> Answer {
+    session.set("session", "session middleware").await?;
+    let value = session.get::<String>("session").await?;
+    Ok(Reply::text(200, value.unwrap_or_default()))
+}
+
+/// `GET /session/{key}`: the stored string, or 404.
+pub async fn get_value(session: &Session, key: &str) -> Answer {
+    Ok(match session.get::<String>(key).await? {
+        Some(value) => Reply::text(200, value),
+        None => Reply::empty(404),
+    })
+}
+
+/// `PUT /session/{key}` with the value as the body.
+pub async fn put_value(session: &Session, key: &str, value: &str) -> Answer {
+    session.set(key, value).await?;
+    Ok(Reply::empty(204))
+}
+
+/// `DELETE /session/{key}`.
+pub async fn delete_value(session: &Session, key: &str) -> Answer {
+    session.delete(key).await?;
+    Ok(Reply::empty(204))
+}
+
+/// `POST /login`. A new ID at login defeats session fixation; the owner binding enables "log
+/// out everywhere".
+pub async fn login(session: &Session, form: &Login) -> Answer {
+    if form.user.is_empty() {
+        return Ok(Reply::text(400, "user must not be empty"));
+    }
+    session.regenerate().await?;
+    session.set("uid", &form.user).await?;
+    session.set_owner(Some(&form.user)).await?;
+    Ok(Reply::empty(204))
+}
+
+/// `GET /whoami`: the logged-in user, or 401.
+pub async fn whoami(session: &Session) -> Answer {
+    Ok(match session.get::<String>("uid").await? {
+        Some(uid) => Reply::text(200, uid),
+        None => Reply::empty(401),
+    })
+}
+
+/// `POST /logout`.
+pub async fn logout(session: &Session) -> Answer {
+    session.destroy().await?;
+    Ok(Reply::empty(204))
+}
+
+/// `POST /logout-everywhere`: `{"destroyed": N}`, or 501 when the provider keeps no owner
+/// index.
+pub async fn logout_everywhere(session: &Session) -> Answer {
+    match session.destroy_other_sessions().await {
+        Ok(destroyed) => Ok(Reply::json(&serde_json::json!({ "destroyed": destroyed }))),
+        Err(e) if e.is_unsupported() => Ok(Reply::text(501, e.to_string())),
+        Err(e) => Err(e),
+    }
+}
+
+/// `GET /stats`: `{"count": N}`, with `null` when the provider cannot count (memcached,
+/// couchbase): a made-up number would be worse than none.
+pub async fn stats(manager: &Manager) -> Answer {
+    let count = match manager.count().await {
+        Ok(n) => Some(n),
+        Err(e) if e.is_unsupported() => None,
+        Err(e) => return Err(e),
+    };
+    Ok(Reply::json(&serde_json::json!({ "count": count })))
+}
+
+/// `GET /signup`, Macaron's flash example: queues four messages for the next page and renders
+/// the ones queued before.
+pub async fn signup(flash: &Flash) -> Answer {
+    flash.success("yes!!!").await?;
+    flash.error("opps...").await?;
+    flash.info("aha?!").await?;
+    flash.warning("Just be careful.").await?;
+    render(flash).await
+}
+
+/// `GET /flash`: renders the flashes without adding any (and so consumes them).
+pub async fn show_flash(flash: &Flash) -> Answer {
+    render(flash).await
+}
+
+/// `POST /flash`: adds one message, then renders the page.
+pub async fn add_flash(flash: &Flash, form: &NewFlash) -> Answer {
+    let Ok(level) = form.level.parse::<Level>() else {
+        return Ok(Reply::text(400, "unknown level"));
+    };
+    let show = if form.now { Show::Now } else { Show::Next };
+    flash.add(level, form.text.as_str(), show).await?;
+    render(flash).await
+}
+
+async fn render(flash: &Flash) -> Answer {
+    let view = flash.view().await?;
+    Ok(match crate::render_signup(&view) {
+        Ok(html) => Reply {
+            status: 200,
+            content_type: Some(HTML),
+            body: html,
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            Reply::text(500, "template error")
+        }
+    })
+}
