@@ -298,14 +298,23 @@ impl Bench {
 
     fn redis(&self, report: &mut Report) -> Result<()> {
         need_tool("redis-server", "apt-get install -y redis-server")?;
-        self.build(&["srv-memory", "srv-redis-ours", "srv-redis-ts", "srv-redis-actix"])?;
+        self.build(&[
+            "srv-memory",
+            "srv-redis-ours",
+            "srv-redis-ts",
+            "srv-redis-actix",
+        ])?;
         let _redis = self.private_redis()?;
         let url = format!("redis://127.0.0.1:{REDIS_PORT}");
         let config = format!("addr=127.0.0.1:{REDIS_PORT}");
         let (p_none, p_ours, p_ts) = (18110, 18111, 18112);
         let (p_ax_none, p_ax_ours, p_ax) = (18113, 18114, 18115);
         let _none = self.server("srv-memory", &["none".into(), p_none.to_string()], p_none)?;
-        let _ours = self.server("srv-redis-ours", &[p_ours.to_string(), config.clone()], p_ours)?;
+        let _ours = self.server(
+            "srv-redis-ours",
+            &[p_ours.to_string(), config.clone()],
+            p_ours,
+        )?;
         let _ts = self.server("srv-redis-ts", &[p_ts.to_string(), url.clone()], p_ts)?;
         let actix = |mode: &str, port: u16, target: &str| {
             self.server(
@@ -323,7 +332,11 @@ impl Bench {
             ("ours", p_ours, ours_cookies.clone()),
             ("ts-0.14", p_ts, self.seed(p_ts, "redis-ts.cookies")?),
             ("none-actix", p_ax_none, ours_cookies.clone()),
-            ("ours-actix", p_ax_ours, self.seed(p_ax_ours, "redis-ours-actix.cookies")?),
+            (
+                "ours-actix",
+                p_ax_ours,
+                self.seed(p_ax_ours, "redis-ours-actix.cookies")?,
+            ),
             ("actix-0.11", p_ax, self.seed(p_ax, "redis-actix.cookies")?),
         ];
         let mut commands: BTreeMap<(String, String), Vec<PerRequest>> = BTreeMap::new();

@@ -21,7 +21,9 @@ fn registry() -> Result<Registry> {
         .with(session_memory::MemoryProvider)?
         .with(session_file::FileProvider)?
         .with(session_redis::RedisProvider)?
-        .with(session_couchbase::CouchbaseProvider)?)
+        .with(session_couchbase::CouchbaseProvider)?
+        .with(session_postgres::PostgresProvider)?
+        .with(session_mysql::MySqlProvider)?)
 }
 
 /// A config factory handing out fresh directories below one scratch directory, which is
@@ -57,11 +59,48 @@ fn fresh_query_prefix(base: String) -> Box<dyn Fn() -> Result<String> + Send + S
     })
 }
 
+/// Table names the SQL targets create all start with this; [`drop_tables`] removes them.
+const TABLE_PREFIX: &str = "xtask_conformance_";
+
+/// A config factory adding a fresh table to a SQL URL for every case.
+fn fresh_table(base: &'static str) -> Box<dyn Fn() -> Result<String> + Send + Sync> {
+    Box::new(move || {
+        let n = getrandom::u64().map_err(|e| anyhow::anyhow!("OS random numbers: {e}"))?;
+        Ok(format!("{base}?table={TABLE_PREFIX}{n:016x}"))
+    })
+}
+
+/// Drops the tables the SQL targets created (best effort, with the database CLIs).
+fn drop_tables() {
+    let pattern = format!("{TABLE_PREFIX}%");
+    let postgres = format!(
+        "psql -h 127.0.0.1 -U postgres -d test -Atc \"SELECT format('DROP TABLE IF EXISTS %I;', tablename) FROM pg_tables WHERE tablename LIKE '{pattern}'\" | psql -h 127.0.0.1 -U postgres -d test -q"
+    );
+    let mysql = format!(
+        "mariadb -h 127.0.0.1 -u root test -N -e \"SELECT CONCAT('DROP TABLE IF EXISTS \\`', table_name, '\\`;') FROM information_schema.tables WHERE table_schema = 'test' AND table_name LIKE '{pattern}'\" | mariadb -h 127.0.0.1 -u root test"
+    );
+    for cmd in [postgres, mysql] {
+        let ok = std::process::Command::new("sh")
+            .args(["-c", &cmd])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("xtask: could not drop the conformance tables: {cmd}");
+        }
+    }
+}
+
 /// Things the targets need for as long as the matrix runs: a Redis Cluster and the
 /// Couchbase test server (CI has no Couchbase Server; see crates/couchbase-testserver).
 pub struct Services {
     _cluster: crate::redis_cluster::cluster::RedisCluster,
     _couchbase: couchbase_testserver::TestServer,
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        drop_tables();
+    }
 }
 
 /// The runtime the matrix and its services run on.
@@ -109,6 +148,16 @@ pub fn default_targets(runtime: &tokio::runtime::Runtime) -> Result<(Vec<Target>
             label: "redis-cluster".into(),
             provider: "redis".into(),
             config: fresh_prefix(cluster_config),
+        },
+        Target {
+            label: "postgres".into(),
+            provider: "postgres".into(),
+            config: fresh_table("postgres://postgres@127.0.0.1:5432/test"),
+        },
+        Target {
+            label: "mysql".into(),
+            provider: "mysql".into(),
+            config: fresh_table("mysql://root@127.0.0.1:3306/test"),
         },
         Target {
             label: "couchbase".into(),
