@@ -35,30 +35,13 @@ pub fn status_for(error: &Error) -> StatusCode {
 /// [`SessionLayer`](crate::SessionLayer), the layer replaces that answer with its error handler's
 /// (see [`SessionLayer::with_error_handler`](crate::SessionLayer::with_error_handler)), so a
 /// custom error page applies to handler errors and commit errors alike.
-#[derive(Debug)]
-pub struct SessionError(pub Error);
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SessionError(#[from] pub Error);
 
 /// Carries a handler's error from its response to the layer, which owns the error handler.
 #[derive(Clone)]
 pub(crate) struct HandlerError(pub(crate) Arc<Error>);
-
-impl From<Error> for SessionError {
-    fn from(error: Error) -> Self {
-        SessionError(error)
-    }
-}
-
-impl std::fmt::Display for SessionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for SessionError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
 
 impl IntoResponse for SessionError {
     fn into_response(self) -> Response {

@@ -35,26 +35,9 @@ pub fn status_for(error: &session_core::Error) -> StatusCode {
 /// Behind [`crate::SessionMiddleware`] the middleware answers it with its [`ErrorHook`] (so
 /// handler errors and commit errors look the same); on its own it maps like
 /// [`default_error_response`].
-#[derive(Debug)]
-pub struct SessionError(pub session_core::Error);
-
-impl From<session_core::Error> for SessionError {
-    fn from(error: session_core::Error) -> Self {
-        SessionError(error)
-    }
-}
-
-impl std::fmt::Display for SessionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for SessionError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SessionError(#[from] pub session_core::Error);
 
 impl ResponseError for SessionError {
     fn status(&self) -> StatusCode {

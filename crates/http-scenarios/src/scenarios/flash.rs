@@ -112,20 +112,26 @@ async fn post_flash(
         .await
 }
 
+/// Posts the info message "right now" to be shown now; fails unless the page shows it.
+async fn show_now(ctx: &Ctx, sid: Option<&str>) -> Result<Reply, Failure> {
+    let now = post_flash(ctx, sid, "info", "right now", true).await?;
+    html(&now)?;
+    ensure(shows(&now, "right now"), || {
+        format!(
+            "a show-now message is missing from its response: {:?}",
+            now.body
+        )
+    })?;
+    Ok(now)
+}
+
 /// A "show now" message appears in the current response only and is never stored; message
 /// text is escaped.
 pub(crate) fn show_now_and_escaping(ctx: &Ctx) -> ScenarioFuture<'_> {
     Box::pin(async move {
         // Without a session, a show-now message creates nothing and writes nothing.
         let writes_before = ctx.target.writes.as_ref().map(|count| count());
-        let now = post_flash(ctx, None, "info", "right now", true).await?;
-        html(&now)?;
-        ensure(shows(&now, "right now"), || {
-            format!(
-                "a show-now message is missing from its response: {:?}",
-                now.body
-            )
-        })?;
+        let now = show_now(ctx, None).await?;
         checks::no_session_cookie(&ctx.target, &now)?;
         if let (Some(before), Some(count)) = (writes_before, &ctx.target.writes) {
             let after = count();
@@ -135,14 +141,7 @@ pub(crate) fn show_now_and_escaping(ctx: &Ctx) -> ScenarioFuture<'_> {
         }
 
         let sid = ctx.new_session("k", "v").await?;
-        let now = post_flash(ctx, Some(&sid), "info", "right now", true).await?;
-        html(&now)?;
-        ensure(shows(&now, "right now"), || {
-            format!(
-                "a show-now message is missing from its response: {:?}",
-                now.body
-            )
-        })?;
+        show_now(ctx, Some(&sid)).await?;
         let later = page(ctx, "/flash", &sid).await?;
         ensure(!later.body.contains("right now"), || {
             "a show-now message was carried to the next request".into()
