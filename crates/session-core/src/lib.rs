@@ -46,6 +46,7 @@
 //! ```
 
 pub mod clock;
+pub mod config;
 pub mod cookies;
 pub mod error;
 pub mod events;

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::config::{boolean, number, seconds};
 use crate::error::{Error, Result};
 use crate::id::{DEFAULT_ID_LENGTH, MAX_ID_LENGTH, MIN_ID_LENGTH};
 
@@ -376,30 +377,6 @@ fn validate_domain(domain: &str) -> Result<()> {
             "domain",
             "must be a host name (letters, digits, '-' and '.')",
         ))
-    }
-}
-
-fn seconds(key: &str, value: &str) -> Result<Duration> {
-    let n: u64 = value
-        .parse()
-        .map_err(|_| Error::config(key, format!("expected whole seconds, got {value:?}")))?;
-    Ok(Duration::from_secs(n))
-}
-
-fn number(key: &str, value: &str) -> Result<usize> {
-    value
-        .parse()
-        .map_err(|_| Error::config(key, format!("expected a whole number, got {value:?}")))
-}
-
-fn boolean(key: &str, value: &str) -> Result<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(Error::config(
-            key,
-            format!("expected true or false, got {value:?}"),
-        )),
     }
 }
 

@@ -19,6 +19,21 @@ use crate::id::SessionId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Version(pub u64);
 
+impl Version {
+    /// A random first version for a new record, in `1..=2^62` (so it fits a signed 64-bit
+    /// column and can be incremented). Random rather than 1 so that a stale writer holding the
+    /// version of a destroyed record can never match a new record reusing its ID (ABA).
+    pub fn random(provider: &'static str) -> Result<Version> {
+        let random = getrandom::u64().map_err(|e| {
+            Error::backend(
+                provider,
+                format!("the OS random number generator failed: {e}"),
+            )
+        })?;
+        Ok(Version((random >> 2) + 1))
+    }
+}
+
 /// A record as the backend holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
