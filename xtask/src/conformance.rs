@@ -23,7 +23,8 @@ fn registry() -> Result<Registry> {
         .with(session_redis::RedisProvider)?
         .with(session_couchbase::CouchbaseProvider)?
         .with(session_postgres::PostgresProvider)?
-        .with(session_mysql::MySqlProvider)?)
+        .with(session_mysql::MySqlProvider)?
+        .with(session_memcache::MemcacheProvider)?)
 }
 
 /// A config factory handing out fresh directories below one scratch directory, which is
@@ -148,6 +149,11 @@ pub fn default_targets(runtime: &tokio::runtime::Runtime) -> Result<(Vec<Target>
             label: "redis-cluster".into(),
             provider: "redis".into(),
             config: fresh_prefix(cluster_config),
+        },
+        Target {
+            label: "memcache".into(),
+            provider: "memcache".into(),
+            config: fresh_query_prefix("memcache://127.0.0.1:11211".into()),
         },
         Target {
             label: "postgres".into(),
