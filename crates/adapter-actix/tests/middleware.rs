@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{COOKIE, SET_COOKIE};
+use actix_web::http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use actix_web::{App, HttpResponse, test, web};
 use adapter_actix::{Flash, Session, SessionError, SessionMiddleware};
 use http_scenarios::setups::instrumented_memory;
@@ -60,10 +60,15 @@ async fn default_mapping_is_503_for_backend_failures() {
     .await;
     let res = test::call_service(&app, test::TestRequest::get().uri("/fails").to_request()).await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(res.headers().get(CACHE_CONTROL).unwrap(), "no-store");
+    assert_eq!(test::read_body(res).await, "session error");
     store.set_down(true);
     let res = test::call_service(&app, test::TestRequest::get().uri("/set").to_request()).await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(!res.headers().contains_key(SET_COOKIE));
+    assert_eq!(res.headers().get(CACHE_CONTROL).unwrap(), "no-store");
+    // Core's public message: no detail of the failure reaches the client.
+    assert_eq!(test::read_body(res).await, "session store unavailable");
 }
 
 #[actix_web::test]

@@ -5,7 +5,7 @@
 
 use adapter_poem::{Flash, Session, SessionError, SessionMiddleware};
 use http_scenarios::setups::instrumented_memory;
-use poem::http::header::{COOKIE, SET_COOKIE};
+use poem::http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use poem::http::{Method, StatusCode};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 use session_core::Options;
@@ -81,10 +81,15 @@ async fn default_mapping_is_503_for_backend_failures() {
         .with(SessionMiddleware::new(manager));
     let res = app.call(request("/fails", None)).await.unwrap();
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
+    assert_eq!(body(res).await, "session error");
     store.set_down(true);
     let res = app.call(request("/set", None)).await.unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(!res.headers().contains_key(SET_COOKIE));
+    assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
+    // Core's public message: no detail of the failure reaches the client.
+    assert_eq!(body(res).await, "session store unavailable");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
