@@ -6,7 +6,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use session_core::{Error, Result};
+use session_core::{Error, Result, config};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use url::{Host, Url};
 
@@ -155,28 +155,22 @@ impl PgConfig {
 
     /// Applies one of the provider's own keys; false when `key` is not one of them.
     fn provider_key(&mut self, key: &str, value: &str) -> Result<bool> {
-        let positive = |unit: &str| {
-            Error::config(
-                key,
-                format!("expected a positive number of {unit}, got {value:?}"),
-            )
-        };
         match key {
             "table" => self.table = TableName::parse(value)?,
-            "pool_size" | "max_connections" => {
-                self.pool_size = value
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| positive("connections"))?;
-            }
+            "pool_size" | "max_connections" => self.pool_size = config::positive(key, value)?,
             "acquire_timeout" => {
+                // Fractional seconds are allowed, so `config::seconds` does not fit.
                 self.acquire_timeout = value
                     .parse()
                     .ok()
                     .filter(|s| *s > 0.0)
                     .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                    .ok_or_else(|| positive("seconds"))?;
+                    .ok_or_else(|| {
+                        Error::config(
+                            key,
+                            format!("expected a positive number of seconds, got {value:?}"),
+                        )
+                    })?;
             }
             _ => return Ok(false),
         }

@@ -218,15 +218,6 @@ fn column(v: Version) -> i64 {
     v.0 as i64
 }
 
-/// A record's first version: random rather than 1, so a stale writer holding the version of
-/// a destroyed record can never match a new record that reuses its ID (ABA). Kept below
-/// 2^62 so `version + 1` cannot overflow in practice.
-fn first_version() -> Result<i64> {
-    let random = getrandom::u64()
-        .map_err(|e| Error::backend(NAME, format!("the OS random number generator failed: {e}")))?;
-    Ok((random >> 2) as i64 + 1)
-}
-
 #[async_trait]
 impl RawStore for PostgresStore {
     fn provider(&self) -> &'static str {
@@ -257,18 +248,18 @@ impl RawStore for PostgresStore {
 
     async fn insert(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
         self.check(&record)?;
-        let v = first_version()?;
+        let v = Version::random(NAME)?;
         let done = sqlx::query(self.sql.insert.clone())
             .bind(id.as_str())
             .bind(record.body)
             .bind(record.expires_at)
-            .bind(v)
+            .bind(column(v))
             .bind(record.owner)
             .execute(&self.pool)
             .await
             .map_err(backend)?;
         Ok(if done.rows_affected() == 1 {
-            Inserted::Created(version(v))
+            Inserted::Created(v)
         } else {
             Inserted::Exists
         })
@@ -318,19 +309,19 @@ impl RawStore for PostgresStore {
         record: Write<'_>,
     ) -> Result<Inserted> {
         self.check(&record)?;
-        let v = first_version()?;
+        let v = Version::random(NAME)?;
         let (created,): (i64,) = sqlx::query_as(self.sql.regenerate.clone())
             .bind(new.as_str())
             .bind(record.body)
             .bind(record.expires_at)
-            .bind(v)
+            .bind(column(v))
             .bind(record.owner)
             .bind(old.as_str())
             .fetch_one(&self.pool)
             .await
             .map_err(backend)?;
         Ok(if created == 1 {
-            Inserted::Created(version(v))
+            Inserted::Created(v)
         } else {
             Inserted::Exists
         })

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use session_core::config::SqlName;
 use session_core::{Error, Result};
 
 /// The table used when the config names none.
@@ -17,44 +18,30 @@ const MAX_IDENT: usize = 63;
 /// SQL, so a reserved word works as a name and the case is kept as written: create the table
 /// with [`schema_sql`] (or the same quoting) when you run migrations yourself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableName {
-    schema: Option<String>,
-    name: String,
-}
+pub struct TableName(SqlName);
 
 impl TableName {
     /// Parses and validates `table` or `schema.table`.
     pub fn parse(value: &str) -> Result<Self> {
-        let (schema, name) = match value.split_once('.') {
-            Some((schema, name)) => (Some(schema), name),
-            None => (None, value),
-        };
-        if let Some(schema) = schema {
-            check_ident(schema, value)?;
-        }
-        check_ident(name, value)?;
-        Ok(TableName {
-            schema: schema.map(str::to_owned),
-            name: name.to_owned(),
-        })
+        SqlName::parse("table", value, MAX_IDENT).map(TableName)
     }
 
     /// The name as SQL: `"table"` or `"schema"."table"`.
     pub fn quoted(&self) -> String {
-        match &self.schema {
-            Some(schema) => format!("\"{schema}\".\"{}\"", self.name),
-            None => format!("\"{}\"", self.name),
+        match &self.0.qualifier {
+            Some(schema) => format!("\"{schema}\".\"{}\"", self.0.name),
+            None => format!("\"{}\"", self.0.name),
         }
     }
 
     /// The unqualified, unquoted table name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 
     /// The schema, when the name is qualified.
     pub fn schema(&self) -> Option<&str> {
-        self.schema.as_deref()
+        self.0.qualifier.as_deref()
     }
 
     /// The name of one of the table's indexes, quoted. Index names share the schema's
@@ -62,24 +49,25 @@ impl TableName {
     /// bytes (PostgreSQL would silently truncate it, and two long table names could then
     /// share an index name), the table part is shortened and a hash of the full name added.
     pub(crate) fn index_name(&self, suffix: &str) -> String {
-        let plain = format!("{}_{suffix}", self.name);
+        let name = self.name();
+        let plain = format!("{name}_{suffix}");
         if plain.len() <= MAX_IDENT {
             return format!("\"{plain}\"");
         }
-        let hash = format!("{:08x}", fnv1a(self.name.as_bytes()));
+        let hash = format!("{:08x}", fnv1a(name.as_bytes()));
         let keep = MAX_IDENT - suffix.len() - hash.len() - 2;
         // Identifiers are ASCII (checked in `parse`), so any byte index is a char boundary.
-        format!("\"{}_{hash}_{suffix}\"", &self.name[..keep])
+        format!("\"{}_{hash}_{suffix}\"", &name[..keep])
     }
 }
 
 impl Default for TableName {
     /// [`DEFAULT_TABLE`], unqualified.
     fn default() -> Self {
-        TableName {
-            schema: None,
+        TableName(SqlName {
+            qualifier: None,
             name: DEFAULT_TABLE.to_owned(),
-        }
+        })
     }
 }
 
@@ -94,26 +82,6 @@ impl FromStr for TableName {
 impl fmt::Display for TableName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.quoted())
-    }
-}
-
-fn check_ident(part: &str, whole: &str) -> Result<()> {
-    let mut bytes = part.bytes();
-    let valid_start = bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
-    let valid_rest = bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if valid_start && valid_rest && part.len() <= MAX_IDENT {
-        Ok(())
-    } else {
-        Err(Error::config(
-            "table",
-            format!(
-                "{whole:?} is not a valid table name: use `table` or `schema.table`, each part \
-                 a letter or `_` followed by up to {} letters, digits or `_`",
-                MAX_IDENT - 1
-            ),
-        ))
     }
 }
 
