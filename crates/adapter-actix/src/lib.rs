@@ -13,11 +13,13 @@
 //!   meet.
 //! - **`Cache-Control: no-store`** on every response that carries the session `Set-Cookie`,
 //!   so no cache can hand one user's session ID to another.
-//! - **Failures.** If the commit fails, the response is replaced by the error hook's (503 for
-//!   [`session_core::Error::is_backend`], 500 otherwise; replace it with
-//!   [`SessionMiddleware::on_error`]) and carries **no** `Set-Cookie`: an outage must never
-//!   replace or remove the client's ID. A handler returning [`SessionError`] (what `?` makes of
-//!   a [`session_core::Error`]) gets the same hook, so both paths look alike.
+//! - **Failures.** If the commit fails, the response is replaced by the error hook's (by
+//!   default core's mapping, shared by every adapter: [`session_core::Error::http_status`],
+//!   503 for backend failures and 500 otherwise, with [`session_core::Error::public_message`];
+//!   replace it with [`SessionMiddleware::on_error`]) and carries **no** `Set-Cookie`: an
+//!   outage must never replace or remove the client's ID. A handler returning [`SessionError`]
+//!   (what `?` makes of a [`session_core::Error`]) gets the same hook, so both paths look
+//!   alike.
 //! - **Commit after every handler**, whatever its status: what a handler changed before
 //!   answering 4xx or 5xx (a failed-login counter, a flash) is kept. An inner middleware that
 //!   fails with an `Err` instead of a response leaves nothing to set a cookie on, so that

@@ -43,8 +43,9 @@
 //! - **Errors never touch the cookie.** When the commit fails (the backend is down, or a
 //!   handler swallowed a backend error, which core remembers), the response is replaced by the
 //!   error handler's and carries no `Set-Cookie`: a client whose session could not be read
-//!   keeps its ID and finds its data once the backend is back. The default handler answers 503
-//!   for backend errors and 500 otherwise; replace it with
+//!   keeps its ID and finds its data once the backend is back. The default handler is core's
+//!   mapping, shared by every adapter ([`session_core::Error::http_status`]: 503 for backend
+//!   errors, 500 otherwise, with [`session_core::Error::public_message`]); replace it with
 //!   [`SessionLayer::with_error_handler`].
 //! - **`?` in handlers.** [`SessionError`] wraps [`session_core::Error`] and implements
 //!   `IntoResponse`; the layer recognises it in the response and runs the same error handler,

@@ -9,11 +9,13 @@
 //!
 //! - **`Cache-Control: no-store`** and `Vary: Cookie` on every response that carries the
 //!   session `Set-Cookie`, so no cache can hand one user's session ID to another.
-//! - **Failures.** If the commit fails, the response is replaced by the error hook's (503 for
-//!   [`session_core::Error::is_backend`], 500 otherwise; replace it with
-//!   [`SessionMiddleware::on_error`]) and carries **no** `Set-Cookie`: an outage must never
-//!   replace or remove the client's ID. A handler returning [`SessionError`] (what `?` makes of
-//!   a [`session_core::Error`]) gets the same hook, so both paths look alike.
+//! - **Failures.** If the commit fails, the response is replaced by the error hook's (by
+//!   default core's mapping, shared by every adapter: [`session_core::Error::http_status`],
+//!   503 for backend failures and 500 otherwise, with [`session_core::Error::public_message`];
+//!   replace it with [`SessionMiddleware::on_error`]) and carries **no** `Set-Cookie`: an
+//!   outage must never replace or remove the client's ID. A handler returning [`SessionError`]
+//!   (what `?` makes of a [`session_core::Error`]) gets the same hook, so both paths look
+//!   alike.
 //! - **Other errors stay errors.** A [`poem::Error`] that is not a session error is passed on
 //!   as an `Err` for outer middleware such as `catch_error`, unless a session cookie must be
 //!   sent with it; then it becomes its response, with the cookie.
