@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
-use session_core::{Error, Result};
+use session_core::{Error, Result, config};
 use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 use url::{Host, Url};
 
@@ -142,13 +142,9 @@ impl MySqlConfig {
     fn provider_key(&mut self, key: &str, value: &str) -> Result<bool> {
         match key {
             "table" => self.table = TableName::parse(value)?,
-            "pool_size" | "max_connections" => {
-                self.pool_size = match value.parse::<u32>() {
-                    Ok(n) if n > 0 => n,
-                    _ => return Err(not_positive(key, value, "connections")),
-                }
-            }
+            "pool_size" | "max_connections" => self.pool_size = config::positive(key, value)?,
             "acquire_timeout" => {
+                // Fractional seconds are allowed, so `config::seconds` does not fit.
                 self.acquire_timeout = match value.parse::<f64>() {
                     Ok(s) if s > 0.0 => Duration::try_from_secs_f64(s)
                         .map_err(|_| not_positive(key, value, "seconds"))?,

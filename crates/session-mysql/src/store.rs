@@ -313,15 +313,6 @@ fn backend(e: sqlx::Error) -> Error {
     Error::backend(NAME, e)
 }
 
-/// A record's first version: random rather than 1, so a stale writer holding the version of
-/// a destroyed record can never match a new record that reuses its ID (ABA). The top bit is
-/// cleared so `version + 1` stays far from the BIGINT UNSIGNED limit.
-fn first_version() -> Result<u64> {
-    getrandom::u64()
-        .map(|random| (random >> 1) + 1)
-        .map_err(|e| Error::backend(NAME, format!("the OS random number generator failed: {e}")))
-}
-
 #[async_trait]
 impl RawStore for MySqlStore {
     fn provider(&self) -> &'static str {
@@ -351,7 +342,7 @@ impl RawStore for MySqlStore {
     }
 
     async fn insert(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
-        let version = first_version()?;
+        let version = Version::random(NAME)?.0;
         Ok(
             match self.write(id, Op::Insert { version }, record).await? {
                 Some(v) => Inserted::Created(Version(v)),

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use session_core::config::SqlName;
 use session_core::{Error, Result};
 
 /// The table used when the config names none.
@@ -19,69 +20,40 @@ pub const MAX_OWNER_CHARS: usize = 255;
 /// Each part is a letter or `_` followed by letters, digits or `_`, at most 64 characters.
 /// Names are always backtick-quoted in SQL, so reserved words work as names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableName {
-    database: Option<String>,
-    name: String,
-}
+pub struct TableName(SqlName);
 
 impl TableName {
     /// Parses and validates `table` or `database.table`.
     pub fn parse(value: &str) -> Result<Self> {
-        let (database, name) = match value.split_once('.') {
-            Some((database, name)) => (Some(database), name),
-            None => (None, value),
-        };
-        if !database.is_none_or(is_ident) || !is_ident(name) {
-            return Err(Error::config(
-                "table",
-                format!(
-                    "{value:?} is not a valid table name: use `table` or `database.table`, each \
-                     part a letter or `_` followed by up to {} letters, digits or `_`",
-                    MAX_IDENT - 1
-                ),
-            ));
-        }
-        Ok(TableName {
-            database: database.map(str::to_owned),
-            name: name.to_owned(),
-        })
+        SqlName::parse("table", value, MAX_IDENT).map(TableName)
     }
 
     /// The name as SQL: `` `table` `` or `` `database`.`table` ``.
     pub fn quoted(&self) -> String {
-        match &self.database {
-            Some(database) => format!("`{database}`.`{}`", self.name),
-            None => format!("`{}`", self.name),
+        match &self.0.qualifier {
+            Some(database) => format!("`{database}`.`{}`", self.0.name),
+            None => format!("`{}`", self.0.name),
         }
     }
 
     /// The unqualified table name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 
     /// The database, when the name is qualified (otherwise the connection's database).
     pub fn database(&self) -> Option<&str> {
-        self.database.as_deref()
+        self.0.qualifier.as_deref()
     }
-}
-
-fn is_ident(part: &str) -> bool {
-    let mut bytes = part.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && part.len() <= MAX_IDENT
 }
 
 impl Default for TableName {
     /// [`DEFAULT_TABLE`], unqualified.
     fn default() -> Self {
-        TableName {
-            database: None,
+        TableName(SqlName {
+            qualifier: None,
             name: DEFAULT_TABLE.to_owned(),
-        }
+        })
     }
 }
 
