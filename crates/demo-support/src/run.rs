@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::{USAGE, registry, settings};
 
-/// Runs a demo: logs to stderr (`RUST_LOG`, default `info`), reads the [`settings`], opens the
+/// Runs a demo: logs to stdout (`RUST_LOG`, default `info`), reads the [`settings`], opens the
 /// manager on the provider they name, binds the listener, starts GC, and hands the manager and
 /// the listener to `serve`, which runs the framework's server until shutdown. GC is stopped
 /// once `serve` returns.
@@ -26,10 +26,7 @@ where
 {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // A subscriber installed earlier (by a test harness) is kept.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
     match start_and_serve(serve).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
