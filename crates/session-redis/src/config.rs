@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
+use session_core::config::{self, Secret};
 use session_core::{Error, Result};
 
 /// The default Redis port.
@@ -60,19 +61,19 @@ pub enum Topology {
         /// The sentinels to ask.
         sentinels: Vec<Endpoint>,
         /// Password for the sentinels themselves, when they require one.
-        sentinel_password: Option<String>,
+        sentinel_password: Option<Secret>,
     },
 }
 
-/// The parsed config string.
-#[derive(Clone, PartialEq, Eq)]
+/// The parsed config string. Its `Debug` output shows no password.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisConfig {
     /// Where the data lives.
     pub topology: Topology,
     /// ACL user name (Redis 6+), if any.
     pub username: Option<String>,
     /// Password, if any.
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// Database number (single node and sentinel; a cluster only has database 0).
     pub db: i64,
     /// Prefix of every key this store writes.
@@ -85,36 +86,6 @@ pub struct RedisConfig {
     pub connect_timeout: Duration,
     /// Time allowed for one command's answer.
     pub response_timeout: Duration,
-}
-
-impl fmt::Debug for RedisConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Passwords never reach logs.
-        let redact = |p: &Option<String>| p.as_ref().map(|_| "<redacted>");
-        let topology = match &self.topology {
-            Topology::Sentinel {
-                master_name,
-                sentinels,
-                sentinel_password,
-            } => format!(
-                "Sentinel {{ master_name: {master_name:?}, sentinels: {sentinels:?}, \
-                 sentinel_password: {:?} }}",
-                redact(sentinel_password)
-            ),
-            other => format!("{other:?}"),
-        };
-        f.debug_struct("RedisConfig")
-            .field("topology", &format_args!("{topology}"))
-            .field("username", &self.username)
-            .field("password", &redact(&self.password))
-            .field("db", &self.db)
-            .field("prefix", &self.prefix)
-            .field("pool_size", &self.pool_size)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("response_timeout", &self.response_timeout)
-            .finish()
-    }
 }
 
 impl Default for RedisConfig {
@@ -224,10 +195,10 @@ fn parse_positional(config: &str) -> Result<RedisConfig> {
         ..RedisConfig::default()
     };
     if let Some(pool) = parts.get(1).filter(|p| !p.is_empty()) {
-        parsed.pool_size = Some(parse_pool_size(pool)?);
+        parsed.pool_size = Some(config::positive("pool_size", pool)?);
     }
     if let Some(password) = parts.get(2).filter(|p| !p.is_empty()) {
-        parsed.password = Some((*password).to_owned());
+        parsed.password = Some(Secret::new(*password));
     }
     Ok(parsed)
 }
@@ -241,7 +212,7 @@ struct Pairs {
     ha_mode: Option<String>,
     master_name: Option<String>,
     sentinel_addrs: Option<String>,
-    sentinel_password: Option<String>,
+    sentinel_password: Option<Secret>,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
 }
@@ -267,11 +238,8 @@ impl Pairs {
 fn parse_pairs(config: &str) -> Result<RedisConfig> {
     let mut parsed = RedisConfig::default();
     let mut pairs = Pairs::default();
-    for item in config.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let Some((key, value)) = item.split_once('=') else {
-            return Err(Error::config(item, "expected key=value"));
-        };
-        apply(&mut parsed, &mut pairs, key.trim(), value.trim())?;
+    for (key, value) in config::pairs(config, ',')? {
+        apply(&mut parsed, &mut pairs, &key, &value)?;
     }
     pairs.finish(&mut parsed)?;
     Ok(parsed)
@@ -285,27 +253,23 @@ fn apply(parsed: &mut RedisConfig, pairs: &mut Pairs, key: &str, value: &str) ->
         "addr" => pairs.addr = some(value),
         "addrs" => pairs.addrs = some(value),
         "username" => parsed.username = some(value),
-        "password" => parsed.password = some(value),
-        "db" => {
-            parsed.db = value
-                .parse()
-                .map_err(|_| Error::config(key, format!("expected a number, got {value:?}")))?;
-        }
-        "pool_size" => parsed.pool_size = Some(parse_pool_size(value)?),
+        "password" => parsed.password = some(value).map(Secret::new),
+        "db" => parsed.db = config::number(key, value)?,
+        "pool_size" => parsed.pool_size = Some(config::positive("pool_size", value)?),
         "idle_timeout" => parsed.idle_timeout = Some(parse_duration(key, value)?),
-        "dial_timeout" => parsed.connect_timeout = positive(key, parse_duration(key, value)?)?,
-        "read_timeout" => pairs.read_timeout = Some(positive(key, parse_duration(key, value)?)?),
+        "dial_timeout" => parsed.connect_timeout = nonzero(key, parse_duration(key, value)?)?,
+        "read_timeout" => pairs.read_timeout = Some(nonzero(key, parse_duration(key, value)?)?),
         "write_timeout" => {
-            pairs.write_timeout = Some(positive(key, parse_duration(key, value)?)?);
+            pairs.write_timeout = Some(nonzero(key, parse_duration(key, value)?)?);
         }
         "prefix" => parsed.prefix = value.to_owned(),
         "ha_mode" => pairs.ha_mode = some(&value.to_ascii_lowercase()),
         "master_name" => pairs.master_name = some(value),
         "sentinel_addrs" => pairs.sentinel_addrs = some(value),
-        "sentinel_password" => pairs.sentinel_password = some(value),
-        "cluster" => pairs.cluster = parse_bool(key, value)?,
+        "sentinel_password" => pairs.sentinel_password = some(value).map(Secret::new),
+        "cluster" => pairs.cluster = config::boolean(key, value)?,
         "tls" => {
-            if parse_bool(key, value)? {
+            if config::boolean(key, value)? {
                 return Err(Error::config(key, NO_TLS));
             }
         }
@@ -421,7 +385,8 @@ fn parse_url(config: &str) -> Result<RedisConfig> {
                     parsed.password = password
                         .map(|p| decode("password", p))
                         .transpose()?
-                        .flatten();
+                        .flatten()
+                        .map(Secret::new);
                     host
                 }
                 None => authority,
@@ -522,33 +487,8 @@ fn parse_endpoint(field: &str, addr: &str) -> Result<Endpoint> {
     })
 }
 
-fn parse_pool_size(value: &str) -> Result<u32> {
-    value
-        .trim()
-        .parse::<u32>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| {
-            Error::config(
-                "pool_size",
-                format!("expected a positive number, got {value:?}"),
-            )
-        })
-}
-
-fn parse_bool(key: &str, value: &str) -> Result<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(Error::config(
-            key,
-            format!("expected true or false, got {value:?}"),
-        )),
-    }
-}
-
 /// A zero timeout would fail every request, so it is refused rather than obeyed.
-fn positive(key: &str, d: Duration) -> Result<Duration> {
+fn nonzero(key: &str, d: Duration) -> Result<Duration> {
     if d.is_zero() {
         Err(Error::config(key, "must be greater than zero"))
     } else {
@@ -611,7 +551,7 @@ mod tests {
         let c = RedisConfig::parse("127.0.0.1:6380,100,s3cret").unwrap();
         assert_eq!(c.topology, Topology::Single(tcp("127.0.0.1", 6380)));
         assert_eq!(c.pool_size, Some(100));
-        assert_eq!(c.password.as_deref(), Some("s3cret"));
+        assert_eq!(c.password.as_ref().map(Secret::expose), Some("s3cret"));
         let c = RedisConfig::parse("redis.example:7000").unwrap();
         assert_eq!(c.topology, Topology::Single(tcp("redis.example", 7000)));
         assert_eq!(c.password, None);
@@ -631,7 +571,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.topology, Topology::Single(tcp("127.0.0.1", 6379)));
-        assert_eq!(c.password.as_deref(), Some("macaron"));
+        assert_eq!(c.password.as_ref().map(Secret::expose), Some("macaron"));
         assert_eq!(c.db, 2);
         assert_eq!(c.pool_size, Some(100));
         assert_eq!(c.idle_timeout, Some(Duration::from_secs(180)));
@@ -731,13 +671,13 @@ mod tests {
                 .unwrap();
         assert_eq!(c.topology, Topology::Single(tcp("cache.local", 6390)));
         assert_eq!(c.username.as_deref(), Some("app"));
-        assert_eq!(c.password.as_deref(), Some("p@ss"));
+        assert_eq!(c.password.as_ref().map(Secret::expose), Some("p@ss"));
         assert_eq!(c.db, 4);
         assert_eq!(c.prefix, "web:");
         assert_eq!(c.response_timeout, Duration::from_secs(2));
         let c = RedisConfig::parse("redis://:pw@[::1]").unwrap();
         assert_eq!(c.topology, Topology::Single(tcp("::1", 6379)));
-        assert_eq!(c.password.as_deref(), Some("pw"));
+        assert_eq!(c.password.as_ref().map(Secret::expose), Some("pw"));
         assert_eq!(
             field_of(RedisConfig::parse("redis://h/x").unwrap_err()),
             "db"

@@ -63,7 +63,7 @@ impl Conn {
                     builder = builder.username(user);
                 }
                 if let Some(password) = &config.password {
-                    builder = builder.password(password);
+                    builder = builder.password(password.expose());
                 }
                 let connection = builder.build()?.get_async_connection().await?;
                 Ok(Conn::Cluster(connection))
@@ -83,10 +83,10 @@ impl Conn {
                     builder = builder.set_client_to_redis_username(user);
                 }
                 if let Some(password) = &config.password {
-                    builder = builder.set_client_to_redis_password(password);
+                    builder = builder.set_client_to_redis_password(password.expose());
                 }
                 if let Some(password) = sentinel_password {
-                    builder = builder.set_client_to_sentinel_password(password);
+                    builder = builder.set_client_to_sentinel_password(password.expose());
                 }
                 let sentinel = SentinelConn {
                     client: Mutex::new(builder.build()?),
@@ -113,7 +113,7 @@ fn redis_settings(config: &RedisConfig) -> RedisConnectionInfo {
         info = info.set_username(user);
     }
     if let Some(password) = &config.password {
-        info = info.set_password(password);
+        info = info.set_password(password.expose());
     }
     info
 }

@@ -41,11 +41,6 @@ fn corrupt(what: &str) -> Error {
     Error::Corrupt(format!("redis session hash: {what}"))
 }
 
-/// A fresh random version: unique across deletes and re-creates, unlike a per-key counter.
-fn new_version() -> Result<u64> {
-    getrandom::u64().map_err(|e| Error::backend(NAME, std::io::Error::other(e.to_string())))
-}
-
 impl RedisStore {
     pub(crate) async fn connect(conn: Conn, prefix: &str) -> Result<Self> {
         let store = RedisStore {
@@ -245,23 +240,24 @@ impl RawStore for RedisStore {
     }
 
     async fn insert(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
-        let version = new_version()?;
+        // Random, not a per-key counter: unique across deletes and re-creates.
+        let version = Version::random(NAME)?;
         match self
-            .write(&self.scripts.insert, id, version, &record, None)
+            .write(&self.scripts.insert, id, version.0, &record, None)
             .await?
         {
-            1 => Ok(Inserted::Created(Version(version))),
+            1 => Ok(Inserted::Created(version)),
             _ => Ok(Inserted::Exists),
         }
     }
 
     async fn save(&self, id: &SessionId, expected: Version, record: Write<'_>) -> Result<Saved> {
-        let version = new_version()?;
+        let version = Version::random(NAME)?;
         match self
-            .write(&self.scripts.save, id, version, &record, Some(expected))
+            .write(&self.scripts.save, id, version.0, &record, Some(expected))
             .await?
         {
-            1 => Ok(Saved::Saved(Version(version))),
+            1 => Ok(Saved::Saved(version)),
             0 => Ok(Saved::Conflict),
             _ => Ok(Saved::Missing),
         }
