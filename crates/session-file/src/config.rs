@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use session_core::{Error, Result};
+use session_core::{Error, Result, config};
 
 /// Macaron's default root, used when the config string is empty.
 pub const DEFAULT_ROOT: &str = "data/sessions";
@@ -54,11 +54,8 @@ impl FileConfig {
         }
         let mut root = None;
         let mut grace = None;
-        for pair in config.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let Some((key, value)) = pair.split_once('=') else {
-                return Err(Error::config(pair, "expected key=value"));
-            };
-            let (key, value) = (key.trim(), value.trim());
+        for (key, value) in config::pairs(config, ',')? {
+            let key = key.as_str();
             match key {
                 "root" => {
                     if value.is_empty() {
@@ -67,10 +64,7 @@ impl FileConfig {
                     set_once(&mut root, key, PathBuf::from(value))?;
                 }
                 "orphan_grace" => {
-                    let secs: u64 = value.parse().map_err(|_| {
-                        Error::config(key, format!("expected whole seconds, got {value:?}"))
-                    })?;
-                    let grace_value = Duration::from_secs(secs);
+                    let grace_value = config::seconds(key, &value)?;
                     if grace_value < MIN_ORPHAN_GRACE {
                         return Err(Error::config(
                             key,

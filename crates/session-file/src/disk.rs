@@ -171,14 +171,6 @@ fn random_hex() -> io::Result<String> {
     Ok(hex::encode(bytes))
 }
 
-/// A random version for a new record: versions of one file then count up from there, so a
-/// record destroyed and created again under the same ID does not reuse the old versions.
-pub(crate) fn random_version() -> io::Result<u64> {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
-    Ok(u64::from_le_bytes(bytes))
-}
-
 /// An exclusive advisory lock (`flock`) on the `.lock` file of one `x/y` directory, held for
 /// a read-modify-write. `flock` locks belong to the open file description, so two threads,
 /// two stores or two processes each opening the file exclude each other. Released on drop.

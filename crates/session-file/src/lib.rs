@@ -60,8 +60,8 @@
 //! holds an exclusive `flock` on the `.lock` file of the session's `x/y` directory. `flock`
 //! belongs to the open file, so threads, stores and processes sharing the directory all
 //! exclude each other. Plain reads take no lock: the rename makes them consistent. A new
-//! record gets a random 64-bit version and every save adds one, which is what the conditional
-//! save compares; `touch` rewrites the expiry only and keeps the version, so it never makes a
+//! record gets a random version ([`Version::random`](session_core::Version::random)) and
+//! every save adds one, which is what the conditional save compares; `touch` rewrites the expiry only and keeps the version, so it never makes a
 //! concurrent save conflict.
 //!
 //! All blocking I/O runs on tokio's blocking pool (`spawn_blocking`): a tokio runtime is

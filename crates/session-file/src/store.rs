@@ -225,6 +225,9 @@ impl Inner {
     }
 
     fn insert(&self, id: &SessionId, w: &OwnedWrite) -> Result<Inserted> {
+        // Versions of one file count up from a random start, so a record destroyed and
+        // created again under the same ID does not reuse the old versions.
+        let version = Version::random(NAME)?;
         let err = backend("inserting a session");
         let run = || -> io::Result<Inserted> {
             let dir = self.ensure_shard(id)?;
@@ -233,15 +236,14 @@ impl Inner {
             if let Loaded::Present(_) = self.load(&dir, id, false)? {
                 return Ok(Inserted::Exists);
             }
-            let version = disk::random_version()?;
             // Marker first: a crash in between leaves a stale marker, which readers of the
             // index drop, rather than a session missing from its owner's list.
             if let Some(owner) = &w.owner {
                 owners::add(&self.root, owner, id)?;
             }
-            let bytes = format::encode(version, w.expires_at, w.owner.as_deref(), &w.body);
+            let bytes = format::encode(version.0, w.expires_at, w.owner.as_deref(), &w.body);
             disk::write_atomic(&dir, id.as_str(), &bytes)?;
-            Ok(Inserted::Created(Version(version)))
+            Ok(Inserted::Created(version))
         };
         run().map_err(err)
     }
