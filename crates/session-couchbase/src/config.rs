@@ -1,10 +1,10 @@
 //! The provider's config string, in Macaron's form or as a `couchbase://` URL.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
+use session_core::config::Secret;
 use session_core::{Error, Result};
 
 /// Default per-operation bound.
@@ -31,15 +31,15 @@ const MAX_PREFIX_LEN: usize = 250 - 128;
 /// Keys (both forms): `scope`, `collection` (default `_default._default`), `prefix` (default
 /// `session:`), `timeout` (per operation, default `5s`) and `connect_timeout` (default
 /// `15s`); durations are `500ms`, `5s`, `2m` or whole seconds. Any other key is an error
-/// that names it.
-#[derive(Clone, PartialEq, Eq)]
+/// that names it. `Debug` does not show the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The SDK connection string: scheme and hosts, nothing else.
     pub connection_string: String,
     /// The user to authenticate as.
     pub username: String,
     /// Its password.
-    pub password: String,
+    pub password: Secret,
     /// The bucket holding the sessions.
     pub bucket: String,
     /// The scope, when sessions live in a named collection.
@@ -52,22 +52,6 @@ pub struct Config {
     pub timeout: Duration,
     /// Bound on connecting and on the first operation.
     pub connect_timeout: Duration,
-}
-
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("connection_string", &self.connection_string)
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .field("bucket", &self.bucket)
-            .field("scope", &self.scope)
-            .field("collection", &self.collection)
-            .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .finish()
-    }
 }
 
 fn decode(field: &str, s: &str) -> Result<String> {
@@ -154,7 +138,7 @@ impl Config {
         Config {
             connection_string,
             username: String::new(),
-            password: String::new(),
+            password: Secret::default(),
             bucket,
             scope: "_default".into(),
             collection: "_default".into(),
@@ -181,7 +165,7 @@ impl Config {
             ));
         };
         cfg.username = username;
-        cfg.password = password;
+        cfg.password = Secret::new(password);
         let mut options = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -225,7 +209,7 @@ impl Config {
         let (username, password) =
             credentials.unwrap_or_else(|| (bucket.to_owned(), String::new()));
         cfg.username = username;
-        cfg.password = password;
+        cfg.password = Secret::new(password);
         let mut options = Vec::new();
         for pair in parts.filter(|p| !p.is_empty()) {
             let (key, value) = pair
@@ -305,7 +289,7 @@ mod tests {
         .expect("valid");
         assert_eq!(c.connection_string, "couchbase://127.0.0.1:11210");
         assert_eq!(
-            (c.username.as_str(), c.password.as_str()),
+            (c.username.as_str(), c.password.expose()),
             ("app", "p@ss:word")
         );
         assert_eq!(c.bucket, "sess ions");
@@ -335,12 +319,12 @@ mod tests {
     fn macaron_form() {
         let c = Config::parse("http://127.0.0.1:8091/,default,sessions").expect("valid");
         assert_eq!(c.connection_string, "couchbase://127.0.0.1");
-        assert_eq!((c.username.as_str(), c.password.as_str()), ("sessions", ""));
+        assert_eq!((c.username.as_str(), c.password.expose()), ("sessions", ""));
         assert_eq!(c.bucket, "sessions");
         let c = Config::parse("http://app:pw@db.local/,default,sessions,prefix=x:,timeout=2s")
             .expect("valid");
         assert_eq!(c.connection_string, "couchbase://db.local");
-        assert_eq!((c.username.as_str(), c.password.as_str()), ("app", "pw"));
+        assert_eq!((c.username.as_str(), c.password.expose()), ("app", "pw"));
         assert_eq!(c.prefix, "x:");
         assert_eq!(c.timeout, Duration::from_secs(2));
         let c = Config::parse("http://[::1]:8091/,default,b").expect("valid");

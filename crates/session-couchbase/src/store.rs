@@ -72,7 +72,11 @@ impl CouchbaseStore {
     /// error that names the likely causes.
     pub async fn connect(config: &Config) -> Result<CouchbaseStore> {
         let options = ClusterOptions::new(
-            PasswordAuthenticator::new(config.username.clone(), config.password.clone()).into(),
+            PasswordAuthenticator::new(
+                config.username.clone(),
+                config.password.expose().to_owned(),
+            )
+            .into(),
         );
         let bound = config.connect_timeout;
         let cluster = tokio::time::timeout(
