@@ -3,7 +3,7 @@
 use session_core::Registry;
 
 /// A registry holding every in-tree provider: `memory`, `file`, `redis`, `memcache`,
-/// `postgres`, `mysql` and `couchbase`.
+/// `postgres`, `mysql`, `couchbase` and `ledis`.
 ///
 /// Registering opens nothing: a provider connects only when a manager is built for it, so
 /// the demos link every backend but need none of their servers unless asked to use one.
@@ -15,7 +15,8 @@ pub fn registry() -> session_core::Result<Registry> {
         .with(session_memcache::MemcacheProvider)?
         .with(session_postgres::PostgresProvider)?
         .with(session_mysql::MySqlProvider)?
-        .with(session_couchbase::CouchbaseProvider)
+        .with(session_couchbase::CouchbaseProvider)?
+        .with(session_ledis::LedisProvider)
 }
 
 #[cfg(test)]
@@ -31,6 +32,7 @@ mod tests {
             [
                 "couchbase",
                 "file",
+                "ledis",
                 "memcache",
                 "memory",
                 "mysql",
