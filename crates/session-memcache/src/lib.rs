@@ -47,8 +47,10 @@
 //! times, so a long "remember me" does not expire at once (as it did in Macaron). Items
 //! have a size limit (memcached's `-I`, 1 MiB by default): a record that would not fit is
 //! refused before any I/O with [`Error::TooLarge`], never
-//! truncated. With the default 1 MiB record limit the last ~330 bytes are unusable; start
-//! memcached with a larger `-I` and set `max_item_size` to match if that matters.
+//! truncated. The check reserves room for the header (11 bytes), the key and memcached's
+//! per-item overhead (64 bytes), so with the default 1 MiB record limit the last ~120 bytes
+//! of it cannot be used; start memcached with a larger `-I` and set `max_item_size` to match
+//! if that matters.
 //!
 //! # GC and count
 //!

@@ -130,10 +130,27 @@ async fn oversized_values_are_a_typed_error_and_nothing_is_stored() {
     let Inserted::Created(v) = store.insert(&id, write(b"small", 60_000)).await.unwrap() else {
         panic!("insert failed");
     };
+    // The largest body the client-side check lets through is accepted by the server (the
+    // check is not looser than memcached's own limit), one byte more is refused.
+    let key_len = store.key(&id).len();
+    let max_body = store.max_item_size() - key_len - 64 - 11;
+    let fits = store
+        .save(&id, v, write(&body[..max_body], 60_000))
+        .await
+        .unwrap();
+    let Saved::Saved(v) = fits else {
+        panic!("a body at the limit was not saved: {fits:?}");
+    };
+    assert_eq!(store.read(&id).await.unwrap().unwrap().body.len(), max_body);
+    let err = store
+        .save(&id, v, write(&body[..max_body + 1], 60_000))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
     let err = store.save(&id, v, write(&body, 60_000)).await.unwrap_err();
     assert!(matches!(err, Error::TooLarge { .. }), "{err}");
     // The old record is intact, not truncated.
-    assert_eq!(store.read(&id).await.unwrap().unwrap().body, b"small");
+    assert_eq!(store.read(&id).await.unwrap().unwrap().body.len(), max_body);
     assert!(matches!(
         store.save(&id, v, write(b"fits", 60_000)).await.unwrap(),
         Saved::Saved(_)
