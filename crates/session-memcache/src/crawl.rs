@@ -19,9 +19,11 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::config::Config;
-use crate::store::{CRAWLER_BUSY_WAIT, backend};
+use crate::store::backend;
 use crate::{NAME, record};
 
+/// How long a pass waits for the LRU crawler when another dump is running.
+const CRAWLER_BUSY_WAIT: Duration = Duration::from_millis(50);
 /// Keys checked per pipelined batch.
 const BATCH: usize = 100;
 /// Waits for a busy crawler before a pass gives up (and the GC task retries next period).

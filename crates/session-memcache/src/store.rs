@@ -1,7 +1,5 @@
 //! [`MemcacheStore`]: the [`RawStore`] over memcached's meta protocol.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use memcache::exp::{AsyncMetaClient, Delete, Get, Meta, MutationStatus, Ttl};
 use session_core::{
@@ -282,6 +280,3 @@ impl RawStore for MemcacheStore {
         crawl::collect(&self.client, &self.cfg, now).await
     }
 }
-
-/// How long the GC waits for the LRU crawler when another dump is running.
-pub(crate) const CRAWLER_BUSY_WAIT: Duration = Duration::from_millis(50);
