@@ -55,6 +55,8 @@ struct Plan {
     scale_rounds: usize,
     /// Criterion measurement time per function, in seconds.
     criterion_secs: u64,
+    /// Seconds of the extra run that counts Redis commands / SQL round trips.
+    count_secs: u64,
 }
 
 impl Plan {
@@ -68,6 +70,7 @@ impl Plan {
                 scale_processes: 1,
                 scale_rounds: 3,
                 criterion_secs: 1,
+                count_secs: 1,
             }
         } else {
             Plan {
@@ -78,6 +81,7 @@ impl Plan {
                 scale_processes: 3,
                 scale_rounds: 3,
                 criterion_secs: 3,
+                count_secs: 2,
             }
         }
     }
@@ -105,6 +109,7 @@ pub fn main(rest: &[String]) -> Result<()> {
     let started = Instant::now();
     let root = workspace_root();
     let bench = Bench {
+        pids: Mutex::new(BTreeMap::new()),
         dir: root.join("bench"),
         bin: root.join("bench/target/release"),
         work: root.join("bench/target/run"),
@@ -114,10 +119,20 @@ pub fn main(rest: &[String]) -> Result<()> {
     need_tool("wrk", "apt-get install -y wrk")?;
     need_tool("taskset", "apt-get install -y util-linux")?;
 
+    // One cargo invocation builds everything in parallel; if some package does not build
+    // (a provider mid-change), each section builds its own and only that section fails.
+    let packages: Vec<&str> = only
+        .iter()
+        .flat_map(|s| section_packages(s).iter().copied())
+        .collect();
+    if let Err(e) = bench.build(&packages) {
+        eprintln!("bench: {e:#}; building section by section");
+    }
     let load_before = load_average();
     let mut report = Report::default();
     for section in SECTIONS.iter().filter(|s| only.iter().any(|o| o == *s)) {
         eprintln!("bench: == {section} ==");
+        let section_start = Instant::now();
         let outcome = match *section {
             "memory" => bench.memory(&mut report),
             "redis" => bench.redis(&mut report),
@@ -130,6 +145,9 @@ pub fn main(rest: &[String]) -> Result<()> {
             eprintln!("bench: {section} failed: {e:#}");
             report.failures.push(format!("{section}: {e:#}"));
         }
+        report
+            .timings
+            .push(((*section).to_owned(), section_start.elapsed()));
     }
     let load_after = load_average();
     let markdown = report.markdown(&plan, &load_before, &load_after, started.elapsed(), &only);
@@ -141,6 +159,23 @@ pub fn main(rest: &[String]) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The bench-workspace packages a section runs.
+fn section_packages(section: &str) -> &'static [&'static str] {
+    match section {
+        "memory" => &["srv-memory"],
+        "redis" => &[
+            "srv-memory",
+            "srv-redis-ours",
+            "srv-redis-ts",
+            "srv-redis-actix",
+        ],
+        "sql" => &["srv-postgres", "srv-mysql"],
+        "scale" => &["scale"],
+        "codec" => &["codec"],
+        _ => &[],
+    }
 }
 
 fn need_tool(name: &str, install: &str) -> Result<()> {
@@ -156,6 +191,8 @@ fn need_tool(name: &str, install: &str) -> Result<()> {
 }
 
 struct Bench {
+    /// Server process IDs by port, to read their CPU time around each run.
+    pids: Mutex<BTreeMap<u16, u32>>,
     dir: PathBuf,
     bin: PathBuf,
     work: PathBuf,
@@ -166,8 +203,14 @@ impl Bench {
     /// Builds `packages` of the bench workspace in release mode.
     fn build(&self, packages: &[&str]) -> Result<()> {
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "--release", "--manifest-path"])
-            .arg(self.dir.join("Cargo.toml"));
+        cmd.args([
+            "build",
+            "--release",
+            "--bins",
+            "--benches",
+            "--manifest-path",
+        ])
+        .arg(self.dir.join("Cargo.toml"));
         for p in packages {
             cmd.args(["-p", p]);
         }
@@ -194,6 +237,10 @@ impl Bench {
             .stderr(log)
             .spawn()
             .with_context(|| format!("cannot start {name}"))?;
+        if let Ok(mut pids) = self.pids.lock() {
+            // taskset execs the server, so the PID is the server's.
+            pids.insert(port, child.id());
+        }
         let server = Server {
             child,
             name: name.to_owned(),
@@ -207,6 +254,8 @@ impl Bench {
     fn wrk(&self, port: u16, path: &str, cookies: &Path, secs: u64) -> Result<Wrk> {
         let script = self.work.join("cookies.lua");
         std::fs::write(&script, WRK_SCRIPT)?;
+        let pid = self.pids.lock().ok().and_then(|p| p.get(&port).copied());
+        let cpu_before = pid.map(cpu_ns);
         let out = Command::new("taskset")
             .args(["-c", "1", "wrk", "-t1", "-c", CONNECTIONS, "-d"])
             .arg(format!("{secs}s"))
@@ -221,7 +270,13 @@ impl Bench {
         if !out.status.success() {
             bail!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
         }
-        Wrk::parse(&text)
+        let mut wrk = Wrk::parse(&text)?;
+        if let (Some(pid), Some(Ok(before))) = (pid, cpu_before)
+            && let Ok(after) = cpu_ns(pid)
+        {
+            wrk.cpu_us = (after - before) as f64 / 1e3 / wrk.requests.max(1) as f64;
+        }
+        Ok(wrk)
     }
 
     /// Creates `SESSIONS` sessions through `/write` and saves their cookies, one per line.
@@ -248,10 +303,8 @@ impl Bench {
     ) -> Result<BTreeMap<(String, String), Vec<Wrk>>> {
         let mut out: BTreeMap<(String, String), Vec<Wrk>> = BTreeMap::new();
         for (_, port, cookies) in contenders {
-            for handler in HANDLERS {
-                // Warm-up: connections, caches, allocator.
-                self.wrk(*port, &format!("/{handler}"), cookies, 1)?;
-            }
+            // Warm-up: connections, caches, allocator.
+            self.wrk(*port, "/read", cookies, 1)?;
         }
         for round in 0..self.plan.runs {
             for handler in HANDLERS {
@@ -279,7 +332,7 @@ impl Bench {
     }
 
     fn memory(&self, report: &mut Report) -> Result<()> {
-        self.build(&["srv-memory"])?;
+        self.build(section_packages("memory"))?;
         let (p_none, p_ours, p_ts) = (18101, 18102, 18103);
         let _none = self.server("srv-memory", &["none".into(), p_none.to_string()], p_none)?;
         let _ours = self.server("srv-memory", &["ours".into(), p_ours.to_string()], p_ours)?;
@@ -374,7 +427,7 @@ impl Bench {
             .spawn()
             .context("cannot run redis-cli monitor")?;
         std::thread::sleep(Duration::from_millis(300));
-        let run = self.wrk(port, &format!("/{handler}"), cookies, 2);
+        let run = self.wrk(port, &format!("/{handler}"), cookies, self.plan.count_secs);
         std::thread::sleep(Duration::from_millis(300));
         let _ = monitor.kill();
         let _ = monitor.wait();
@@ -459,7 +512,7 @@ impl Bench {
         for handler in HANDLERS {
             let path = format!("/{handler}");
             proxy.reset();
-            let run = self.wrk(counted_port, &path, &cookies, 2)?;
+            let run = self.wrk(counted_port, &path, &cookies, self.plan.count_secs)?;
             let counts = proxy.take();
             trips.insert(handler.to_owned(), counts.per_request(run.requests));
         }
@@ -521,8 +574,7 @@ impl Bench {
                 let file = self
                     .dir
                     .join("target/criterion")
-                    .join(op)
-                    .join(name)
+                    .join(format!("{op}_{name}"))
                     .join("new/estimates.json");
                 times[i] = criterion_median(&file)?;
             }
@@ -561,6 +613,20 @@ impl Drop for Server {
     }
 }
 
+/// CPU time a process has used so far, all threads, in ns (`/proc/<pid>/task/*/schedstat`).
+fn cpu_ns(pid: u32) -> Result<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let stat = std::fs::read_to_string(task?.path().join("schedstat"))?;
+        total += stat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Ok(total)
+}
+
 fn wait_for_port(port: u16, limit: Duration) -> Result<()> {
     let start = Instant::now();
     while start.elapsed() < limit {
@@ -576,6 +642,8 @@ fn wait_for_port(port: u16, limit: Duration) -> Result<()> {
 #[derive(Debug, Clone, Copy)]
 struct Wrk {
     rps: f64,
+    /// Server CPU time per request, µs (NaN when unknown).
+    cpu_us: f64,
     requests: u64,
     errors: u64,
 }
@@ -603,6 +671,7 @@ impl Wrk {
         match (rps, requests) {
             (Some(rps), Some(requests)) => Ok(Wrk {
                 rps,
+                cpu_us: f64::NAN,
                 requests,
                 errors,
             }),
@@ -1157,6 +1226,8 @@ fn machine() -> String {
 #[derive(Debug, Default)]
 struct Http {
     rps: BTreeMap<(String, String), f64>,
+    /// Median server CPU µs per request.
+    cpu: BTreeMap<(String, String), f64>,
     runs: BTreeMap<(String, String), Vec<f64>>,
     errors: BTreeMap<(String, String), u64>,
     /// Redis: commands per request, the median run's breakdown.
@@ -1174,6 +1245,8 @@ impl Http {
                 http.contenders.push(key.0.clone());
             }
             let values: Vec<f64> = list.iter().map(|w| w.rps).collect();
+            let cpu: Vec<f64> = list.iter().map(|w| w.cpu_us).collect();
+            http.cpu.insert(key.clone(), median(&cpu));
             http.rps.insert(key.clone(), median(&values));
             http.errors
                 .insert(key.clone(), list.iter().map(|w| w.errors).sum());
@@ -1236,12 +1309,47 @@ impl Http {
             }
             out.push('\n');
         }
+        out.push_str("\nServer CPU time per request (µs, median; all server threads, from `/proc/<pid>/task/*/schedstat`), less sensitive to other load on the machine than req/s:\n\n| handler |");
+        for c in &self.contenders {
+            let _ = write!(out, " {c} |");
+        }
+        if let Some(base) = baseline {
+            for c in self.contenders.iter().filter(|c| *c != base) {
+                let _ = write!(out, " {c} CPU overhead |");
+            }
+        }
+        out.push('\n');
+        let _ = writeln!(out, "|---|{}", "---:|".repeat(cols));
+        for h in HANDLERS {
+            let _ = write!(out, "| {h} |");
+            for c in &self.contenders {
+                let _ = write!(out, " {:.2} |", self.cpu(c, h));
+            }
+            if let Some(base) = baseline {
+                for c in self.contenders.iter().filter(|c| *c != base) {
+                    let _ = write!(out, " {:.2} |", self.cpu_overhead_us(c, base, h));
+                }
+            }
+            out.push('\n');
+        }
         out.push_str("\nAll runs (req/s), in order:\n\n");
         for ((c, h), runs) in &self.runs {
             let list: Vec<String> = runs.iter().map(|r| format!("{r:.0}")).collect();
             let _ = writeln!(out, "- {c} /{h}: {}", list.join(", "));
         }
         out.push('\n');
+    }
+
+    fn cpu(&self, contender: &str, handler: &str) -> f64 {
+        self.cpu
+            .get(&(contender.to_owned(), handler.to_owned()))
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+
+    /// Server CPU per request minus the baseline's, in µs.
+    fn cpu_overhead_us(&self, contender: &str, base: &str, handler: &str) -> f64 {
+        self.cpu(contender, handler) - self.cpu(base, handler)
     }
 
     /// Time per request minus the baseline's, in µs.
@@ -1284,6 +1392,18 @@ struct Report {
     scale: Option<Scale>,
     codec: Option<Codec>,
     failures: Vec<String>,
+    /// Wall time per section, builds included.
+    timings: Vec<(String, Duration)>,
+}
+
+/// Our overhead against at most half the anchor's; when the anchor's overhead is not
+/// positive, the run was too noisy to tell.
+fn overhead_verdict(ours: f64, anchor: f64) -> &'static str {
+    if anchor.is_nan() || anchor <= 0.0 || !ours.is_finite() {
+        "inconclusive (anchor overhead not above noise)"
+    } else {
+        verdict(ours <= 0.5 * anchor)
+    }
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -1316,6 +1436,16 @@ impl Report {
                 String::new()
             },
             took.as_secs_f64()
+        );
+        let timings: Vec<String> = self
+            .timings
+            .iter()
+            .map(|(s, d)| format!("{s} {:.0} s", d.as_secs_f64()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Time per section (builds before the first section excluded): {}.\n",
+            timings.join(", ")
         );
         let _ = writeln!(
             out,
@@ -1356,8 +1486,12 @@ impl Report {
             out.push_str("## HTTP, Redis\n\nOur redis provider behind our axum adapter (`ours`) and behind our actix-web adapter (`ours-actix`); tower-sessions 0.14 + tower-sessions-redis-store 0.16 (fred, axum, `ts-0.14`); actix-web + actix-session 0.11 `RedisSessionStore` (`actix-0.11`); and each framework without a session layer (`none-axum`, `none-actix`). \
                 A private `redis-server` on port 6390 (core 1, with wrk).\n\n");
             r.table(&mut out, None);
-            out.push_str("Commands per request as Redis counts them (`INFO commandstats`: a script call counts once for `EVALSHA` and once per command the script runs), and round trips per request (commands the client sent, from `MONITOR` during an extra 2 s run):\n\n\
-                | handler | contender | commands/request | by command | round trips/request | by command |\n|---|---|---:|---|---:|---|\n");
+            let _ = write!(
+                out,
+                "Commands per request as Redis counts them (`INFO commandstats`: a script call counts once for `EVALSHA` and once per command the script runs), and round trips per request (commands the client sent, from `MONITOR` during an extra {} s run):\n\n\
+                | handler | contender | commands/request | by command | round trips/request | by command |\n|---|---|---:|---|---:|---|\n",
+                plan.count_secs
+            );
             for h in HANDLERS {
                 for c in &r.contenders {
                     let key = (c.clone(), h.to_owned());
@@ -1390,9 +1524,13 @@ impl Report {
             out.push('\n');
         }
         if let Some(sql) = &self.sql {
-            out.push_str("## SQL\n\nOur providers on the local servers (database `session_bench`, table `bench_sessions`, default pool). \
+            let _ = write!(
+                out,
+                "## SQL\n\nOur providers on the local servers (database `session_bench`, table `bench_sessions`, default pool). \
                 Round trips are counted by a proxy between a second server instance and the database that parses the wire protocol \
-                (PostgreSQL: `Sync` + `Query` messages; MySQL: command packets that get an answer), over a 2 s wrk run per handler; the req/s figures come from a server connected directly.\n\n");
+                (PostgreSQL: `Sync` + `Query` messages; MySQL: command packets that get an answer), over an extra {} s wrk run per handler; the req/s figures come from a server connected directly.\n\n",
+                plan.count_secs
+            );
             for (db, http, trips) in &sql.dbs {
                 let _ = writeln!(out, "### {db}\n");
                 http.table(&mut out, None);
@@ -1497,11 +1635,25 @@ impl Report {
                 let ts = m.overhead_us("ts-0.15", "none", h);
                 let _ = writeln!(
                     out,
-                    "| memory /{h}: overhead ≤ 0.5x tower-sessions' | {ours:.2} µs vs {ts:.2} µs = {:.2}x | {} |",
+                    "| memory /{h}: overhead ≤ 0.5x tower-sessions' (wall time from req/s) | {ours:.2} µs vs {ts:.2} µs = {:.2}x | {} |",
                     ours / ts,
-                    verdict(ours <= 0.5 * ts)
+                    overhead_verdict(ours, ts)
+                );
+                let ours = m.cpu_overhead_us("ours", "none", h);
+                let ts = m.cpu_overhead_us("ts-0.15", "none", h);
+                let _ = writeln!(
+                    out,
+                    "| memory /{h}: overhead ≤ 0.5x tower-sessions' (server CPU per request) | {ours:.2} µs vs {ts:.2} µs = {:.2}x | {} |",
+                    ours / ts,
+                    overhead_verdict(ours, ts)
                 );
             }
+            let cpu = m.cpu("ours", "untouched") / m.cpu("none", "untouched");
+            let _ = writeln!(
+                out,
+                "| memory /untouched within 5% of no layer (server CPU per request) | {cpu:.3}x the no-layer CPU | {} |",
+                verdict(cpu <= 1.05)
+            );
             let ratio = m.get("ours", "untouched") / m.get("none", "untouched");
             let _ = writeln!(
                 out,

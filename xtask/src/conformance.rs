@@ -24,7 +24,8 @@ fn registry() -> Result<Registry> {
         .with(session_couchbase::CouchbaseProvider)?
         .with(session_postgres::PostgresProvider)?
         .with(session_mysql::MySqlProvider)?
-        .with(session_memcache::MemcacheProvider)?)
+        .with(session_memcache::MemcacheProvider)?
+        .with(session_ledis::LedisProvider)?)
 }
 
 /// A config factory handing out fresh directories below one scratch directory, which is
@@ -166,6 +167,11 @@ pub fn default_targets(runtime: &tokio::runtime::Runtime) -> Result<(Vec<Target>
             config: fresh_table("mysql://root@127.0.0.1:3306/test"),
         },
         Target {
+            label: "ledis".into(),
+            provider: "ledis".into(),
+            config: fresh_dirs()?,
+        },
+        Target {
             label: "couchbase".into(),
             provider: "couchbase".into(),
             config: fresh_query_prefix(couchbase_config),
@@ -233,24 +239,30 @@ fn print_matrix(reports: &[Report]) {
         .map(|n| n.len())
         .max()
         .unwrap_or(10);
+    let cell = reports
+        .iter()
+        .map(|r| r.provider.len())
+        .chain(["unsupported".len()])
+        .max()
+        .unwrap_or(11);
     let mut header = format!("{:<width$}", "case");
     for r in reports {
-        header.push_str(&format!(" | {:^11}", r.provider));
+        header.push_str(&format!(" | {:^cell$}", r.provider));
     }
     println!("\n{header}");
     println!("{}", "-".repeat(header.len()));
     for name in conformance::case_names() {
         let mut row = format!("{name:<width$}");
         for r in reports {
-            let cell = match r.cases.iter().find(|c| c.name == name).map(|c| &c.outcome) {
+            let outcome = match r.cases.iter().find(|c| c.name == name).map(|c| &c.outcome) {
                 Some(Outcome::Passed) => "pass",
                 Some(Outcome::Unsupported(_)) => "unsupported",
                 Some(Outcome::Failed(_)) => "FAIL",
                 None => "-",
             };
-            row.push_str(&format!(" | {cell:^11}"));
+            row.push_str(&format!(" | {outcome:^cell$}"));
         }
-        println!("{row}");
+        println!("{}", row.trim_end());
     }
     println!();
 }
