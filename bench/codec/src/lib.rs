@@ -93,7 +93,11 @@ macro_rules! each_field {
     }};
 }
 
-fn field<T>(map: &mut BTreeMap<String, Vec<u8>>, key: &str, f: impl Fn(&[u8]) -> Result<T>) -> Result<T> {
+fn field<T>(
+    map: &mut BTreeMap<String, Vec<u8>>,
+    key: &str,
+    f: impl Fn(&[u8]) -> Result<T>,
+) -> Result<T> {
     let bytes = map.remove(key).with_context(|| format!("missing {key}"))?;
     f(&bytes)
 }
@@ -247,7 +251,12 @@ pub fn json_encode(data: &Data) -> Result<Vec<u8>> {
 /// serde_json with `serde_json::Value`s.
 pub fn json_decode(bytes: &[u8]) -> Result<Data> {
     let mut record: JsonRecord = serde_json::from_slice(bytes)?;
-    from_values(|k| record.values.remove(k).with_context(|| format!("missing {k}")))
+    from_values(|k| {
+        record
+            .values
+            .remove(k)
+            .with_context(|| format!("missing {k}"))
+    })
 }
 
 #[derive(Serialize, Deserialize)]
@@ -270,11 +279,20 @@ pub fn ts_encode(data: &Data) -> Result<Vec<u8>> {
 /// tower-sessions' format: rmp-serde of the whole record with `serde_json::Value`s.
 pub fn ts_decode(bytes: &[u8]) -> Result<Data> {
     let mut record: TsRecord = rmp_serde::from_slice(bytes)?;
-    from_values(|k| record.data.remove(k).with_context(|| format!("missing {k}")))
+    from_values(|k| {
+        record
+            .data
+            .remove(k)
+            .with_context(|| format!("missing {k}"))
+    })
 }
 
 /// Every format as (name, encode, decode).
-pub type Codec = (&'static str, fn(&Data) -> Result<Vec<u8>>, fn(&[u8]) -> Result<Data>);
+pub type Codec = (
+    &'static str,
+    fn(&Data) -> Result<Vec<u8>>,
+    fn(&[u8]) -> Result<Data>,
+);
 
 /// The formats, ours first.
 pub const CODECS: [Codec; 4] = [

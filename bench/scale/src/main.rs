@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use session_core::{Manager, MockClock, Options, SystemClock, Clock};
+use session_core::{Clock, Manager, MockClock, Options, SystemClock};
 use session_memory::MemoryStore;
 
 const PAYLOAD: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyzAB";
@@ -85,7 +85,10 @@ async fn ours(n: usize, rounds: usize) -> Result<()> {
     let cookies = Arc::new(create(&manager, n - half, SAMPLE).await?);
     let after = rss_bytes()?;
     println!("sessions {n}");
-    println!("bytes_per_session {:.1}", (after - before) as f64 / n as f64);
+    println!(
+        "bytes_per_session {:.1}",
+        (after - before) as f64 / n as f64
+    );
     let now = t0 + 70 * 60_000;
     clock.set(now);
     // Warm-up: the first read after the clock jump refreshes each sampled session's expiry.
@@ -191,6 +194,9 @@ async fn ts(n: usize) -> Result<()> {
     }
     let after = rss_bytes()?;
     println!("sessions {n}");
-    println!("bytes_per_session {:.1}", (after - before) as f64 / n as f64);
+    println!(
+        "bytes_per_session {:.1}",
+        (after - before) as f64 / n as f64
+    );
     Ok(())
 }

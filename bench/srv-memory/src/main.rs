@@ -3,7 +3,9 @@
 use anyhow::{Result, bail};
 use axum::Router;
 use axum::routing::get;
-use bench_common::{arg, bare_router, next_value, ours_options, ours_router, port_arg, runtime, serve};
+use bench_common::{
+    arg, bare_router, next_value, ours_options, ours_router, port_arg, runtime, serve,
+};
 use session_core::{Manager, Registry};
 use session_memory::MemoryProvider;
 use tower_sessions::{MemoryStore, Session, SessionManagerLayer};
