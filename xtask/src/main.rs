@@ -1,7 +1,8 @@
 //! Project tasks: `cargo xtask test | ci | conformance | services`.
 //!
-//! - `test`: fmt check, clippy with `-D warnings`, every test (nextest, then doctests), and the
-//!   conformance matrix. It first makes sure the services the tests need are listening.
+//! - `test`: fmt check, clippy with `-D warnings`, every test (nextest, then doctests),
+//!   `cargo doc` with `-D warnings`, the conformance matrix and a short run of every fuzz
+//!   target. It first makes sure the services the tests need are listening.
 //! - `ci`: `test` with `CI=true`, where a provider test that cannot reach its server fails.
 //! - `conformance [--provider NAME --config STR]`: the provider x case matrix.
 //! - `fuzz [--seconds N]`: a libFuzzer run of every fuzz target (`test` runs each for 10 s).
@@ -90,6 +91,10 @@ fn test() -> Result<()> {
         ])?;
     }
     cargo(&["test", "--workspace", "--doc"])?;
+    cargo_with_env(
+        &["doc", "--workspace", "--no-deps"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
     let runtime = conformance::runtime()?;
     let (targets, services) = conformance::default_targets(&runtime)?;
     conformance::matrix(&runtime, &targets)?;
@@ -109,9 +114,16 @@ fn has_nextest() -> bool {
 
 /// Runs `cargo <args>` in the workspace root, failing on a non-zero exit.
 pub fn cargo(args: &[&str]) -> Result<()> {
+    cargo_with_env(args, &[])
+}
+
+/// [`cargo`] with extra environment variables.
+pub fn cargo_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     eprintln!("xtask: cargo {}", args.join(" "));
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(args).current_dir(workspace_root());
+    cmd.args(args)
+        .envs(env.iter().copied())
+        .current_dir(workspace_root());
     if is_ci() {
         cmd.env("CI", "true");
     }
