@@ -8,19 +8,19 @@ const DEFAULT_DIR: &str = "data/ledis";
 
 /// A parsed config string.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Config {
+pub struct LedisConfig {
     /// The sled directory.
     pub data_dir: PathBuf,
     /// The namespace: trees are named `db<N>.<tree>`.
     pub db: u32,
 }
 
-impl Config {
+impl LedisConfig {
     /// Parses `config`: empty (`data/ledis`, db 0), a bare path (no `=`), or comma-separated
     /// `data_dir=PATH` and `db=N`.
-    pub(crate) fn parse(config: &str) -> Result<Self> {
+    pub fn parse(config: &str) -> Result<Self> {
         let config = config.trim();
-        let mut cfg = Config {
+        let mut cfg = LedisConfig {
             data_dir: PathBuf::from(DEFAULT_DIR),
             db: 0,
         };
@@ -76,32 +76,43 @@ mod tests {
 
     #[test]
     fn macaron_form() {
-        let c = Config::parse("data_dir=./app.db,db=3").unwrap();
+        let c = LedisConfig::parse("data_dir=./app.db,db=3").unwrap();
         assert_eq!(c.data_dir, PathBuf::from("./app.db"));
         assert_eq!(c.db, 3);
-        let c = Config::parse(" data_dir = /var/lib/s ").unwrap();
+        let c = LedisConfig::parse(" data_dir = /var/lib/s ").unwrap();
         assert_eq!((c.data_dir, c.db), (PathBuf::from("/var/lib/s"), 0));
     }
 
     #[test]
     fn bare_path_and_default() {
         assert_eq!(
-            Config::parse("/tmp/sessions, with comma").unwrap().data_dir,
+            LedisConfig::parse("/tmp/sessions, with comma")
+                .unwrap()
+                .data_dir,
             PathBuf::from("/tmp/sessions, with comma")
         );
         assert_eq!(
-            Config::parse("").unwrap().data_dir,
+            LedisConfig::parse("").unwrap().data_dir,
             PathBuf::from("data/ledis")
         );
     }
 
     #[test]
     fn errors_name_the_key() {
-        assert_eq!(field(Config::parse("data_dir=x,dbs=1").unwrap_err()), "dbs");
-        assert_eq!(field(Config::parse("data_dir=x,db=-1").unwrap_err()), "db");
-        assert_eq!(field(Config::parse("data_dir=").unwrap_err()), "data_dir");
         assert_eq!(
-            field(Config::parse("data_dir=x,verbose").unwrap_err()),
+            field(LedisConfig::parse("data_dir=x,dbs=1").unwrap_err()),
+            "dbs"
+        );
+        assert_eq!(
+            field(LedisConfig::parse("data_dir=x,db=-1").unwrap_err()),
+            "db"
+        );
+        assert_eq!(
+            field(LedisConfig::parse("data_dir=").unwrap_err()),
+            "data_dir"
+        );
+        assert_eq!(
+            field(LedisConfig::parse("data_dir=x,verbose").unwrap_err()),
             "verbose"
         );
     }

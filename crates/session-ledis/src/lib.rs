@@ -114,6 +114,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use session_core::{Provider, ProviderContext, RawStore, Result};
 
+pub use config::LedisConfig;
 pub use store::LedisStore;
 
 /// The registry name.

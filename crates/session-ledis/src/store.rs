@@ -11,7 +11,7 @@ use session_core::{
 use sled::{IVec, Tree};
 
 use crate::NAME;
-use crate::config::Config;
+use crate::config::LedisConfig;
 use crate::record::{Value, expired_bound, expiry_key, owner_key, owner_prefix, parse_expiry_key};
 
 /// Expiry index entries handled per GC batch; the write lock is released between batches so
@@ -59,13 +59,13 @@ impl LedisStore {
     /// Opens (or creates) the store described by `config` (see the crate docs). Opening runs
     /// sled's recovery and counts the records once, so it happens on the blocking pool.
     pub async fn open(config: &str) -> Result<Self> {
-        let cfg = Config::parse(config)?;
+        let cfg = LedisConfig::parse(config)?;
         tokio::task::spawn_blocking(move || Self::open_blocking(&cfg))
             .await
             .map_err(|e| backend(format!("opening the store panicked: {e}")))?
     }
 
-    fn open_blocking(cfg: &Config) -> Result<Self> {
+    fn open_blocking(cfg: &LedisConfig) -> Result<Self> {
         create_private_dir(&cfg.data_dir)?;
         let db = sled::Config::new()
             .path(&cfg.data_dir)

@@ -17,7 +17,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A parsed config string.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Config {
+pub struct MemcacheConfig {
     /// `host:port` of every server, in config order.
     pub servers: Vec<String>,
     /// Prepended to every session ID to form its key.
@@ -28,13 +28,13 @@ pub(crate) struct Config {
     pub max_item_size: usize,
 }
 
-impl Config {
+impl MemcacheConfig {
     /// Parses `config`. Items are separated by `;` (Macaron) or `,`; each is a server
     /// (`host:port`, `host`, `memcache://host:port[?option=value&...]`) or an option
     /// (`prefix=`, `timeout_ms=`, `max_item_size=`). An empty string means one server on
     /// `127.0.0.1:11211`.
-    pub(crate) fn parse(config: &str) -> Result<Self> {
-        let mut cfg = Config {
+    pub fn parse(config: &str) -> Result<Self> {
+        let mut cfg = MemcacheConfig {
             servers: Vec::new(),
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
@@ -165,57 +165,68 @@ mod tests {
 
     #[test]
     fn macaron_server_list() {
-        let c = Config::parse("127.0.0.1:11211;10.0.0.2:11212").unwrap();
+        let c = MemcacheConfig::parse("127.0.0.1:11211;10.0.0.2:11212").unwrap();
         assert_eq!(c.servers, ["127.0.0.1:11211", "10.0.0.2:11212"]);
         assert_eq!(c.prefix, "session:");
     }
 
     #[test]
     fn urls_and_options() {
-        let c = Config::parse("memcache://cache.local?prefix=app:s:&timeout_ms=250").unwrap();
+        let c =
+            MemcacheConfig::parse("memcache://cache.local?prefix=app:s:&timeout_ms=250").unwrap();
         assert_eq!(c.servers, ["cache.local:11211"]);
         assert_eq!(c.prefix, "app:s:");
         assert_eq!(c.timeout, Duration::from_millis(250));
-        let c = Config::parse("memcache://[::1]:11300, prefix=x_, max_item_size=2097152").unwrap();
+        let c = MemcacheConfig::parse("memcache://[::1]:11300, prefix=x_, max_item_size=2097152")
+            .unwrap();
         assert_eq!(c.servers, ["[::1]:11300"]);
         assert_eq!(c.max_item_size, 2 * 1024 * 1024);
     }
 
     #[test]
     fn empty_means_localhost() {
-        assert_eq!(Config::parse("").unwrap().servers, ["127.0.0.1:11211"]);
+        assert_eq!(
+            MemcacheConfig::parse("").unwrap().servers,
+            ["127.0.0.1:11211"]
+        );
     }
 
     #[test]
     fn unknown_keys_are_named() {
         assert_eq!(
-            field(Config::parse("127.0.0.1:11211;pool=4").unwrap_err()),
+            field(MemcacheConfig::parse("127.0.0.1:11211;pool=4").unwrap_err()),
             "pool"
         );
         assert_eq!(
-            field(Config::parse("memcache://h:1?colour=red").unwrap_err()),
+            field(MemcacheConfig::parse("memcache://h:1?colour=red").unwrap_err()),
             "colour"
         );
         assert_eq!(
-            field(Config::parse("memcache://h:1?protocol=ascii").unwrap_err()),
+            field(MemcacheConfig::parse("memcache://h:1?protocol=ascii").unwrap_err()),
             "protocol"
         );
     }
 
     #[test]
     fn bad_servers_and_values() {
-        assert_eq!(field(Config::parse("redis://h:1").unwrap_err()), "server");
-        assert_eq!(field(Config::parse("h:notaport").unwrap_err()), "server");
         assert_eq!(
-            field(Config::parse("memcache://u:p@h:1").unwrap_err()),
+            field(MemcacheConfig::parse("redis://h:1").unwrap_err()),
             "server"
         );
         assert_eq!(
-            field(Config::parse("timeout_ms=0").unwrap_err()),
+            field(MemcacheConfig::parse("h:notaport").unwrap_err()),
+            "server"
+        );
+        assert_eq!(
+            field(MemcacheConfig::parse("memcache://u:p@h:1").unwrap_err()),
+            "server"
+        );
+        assert_eq!(
+            field(MemcacheConfig::parse("timeout_ms=0").unwrap_err()),
             "timeout_ms"
         );
         assert_eq!(
-            field(Config::parse("max_item_size=big").unwrap_err()),
+            field(MemcacheConfig::parse("max_item_size=big").unwrap_err()),
             "max_item_size"
         );
     }
@@ -223,24 +234,29 @@ mod tests {
     #[test]
     fn prefix_rules() {
         assert_eq!(
-            field(Config::parse("prefix=has space").unwrap_err()),
+            field(MemcacheConfig::parse("prefix=has space").unwrap_err()),
             "prefix"
         );
         assert_eq!(
-            field(Config::parse("prefix=tab\there").unwrap_err()),
+            field(MemcacheConfig::parse("prefix=tab\there").unwrap_err()),
             "prefix"
         );
         assert_eq!(
-            field(Config::parse("prefix=caf\u{e9}").unwrap_err()),
+            field(MemcacheConfig::parse("prefix=caf\u{e9}").unwrap_err()),
             "prefix"
         );
         let long = "p".repeat(MAX_KEY_LEN - MAX_ID_LENGTH + 1);
         assert_eq!(
-            field(Config::parse(&format!("prefix={long}")).unwrap_err()),
+            field(MemcacheConfig::parse(&format!("prefix={long}")).unwrap_err()),
             "prefix"
         );
         let ok = "p".repeat(MAX_KEY_LEN - MAX_ID_LENGTH);
-        assert_eq!(Config::parse(&format!("prefix={ok}")).unwrap().prefix, ok);
-        assert_eq!(Config::parse("prefix=").unwrap().prefix, "");
+        assert_eq!(
+            MemcacheConfig::parse(&format!("prefix={ok}"))
+                .unwrap()
+                .prefix,
+            ok
+        );
+        assert_eq!(MemcacheConfig::parse("prefix=").unwrap().prefix, "");
     }
 }

@@ -18,7 +18,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::config::Config;
+use crate::config::MemcacheConfig;
 use crate::store::backend;
 use crate::{NAME, record};
 
@@ -32,7 +32,11 @@ const BUSY_RETRIES: u32 = 100;
 const MAX_LINE: u64 = 4096;
 
 /// One GC pass over every server; returns how many records were removed.
-pub(crate) async fn collect(client: &AsyncMetaClient, cfg: &Config, now: Millis) -> Result<u64> {
+pub(crate) async fn collect(
+    client: &AsyncMetaClient,
+    cfg: &MemcacheConfig,
+    now: Millis,
+) -> Result<u64> {
     let mut removed = 0;
     for server in &cfg.servers {
         let keys = dump_keys(server, &cfg.prefix, cfg.timeout).await?;

@@ -107,6 +107,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use session_core::{Error, Provider, ProviderContext, RawStore, Result};
 
+pub use config::MemcacheConfig;
 pub use store::MemcacheStore;
 
 /// The registry name.

@@ -6,7 +6,7 @@ use session_core::{
     Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version, Write,
 };
 
-use crate::config::Config;
+use crate::config::MemcacheConfig;
 use crate::{NAME, crawl, record};
 
 /// Bytes memcached spends per item besides key and value (item header, CAS, suffix), so a
@@ -23,7 +23,7 @@ const MAX_TTL_SECS: u64 = 20 * 365 * 24 * 3600;
 /// [`MemcacheStore::connect`].
 pub struct MemcacheStore {
     client: AsyncMetaClient,
-    cfg: Config,
+    cfg: MemcacheConfig,
 }
 
 impl std::fmt::Debug for MemcacheStore {
@@ -40,7 +40,7 @@ impl MemcacheStore {
     /// lazily, so an unreachable server shows up as [`Error::Backend`] on the first
     /// operation, not here: a site can start while memcached is still coming up.
     pub async fn connect(config: &str) -> Result<Self> {
-        let cfg = Config::parse(config)?;
+        let cfg = MemcacheConfig::parse(config)?;
         let client = AsyncMetaClient::builder()
             .connect_timeout(Some(cfg.timeout))
             .io_timeout(Some(cfg.timeout))
