@@ -35,7 +35,9 @@ pub fn run(seconds: u32) -> Result<()> {
     for target in TARGETS {
         eprintln!("xtask: fuzzing {target} for {seconds} s");
         let status = Command::new("cargo")
-            .args(["fuzz", "run", target, "--"])
+            // `--dev`: one unoptimised build shared by every target; these runs are short, and
+            // an optimised build of the providers' dependencies would cost CI minutes.
+            .args(["fuzz", "run", "--dev", target, "--"])
             .arg(format!("-max_total_time={seconds}"))
             .args([
                 "-rss_limit_mb=1024",
