@@ -1,5 +1,5 @@
 //! Behaviour specific to the embedded store: config, one owner per directory, durability
-//! after `kill -9`, GC over the expiry index, count, namespaces.
+//! after repeated `kill -9`, GC over the expiry index, count, namespaces.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -262,17 +262,6 @@ async fn saves_that_returned_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("sessions").display().to_string();
     let exe = std::env::current_exe().unwrap();
-    let mut writer = Writer(
-        Command::new(exe)
-            .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD_DIR, &data_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("re-run this test binary as the writer"),
-    );
-    let stdout = writer.0.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
     let mut created = Vec::new();
     let mut updated = Vec::new();
     let record =
@@ -287,26 +276,42 @@ async fn saves_that_returned_survive_sigkill() {
                 }
             }
         };
-    // Kill it mid-stream, after it has reported some writes.
-    while created.len() < 40 {
-        let line = lines.next().expect("the writer ended early").unwrap();
-        record(line, &mut created, &mut updated);
-    }
-    writer.0.kill().unwrap(); // SIGKILL: no destructors, no final flush
-    writer.0.wait().unwrap();
-    // Lines already written to the pipe before the kill are writes that returned, too.
-    for line in lines.map_while(Result::ok) {
-        record(line, &mut created, &mut updated);
+    // Several writers in turn on one directory, each killed mid-stream at another point:
+    // every crash must leave the store openable, with every returned write in it.
+    for round in 0..5usize {
+        let mut writer = Writer(
+            Command::new(&exe)
+                .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
+                .env(CHILD_DIR, &data_dir)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("re-run this test binary as the writer"),
+        );
+        let stdout = writer.0.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let target = created.len() + 20 + 7 * round;
+        while created.len() < target {
+            let line = lines.next().expect("the writer ended early").unwrap();
+            record(line, &mut created, &mut updated);
+        }
+        writer.0.kill().unwrap(); // SIGKILL: no destructors, no final flush
+        writer.0.wait().unwrap();
+        // Lines already written to the pipe before the kill are writes that returned, too.
+        for line in lines.map_while(Result::ok) {
+            record(line, &mut created, &mut updated);
+        }
     }
     assert!(!updated.is_empty());
 
+    // Every record is whole: a torn one would not decode and its session would read as new.
     let manager = manager(&data_dir).await;
     for (cookie, n) in &created {
         let s = manager.load([cookie.as_str()]);
         assert_eq!(
             s.get::<u64>("n").await.unwrap(),
             Some(*n),
-            "created session {n} lost"
+            "created session {n} lost or torn"
         );
     }
     for (cookie, n) in &updated {
