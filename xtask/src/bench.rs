@@ -76,11 +76,11 @@ impl Plan {
             Plan {
                 quick,
                 runs: 5,
-                secs: 4,
+                secs: 3,
                 scale_sessions: 1_000_000,
                 scale_processes: 3,
                 scale_rounds: 3,
-                criterion_secs: 3,
+                criterion_secs: 2,
                 count_secs: 2,
             }
         }
@@ -766,21 +766,36 @@ impl Conn {
     }
 }
 
-/// Creates `n` sessions with cookie-less `GET /write` requests over one keep-alive
-/// connection and returns their `name=value` cookies.
+/// Creates `n` sessions with cookie-less `GET /write` requests over a few keep-alive
+/// connections and returns their `name=value` cookies.
 fn seed_sessions(port: u16, n: usize) -> Result<Vec<String>> {
-    let mut conn = Conn::new(TcpStream::connect(("127.0.0.1", port))?)?;
+    const CONNECTIONS: usize = 8;
+    let workers: Vec<_> = (0..CONNECTIONS)
+        .map(|w| {
+            let count = n / CONNECTIONS + usize::from(w < n % CONNECTIONS);
+            std::thread::spawn(move || -> Result<Vec<String>> {
+                let mut conn = Conn::new(TcpStream::connect(("127.0.0.1", port))?)?;
+                let mut cookies = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let (status, set, body) = conn.get("/write", None)?;
+                    if status != 200 {
+                        bail!("port {port}: seeding /write answered {status}: {body}");
+                    }
+                    let cookie = set.into_iter().next().with_context(|| {
+                        format!("port {port}: /write without a cookie set no cookie")
+                    })?;
+                    cookies.push(cookie);
+                }
+                Ok(cookies)
+            })
+        })
+        .collect();
     let mut cookies = Vec::with_capacity(n);
-    for _ in 0..n {
-        let (status, set, body) = conn.get("/write", None)?;
-        if status != 200 {
-            bail!("port {port}: seeding /write answered {status}: {body}");
-        }
-        let cookie = set
-            .into_iter()
-            .next()
-            .with_context(|| format!("port {port}: /write without a cookie set no cookie"))?;
-        cookies.push(cookie);
+    for worker in workers {
+        let part = worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("a seeding thread panicked"))??;
+        cookies.extend(part);
     }
     Ok(cookies)
 }
