@@ -68,11 +68,23 @@ async fn exhausted_pool_is_a_backend_error_and_recovers() {
 
     // The connection comes back: the same manager works, and the session is intact.
     drop(held);
-    let session = manager.load([cookie.as_str()]);
-    assert_eq!(
-        session.get::<String>("k").await.unwrap().as_deref(),
-        Some("v")
-    );
+    // sqlx hands a released connection back to the pool on a background task (it may check
+    // the connection first), so recovery is awaited, within a bound, rather than assumed to
+    // be instant.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let session = loop {
+        let session = manager.load([cookie.as_str()]);
+        match session.get::<String>("k").await {
+            Ok(value) => {
+                assert_eq!(value.as_deref(), Some("v"));
+                break session;
+            }
+            Err(e) if e.is_backend() && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the manager did not recover: {e}"),
+        }
+    };
     session.set("k", "after").await.unwrap();
     assert_eq!(session.commit().await.unwrap().set_cookie, None);
     let session = manager.load([cookie.as_str()]);
