@@ -6,6 +6,8 @@
 //! - `ci`: `test` with `CI=true`, where a provider test that cannot reach its server fails.
 //! - `conformance [--provider NAME --config STR]`: the provider x case matrix.
 //! - `fuzz [--seconds N]`: a libFuzzer run of every fuzz target (`test` runs each for 10 s).
+//! - `bench [--quick]`: the benchmarks of `bench/`, written to `BENCHMARKS.md` (never part of
+//!   `test`).
 //! - `services`: only make sure the test services are up.
 
 mod bench;
@@ -45,7 +47,7 @@ fn run() -> Result<()> {
         "services" => services::ensure_all(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\n  test          fmt, clippy, all tests, conformance matrix\n  ci            test under CI settings (CI=true)\n  conformance   [--provider NAME --config STR] provider x case matrix\n  fuzz          [--seconds N] run every fuzz target\n  services      start the services the tests need"
+                "usage: cargo xtask <task>\n\n  test          fmt, clippy, all tests, conformance matrix\n  ci            test under CI settings (CI=true)\n  conformance   [--provider NAME --config STR] provider x case matrix\n  fuzz          [--seconds N] run every fuzz target\n  bench         [--quick] benchmarks against the anchors, writes BENCHMARKS.md\n  services      start the services the tests need"
             );
             bail!("unknown task {task:?}")
         }
