@@ -226,7 +226,7 @@ impl RawStore for RedisStore {
         match (body, version, expires_at) {
             (None, None, None) => Ok(None),
             (Some(body), Some(version), Some(expires_at)) => Ok(Some(Stored {
-                body,
+                body: body.into(),
                 version: Version(version.parse().map_err(|_| corrupt("bad version"))?),
                 expires_at: expires_at.parse().map_err(|_| corrupt("bad expiry"))?,
             })),
