@@ -102,11 +102,14 @@
 //! server is back, with no need to rebuild the manager. The provider connects when it is
 //! opened (fail fast): a server that is down at start-up is an error from `Manager::new`.
 //!
-//! The provider's own pool does not ping a connection before every use (sqlx already pings
-//! each one when it goes back to the pool, off the request's path), so an operation costs one
-//! round trip; a connection idle for 30 s or more is pinged first. A connection the server
-//! killed while it sat in the pool therefore fails one request with `Error::Backend` and is
-//! replaced; the tests kill the pool's connections while requests run and check exactly that.
+//! The provider's pool ([`Pool`], deadpool over sqlx connections) pings neither before a
+//! connection is used nor when it goes back (sqlx's own pool does the latter, always), so an
+//! operation costs one round trip; a connection unused for 30 s or more
+//! ([`PING_IF_IDLE_FOR`]) is pinged first. A connection that saw an I/O error, or whose
+//! request was cancelled mid-statement, is closed instead of going back to the pool. A
+//! connection the server killed while it sat in the pool therefore fails one request with
+//! `Error::Backend` and is replaced; the tests kill the pool's connections while requests run
+//! and check exactly that, and count the round trips of each operation.
 //!
 //! # Example
 //!
@@ -134,6 +137,7 @@
 //! ```
 
 mod config;
+mod pool;
 mod store;
 mod table;
 
@@ -143,6 +147,7 @@ use async_trait::async_trait;
 use session_core::{Provider, ProviderContext, RawStore, Result};
 
 pub use config::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_APPLICATION_NAME, DEFAULT_POOL_SIZE, PgConfig};
+pub use pool::{ConnectionManager, PING_IF_IDLE_FOR, Pool};
 pub use store::{GC_BATCH, PostgresStore};
 pub use table::{DEFAULT_TABLE, TableName, schema_sql};
 

@@ -1,18 +1,18 @@
 //! [`PostgresStore`]: the session operations, each one SQL statement.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
     Error, Inserted, Millis, ProviderContext, RawStore, Result, Saved, SessionId, Stored, Version,
     Write,
 };
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection, SqlSafeStr, SqlStr};
 
 use crate::NAME;
 use crate::config::PgConfig;
+use crate::pool::{ConnectionManager, Lease, Pool};
 use crate::table::{TableName, schema_for};
 
 /// Rows deleted per GC statement: small enough to keep locks and WAL bursts short.
@@ -21,12 +21,9 @@ pub const GC_BATCH: i64 = 1000;
 /// BYTEA holds at most 1 GiB.
 const MAX_BYTEA: usize = 1 << 30;
 
-/// A pooled connection idle at least this long is pinged before it is handed out.
-const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
-
-/// Sessions in one PostgreSQL table, through a sqlx connection pool.
+/// Sessions in one PostgreSQL table, through a pool of sqlx connections.
 pub struct PostgresStore {
-    pool: PgPool,
+    pool: Pool,
     table: TableName,
     max_record_size: usize,
     sql: Statements,
@@ -36,7 +33,7 @@ impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresStore")
             .field("table", &self.table)
-            .field("pool_size", &self.pool.size())
+            .field("pool_size", &self.pool.status().max_size)
             .finish_non_exhaustive()
     }
 }
@@ -116,30 +113,14 @@ impl PostgresStore {
     /// Fails fast: an unreachable server is an [`Error::Backend`] here, after at most the
     /// acquire timeout, rather than on the first request.
     pub async fn connect(config: PgConfig, ctx: &ProviderContext) -> Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(config.pool_size)
-            .acquire_timeout(config.acquire_timeout)
-            // sqlx pings every connection when it returns to the pool; pinging again on
-            // acquire would add a round trip to every operation. Only a connection idle long
-            // enough for a firewall or the server to have dropped it is checked first.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= PING_IF_IDLE_FOR {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect_with(config.connect)
-            .await
-            .map_err(backend)?;
+        let pool = ConnectionManager::new(config.connect, config.acquire_timeout)
+            .into_pool(config.pool_size)?;
         Self::from_pool(pool, config.table, ctx).await
     }
 
-    /// Uses an existing pool (configure its `acquire_timeout`: it bounds how long a request
-    /// waits when the database is down) and creates the table if it is missing.
-    pub async fn from_pool(pool: PgPool, table: TableName, ctx: &ProviderContext) -> Result<Self> {
+    /// Uses an existing pool (its manager's acquire timeout bounds how long a request waits
+    /// when the database is down) and creates the table if it is missing.
+    pub async fn from_pool(pool: Pool, table: TableName, ctx: &ProviderContext) -> Result<Self> {
         if ctx.max_record_size > MAX_BYTEA {
             return Err(Error::config(
                 "max_record_size",
@@ -159,13 +140,18 @@ impl PostgresStore {
     }
 
     /// The connection pool.
-    pub fn pool(&self) -> &PgPool {
+    pub fn pool(&self) -> &Pool {
         &self.pool
     }
 
     /// The session table.
     pub fn table(&self) -> &TableName {
         &self.table
+    }
+
+    /// Checks a connection out of the pool for one operation.
+    async fn lease(&self) -> Result<Lease> {
+        Lease::acquire(&self.pool).await
     }
 
     /// Checks a record before it is written, so a value the table cannot hold is a typed
@@ -190,18 +176,26 @@ impl PostgresStore {
 /// Creates the table and indexes under a transaction-scoped advisory lock, so several
 /// application instances starting at once do not race on `CREATE TABLE IF NOT EXISTS` (which
 /// is not safe against concurrent creation in PostgreSQL).
-async fn create_schema(pool: &PgPool, table: &TableName) -> Result<()> {
-    let mut tx = pool.begin().await.map_err(backend)?;
+async fn create_schema(pool: &Pool, table: &TableName) -> Result<()> {
+    let mut lease = Lease::acquire(pool).await?;
+    // On an error the lease is dropped, closing the connection: the server then rolls back
+    // and releases the lock at once rather than whenever the connection would next be used.
+    create_schema_on(lease.conn()?, table)
+        .await
+        .map_err(backend)?;
+    lease.release(Ok(())).map_err(backend)
+}
+
+async fn create_schema_on(conn: &mut PgConnection, table: &TableName) -> sqlx::Result<()> {
+    let mut tx = conn.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
         .bind(format!("session-postgres:{}", table.quoted()))
         .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        .await?;
     sqlx::raw_sql(sql(schema_for(table)))
         .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    tx.commit().await.map_err(backend)
+        .await?;
+    tx.commit().await
 }
 
 fn backend(e: sqlx::Error) -> Error {
@@ -225,39 +219,42 @@ impl RawStore for PostgresStore {
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
-        let row: Option<(Vec<u8>, i64, i64)> = sqlx::query_as(self.sql.read.clone())
+        let mut lease = self.lease().await?;
+        let result = sqlx::query_as(self.sql.read.clone())
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
+            .fetch_optional(lease.conn()?)
+            .await;
+        let row: Option<(Vec<u8>, i64, i64)> = lease.release(result).map_err(backend)?;
         Ok(row.map(|(body, v, expires_at)| Stored {
-            body,
+            body: body.into(),
             version: version(v),
             expires_at,
         }))
     }
 
     async fn exist(&self, id: &SessionId) -> Result<bool> {
-        let row: Option<(i32,)> = sqlx::query_as(self.sql.exist.clone())
+        let mut lease = self.lease().await?;
+        let result = sqlx::query_as(self.sql.exist.clone())
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
+            .fetch_optional(lease.conn()?)
+            .await;
+        let row: Option<(i32,)> = lease.release(result).map_err(backend)?;
         Ok(row.is_some())
     }
 
     async fn insert(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
         self.check(&record)?;
         let v = Version::random(NAME)?;
-        let done = sqlx::query(self.sql.insert.clone())
+        let mut lease = self.lease().await?;
+        let result = sqlx::query(self.sql.insert.clone())
             .bind(id.as_str())
             .bind(record.body)
             .bind(record.expires_at)
             .bind(column(v))
             .bind(record.owner)
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
+            .execute(lease.conn()?)
+            .await;
+        let done = lease.release(result).map_err(backend)?;
         Ok(if done.rows_affected() == 1 {
             Inserted::Created(v)
         } else {
@@ -267,15 +264,16 @@ impl RawStore for PostgresStore {
 
     async fn save(&self, id: &SessionId, expected: Version, record: Write<'_>) -> Result<Saved> {
         self.check(&record)?;
-        let (saved, present): (Option<i64>, bool) = sqlx::query_as(self.sql.save.clone())
+        let mut lease = self.lease().await?;
+        let result = sqlx::query_as(self.sql.save.clone())
             .bind(id.as_str())
             .bind(column(expected))
             .bind(record.body)
             .bind(record.expires_at)
             .bind(record.owner)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(backend)?;
+            .fetch_one(lease.conn()?)
+            .await;
+        let (saved, present): (Option<i64>, bool) = lease.release(result).map_err(backend)?;
         Ok(match saved {
             Some(v) => Saved::Saved(version(v)),
             None if present => Saved::Conflict,
@@ -284,21 +282,23 @@ impl RawStore for PostgresStore {
     }
 
     async fn touch(&self, id: &SessionId, expires_at: Millis, _ttl_ms: Millis) -> Result<bool> {
-        let done = sqlx::query(self.sql.touch.clone())
+        let mut lease = self.lease().await?;
+        let result = sqlx::query(self.sql.touch.clone())
             .bind(id.as_str())
             .bind(expires_at)
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
+            .execute(lease.conn()?)
+            .await;
+        let done = lease.release(result).map_err(backend)?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<bool> {
-        let done = sqlx::query(self.sql.destroy.clone())
+        let mut lease = self.lease().await?;
+        let result = sqlx::query(self.sql.destroy.clone())
             .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
+            .execute(lease.conn()?)
+            .await;
+        let done = lease.release(result).map_err(backend)?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -310,16 +310,17 @@ impl RawStore for PostgresStore {
     ) -> Result<Inserted> {
         self.check(&record)?;
         let v = Version::random(NAME)?;
-        let (created,): (i64,) = sqlx::query_as(self.sql.regenerate.clone())
+        let mut lease = self.lease().await?;
+        let result = sqlx::query_as(self.sql.regenerate.clone())
             .bind(new.as_str())
             .bind(record.body)
             .bind(record.expires_at)
             .bind(column(v))
             .bind(record.owner)
             .bind(old.as_str())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(backend)?;
+            .fetch_one(lease.conn()?)
+            .await;
+        let (created,): (i64,) = lease.release(result).map_err(backend)?;
         Ok(if created == 1 {
             Inserted::Created(v)
         } else {
@@ -328,22 +329,24 @@ impl RawStore for PostgresStore {
     }
 
     async fn count(&self, now: Millis) -> Result<u64> {
-        let (n,): (i64,) = sqlx::query_as(self.sql.count.clone())
+        let mut lease = self.lease().await?;
+        let result = sqlx::query_as(self.sql.count.clone())
             .bind(now)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(backend)?;
+            .fetch_one(lease.conn()?)
+            .await;
+        let (n,): (i64,) = lease.release(result).map_err(backend)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn gc(&self, now: Millis) -> Result<u64> {
         let mut removed = 0u64;
         loop {
-            let done = sqlx::query(self.sql.gc.clone())
+            let mut lease = self.lease().await?;
+            let result = sqlx::query(self.sql.gc.clone())
                 .bind(now)
-                .execute(&self.pool)
-                .await
-                .map_err(backend)?;
+                .execute(lease.conn()?)
+                .await;
+            let done = lease.release(result).map_err(backend)?;
             removed += done.rows_affected();
             // A short batch means nothing expired is left (or the rest is locked by requests
             // touching it right now: those are being refreshed, not garbage).
@@ -354,12 +357,13 @@ impl RawStore for PostgresStore {
     }
 
     async fn owner_sessions(&self, owner: &str, now: Millis) -> Result<Vec<SessionId>> {
-        let rows: Vec<(String,)> = sqlx::query_as(self.sql.owner.clone())
+        let mut lease = self.lease().await?;
+        let result = sqlx::query_as(self.sql.owner.clone())
             .bind(owner)
             .bind(now)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
+            .fetch_all(lease.conn()?)
+            .await;
+        let rows: Vec<(String,)> = lease.release(result).map_err(backend)?;
         Ok(rows
             .into_iter()
             .filter_map(|(id,)| match SessionId::parse_any(&id) {

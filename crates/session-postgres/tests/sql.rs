@@ -146,7 +146,7 @@ async fn works_on_a_table_created_from_schema_sql() {
     let stored = store.read(&id).await.unwrap().unwrap();
     // Far beyond 2038: expiry is BIGINT milliseconds.
     assert_eq!(
-        (stored.body.as_slice(), stored.expires_at),
+        (&stored.body[..], stored.expires_at),
         (&b"migrated"[..], i64::MAX)
     );
     pool.close().await;
