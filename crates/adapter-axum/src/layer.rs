@@ -105,7 +105,7 @@ where
 {
     type Response = axum::response::Response;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -115,7 +115,6 @@ where
         // The clone that was not polled ready stays here; the ready one serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let on_error = self.on_error.clone();
         // Header values that are not text cannot hold a session ID; skipping them is
         // the same as skipping a malformed ID.
         let session = self.manager.load(
@@ -126,10 +125,63 @@ where
                 .filter_map(|v| v.to_str().ok()),
         );
         request.extensions_mut().insert(session.clone());
-        Box::pin(async move {
-            let response = inner.call(request).await?.map(Body::new);
-            Ok(finish(response, &session, &on_error).await)
-        })
+        ResponseFuture {
+            inner: inner.call(request),
+            session: Some(session),
+            on_error: self.on_error.clone(),
+            finishing: None,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future [`SessionService`] returns: the handler's response, then the commit.
+    ///
+    /// A named future rather than a boxed one so that a request whose handler never used the
+    /// session costs no allocation here: the commit, the only part that needs boxing (an
+    /// `async fn` future), runs only when there is something to commit.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        session: Option<session_core::Session>,
+        on_error: ErrorHandler,
+        finishing: Option<BoxFuture<axum::response::Response>>,
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: HttpBody<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Output = Result<axum::response::Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Some(finishing) = this.finishing.as_mut() {
+            return finishing.as_mut().poll(cx).map(Ok);
+        }
+        let response = std::task::ready!(this.inner.poll(cx))?.map(Body::new);
+        let Some(session) = this.session.take() else {
+            // Polled again after completion: nothing sensible is left to return.
+            return Poll::Pending;
+        };
+        if session.is_untouched() && response.extensions().get::<HandlerError>().is_none() {
+            return Poll::Ready(Ok(response));
+        }
+        let on_error = this.on_error.clone();
+        let mut finishing: BoxFuture<_> =
+            Box::pin(async move { finish(response, &session, &on_error).await });
+        let polled = finishing.as_mut().poll(cx);
+        *this.finishing = Some(finishing);
+        polled.map(Ok)
     }
 }
 

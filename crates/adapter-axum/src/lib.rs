@@ -64,4 +64,4 @@ mod layer;
 
 pub use error::{ErrorHandler, SessionError, default_error_response, status_for};
 pub use extract::{Flash, MissingSessionLayer, Session};
-pub use layer::{SessionLayer, SessionService};
+pub use layer::{ResponseFuture, SessionLayer, SessionService};

@@ -15,17 +15,45 @@ pub const MAX_COOKIE_CANDIDATES: usize = 4;
 /// header (`name=v; Path=/; HttpOnly; SameSite=Lax`) still yields `v`.
 pub fn cookie_values<'a>(headers: impl IntoIterator<Item = &'a str>, name: &str) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
+    for_each_value(headers, name, |value| found.push(value.to_owned()));
+    found
+}
+
+/// Calls `visit` with each distinct value of cookie `name`, in order, at most
+/// [`MAX_COOKIE_CANDIDATES`] times.
+///
+/// A plain scan rather than `cookie::Cookie::split_parse`: this runs on every request, and
+/// building a `Cookie` for every pair of the header cost more than the rest of an untouched
+/// request's session handling (see `bench/NOTES.md`). The rules are the ones `split_parse`
+/// applies: pairs split on `;`, name and value split at the first `=` and trimmed, no
+/// percent-decoding, pairs without `=` or with an empty name skipped.
+pub(crate) fn for_each_value<'a>(
+    headers: impl IntoIterator<Item = &'a str>,
+    name: &str,
+    mut visit: impl FnMut(&'a str),
+) {
+    let mut seen: [&str; MAX_COOKIE_CANDIDATES] = [""; MAX_COOKIE_CANDIDATES];
+    let mut count = 0;
     for header in headers {
-        for cookie in Cookie::split_parse(header).flatten() {
-            if cookie.name() == name && !found.iter().any(|v| v == cookie.value()) {
-                if found.len() == MAX_COOKIE_CANDIDATES {
-                    return found;
-                }
-                found.push(cookie.value().to_owned());
+        for pair in header.split(';') {
+            let Some((key, value)) = pair.split_once('=') else {
+                continue;
+            };
+            if key.trim() != name || name.is_empty() {
+                continue;
             }
+            let value = value.trim();
+            if seen[..count].contains(&value) {
+                continue;
+            }
+            if count == MAX_COOKIE_CANDIDATES {
+                return;
+            }
+            seen[count] = value;
+            count += 1;
+            visit(value);
         }
     }
-    found
 }
 
 fn base(options: &Options, value: String) -> Cookie<'static> {

@@ -54,3 +54,17 @@ pub enum Event {
 /// Receives every [`Event`]; set with [`crate::Manager::set_event_hook`]. It runs on the
 /// request path: keep it cheap (hand work to a channel).
 pub type EventHook = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// `make()` when a subscriber wants DEBUG spans, else a disabled span.
+///
+/// `debug_span!` alone still costs a callsite check and, in builds where tracing's `log`
+/// feature is on (actix-web turns it on), a trip through `Span::log`: measurable on every
+/// request (`bench/NOTES.md`) although nobody listens. `level_enabled!` is one atomic load
+/// when no subscriber is installed.
+pub(crate) fn debug_span(make: impl FnOnce() -> tracing::Span) -> tracing::Span {
+    if tracing::level_enabled!(tracing::Level::DEBUG) {
+        make()
+    } else {
+        tracing::Span::none()
+    }
+}

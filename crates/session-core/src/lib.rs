@@ -62,6 +62,8 @@ pub mod store;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+/// The body type of [`Stored`], re-exported so providers need no `bytes` dependency of their own.
+pub use bytes::Bytes;
 pub use clock::{Clock, Millis, MockClock, SystemClock};
 pub use error::{BoxError, Error, Result};
 pub use events::{Event, EventHook};

@@ -130,23 +130,45 @@ impl Manager {
 
     /// Starts a request's session from its `Cookie` header values. Nothing is read from the
     /// provider until the handler first uses the session; values of the cookie that are not
-    /// well-formed IDs (or, with signing keys, do not verify) are dropped here, before any
+    /// well-formed IDs (or, with signing keys, do not verify) are dropped then, before any
     /// provider call.
     ///
     /// When the cookie appears several times (cookie tossing, stale paths), each well-formed
     /// value is tried in order and the first live session is used; an unknown value is never
     /// adopted.
     pub fn load<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> Session {
-        let options = &self.inner.options;
-        let mut candidates = Vec::new();
-        for value in cookies::cookie_values(cookie_headers, &options.cookie_name) {
-            match protect::parse_cookie_value(options, &value) {
-                Ok(id) => candidates.push(id),
-                Err(Rejected::BadSignature) => self.emit(Event::BadSignature),
-                Err(Rejected::Malformed) => {}
+        // Only the raw values are kept here; parsing and signature checks wait for the first
+        // use, so a handler that never looks at its session pays for one scan of the header.
+        let mut values = String::new();
+        cookies::for_each_value(cookie_headers, &self.inner.options.cookie_name, |value| {
+            // `;` cannot occur in a cookie value, so it separates the candidates.
+            if !value.is_empty() {
+                values.push_str(value);
+                values.push(';');
             }
-        }
-        Session::new(self.clone(), candidates)
+        });
+        Session::new(self.clone(), values)
+    }
+
+    /// The well-formed (and, with signing keys, verified) IDs among a request's raw cookie
+    /// values, in order; a value that fails its signature check is reported as an event.
+    pub(crate) fn cookie_ids<'v>(
+        &'v self,
+        values: &'v str,
+    ) -> impl Iterator<Item = SessionId> + 'v {
+        values
+            .split(';')
+            .filter(|v| !v.is_empty())
+            .filter_map(
+                |value| match protect::parse_cookie_value(&self.inner.options, value) {
+                    Ok(id) => Some(id),
+                    Err(Rejected::BadSignature) => {
+                        self.emit(Event::BadSignature);
+                        None
+                    }
+                    Err(Rejected::Malformed) => None,
+                },
+            )
     }
 
     /// Reads session `sid` for admin use (Macaron's `Store.Read`), without creating anything.
@@ -162,7 +184,8 @@ impl Manager {
     /// Reads and checks a record: `None` when absent, expired or corrupt (the latter two are
     /// deleted, best effort).
     pub(crate) async fn read_live(&self, id: &SessionId) -> Result<Option<(Stored, Record)>> {
-        let span = tracing::debug_span!("session.load", session = %id);
+        let span =
+            crate::events::debug_span(|| tracing::debug_span!("session.load", session = %id));
         self.read_live_inner(id).instrument(span).await
     }
 
@@ -253,7 +276,9 @@ impl Manager {
         self.inner
             .store
             .gc(now)
-            .instrument(tracing::debug_span!("session.gc"))
+            .instrument(crate::events::debug_span(|| {
+                tracing::debug_span!("session.gc")
+            }))
             .await
     }
 

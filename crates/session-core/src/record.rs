@@ -16,8 +16,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::clock::Millis;
 use crate::error::{Error, Result};
@@ -36,20 +36,6 @@ pub struct Record {
     pub values: BTreeMap<String, Vec<u8>>,
 }
 
-#[derive(Serialize)]
-struct EnvelopeRef<'a> {
-    created: Millis,
-    owner: Option<&'a str>,
-    values: BTreeMap<&'a str, &'a serde_bytes::Bytes>,
-}
-
-#[derive(Deserialize)]
-struct Envelope {
-    created: Millis,
-    owner: Option<String>,
-    values: BTreeMap<String, serde_bytes::ByteBuf>,
-}
-
 impl Record {
     /// An empty record created at `created`.
     pub fn new(created: Millis) -> Self {
@@ -61,30 +47,60 @@ impl Record {
     }
 
     /// Encodes the record; a result over `limit` bytes is [`Error::TooLarge`].
+    ///
+    /// Written with `rmp`'s encoders into a buffer of the exact size (computed first, so an
+    /// oversized record fails before anything is built): the bytes are the ones rmp-serde
+    /// writes for the envelope (a test checks it), without serde's intermediate map and the
+    /// buffer regrowth this runs into on every write.
     pub fn encode(&self, limit: usize) -> Result<Vec<u8>> {
-        let envelope = EnvelopeRef {
-            created: self.created,
-            owner: self.owner.as_deref(),
-            values: self
-                .values
-                .iter()
-                .map(|(k, v)| (k.as_str(), serde_bytes::Bytes::new(v)))
-                .collect(),
-        };
-        let mut out = vec![FORMAT_V1];
-        rmp_serde::encode::write(&mut out, &envelope)
-            .map_err(|e| Error::Corrupt(format!("cannot encode record: {e}")))?;
-        if out.len() > limit {
-            return Err(Error::TooLarge {
-                size: out.len(),
-                limit,
-            });
+        let size = self.encoded_len();
+        if size > limit {
+            return Err(Error::TooLarge { size, limit });
         }
+        let mut out = Vec::with_capacity(size);
+        out.push(FORMAT_V1);
+        let encoded = (|| -> std::result::Result<(), rmp::encode::ValueWriteError> {
+            rmp::encode::write_array_len(&mut out, 3)?;
+            rmp::encode::write_sint(&mut out, self.created)?;
+            match &self.owner {
+                Some(owner) => rmp::encode::write_str(&mut out, owner)?,
+                None => {
+                    rmp::encode::write_nil(&mut out)
+                        .map_err(rmp::encode::ValueWriteError::InvalidMarkerWrite)?;
+                }
+            }
+            rmp::encode::write_map_len(&mut out, len_u32(self.values.len())?)?;
+            for (key, value) in &self.values {
+                rmp::encode::write_str(&mut out, key)?;
+                rmp::encode::write_bin(&mut out, value)?;
+            }
+            Ok(())
+        })();
+        encoded.map_err(|e| Error::Corrupt(format!("cannot encode record: {e}")))?;
         Ok(out)
+    }
+
+    /// The exact length of [`Record::encode`]'s output.
+    fn encoded_len(&self) -> usize {
+        let owner = self
+            .owner
+            .as_ref()
+            .map_or(1, |o| header_len(o.len(), 31) + o.len());
+        let values: usize = self
+            .values
+            .iter()
+            .map(|(k, v)| header_len(k.len(), 31) + k.len() + bin_header_len(v.len()) + v.len())
+            .sum();
+        // Format byte, fixarray(3), created, owner, map header, entries.
+        2 + sint_len(self.created) + owner + header_len(self.values.len(), 15) + values
     }
 
     /// Decodes a record, refusing input over `limit` bytes, an unknown format byte or a
     /// malformed body with [`Error::Corrupt`].
+    ///
+    /// Read with `rmp`'s decoders straight from the slice: only the keys, values and owner
+    /// are copied out, and every length prefix is checked against the bytes that remain
+    /// before anything is copied, so a forged length cannot make decoding allocate.
     pub fn decode(bytes: &[u8], limit: usize) -> Result<Self> {
         if bytes.len() > limit {
             return Err(Error::Corrupt(format!(
@@ -98,17 +114,103 @@ impl Record {
         if *format != FORMAT_V1 {
             return Err(Error::Corrupt(format!("unknown record format {format}")));
         }
-        let envelope: Envelope = rmp_serde::from_slice(body)
-            .map_err(|e| Error::Corrupt(format!("malformed record: {e}")))?;
-        Ok(Record {
-            created: envelope.created,
-            owner: envelope.owner,
-            values: envelope
-                .values
-                .into_iter()
-                .map(|(k, v)| (k, v.into_vec()))
-                .collect(),
-        })
+        decode_envelope(body).map_err(|e| Error::Corrupt(format!("malformed record: {e}")))
+    }
+}
+
+fn decode_envelope(mut rd: &[u8]) -> std::result::Result<Record, String> {
+    let rd = &mut rd;
+    let fields = rmp::decode::read_array_len(rd).map_err(|e| e.to_string())?;
+    if fields != 3 {
+        return Err(format!("expected 3 envelope fields, found {fields}"));
+    }
+    let created: Millis = rmp::decode::read_int(rd).map_err(|e| e.to_string())?;
+    let owner = if rd.first() == Some(&NIL) {
+        *rd = &rd[1..];
+        None
+    } else {
+        let len = rmp::decode::read_str_len(rd).map_err(|e| e.to_string())?;
+        Some(take_str(rd, len)?)
+    };
+    let entries = rmp::decode::read_map_len(rd).map_err(|e| e.to_string())?;
+    let mut values = BTreeMap::new();
+    for _ in 0..entries {
+        let len = rmp::decode::read_str_len(rd).map_err(|e| e.to_string())?;
+        let key = take_str(rd, len)?;
+        let len = rmp::decode::read_bin_len(rd).map_err(|e| e.to_string())?;
+        let value = take(rd, len)?.to_vec();
+        values.insert(key, value);
+    }
+    if !rd.is_empty() {
+        return Err(format!("{} trailing bytes", rd.len()));
+    }
+    Ok(Record {
+        created,
+        owner,
+        values,
+    })
+}
+
+/// MessagePack's nil marker.
+const NIL: u8 = 0xc0;
+
+fn take<'a>(rd: &mut &'a [u8], len: u32) -> std::result::Result<&'a [u8], String> {
+    let len = usize::try_from(len).map_err(|e| e.to_string())?;
+    if rd.len() < len {
+        return Err(format!("a length of {len} runs past the end"));
+    }
+    let (head, rest) = rd.split_at(len);
+    *rd = rest;
+    Ok(head)
+}
+
+fn take_str(rd: &mut &[u8], len: u32) -> std::result::Result<String, String> {
+    let bytes = take(rd, len)?;
+    std::str::from_utf8(bytes)
+        .map(str::to_owned)
+        .map_err(|e| e.to_string())
+}
+
+fn len_u32(len: usize) -> std::result::Result<u32, rmp::encode::ValueWriteError> {
+    // Over 4 GiB; the size limit refuses such a record long before this.
+    u32::try_from(len).map_err(|_| {
+        rmp::encode::ValueWriteError::InvalidMarkerWrite(std::io::Error::other(
+            "length over u32::MAX",
+        ))
+    })
+}
+
+/// Header bytes of a str/array/map of `len` whose fix form holds up to `fix_max`.
+fn header_len(len: usize, fix_max: usize) -> usize {
+    if len <= fix_max {
+        1
+    } else if fix_max == 31 && len < 256 {
+        2 // str8
+    } else if len <= usize::from(u16::MAX) {
+        3
+    } else {
+        5
+    }
+}
+
+fn bin_header_len(len: usize) -> usize {
+    if len < 256 {
+        2
+    } else if len <= usize::from(u16::MAX) {
+        3
+    } else {
+        5
+    }
+}
+
+/// Bytes `rmp::encode::write_sint` uses for `v`.
+fn sint_len(v: i64) -> usize {
+    match v {
+        -32..=127 => 1,
+        -128..=-33 | 128..=255 => 2,
+        -32_768..=-129 | 256..=65_535 => 3,
+        -2_147_483_648..=-32_769 | 65_536..=4_294_967_295 => 5,
+        _ => 9,
     }
 }
 
@@ -147,6 +249,69 @@ mod tests {
         let r = sample();
         let bytes = r.encode(1 << 20).unwrap();
         assert_eq!(Record::decode(&bytes, 1 << 20).unwrap(), r);
+    }
+
+    /// The bytes rmp-serde wrote for the envelope before the codec used `rmp` directly:
+    /// records stored by earlier versions must keep decoding, and new ones stay readable by
+    /// them.
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct SerdeEnvelope {
+        created: Millis,
+        owner: Option<String>,
+        values: BTreeMap<String, serde_bytes::ByteBuf>,
+    }
+
+    fn serde_bytes_of(r: &Record) -> Vec<u8> {
+        let envelope = SerdeEnvelope {
+            created: r.created,
+            owner: r.owner.clone(),
+            values: r
+                .values
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_bytes::ByteBuf::from(v.clone())))
+                .collect(),
+        };
+        let mut out = vec![FORMAT_V1];
+        rmp_serde::encode::write(&mut out, &envelope).unwrap();
+        out
+    }
+
+    #[test]
+    fn bytes_match_the_serde_envelope_for_every_length_class() {
+        let mut cases = vec![sample(), Record::new(0)];
+        for created in [
+            -1_i64,
+            -33,
+            -200,
+            -40_000,
+            -3_000_000_000,
+            127,
+            128,
+            255,
+            256,
+            70_000,
+            5_000_000_000,
+            1_764_000_000_000,
+        ] {
+            let mut r = Record::new(created);
+            r.owner = Some("o".repeat(usize::try_from(created.unsigned_abs() % 300).unwrap()));
+            for len in [0usize, 1, 31, 32, 255, 256, 70_000] {
+                r.values
+                    .insert("k".repeat(len.min(300)) + &len.to_string(), vec![7; len]);
+            }
+            cases.push(r);
+        }
+        let mut many = Record::new(5);
+        for i in 0..20 {
+            many.values.insert(format!("key{i}"), vec![1, 2, 3]);
+        }
+        cases.push(many);
+        for r in cases {
+            let ours = r.encode(1 << 24).unwrap();
+            assert_eq!(ours, serde_bytes_of(&r), "created {}", r.created);
+            assert_eq!(ours.len(), r.encoded_len());
+            assert_eq!(Record::decode(&ours, 1 << 24).unwrap(), r);
+        }
     }
 
     #[test]

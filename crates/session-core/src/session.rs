@@ -42,8 +42,10 @@ impl std::fmt::Debug for Session {
 }
 
 struct State {
-    /// Well-formed IDs the client presented, in order.
-    candidates: Vec<SessionId>,
+    /// The raw values of the session cookie, each followed by `;`, parsed on first use.
+    cookie_values: String,
+    /// Whether the client presented a well-formed ID (known once loaded).
+    presented: bool,
     loaded: Option<Loaded>,
     /// Set when a backend error reached the handler; commit reports it again so the adapter
     /// answers 503 even if the handler swallowed it.
@@ -127,16 +129,27 @@ pub struct Commit {
 }
 
 impl Session {
-    pub(crate) fn new(manager: Manager, candidates: Vec<SessionId>) -> Self {
+    pub(crate) fn new(manager: Manager, cookie_values: String) -> Self {
         Session {
             manager,
             state: Arc::new(Mutex::new(State {
-                candidates,
+                cookie_values,
+                presented: false,
                 loaded: None,
                 failed: None,
                 cookie: CookieAction::Keep,
             })),
         }
+    }
+
+    /// Whether [`Session::commit`] would have nothing to do because the session was never
+    /// used: not loaded, no failure to report, no cookie to send. Adapters use it to skip the
+    /// commit (and its allocation) on requests whose handler ignores the session. `false`
+    /// while another task holds the session.
+    pub fn is_untouched(&self) -> bool {
+        self.state.try_lock().is_ok_and(|state| {
+            state.loaded.is_none() && state.failed.is_none() && state.cookie == CookieAction::Keep
+        })
     }
 
     /// The manager this session belongs to.
@@ -270,7 +283,9 @@ impl Session {
         let mut state = self.state.lock().await;
         let result = self
             .regenerate_locked(&mut state)
-            .instrument(tracing::debug_span!("session.regenerate"))
+            .instrument(crate::events::debug_span(|| {
+                tracing::debug_span!("session.regenerate")
+            }))
             .await;
         if let Err(e) = &result {
             note_failure(&mut state, e);
@@ -340,7 +355,9 @@ impl Session {
         let mut state = self.state.lock().await;
         let result = self
             .destroy_locked(&mut state)
-            .instrument(tracing::debug_span!("session.destroy"))
+            .instrument(crate::events::debug_span(|| {
+                tracing::debug_span!("session.destroy")
+            }))
             .await;
         if let Err(e) = &result {
             note_failure(&mut state, e);
@@ -349,8 +366,8 @@ impl Session {
     }
 
     async fn destroy_locked(&self, state: &mut State) -> Result<()> {
-        let presented = !state.candidates.is_empty();
         self.ensure_loaded(state).await?;
+        let presented = state.presented;
         let Some(loaded) = state.loaded.as_mut() else {
             return Ok(());
         };
@@ -387,7 +404,9 @@ impl Session {
         }
         let result = self
             .persist(&mut state)
-            .instrument(tracing::debug_span!("session.save"))
+            .instrument(crate::events::debug_span(|| {
+                tracing::debug_span!("session.save")
+            }))
             .await;
         if let Err(e) = &result {
             note_failure(&mut state, e);
@@ -552,7 +571,9 @@ impl Session {
         let touched = inner
             .store
             .touch(&self.manager.key(id)?, expires_at, ttl)
-            .instrument(tracing::debug_span!("session.touch", session = %id))
+            .instrument(crate::events::debug_span(
+                || tracing::debug_span!("session.touch", session = %id),
+            ))
             .await?;
         if touched {
             loaded.expires_at = expires_at;
@@ -569,11 +590,14 @@ impl Session {
     async fn ensure_loaded<'s>(&self, state: &'s mut State) -> Result<&'s mut Loaded> {
         if state.loaded.is_none() {
             let mut adopted = None;
-            for candidate in &state.candidates {
-                match self.manager.read_live(candidate).await {
+            let mut failure = None;
+            let values = std::mem::take(&mut state.cookie_values);
+            for candidate in self.manager.cookie_ids(&values) {
+                state.presented = true;
+                match self.manager.read_live(&candidate).await {
                     Ok(Some((stored, record))) => {
                         adopted = Some(Loaded {
-                            id: Some(candidate.clone()),
+                            id: Some(candidate),
                             version: Some(stored.version),
                             expires_at: stored.expires_at,
                             current: record,
@@ -583,10 +607,16 @@ impl Session {
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        note_failure(state, &e);
-                        return Err(e);
+                        failure = Some(e);
+                        break;
                     }
                 }
+            }
+            if let Some(e) = failure {
+                // Keep the cookie's values: a later call after the outage tries them again.
+                state.cookie_values = values;
+                note_failure(state, &e);
+                return Err(e);
             }
             let loaded = match adopted {
                 Some(loaded) => loaded,

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
@@ -38,7 +39,11 @@ impl Version {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     /// The encoded record body (see [`crate::record`]); providers never look inside.
-    pub body: Vec<u8>,
+    ///
+    /// `Bytes` rather than `Vec<u8>` so an in-process store can hand out a record with a
+    /// reference-count bump instead of a copy on every read; a provider that reads into a
+    /// `Vec<u8>` converts it without copying (`Bytes::from(vec)`).
+    pub body: Bytes,
     /// Version to pass to [`RawStore::save`] for a conditional write.
     pub version: Version,
     /// When the record expires, in ms since the epoch. Core checks it on every load and never

@@ -8,7 +8,7 @@
 //! removes expired sessions by itself.
 
 use couchbase::transcoding;
-use session_core::{Millis, Stored, Version};
+use session_core::{Bytes, Millis, Stored, Version};
 
 /// The format tag; a later format gets another.
 const TAG: u8 = 0x01;
@@ -45,13 +45,13 @@ pub(crate) fn decode(raw: &[u8], flags: u32, cas: u64) -> Stored {
             let mut bytes = [0u8; 8];
             bytes.copy_from_slice(expiry);
             Stored {
-                body: body.to_vec(),
+                body: Bytes::copy_from_slice(body),
                 version,
                 expires_at: Millis::from_be_bytes(bytes),
             }
         }
         _ => Stored {
-            body: raw.to_vec(),
+            body: Bytes::copy_from_slice(raw),
             version,
             expires_at: Millis::MIN,
         },

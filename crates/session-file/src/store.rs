@@ -202,7 +202,7 @@ impl Inner {
             .map_err(backend("reading a session"))?
         {
             Loaded::Present(record) => Ok(Some(Stored {
-                body: record.body,
+                body: record.body.into(),
                 version: Version(record.version),
                 expires_at: record.expires_at,
             })),

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use session_core::{
-    Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version, Write,
+    Bytes, Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version, Write,
 };
 use sled::{IVec, Tree};
 
@@ -344,7 +344,7 @@ impl RawStore for LedisStore {
         };
         Ok(Some(match Value::decode(&raw) {
             Some(value) => Stored {
-                body: value.body.to_vec(),
+                body: Bytes::copy_from_slice(value.body),
                 version: Version(value.version),
                 expires_at: value.expires_at,
             },
@@ -352,7 +352,7 @@ impl RawStore for LedisStore {
                 // Expired and empty: core discards it and the next GC removes it.
                 tracing::warn!(session = %id, "sled value is not a session record");
                 Stored {
-                    body: Vec::new(),
+                    body: Bytes::new(),
                     version: Version(0),
                     expires_at: 0,
                 }

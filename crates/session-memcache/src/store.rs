@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use memcache::exp::{AsyncMetaClient, Delete, Get, Meta, MutationStatus, Ttl};
 use session_core::{
-    Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version, Write,
+    Bytes, Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version, Write,
 };
 
 use crate::config::MemcacheConfig;
@@ -152,7 +152,7 @@ impl RawStore for MemcacheStore {
         };
         Ok(Some(match record::decode(&value) {
             Some(item) => Stored {
-                body: item.body.to_vec(),
+                body: Bytes::copy_from_slice(item.body),
                 version: Version(cas),
                 expires_at: item.expires_at,
             },
@@ -160,7 +160,7 @@ impl RawStore for MemcacheStore {
             None => {
                 tracing::warn!(session = %id, "memcached item is not a session record");
                 Stored {
-                    body: Vec::new(),
+                    body: Bytes::new(),
                     version: Version(cas),
                     expires_at: 0,
                 }

@@ -39,8 +39,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use async_trait::async_trait;
 use session_core::{
-    Clock, Error, Inserted, Millis, Provider, ProviderContext, RawStore, Result, Saved, SessionId,
-    Stored, SystemClock, Version, Write,
+    Bytes, Clock, Error, Inserted, Millis, Provider, ProviderContext, RawStore, Result, Saved,
+    SessionId, Stored, SystemClock, Version, Write,
 };
 
 const NAME: &str = "memory";
@@ -81,7 +81,8 @@ impl Provider for MemoryProvider {
 }
 
 struct Entry {
-    body: Box<[u8]>,
+    /// `Bytes` so a read hands out the body with a reference-count bump, not a copy.
+    body: Bytes,
     version: u64,
     expires_at: Millis,
     owner: Option<Box<str>>,
@@ -228,7 +229,7 @@ impl RawStore for MemoryStore {
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
         Ok(read(self.shard(id)).get(id).map(|e| Stored {
-            body: e.body.to_vec(),
+            body: e.body.clone(),
             version: Version(e.version),
             expires_at: e.expires_at,
         }))
@@ -248,7 +249,7 @@ impl RawStore for MemoryStore {
         shard.insert(
             id.clone(),
             Entry {
-                body: record.body.into(),
+                body: Bytes::copy_from_slice(record.body),
                 version,
                 expires_at: record.expires_at,
                 owner: record.owner.map(Into::into),
@@ -269,7 +270,7 @@ impl RawStore for MemoryStore {
             return Ok(Saved::Conflict);
         }
         let version = self.next_version();
-        entry.body = record.body.into();
+        entry.body = Bytes::copy_from_slice(record.body);
         entry.version = version;
         entry.expires_at = record.expires_at;
         let old_owner = std::mem::replace(&mut entry.owner, record.owner.map(Into::into));
