@@ -133,12 +133,21 @@ pub const NAME: &str = "redis";
 pub struct RedisProvider;
 
 impl RedisProvider {
-    /// Opens a store from an already parsed config.
+    /// Opens a store from an already parsed config, with the largest index slack (60 s; see
+    /// "Commands per write" in the crate docs). [`Provider::open`] derives the slack from the
+    /// manager's idle lifetime instead.
     pub async fn open_config(config: &RedisConfig) -> Result<RedisStore> {
+        Self::open_with_slack(config, store::MAX_SLACK_MS).await
+    }
+
+    async fn open_with_slack(
+        config: &RedisConfig,
+        slack: session_core::Millis,
+    ) -> Result<RedisStore> {
         let conn = conn::Conn::open(config)
             .await
             .map_err(|e| Error::backend(NAME, e))?;
-        RedisStore::connect(conn, &config.prefix).await
+        RedisStore::connect(conn, &config.prefix, slack).await
     }
 }
 
@@ -148,8 +157,11 @@ impl Provider for RedisProvider {
         NAME
     }
 
-    async fn open(&self, config: &str, _ctx: &ProviderContext) -> Result<Arc<dyn RawStore>> {
+    async fn open(&self, config: &str, ctx: &ProviderContext) -> Result<Arc<dyn RawStore>> {
         let config = RedisConfig::parse(config)?;
-        Ok(Arc::new(RedisProvider::open_config(&config).await?))
+        let slack = store::slack_for(ctx.max_lifetime_ms);
+        Ok(Arc::new(
+            RedisProvider::open_with_slack(&config, slack).await?,
+        ))
     }
 }

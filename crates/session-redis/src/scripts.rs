@@ -3,7 +3,8 @@
 //! Keys (`P` is the prefix):
 //!
 //! - `P{<id>}`: one hash per session with fields `b` (body), `v` (version), `e` (expires_at,
-//!   ms since the epoch) and `o` (owner, absent when unbound); its Redis TTL is core's `ttl_ms`.
+//!   ms since the epoch), `s` (the expiry the index currently holds for it, see below) and `o`
+//!   (owner, absent when unbound); its Redis TTL is core's `ttl_ms`.
 //! - `P{index}`: sorted set of session IDs scored by expires_at (count, GC).
 //! - `P{index}:owners`: hash ID -> owner, so the index side knows a session's owner even after
 //!   Redis expired the record itself.
@@ -12,7 +13,44 @@
 //! The hash tags put a session's key in its own slot and every index key in one shared slot.
 //! On a single server the session scripts update the index in the same script (atomic). On a
 //! cluster they cannot (two slots), so the store runs the index script separately right after
-//! a session script that changed something; `#KEYS` tells a script which case it is in.
+//! a session script that answered [`WRITTEN_INDEX_PENDING`]; `#KEYS` tells a script which case
+//! it is in.
+//!
+//! # Commands per save
+//!
+//! Redis' `INFO commandstats` counts a script as one `EVALSHA` plus every command it runs. A
+//! save of an existing session whose owner did not change runs `HMGET v o s` (version
+//! compare and old owner in one command), one `HSET` (body, version, expiry) and `PEXPIRE`:
+//! 4 commands with the `EVALSHA`, 5 per request with core's load (`HMGET`). It writes the
+//! index score only when the expiry moved by at least the *slack* since the score was last
+//! written (field `s`); the owner index only when the owner changed (old owner from the
+//! record, no `HGET owners`); `HDEL o` only when an owner is removed; index TTLs only together
+//! with an index write. Insert and touch always write the exact expiry to the index.
+//!
+//! A lagging score is safe because it is never ahead of the record and at most one slack
+//! behind it (a backwards move is written at once):
+//!
+//! - GC visits entries whose score is `<= now` and re-reads each record's stored `e` before
+//!   deleting (`gc_inline`, `gc_record`); a live record only gets its score raised.
+//! - `count` counts scores above `now`, plus the entries in the slack window below `now` whose
+//!   record's `e` is still above `now` (the `count` script; on a cluster the store checks
+//!   them).
+//! - `owner_sessions` reads the owner set from one slack below `now` and re-checks each
+//!   listed record's owner and `e` anyway.
+//! - Index keys get `ttl + slack` as their TTL need, so they outlive every record whose later
+//!   saves skipped the index.
+//!
+//! # Why not 2 commands (`GET` + `SET`)
+//!
+//! Stores that count 2 commands per write (tower-sessions, actix-session) load with `GET` and
+//! write with a blind `SET`: the last writer wins, so of two concurrent requests changing one
+//! session, one change is silently lost. Core's conditional save (the version compare that
+//! lets it merge concurrent changes instead) needs the compare and the write to be one atomic
+//! step. Redis 7 has no conditional `SET` (Valkey 8.1's `SET ... IFEQ` would be one), so that
+//! takes a script or `WATCH`/`MULTI`/`EXEC`, and Redis counts every command inside either: the
+//! `EVALSHA` itself, a read of the version (`HMGET`), the write (`HSET`) and the TTL
+//! (`PEXPIRE`, since `HSET` cannot set one). Storing the record as one string would merge the
+//! last two (`SET ... PX`) at the price of moving version, expiry and owner into the value.
 
 use redis::Script;
 use session_core::SessionId;
@@ -69,12 +107,20 @@ impl Keys {
 }
 
 /// Index maintenance shared by every script. Arguments: index key, owners hash key, owner-set
-/// key prefix, then the session's ID (and expiry / owner / TTL). Index keys get a TTL at
+/// key prefix, then the session's ID (and expiry / owner / index TTL). Index keys get a TTL at
 /// least as long as any session they list, so an abandoned prefix leaves nothing behind.
+///
+/// `keep` extends a key to twice the TTL it needs, so the calls that follow (other sessions'
+/// writes a moment later) find it long enough and cost one `PTTL` instead of `PTTL` +
+/// `PEXPIRE` each. An abandoned prefix thus lingers at most twice the index TTL.
+///
+/// `idx_save` is the single-server save path: it knows the old owner from the record (the
+/// record and the index change in one script there, so the record's `o` and the owners hash
+/// agree) and does only what changed.
 const INDEX_FUNCTIONS: &str = r#"
 local function keep(key, ttl)
   if ttl and redis.call('PTTL', key) < tonumber(ttl) then
-    redis.call('PEXPIRE', key, ttl)
+    redis.call('PEXPIRE', key, 2 * tonumber(ttl))
   end
 end
 local function idx_set(idx, owners, oprefix, id, exp, owner, ttl)
@@ -85,12 +131,31 @@ local function idx_set(idx, owners, oprefix, id, exp, owner, ttl)
     redis.call('ZREM', oprefix .. old, id)
   end
   if owner then
-    redis.call('HSET', owners, id, owner)
+    if old ~= owner then redis.call('HSET', owners, id, owner) end
     keep(owners, ttl)
     redis.call('ZADD', oprefix .. owner, exp, id)
     keep(oprefix .. owner, ttl)
   elseif old then
     redis.call('HDEL', owners, id)
+  end
+end
+local function idx_save(idx, owners, oprefix, id, exp, owner, old, moved, ttl)
+  if moved then
+    redis.call('ZADD', idx, exp, id)
+    keep(idx, ttl)
+  end
+  if owner ~= old then
+    if old then redis.call('ZREM', oprefix .. old, id) end
+    if owner then
+      redis.call('HSET', owners, id, owner)
+    else
+      redis.call('HDEL', owners, id)
+    end
+  end
+  if owner and (moved or owner ~= old) then
+    keep(owners, ttl)
+    redis.call('ZADD', oprefix .. owner, exp, id)
+    keep(oprefix .. owner, ttl)
   end
 end
 local function idx_touch(idx, owners, oprefix, id, exp, gt, ttl)
@@ -125,12 +190,18 @@ fn with_index(body: &str) -> Script {
     Script::new(&format!("{INDEX_FUNCTIONS}{body}"))
 }
 
+/// What a write script answers: 1 written (index done or unchanged), 2 written but the index
+/// (in another cluster slot) still has to be updated by the index script, 0 conflict or
+/// exists, -1 missing.
+pub(crate) const WRITTEN_INDEX_PENDING: i64 = 2;
+
 /// Every script the store runs, hashed once.
 pub(crate) struct Scripts {
     pub(crate) insert: Script,
     pub(crate) save: Script,
     pub(crate) touch: Script,
     pub(crate) destroy: Script,
+    pub(crate) count: Script,
     pub(crate) gc_inline: Script,
     pub(crate) gc_record: Script,
     pub(crate) index_set: Script,
@@ -143,48 +214,74 @@ impl Scripts {
     pub(crate) fn new() -> Self {
         Scripts {
             // KEYS: session [, index, owners]. ARGV: body, version, expires_at, ttl_ms,
-            // has_owner, owner, id, owner prefix.
+            // has_owner, owner, id, owner prefix, (save: expected version), slack, index TTL.
+            // The record's `s` is the expiry the index holds for it (see the module docs).
             insert: with_index(
                 r#"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local owner = nil
 if ARGV[5] == '1' then owner = ARGV[6] end
-redis.call('HSET', KEYS[1], 'b', ARGV[1], 'v', ARGV[2], 'e', ARGV[3])
-if owner then redis.call('HSET', KEYS[1], 'o', owner) end
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-if #KEYS == 3 then idx_set(KEYS[2], KEYS[3], ARGV[8], ARGV[7], ARGV[3], owner, ARGV[4]) end
-return 1
-"#,
-            ),
-            // As insert, plus ARGV[9] = the expected version. Returns 1 saved, 0 conflict,
-            // -1 missing.
-            save: with_index(
-                r#"
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v then return -1 end
-if v ~= ARGV[9] then return 0 end
-local owner = nil
-if ARGV[5] == '1' then owner = ARGV[6] end
-redis.call('HSET', KEYS[1], 'b', ARGV[1], 'v', ARGV[2], 'e', ARGV[3])
 if owner then
-  redis.call('HSET', KEYS[1], 'o', owner)
+  redis.call('HSET', KEYS[1], 'b', ARGV[1], 'v', ARGV[2], 'e', ARGV[3], 's', ARGV[3], 'o', owner)
 else
-  redis.call('HDEL', KEYS[1], 'o')
+  redis.call('HSET', KEYS[1], 'b', ARGV[1], 'v', ARGV[2], 'e', ARGV[3], 's', ARGV[3])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-if #KEYS == 3 then idx_set(KEYS[2], KEYS[3], ARGV[8], ARGV[7], ARGV[3], owner, ARGV[4]) end
-return 1
+if #KEYS == 3 then
+  idx_set(KEYS[2], KEYS[3], ARGV[8], ARGV[7], ARGV[3], owner, ARGV[11])
+  return 1
+end
+return 2
 "#,
             ),
-            // KEYS: session [, index, owners]. ARGV: expires_at, ttl_ms, id, owner prefix.
-            // Returns 0 when there is no record, 1 when touched.
+            // Compare-and-swap on the version, then only what changed: the index score when
+            // the expiry moved by the slack or more (or backwards), the owner index when the
+            // owner changed, `HDEL o` only when an owner is removed. Returns 1 / 2 saved,
+            // 0 conflict, -1 missing.
+            save: with_index(
+                r#"
+local cur = redis.call('HMGET', KEYS[1], 'v', 'o', 's')
+if not cur[1] then return -1 end
+if cur[1] ~= ARGV[9] then return 0 end
+local owner = nil
+if ARGV[5] == '1' then owner = ARGV[6] end
+local old = cur[2] or nil
+local exp = tonumber(ARGV[3])
+local scored = tonumber(cur[3])
+local moved = (not scored) or exp < scored or exp - scored >= tonumber(ARGV[10])
+local fields = {'b', ARGV[1], 'v', ARGV[2], 'e', ARGV[3]}
+if owner and owner ~= old then
+  fields[#fields + 1] = 'o'
+  fields[#fields + 1] = owner
+end
+if moved then
+  fields[#fields + 1] = 's'
+  fields[#fields + 1] = ARGV[3]
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+if old and not owner then redis.call('HDEL', KEYS[1], 'o') end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if not moved and owner == old then return 1 end
+if #KEYS == 3 then
+  idx_save(KEYS[2], KEYS[3], ARGV[8], ARGV[7], ARGV[3], owner, old, moved, ARGV[11])
+  return 1
+end
+return 2
+"#,
+            ),
+            // KEYS: session [, index, owners]. ARGV: expires_at, ttl_ms, id, owner prefix,
+            // index TTL. `PEXPIRE` answers 0 for a missing key, so it doubles as the existence
+            // check and runs before `HSET` can create anything. Returns 0 when there is no
+            // record, 1 touched, 2 touched with the index pending.
             touch: with_index(
                 r#"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'e', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-if #KEYS == 3 then idx_touch(KEYS[2], KEYS[3], ARGV[4], ARGV[3], ARGV[1], false, ARGV[2]) end
-return 1
+if redis.call('PEXPIRE', KEYS[1], ARGV[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'e', ARGV[1], 's', ARGV[1])
+if #KEYS == 3 then
+  idx_touch(KEYS[2], KEYS[3], ARGV[4], ARGV[3], ARGV[1], false, ARGV[5])
+  return 1
+end
+return 2
 "#,
             ),
             // KEYS: session [, index, owners]. ARGV: id, owner prefix.
@@ -192,6 +289,22 @@ return 1
                 r#"
 local n = redis.call('DEL', KEYS[1])
 if #KEYS == 3 then idx_del(KEYS[2], KEYS[3], ARGV[2], ARGV[1]) end
+return n
+"#,
+            ),
+            // Single server only. KEYS: index. ARGV: now, now - the largest slack, session key
+            // prefix. A score is at most one slack behind its record's expiry, so entries
+            // above `now` are live, and only those in the slack window below it need their
+            // record's stored expiry checked.
+            count: Script::new(
+                r#"
+local now = tonumber(ARGV[1])
+local n = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf')
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[2], ARGV[1])
+for _, id in ipairs(ids) do
+  local e = redis.call('HGET', ARGV[3] .. '{' .. id .. '}', 'e')
+  if e and tonumber(e) > now then n = n + 1 end
+end
 return n
 "#,
             ),
@@ -228,7 +341,7 @@ return false
 "#,
             ),
             // Cluster index side. KEYS: index, owners. ARGV: id, expires_at, has_owner, owner,
-            // owner prefix, ttl_ms.
+            // owner prefix, index TTL.
             index_set: with_index(
                 r#"
 local owner = nil
@@ -237,7 +350,7 @@ idx_set(KEYS[1], KEYS[2], ARGV[5], ARGV[1], ARGV[2], owner, ARGV[6])
 return 1
 "#,
             ),
-            // KEYS: index, owners. ARGV: id, expires_at, owner prefix, ttl_ms.
+            // KEYS: index, owners. ARGV: id, expires_at, owner prefix, index TTL.
             index_touch: with_index(
                 r#"
 idx_touch(KEYS[1], KEYS[2], ARGV[3], ARGV[1], ARGV[2], false, ARGV[4])
@@ -278,12 +391,13 @@ return removed
     }
 
     /// Every script, for loading them ahead of the first request.
-    pub(crate) fn all(&self) -> [&Script; 10] {
+    pub(crate) fn all(&self) -> [&Script; 11] {
         [
             &self.insert,
             &self.save,
             &self.touch,
             &self.destroy,
+            &self.count,
             &self.gc_inline,
             &self.gc_record,
             &self.index_set,

@@ -11,10 +11,22 @@ use session_core::{
 
 use crate::NAME;
 use crate::conn::Conn;
-use crate::scripts::{Keys, Scripts};
+use crate::scripts::{Keys, Scripts, WRITTEN_INDEX_PENDING};
 
 /// How many index entries one GC step looks at.
 const GC_BATCH: usize = 500;
+
+/// The largest index slack any store uses (ms): how far an index score may lag its record's
+/// expiry. `count` and `owner_sessions` check records in a window this wide below `now`, so
+/// it bounds the slack of every store sharing a prefix, whatever their idle lifetimes.
+pub(crate) const MAX_SLACK_MS: Millis = 60_000;
+
+/// The index slack for an idle lifetime: a tenth of it, at most [`MAX_SLACK_MS`]. That is the
+/// most core's own touch interval can be (a tenth of the idle lifetime, 60 s by default), so
+/// the index is at most as stale as core already lets a stored expiry be.
+pub(crate) fn slack_for(idle_lifetime_ms: Millis) -> Millis {
+    (idle_lifetime_ms / 10).clamp(0, MAX_SLACK_MS)
+}
 
 /// Sessions in Redis: one hash per session, an expiry index for count and GC, and an owner
 /// index. See the crate docs for the layout and the consistency it gives on a cluster.
@@ -22,6 +34,9 @@ pub struct RedisStore {
     conn: Conn,
     keys: Keys,
     scripts: Scripts,
+    /// Saves skip the index unless the expiry moved at least this far (ms); see the scripts
+    /// module docs.
+    slack: Millis,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -42,11 +57,12 @@ fn corrupt(what: &str) -> Error {
 }
 
 impl RedisStore {
-    pub(crate) async fn connect(conn: Conn, prefix: &str) -> Result<Self> {
+    pub(crate) async fn connect(conn: Conn, prefix: &str, slack: Millis) -> Result<Self> {
         let store = RedisStore {
             conn,
             keys: Keys::new(prefix),
             scripts: Scripts::new(),
+            slack: slack.clamp(0, MAX_SLACK_MS),
         };
         store.load_scripts().await?;
         Ok(store)
@@ -103,6 +119,13 @@ impl RedisStore {
         invocation
     }
 
+    /// The TTL index keys need for a session write with this `ttl_ms`: the record's own
+    /// plus the slack, since later saves may push the record's TTL that far without touching
+    /// the index.
+    fn index_ttl(&self, ttl_ms: Millis) -> Millis {
+        ttl_ms.max(1).saturating_add(self.slack)
+    }
+
     async fn write(
         &self,
         script: &Script,
@@ -120,12 +143,12 @@ impl RedisStore {
             .arg(if record.owner.is_some() { "1" } else { "0" })
             .arg(record.owner.unwrap_or_default())
             .arg(id.as_str())
-            .arg(self.keys.owner_prefix());
-        if let Some(expected) = expected {
-            invocation.arg(expected.0.to_string());
-        }
+            .arg(self.keys.owner_prefix())
+            .arg(expected.map(|v| v.0.to_string()).unwrap_or_default())
+            .arg(self.slack)
+            .arg(self.index_ttl(record.ttl_ms));
         let outcome: i64 = self.run(invocation).await?;
-        if outcome == 1 && self.conn.is_cluster() {
+        if outcome == WRITTEN_INDEX_PENDING {
             // The index lives in another slot: a second command, after the write succeeded.
             let mut index = self.index_script(&self.scripts.index_set);
             index
@@ -134,7 +157,7 @@ impl RedisStore {
                 .arg(if record.owner.is_some() { "1" } else { "0" })
                 .arg(record.owner.unwrap_or_default())
                 .arg(self.keys.owner_prefix())
-                .arg(record.ttl_ms.max(1));
+                .arg(self.index_ttl(record.ttl_ms));
             self.update_index(index).await;
         }
         Ok(outcome)
@@ -246,7 +269,7 @@ impl RawStore for RedisStore {
             .write(&self.scripts.insert, id, version.0, &record, None)
             .await?
         {
-            1 => Ok(Inserted::Created(version)),
+            1 | WRITTEN_INDEX_PENDING => Ok(Inserted::Created(version)),
             _ => Ok(Inserted::Exists),
         }
     }
@@ -257,7 +280,7 @@ impl RawStore for RedisStore {
             .write(&self.scripts.save, id, version.0, &record, Some(expected))
             .await?
         {
-            1 => Ok(Saved::Saved(version)),
+            1 | WRITTEN_INDEX_PENDING => Ok(Saved::Saved(version)),
             0 => Ok(Saved::Conflict),
             _ => Ok(Saved::Missing),
         }
@@ -269,18 +292,19 @@ impl RawStore for RedisStore {
             .arg(expires_at)
             .arg(ttl_ms.max(1))
             .arg(id.as_str())
-            .arg(self.keys.owner_prefix());
+            .arg(self.keys.owner_prefix())
+            .arg(self.index_ttl(ttl_ms));
         let touched: i64 = self.run(invocation).await?;
-        if touched == 1 && self.conn.is_cluster() {
+        if touched == WRITTEN_INDEX_PENDING {
             let mut index = self.index_script(&self.scripts.index_touch);
             index
                 .arg(id.as_str())
                 .arg(expires_at)
                 .arg(self.keys.owner_prefix())
-                .arg(ttl_ms.max(1));
+                .arg(self.index_ttl(ttl_ms));
             self.update_index(index).await;
         }
-        Ok(touched == 1)
+        Ok(touched > 0)
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<bool> {
@@ -298,13 +322,46 @@ impl RawStore for RedisStore {
     }
 
     async fn count(&self, now: Millis) -> Result<u64> {
-        self.query(
-            redis::cmd("ZCOUNT")
-                .arg(self.keys.index())
-                .arg(format!("({now}"))
-                .arg("+inf"),
-        )
-        .await
+        let window_start = now.saturating_sub(MAX_SLACK_MS);
+        if !self.conn.is_cluster() {
+            let mut invocation = self.scripts.count.prepare_invoke();
+            invocation
+                .key(self.keys.index())
+                .arg(now)
+                .arg(window_start)
+                .arg(self.keys.prefix());
+            return self.run(invocation).await;
+        }
+        let above: u64 = self
+            .query(
+                redis::cmd("ZCOUNT")
+                    .arg(self.keys.index())
+                    .arg(format!("({now}"))
+                    .arg("+inf"),
+            )
+            .await?;
+        // Scores may lag their records by up to one slack: the entries just below `now` are
+        // checked against their records' stored expiry, each in its own slot.
+        let lagging: Vec<String> = self
+            .query(
+                redis::cmd("ZRANGEBYSCORE")
+                    .arg(self.keys.index())
+                    .arg(format!("({window_start}"))
+                    .arg(now),
+            )
+            .await?;
+        let live = try_join_all(lagging.iter().map(|id| async move {
+            let expires_at: Option<String> = self
+                .query(redis::cmd("HGET").arg(self.keys.session(id)).arg("e"))
+                .await?;
+            Ok::<_, Error>(
+                expires_at
+                    .and_then(|e| e.parse::<Millis>().ok())
+                    .is_some_and(|e| e > now),
+            )
+        }))
+        .await?;
+        Ok(above + live.iter().filter(|live| **live).count() as u64)
     }
 
     async fn gc(&self, now: Millis) -> Result<u64> {
@@ -320,11 +377,12 @@ impl RawStore for RedisStore {
             .query(
                 redis::cmd("ZRANGEBYSCORE")
                     .arg(self.keys.owner(owner))
-                    .arg(format!("({now}"))
+                    .arg(format!("({}", now.saturating_sub(MAX_SLACK_MS)))
                     .arg("+inf"),
             )
             .await?;
-        // The index is a hint: on a cluster it is updated after the record, so each listed
+        // The index is a hint: on a cluster it is updated after the record, and a score may
+        // lag its record's expiry by up to one slack (hence the wider window), so each listed
         // session is confirmed against its record (owner and expiry) before it is returned.
         let records = try_join_all(ids.iter().map(|id| async move {
             self.query::<(Option<String>, Option<String>)>(
