@@ -100,11 +100,14 @@
 //! are busy or the server is down; the pool reconnects once the server is back, with no need
 //! to rebuild the manager. The provider connects when it is opened (fail fast).
 //!
-//! The provider's own pool does not ping a connection before every use (sqlx already pings
-//! each one when it goes back to the pool, off the request's path), so an operation costs one
-//! round trip; a connection idle for 30 s or more is pinged first. A connection the server
-//! killed while it sat in the pool therefore fails one request with `Error::Backend` and is
-//! replaced; the tests kill the pool's connections while requests run and check exactly that.
+//! The provider's pool ([`Pool`], deadpool over sqlx connections) pings neither before a
+//! connection is used nor when it goes back (sqlx's own pool does the latter, always), so an
+//! operation costs one round trip; a connection unused for 30 s or more
+//! ([`PING_IF_IDLE_FOR`]) is pinged first. A connection that saw an I/O error, or whose
+//! request was cancelled mid-statement, is closed instead of going back to the pool. A
+//! connection the server killed while it sat in the pool therefore fails one request with
+//! `Error::Backend` and is replaced; the tests kill the pool's connections while requests run
+//! and check exactly that, and count the commands each operation sends.
 //!
 //! # Example
 //!
@@ -131,6 +134,7 @@
 //! ```
 
 mod config;
+mod pool;
 mod store;
 mod table;
 
@@ -140,6 +144,7 @@ use async_trait::async_trait;
 use session_core::{Provider, ProviderContext, RawStore, Result};
 
 pub use config::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, MySqlConfig};
+pub use pool::{ConnectionManager, PING_IF_IDLE_FOR, Pool};
 pub use store::{GC_BATCH, MySqlStore};
 pub use table::{DEFAULT_TABLE, MAX_OWNER_CHARS, TableName, schema_sql};
 

@@ -2,18 +2,18 @@
 //! from truncating a record.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
     Error, Inserted, Millis, ProviderContext, RawStore, Result, Saved, SessionId, Stored, Version,
     Write,
 };
-use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::MySqlConnection;
 use sqlx::{AssertSqlSafe, Connection, SqlSafeStr, SqlStr};
 
 use crate::NAME;
 use crate::config::MySqlConfig;
+use crate::pool::{ConnectionManager, Lease, Pool};
 use crate::table::{MAX_OWNER_CHARS, TableName, schema_for};
 
 /// Rows deleted per GC statement: small enough to keep row locks and binlog events short.
@@ -22,12 +22,9 @@ pub const GC_BATCH: u64 = 1000;
 /// Room for the statement and the other parameters next to the record in one packet.
 const PACKET_OVERHEAD: u64 = 16 * 1024;
 
-/// A pooled connection idle at least this long is pinged before it is handed out.
-const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
-
-/// Sessions in one MySQL/MariaDB table, through a sqlx connection pool.
+/// Sessions in one MySQL/MariaDB table, through a pool of sqlx connections.
 pub struct MySqlStore {
-    pool: MySqlPool,
+    pool: Pool,
     table: TableName,
     max_record_size: usize,
     /// Bytes the `data` column holds, read from `information_schema` at start-up (`None`
@@ -41,7 +38,7 @@ impl std::fmt::Debug for MySqlStore {
         f.debug_struct("MySqlStore")
             .field("table", &self.table)
             .field("data_capacity", &self.data_capacity)
-            .field("pool_size", &self.pool.size())
+            .field("pool_size", &self.pool.status().max_size)
             .finish_non_exhaustive()
     }
 }
@@ -116,53 +113,22 @@ impl MySqlStore {
     /// Fails fast: an unreachable server is an [`Error::Backend`] here, after at most the
     /// acquire timeout, rather than on the first request.
     pub async fn connect(config: MySqlConfig, ctx: &ProviderContext) -> Result<Self> {
-        let pool = MySqlPoolOptions::new()
-            .max_connections(config.pool_size)
-            .acquire_timeout(config.acquire_timeout)
-            // sqlx pings every connection when it returns to the pool; pinging again on
-            // acquire would add a round trip to every operation. Only a connection idle long
-            // enough for a firewall or the server to have dropped it is checked first.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= PING_IF_IDLE_FOR {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect_with(config.connect)
-            .await
-            .map_err(backend)?;
+        let pool = ConnectionManager::new(config.connect, config.acquire_timeout)
+            .into_pool(config.pool_size)?;
         Self::from_pool(pool, config.table, ctx).await
     }
 
-    /// Uses an existing pool (configure its `acquire_timeout`: it bounds how long a request
-    /// waits when the database is down) and creates the table if it is missing.
+    /// Uses an existing pool (its manager's acquire timeout bounds how long a request waits
+    /// when the database is down) and creates the table if it is missing.
     ///
     /// Checks at start-up that a record of `ctx.max_record_size` bytes fits the server's
     /// `max_allowed_packet` (a config error otherwise). When the `data` column of an existing
     /// table is smaller than the record limit (a migration that used `BLOB`), a warning is
     /// logged and larger writes are verified, see the crate docs.
-    pub async fn from_pool(
-        pool: MySqlPool,
-        table: TableName,
-        ctx: &ProviderContext,
-    ) -> Result<Self> {
-        sqlx::raw_sql(sql(schema_for(&table)))
-            .execute(&pool)
-            .await
-            .map_err(backend)?;
-        let (packet, data_capacity): (u64, Option<u64>) = sqlx::query_as(
-            "SELECT CAST(@@max_allowed_packet AS UNSIGNED), \
-             (SELECT CAST(CHARACTER_OCTET_LENGTH AS UNSIGNED) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) \
-             AND TABLE_NAME = ? AND COLUMN_NAME = 'data')",
-        )
-        .bind(table.database())
-        .bind(table.name())
-        .fetch_one(&pool)
-        .await
-        .map_err(backend)?;
+    pub async fn from_pool(pool: Pool, table: TableName, ctx: &ProviderContext) -> Result<Self> {
+        let mut lease = Lease::acquire(&pool).await?;
+        let limits = create_schema(lease.conn()?, &table).await;
+        let (packet, data_capacity) = lease.release(limits).map_err(backend)?;
         let limit = ctx.max_record_size as u64;
         if limit.saturating_add(PACKET_OVERHEAD) > packet {
             return Err(Error::config(
@@ -198,13 +164,18 @@ impl MySqlStore {
     }
 
     /// The connection pool.
-    pub fn pool(&self) -> &MySqlPool {
+    pub fn pool(&self) -> &Pool {
         &self.pool
     }
 
     /// The session table.
     pub fn table(&self) -> &TableName {
         &self.table
+    }
+
+    /// Checks a connection out of the pool for one operation.
+    async fn lease(&self) -> Result<Lease> {
+        Lease::acquire(&self.pool).await
     }
 
     /// Checks a record before it is written, so nothing the table cannot hold is sent.
@@ -238,21 +209,42 @@ impl MySqlStore {
     async fn write(&self, id: &SessionId, op: Op, record: Write<'_>) -> Result<Option<u64>> {
         self.check(&record)?;
         let len = record.body.len() as u64;
+        let mut lease = self.lease().await?;
         if self.data_capacity.is_some_and(|capacity| len <= capacity) {
-            let mut conn = self.pool.acquire().await.map_err(backend)?;
-            return self.run(&mut conn, id, op, record).await;
+            let written = self.run(lease.conn()?, id, op, record).await;
+            return lease.release(written).map_err(backend);
         }
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // On an error the lease is dropped, closing the connection: the server rolls the
+        // transaction back at once, rather than whenever the connection would next be used.
+        let outcome = self
+            .write_verified(lease.conn()?, id, op, record, len)
+            .await
+            .map_err(backend)?;
+        lease.release(Ok(())).map_err(backend)?;
+        outcome
+    }
+
+    /// [`MySqlStore::write`] in a transaction, reading the stored length back. The outer
+    /// error is the database's; the inner one a truncated write, rolled back.
+    async fn write_verified(
+        &self,
+        conn: &mut MySqlConnection,
+        id: &SessionId,
+        op: Op,
+        record: Write<'_>,
+        len: u64,
+    ) -> sqlx::Result<Result<Option<u64>>> {
+        let mut tx = conn.begin().await?;
         let written = self.run(&mut tx, id, op, record).await?;
         if written.is_some() {
             let (stored,): (Option<u64>,) = sqlx::query_as(self.sql.stored_length.clone())
                 .bind(id.as_str())
                 .fetch_one(&mut *tx)
-                .await
-                .map_err(backend)?;
+                .await?;
             if stored != Some(len) {
-                // Dropping `tx` rolls the write back: the previous record stays intact.
-                return Err(Error::backend(
+                // The previous record stays intact.
+                tx.rollback().await?;
+                return Ok(Err(Error::backend(
                     NAME,
                     format!(
                         "table {} stored {} of the record's {len} bytes (a `data` column too \
@@ -261,11 +253,11 @@ impl MySqlStore {
                         self.table,
                         stored.map_or_else(|| "none".to_owned(), |n| n.to_string()),
                     ),
-                ));
+                )));
             }
         }
-        tx.commit().await.map_err(backend)?;
-        Ok(written)
+        tx.commit().await?;
+        Ok(Ok(written))
     }
 
     async fn run(
@@ -274,7 +266,7 @@ impl MySqlStore {
         id: &SessionId,
         op: Op,
         record: Write<'_>,
-    ) -> Result<Option<u64>> {
+    ) -> sqlx::Result<Option<u64>> {
         match op {
             Op::Insert { version } => {
                 let result = sqlx::query(self.sql.insert.clone())
@@ -288,7 +280,7 @@ impl MySqlStore {
                 match result {
                     Ok(_) => Ok(Some(version)),
                     Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
-                    Err(e) => Err(backend(e)),
+                    Err(e) => Err(e),
                 }
             }
             Op::Save { expected } => {
@@ -301,12 +293,31 @@ impl MySqlStore {
                     .bind(id.as_str())
                     .bind(expected)
                     .execute(conn)
-                    .await
-                    .map_err(backend)?;
+                    .await?;
                 Ok((done.rows_affected() == 1).then(|| expected.wrapping_add(1)))
             }
         }
     }
+}
+
+/// Creates the table if it is missing; returns the server's `max_allowed_packet` and the
+/// byte capacity of the table's `data` column.
+async fn create_schema(
+    conn: &mut MySqlConnection,
+    table: &TableName,
+) -> sqlx::Result<(u64, Option<u64>)> {
+    sqlx::raw_sql(sql(schema_for(table)))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query_as(
+        "SELECT CAST(@@max_allowed_packet AS UNSIGNED), \
+         (SELECT CAST(CHARACTER_OCTET_LENGTH AS UNSIGNED) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) \
+         AND TABLE_NAME = ? AND COLUMN_NAME = 'data')",
+    )
+    .bind(table.database())
+    .bind(table.name())
+    .fetch_one(conn)
+    .await
 }
 
 fn backend(e: sqlx::Error) -> Error {
@@ -320,24 +331,26 @@ impl RawStore for MySqlStore {
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
-        let row: Option<(Vec<u8>, u64, i64)> = sqlx::query_as(self.sql.read.clone())
+        let mut lease = self.lease().await?;
+        let result = sqlx::query_as(self.sql.read.clone())
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
+            .fetch_optional(lease.conn()?)
+            .await;
+        let row: Option<(Vec<u8>, u64, i64)> = lease.release(result).map_err(backend)?;
         Ok(row.map(|(body, version, expires_at)| Stored {
-            body,
+            body: body.into(),
             version: Version(version),
             expires_at,
         }))
     }
 
     async fn exist(&self, id: &SessionId) -> Result<bool> {
-        let row: Option<(i32,)> = sqlx::query_as(self.sql.exist.clone())
+        let mut lease = self.lease().await?;
+        let result = sqlx::query_as(self.sql.exist.clone())
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
+            .fetch_optional(lease.conn()?)
+            .await;
+        let row: Option<(i32,)> = lease.release(result).map_err(backend)?;
         Ok(row.is_some())
     }
 
@@ -364,41 +377,45 @@ impl RawStore for MySqlStore {
     }
 
     async fn touch(&self, id: &SessionId, expires_at: Millis, _ttl_ms: Millis) -> Result<bool> {
-        let done = sqlx::query(self.sql.touch.clone())
+        let mut lease = self.lease().await?;
+        let result = sqlx::query(self.sql.touch.clone())
             .bind(expires_at)
             .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
+            .execute(lease.conn()?)
+            .await;
+        let done = lease.release(result).map_err(backend)?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<bool> {
-        let done = sqlx::query(self.sql.destroy.clone())
+        let mut lease = self.lease().await?;
+        let result = sqlx::query(self.sql.destroy.clone())
             .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
+            .execute(lease.conn()?)
+            .await;
+        let done = lease.release(result).map_err(backend)?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn count(&self, now: Millis) -> Result<u64> {
-        let (n,): (i64,) = sqlx::query_as(self.sql.count.clone())
+        let mut lease = self.lease().await?;
+        let result = sqlx::query_as(self.sql.count.clone())
             .bind(now)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(backend)?;
+            .fetch_one(lease.conn()?)
+            .await;
+        let (n,): (i64,) = lease.release(result).map_err(backend)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn gc(&self, now: Millis) -> Result<u64> {
         let mut removed = 0;
         loop {
-            let done = sqlx::query(self.sql.gc.clone())
+            let mut lease = self.lease().await?;
+            let result = sqlx::query(self.sql.gc.clone())
                 .bind(now)
-                .execute(&self.pool)
-                .await
-                .map_err(backend)?;
+                .execute(lease.conn()?)
+                .await;
+            let done = lease.release(result).map_err(backend)?;
             removed += done.rows_affected();
             if done.rows_affected() < GC_BATCH {
                 return Ok(removed);
@@ -407,12 +424,13 @@ impl RawStore for MySqlStore {
     }
 
     async fn owner_sessions(&self, owner: &str, now: Millis) -> Result<Vec<SessionId>> {
-        let rows: Vec<(String,)> = sqlx::query_as(self.sql.owner.clone())
+        let mut lease = self.lease().await?;
+        let result = sqlx::query_as(self.sql.owner.clone())
             .bind(owner)
             .bind(now)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
+            .fetch_all(lease.conn()?)
+            .await;
+        let rows: Vec<(String,)> = lease.release(result).map_err(backend)?;
         Ok(rows
             .into_iter()
             .filter_map(|(id,)| {

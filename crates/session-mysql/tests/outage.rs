@@ -45,7 +45,7 @@ async fn exhausted_pool_is_a_backend_error_and_recovers() {
     let cookie = create(&manager, "v").await;
 
     // Another user of the pool holds its only connection.
-    let held = store.pool().acquire().await.unwrap();
+    let held = store.pool().get().await.unwrap();
 
     let session = manager.load([cookie.as_str()]);
     let read = session.get::<String>("k").await;
@@ -68,9 +68,8 @@ async fn exhausted_pool_is_a_backend_error_and_recovers() {
 
     // The connection comes back: the same manager works, and the session is intact.
     drop(held);
-    // sqlx hands a released connection back to the pool on a background task (it may check
-    // the connection first), so recovery is awaited, within a bound, rather than assumed to
-    // be instant.
+    // Recovery is awaited, within a bound, rather than assumed to be instant: the pool may
+    // have to check or replace the connection first.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let session = loop {
         let session = manager.load([cookie.as_str()]);
@@ -110,8 +109,8 @@ async fn killed_connections_give_backend_errors_then_recover() {
 
     // The server-side thread IDs of both pooled connections.
     let mut held = vec![
-        store.pool().acquire().await.unwrap(),
-        store.pool().acquire().await.unwrap(),
+        store.pool().get().await.unwrap(),
+        store.pool().get().await.unwrap(),
     ];
     let mut threads = Vec::new();
     for conn in &mut held {

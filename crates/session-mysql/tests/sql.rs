@@ -189,7 +189,7 @@ async fn works_on_a_table_created_from_schema_sql() {
     let stored = store.read(&id).await.unwrap().unwrap();
     // The longest ID fits, and expiry is far beyond 2038: BIGINT milliseconds.
     assert_eq!(
-        (stored.body.as_slice(), stored.expires_at),
+        (&stored.body[..], stored.expires_at),
         (&b"migrated"[..], i64::MAX)
     );
     pool.close().await;

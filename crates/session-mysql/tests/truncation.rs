@@ -8,29 +8,35 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use deadpool::managed::{Hook, HookError};
 use session_core::{
     Error, Inserted, Manager, Options, RawStore, Saved, SessionId, SystemClock, Write,
 };
-use session_mysql::{MySqlStore, TableName, schema_sql};
+use session_mysql::{ConnectionManager, MySqlStore, Pool, TableName, schema_sql};
 use sqlx::Executor;
-use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 
 const BLOB_MAX: usize = 65_535;
 
-/// A pool whose sessions run with an empty (non-strict) `sql_mode`.
-async fn non_strict_pool() -> MySqlPool {
-    MySqlPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(Duration::from_secs(5))
-        .after_connect(|conn, _| {
+fn manager() -> ConnectionManager {
+    let options: MySqlConnectOptions = common::URL.parse().unwrap();
+    ConnectionManager::new(options, Duration::from_secs(5))
+}
+
+/// A provider pool whose sessions run with an empty (non-strict) `sql_mode`.
+fn non_strict_pool() -> Pool {
+    Pool::builder(manager())
+        .max_size(2)
+        .post_create(Hook::async_fn(|conn: &mut MySqlConnection, _| {
             Box::pin(async move {
-                conn.execute("SET SESSION sql_mode = ''").await?;
+                conn.execute("SET SESSION sql_mode = ''")
+                    .await
+                    .map_err(HookError::Backend)?;
                 Ok(())
             })
-        })
-        .connect(common::URL)
-        .await
-        .unwrap_or_else(|e| panic!("MariaDB at {} is not reachable: {e}", common::URL))
+        }))
+        .build()
+        .unwrap()
 }
 
 async fn blob_table(tables: &common::Tables) -> String {
@@ -58,9 +64,13 @@ fn write(body: &[u8]) -> Write<'_> {
 async fn non_strict_truncation_is_caught_and_rolled_back() {
     let tables = common::Tables::default();
     let table = blob_table(&tables).await;
-    let pool = non_strict_pool().await;
+    let pool = non_strict_pool();
+    let mut conn = pool
+        .get()
+        .await
+        .unwrap_or_else(|e| panic!("MariaDB at {} is not reachable: {e}", common::URL));
     let (mode,): (String,) = sqlx::query_as("SELECT @@SESSION.sql_mode")
-        .fetch_one(&pool)
+        .fetch_one(&mut *conn)
         .await
         .unwrap();
     assert!(!mode.contains("STRICT"), "sql_mode is {mode:?}");
@@ -72,17 +82,18 @@ async fn non_strict_truncation_is_caught_and_rolled_back() {
     )))
     .bind(probe.as_str())
     .bind(vec![7u8; 70_000])
-    .execute(&pool)
+    .execute(&mut *conn)
     .await
     .unwrap();
     let (stored,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT LENGTH(`data`) FROM `{table}` WHERE `id` = ?"
     )))
     .bind(probe.as_str())
-    .fetch_one(&pool)
+    .fetch_one(&mut *conn)
     .await
     .unwrap();
     assert_eq!(stored, BLOB_MAX as i64, "the server did not truncate");
+    drop(conn);
 
     let store = MySqlStore::from_pool(
         pool,
@@ -108,7 +119,7 @@ async fn non_strict_truncation_is_caught_and_rolled_back() {
         other => panic!("a truncating save was not Error::Backend: {other:?}"),
     }
     let stored = store.read(&id).await.unwrap().unwrap();
-    assert_eq!((stored.body, stored.version), (vec![1; 1000], v1));
+    assert_eq!((&stored.body[..], stored.version), (&[1; 1000][..], v1));
 
     // An insert that the column cannot hold leaves no record behind.
     let other = SessionId::generate(32).unwrap();
@@ -122,7 +133,7 @@ async fn non_strict_truncation_is_caught_and_rolled_back() {
         panic!("a record that fits was not saved");
     };
     let stored = store.read(&id).await.unwrap().unwrap();
-    assert_eq!((stored.body, stored.version), (fits, v2));
+    assert_eq!((&stored.body[..], stored.version), (&fits[..], v2));
 
     drop(store);
     tables.drop_all().await;
@@ -133,7 +144,7 @@ async fn a_handler_sees_an_error_and_keeps_its_session() {
     let tables = common::Tables::default();
     let table = blob_table(&tables).await;
     let store = MySqlStore::from_pool(
-        non_strict_pool().await,
+        non_strict_pool(),
         TableName::parse(&table).unwrap(),
         &common::context(1 << 20),
     )
@@ -165,7 +176,7 @@ async fn strict_mode_refuses_the_same_write() {
     let tables = common::Tables::default();
     let table = blob_table(&tables).await;
     let store = MySqlStore::from_pool(
-        common::admin_pool().await,
+        manager().into_pool(2).unwrap(),
         TableName::parse(&table).unwrap(),
         &common::context(1 << 20),
     )
@@ -183,7 +194,7 @@ async fn strict_mode_refuses_the_same_write() {
 async fn records_over_the_limit_never_reach_the_server() {
     let tables = common::Tables::default();
     let store = MySqlStore::from_pool(
-        non_strict_pool().await,
+        non_strict_pool(),
         TableName::parse(&tables.add()).unwrap(),
         &common::context(4096),
     )
