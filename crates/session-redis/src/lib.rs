@@ -24,11 +24,15 @@
 //!
 //! Every key starts with the prefix (default `session:`; `{` and `}` are refused in it):
 //!
-//! - `session:{<id>}`: a hash with the body, version, expires_at and owner of one session.
+//! - `session:{<id>}`: a hash with the body, version, expires_at, owner and index score of one
+//!   session.
 //!   Its Redis TTL is core's `ttl_ms` (`PEXPIRE`), so Redis frees abandoned sessions by
 //!   itself; the stored `expires_at` is what core checks, so a backend clock never decides.
-//! - `session:{index}`: a sorted set of IDs scored by expires_at, for `count`
-//!   (`ZCOUNT (now +inf`, one command, no keyspace scan and no other application's keys) and GC.
+//! - `session:{index}`: a sorted set of IDs scored by expires_at (possibly lagging by up to
+//!   the slack, see below), for `count` (`ZCOUNT (now +inf` plus a record check of the entries
+//!   in the slack window below `now`; no keyspace scan and no other application's keys) and
+//!   GC. Count's cost thus grows with the sessions whose score falls in the last 60 s, not with
+//!   all sessions.
 //! - `session:{index}:owners` and `session:{index}:owner:<owner>`: the owner index.
 //!
 //! The `{...}` hash tags keep each session's key in one cluster slot and all index keys in
@@ -37,23 +41,44 @@
 //!
 //! # One round trip per operation
 //!
-//! Read is one `HMGET`; exist one `EXISTS`; count one `ZCOUNT`. Insert-if-absent,
-//! conditional save (version compare), touch (expiry only, data untouched) and destroy are
-//! each one Lua script (`EVALSHA`; scripts are loaded when the store opens). Regenerate is
-//! core's insert-new then destroy-old, which works across cluster slots (Macaron's `RENAME`
-//! did not).
+//! Read is one `HMGET`; exist one `EXISTS`. Count, insert-if-absent, conditional save
+//! (version compare), touch (expiry only, data untouched) and destroy are each one Lua script
+//! (`EVALSHA`; scripts are loaded when the store opens). Regenerate is core's insert-new then
+//! destroy-old, which works across cluster slots (Macaron's `RENAME` did not).
+//!
+//! # Commands per write
+//!
+//! Inside Redis (`INFO commandstats` counts a script's `EVALSHA` and every command it runs) a
+//! save that changes neither the owner nor the expiry by much is `EVALSHA`, `HMGET`, `HSET`
+//! and `PEXPIRE`: with core's load (`HMGET`) 5 commands per write request, down from 9-10
+//! before. The index is written only when the expiry moved by at least the *slack* since
+//! it was last written, and the owner index only when the owner changed. The slack is a
+//! tenth of the idle lifetime, at most 60 s (core's touch interval is never longer), so an
+//! index score lags its record by less than that. GC re-reads every record's stored expiry
+//! before deleting, `count` checks the entries in the 60 s below `now` against their records,
+//! and `owner_sessions` re-checks every record it lists, so the lag never drops a live
+//! session and never counts a dead one; at worst GC visits a live session's entry early and
+//! raises its score. [`RedisProvider::open_config`] (no manager, so no idle lifetime) uses
+//! 60 s.
+//!
+//! Why not the 2 commands (`GET` + `SET`) of tower-sessions or actix-session: theirs are blind
+//! overwrites, where of two concurrent requests changing one session the last one silently
+//! undoes the other's change. A conditional save has to compare the version and write in one
+//! atomic step; Redis 7 offers that only as a script or `WATCH`/`MULTI`/`EXEC`, and counts the
+//! `EVALSHA` plus the read, the write and the TTL inside it (details in `scripts.rs`).
 //!
 //! # Consistency of the index
 //!
 //! On a single server (and with Sentinel) each script updates the record and the index in
 //! one atomic step, so `count` and `owner_sessions` are exact. On a cluster the index sits in
 //! another slot than the session, and a Lua script cannot touch two slots, so a write that
-//! changed the record is followed by a second script on the index slot (writes cost two
-//! round trips there, reads one). Between the two, and if the second one fails (logged as a
+//! changes what the index holds (an insert, a touch, a save that moves the expiry by the slack
+//! or changes the owner) is followed by a second script on the index slot (such writes cost
+//! two round trips there, reads and other saves one). Between the two, and if the second one fails (logged as a
 //! warning; the session operation itself still succeeds), the index lags: a new session can
-//! be missing from `count` until its next write or touch re-adds it, and a session destroyed
-//! concurrently with a write to it can be counted until its expiry passes, when GC drops the
-//! entry. `owner_sessions` re-checks every listed session against its record, so it never
+//! be missing from `count` until a touch or a write that moves its expiry by the slack
+//! re-adds it, and a session destroyed concurrently with a write to it can be counted until
+//! its expiry passes, when GC drops the entry. `owner_sessions` re-checks every listed session against its record, so it never
 //! returns a dead or re-bound session.
 //!
 //! The single-server scripts build some key names themselves (an owner's set, the session
@@ -68,8 +93,10 @@
 //! score is still expired) and raises the score of the kept ones. Either way a session
 //! refreshed while GC runs is never removed.
 //!
-//! Index keys carry a TTL at least as long as any session they list, so a prefix nobody
-//! uses any more disappears from Redis by itself.
+//! Index keys carry a TTL at least as long as any session they list (its TTL plus the slack,
+//! set whenever the index is written, extended to twice that so the next writes find it long
+//! enough and skip the `PEXPIRE`), so a prefix nobody uses any more disappears from Redis by
+//! itself.
 //!
 //! # Connections and errors
 //!
