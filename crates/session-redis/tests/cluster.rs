@@ -113,3 +113,69 @@ async fn cluster_index_lags_and_heals() {
     assert!(store.exist(&a).await.unwrap());
     assert_eq!(store.count(now + 15_000).await.unwrap(), 1);
 }
+
+/// On a cluster too, a save that moves the expiry by less than the slack leaves the index
+/// score behind, and count, GC and the owner index still see the session as live; an owner
+/// change reaches the index (the second script) right away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_lagging_score_keeps_the_session_live() {
+    use session_core::{Inserted, RawStore, Saved, SessionId, Write};
+
+    let cluster = RedisCluster::start(3);
+    let config =
+        session_redis::RedisConfig::parse(&cluster.provider_config(&support::unique_prefix()))
+            .unwrap();
+    let store = RedisProvider::open_config(&config).await.unwrap();
+    let now = 1_000_000;
+    let write = |expires_at, owner| Write {
+        body: b"data",
+        expires_at,
+        ttl_ms: 60_000,
+        owner,
+    };
+    let id = SessionId::generate(32).unwrap();
+    let Inserted::Created(v1) = store
+        .insert(&id, write(now + 10_000, Some("alice")))
+        .await
+        .unwrap()
+    else {
+        panic!("insert did not create");
+    };
+    let saved = |outcome| match outcome {
+        Saved::Saved(version) => version,
+        other => panic!("save answered {other:?}"),
+    };
+    // 30 s further is within the 60 s slack of open_config: the index keeps now + 10 s.
+    let v2 = saved(
+        store
+            .save(&id, v1, write(now + 40_000, Some("alice")))
+            .await
+            .unwrap(),
+    );
+    let later = now + 20_000;
+    assert_eq!(store.count(later).await.unwrap(), 1);
+    assert_eq!(
+        store.owner_sessions("alice", later).await.unwrap(),
+        vec![id.clone()]
+    );
+    assert_eq!(store.gc(later).await.unwrap(), 0);
+    assert!(store.exist(&id).await.unwrap());
+
+    saved(
+        store
+            .save(&id, v2, write(now + 41_000, Some("bob")))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        store
+            .owner_sessions("alice", later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.owner_sessions("bob", later).await.unwrap(), vec![id]);
+    assert_eq!(store.count(now + 41_000).await.unwrap(), 0);
+    assert_eq!(store.gc(now + 41_000).await.unwrap(), 1);
+    drop(cluster);
+}

@@ -75,7 +75,11 @@ async fn commands_per_request() {
     );
 
     assert_eq!(manager.count().await.unwrap(), 1);
-    assert_eq!(proxy.take(), 1, "count: one ZCOUNT");
+    assert_eq!(
+        proxy.take(),
+        1,
+        "count: one script (ZCOUNT and the slack window)"
+    );
 
     let session = manager.load([cookie.as_str()]);
     session.destroy().await.unwrap();
