@@ -5,8 +5,16 @@
 //!   non-`Secure` cookie (argument: a redis URL);
 //! - `ours`: this workspace's actix adapter + redis provider (argument: the provider config);
 //! - `none`: no session middleware, the framework's own ceiling.
+//!
+//! Both session stores are opened on the worker that serves the requests (see [`OnWorker`]),
+//! the setup we recommend: opened on actix's main runtime instead, the Redis connection's
+//! driver task runs on the main thread, so every request also costs CPU time there.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use actix_web::cookie::Key;
+use actix_web::dev::{ServiceRequest, Transform};
 use actix_web::{App, HttpServer, web};
 use anyhow::{Result, bail};
 use bench_common::{arg, next_value, ours_options, port_arg};
@@ -48,44 +56,85 @@ async fn ours_write(
     Ok("ok")
 }
 
+/// A session middleware built by the worker that runs it.
+///
+/// actix-web calls `new_transform` on each worker's own runtime while the worker starts, so
+/// the store `build` opens there, and the tasks that drive its connections run on the thread
+/// that serves the requests. A store that cannot be opened stops the worker, and with it the
+/// server (`HttpServer::run` fails).
+struct OnWorker<F>(F);
+
+impl<S, F, Fut, M> Transform<S, ServiceRequest> for OnWorker<F>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<M>> + 'static,
+    M: Transform<S, ServiceRequest, InitError = ()> + 'static,
+    S: 'static,
+{
+    type Response = M::Response;
+    type Error = M::Error;
+    type Transform = M::Transform;
+    type InitError = ();
+    type Future = Pin<Box<dyn Future<Output = Result<M::Transform, ()>>>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        let build = (self.0)();
+        Box::pin(async move {
+            let middleware = build
+                .await
+                .map_err(|e| eprintln!("cannot open the session store: {e:#}"))?;
+            middleware.new_transform(service).await
+        })
+    }
+}
+
+/// actix-session's middleware over a `RedisSessionStore` connected to `url`.
+async fn anchor_middleware(
+    url: String,
+) -> Result<actix_session::SessionMiddleware<actix_session::storage::RedisSessionStore>> {
+    let store = actix_session::storage::RedisSessionStore::new(url).await?;
+    Ok(
+        actix_session::SessionMiddleware::builder(store, Key::from(&[7u8; 64]))
+            .cookie_secure(false)
+            .build(),
+    )
+}
+
+/// Our middleware over the redis provider configured by `config`.
+async fn ours_middleware(config: String) -> Result<adapter_actix::SessionMiddleware> {
+    let registry = Registry::new().with(RedisProvider)?;
+    let manager = Manager::new(ours_options("redis", &config), &registry).await?;
+    Ok(adapter_actix::SessionMiddleware::new(manager))
+}
+
 #[actix_web::main]
 async fn main() -> Result<()> {
     let mode = arg(1, "mode (actix-session|ours|none)")?;
     let port = port_arg(2, "port")?;
     let target = arg(3, "redis url or provider config")?;
     let server = match mode.as_str() {
-        "actix-session" => {
-            let store = actix_session::storage::RedisSessionStore::new(target).await?;
-            let key = Key::from(&[7u8; 64]);
-            HttpServer::new(move || {
-                App::new()
-                    .wrap(
-                        actix_session::SessionMiddleware::builder(store.clone(), key.clone())
-                            .cookie_secure(false)
-                            .build(),
-                    )
-                    .route("/untouched", web::get().to(untouched))
-                    .route("/read", web::get().to(anchor::read))
-                    .route("/write", web::get().to(anchor::write))
-            })
-            .workers(1)
-            .bind(("127.0.0.1", port))?
-            .run()
-        }
-        "ours" => {
-            let registry = Registry::new().with(RedisProvider)?;
-            let manager = Manager::new(ours_options("redis", &target), &registry).await?;
-            HttpServer::new(move || {
-                App::new()
-                    .wrap(adapter_actix::SessionMiddleware::new(manager.clone()))
-                    .route("/untouched", web::get().to(untouched))
-                    .route("/read", web::get().to(ours_read))
-                    .route("/write", web::get().to(ours_write))
-            })
-            .workers(1)
-            .bind(("127.0.0.1", port))?
-            .run()
-        }
+        "actix-session" => HttpServer::new(move || {
+            let url = target.clone();
+            App::new()
+                .wrap(OnWorker(move || anchor_middleware(url.clone())))
+                .route("/untouched", web::get().to(untouched))
+                .route("/read", web::get().to(anchor::read))
+                .route("/write", web::get().to(anchor::write))
+        })
+        .workers(1)
+        .bind(("127.0.0.1", port))?
+        .run(),
+        "ours" => HttpServer::new(move || {
+            let config = target.clone();
+            App::new()
+                .wrap(OnWorker(move || ours_middleware(config.clone())))
+                .route("/untouched", web::get().to(untouched))
+                .route("/read", web::get().to(ours_read))
+                .route("/write", web::get().to(ours_write))
+        })
+        .workers(1)
+        .bind(("127.0.0.1", port))?
+        .run(),
         "none" => HttpServer::new(|| {
             App::new()
                 .route("/untouched", web::get().to(untouched))
