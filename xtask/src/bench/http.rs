@@ -1,0 +1,173 @@
+//! The HTTP sections: `memory` (our memory provider against tower-sessions' `MemoryStore`)
+//! and `redis` (our redis provider on two frameworks against each framework's usual store).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use anyhow::Result;
+
+use super::figures::Http;
+use super::plan::Plan;
+use super::process::need_tool;
+use super::redis::{redis_cli, redis_commandstats};
+use super::report::Report;
+use super::stats::PerRequest;
+use super::{Bench, HANDLERS, REDIS_PORT};
+
+impl Bench {
+    pub(super) fn memory(&self, report: &mut Report) -> Result<()> {
+        self.build(&["srv-memory"])?;
+        let (p_none, p_ours, p_ts) = (18101, 18102, 18103);
+        let _none = self.server("srv-memory", &["none".into(), p_none.to_string()], p_none)?;
+        let _ours = self.server("srv-memory", &["ours".into(), p_ours.to_string()], p_ours)?;
+        let _ts = self.server("srv-memory", &["ts".into(), p_ts.to_string()], p_ts)?;
+        let ours_cookies = self.seed(p_ours, "memory-ours.cookies")?;
+        let ts_cookies = self.seed(p_ts, "memory-ts.cookies")?;
+        let contenders = [
+            ("none", p_none, ours_cookies.clone()),
+            ("ours", p_ours, ours_cookies),
+            ("ts-0.15", p_ts, ts_cookies),
+        ];
+        let results = self.rounds(&contenders, |_, _, run| run())?;
+        report.memory = Some(Http::from_runs(results));
+        Ok(())
+    }
+
+    pub(super) fn redis(&self, report: &mut Report) -> Result<()> {
+        need_tool("redis-server", "apt-get install -y redis-server")?;
+        self.build(&[
+            "srv-memory",
+            "srv-redis-ours",
+            "srv-redis-ts",
+            "srv-redis-actix",
+        ])?;
+        let _redis = self.private_redis()?;
+        let url = format!("redis://127.0.0.1:{REDIS_PORT}");
+        let config = format!("addr=127.0.0.1:{REDIS_PORT}");
+        let (p_none, p_ours, p_ts) = (18110, 18111, 18112);
+        let (p_ax_none, p_ax_ours, p_ax) = (18113, 18114, 18115);
+        // The axum baseline comes from the same binary (and build) as our axum contender.
+        let _none = self.server(
+            "srv-redis-ours",
+            &[p_none.to_string(), "none".into()],
+            p_none,
+        )?;
+        let _ours = self.server(
+            "srv-redis-ours",
+            &[p_ours.to_string(), config.clone()],
+            p_ours,
+        )?;
+        let _ts = self.server("srv-redis-ts", &[p_ts.to_string(), url.clone()], p_ts)?;
+        let actix = |mode: &str, port: u16, target: &str| {
+            self.server(
+                "srv-redis-actix",
+                &[mode.to_owned(), port.to_string(), target.to_owned()],
+                port,
+            )
+        };
+        let _ax_none = actix("none", p_ax_none, &url)?;
+        let _ax_ours = actix("ours", p_ax_ours, &config)?;
+        let _ax = actix("actix-session", p_ax, &url)?;
+        let ours_cookies = self.seed(p_ours, "redis-ours.cookies")?;
+        let contenders = [
+            ("none-axum", p_none, ours_cookies.clone()),
+            ("ours", p_ours, ours_cookies.clone()),
+            ("ts-0.14", p_ts, self.seed(p_ts, "redis-ts.cookies")?),
+            ("none-actix", p_ax_none, ours_cookies.clone()),
+            (
+                "ours-actix",
+                p_ax_ours,
+                self.seed(p_ax_ours, "redis-ours-actix.cookies")?,
+            ),
+            ("actix-0.11", p_ax, self.seed(p_ax, "redis-actix.cookies")?),
+        ];
+        let mut commands: BTreeMap<(String, String), Vec<PerRequest>> = BTreeMap::new();
+        let results = self.rounds(&contenders, |name, handler, run| {
+            redis_cli(&["CONFIG", "RESETSTAT"])?;
+            let result = run()?;
+            let counted = redis_commandstats()?;
+            commands
+                .entry((name.to_owned(), handler.to_owned()))
+                .or_default()
+                .push(counted.per_request(result.requests));
+            Ok(result)
+        })?;
+        // Round trips: commands the clients sent, without those Lua scripts ran inside Redis
+        // (INFO commandstats counts both), from MONITOR during a short extra run.
+        let mut trips = BTreeMap::new();
+        for (name, port, cookies) in contenders.iter().filter(|c| !c.0.starts_with("none")) {
+            for handler in HANDLERS {
+                let per = self.redis_round_trips(*port, handler, cookies)?;
+                trips.insert(((*name).to_owned(), handler.to_owned()), per);
+            }
+        }
+        let mut http = Http::from_runs(results).with_commands(commands);
+        http.trips = trips;
+        report.redis = Some(http);
+        Ok(())
+    }
+}
+
+/// The report's memory section.
+pub(super) fn memory_markdown(m: &Http, out: &mut String) {
+    out.push_str("## HTTP, memory\n\nOur axum layer + memory provider (`ours`), tower-sessions 0.15 + `MemoryStore` (`ts-0.15`), and the same app without a session layer (`none`).\n\n");
+    m.table(out, Some("none"));
+    for h in ["read", "write"] {
+        let ours = m.overhead_us("ours", "none", h);
+        let ts = m.overhead_us("ts-0.15", "none", h);
+        let _ = writeln!(
+            out,
+            "- /{h}: our overhead is {:.2}x tower-sessions' ({ours:.2} µs vs {ts:.2} µs).",
+            ours / ts
+        );
+    }
+    let _ = writeln!(
+        out,
+        "- /untouched: ours serves {:.3}x the no-layer rate; tower-sessions {:.3}x.\n",
+        m.get("ours", "untouched") / m.get("none", "untouched"),
+        m.get("ts-0.15", "untouched") / m.get("none", "untouched"),
+    );
+}
+
+/// The report's Redis section.
+pub(super) fn redis_markdown(r: &Http, out: &mut String, plan: &Plan) {
+    out.push_str("## HTTP, Redis\n\nOur redis provider behind our axum adapter (`ours`) and behind our actix-web adapter (`ours-actix`); tower-sessions 0.14 + tower-sessions-redis-store 0.16 (fred, axum, `ts-0.14`); actix-web + actix-session 0.11 `RedisSessionStore` (`actix-0.11`); and each framework without a session layer (`none-axum`, `none-actix`). \
+        A private `redis-server` on port 6390 (core 1, with wrk).\n\n");
+    r.table(out, None);
+    let _ = write!(
+        out,
+        "Commands per request as Redis counts them (`INFO commandstats`: a script call counts once for `EVALSHA` and once per command the script runs), and round trips per request (commands the client sent, from `MONITOR` during an extra {} s run):\n\n\
+        | handler | contender | commands/request | by command | round trips/request | by command |\n|---|---|---:|---|---:|---|\n",
+        plan.count_secs
+    );
+    for h in HANDLERS {
+        for c in &r.contenders {
+            let key = (c.clone(), h.to_owned());
+            let per = r.commands.get(&key).cloned().unwrap_or_default();
+            let trips = r.trips.get(&key).cloned().unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "| {h} | {c} | {:.2} | {} | {:.2} | {} |",
+                per.total(),
+                per.breakdown(),
+                trips.total(),
+                trips.breakdown()
+            );
+        }
+    }
+    out.push_str("\nSame framework, same handler (req/s ratio; overhead = µs per request over that framework's no-session baseline):\n\n\
+        | handler | ours / ts-0.14 (axum) | ours-actix / actix-0.11 (actix-web) | ours overhead µs | ts-0.14 overhead µs | ours-actix overhead µs | actix-0.11 overhead µs |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    for h in HANDLERS {
+        let _ = writeln!(
+            out,
+            "| {h} | {:.2}x | {:.2}x | {:.2} | {:.2} | {:.2} | {:.2} |",
+            r.get("ours", h) / r.get("ts-0.14", h),
+            r.get("ours-actix", h) / r.get("actix-0.11", h),
+            r.overhead_us("ours", "none-axum", h),
+            r.overhead_us("ts-0.14", "none-axum", h),
+            r.overhead_us("ours-actix", "none-actix", h),
+            r.overhead_us("actix-0.11", "none-actix", h),
+        );
+    }
+    out.push('\n');
+}

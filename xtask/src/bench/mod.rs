@@ -1,0 +1,152 @@
+//! `cargo xtask bench [--quick] [--only SECTION,...]`: benchmarks against the crates users
+//! would pick instead, written to `BENCHMARKS.md`.
+//!
+//! Everything runs from the separate workspace in `bench/` (its own lock file and target
+//! directory), so the comparison crates never enter the main build. Sections:
+//!
+//! - `memory`: HTTP over loopback, our axum layer + memory provider vs tower-sessions 0.15
+//!   `MemoryStore` vs no session layer;
+//! - `redis`: our redis provider vs tower-sessions 0.14 + tower-sessions-redis-store 0.16 vs
+//!   actix-session 0.11, with Redis commands per request from a private `redis-server`;
+//! - `sql`: our postgres and mysql providers, requests per second and round trips per
+//!   request counted by a protocol-aware proxy;
+//! - `scale`: the memory provider with 1,000,000 sessions (RSS per session, GC, latency
+//!   during GC) and tower-sessions' `MemoryStore` for bytes per session;
+//! - `codec`: criterion, our record format against postcard, serde_json and tower-sessions'.
+//!
+//! Servers run on one core (`taskset -c 0`, one thread); the load generator (`wrk`, one
+//! thread) and the databases get the other core. Each figure is the median of several runs,
+//! and the contenders take turns within each round, so background load hits them alike.
+//! Ratios are what to compare: absolute numbers depend on the machine.
+//!
+//! Modules: [`plan`] (options and run lengths), [`process`] (child processes), [`wrk`] (load
+//! runs and seeding, over [`client`]), one module per section ([`http`] for memory and
+//! Redis, with [`redis`] for counting commands; [`sql`] with its counting [`proxy`];
+//! [`scale`]; [`codec`]), each rendering its own part of the report, and [`report`] +
+//! [`targets`] for the rest of `BENCHMARKS.md`.
+
+mod client;
+mod codec;
+mod figures;
+mod http;
+mod machine;
+mod plan;
+mod process;
+mod proxy;
+mod redis;
+mod report;
+mod scale;
+mod sql;
+mod stats;
+mod targets;
+mod wrk;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::workspace_root;
+use plan::{Options, Plan};
+use process::need_tool;
+use report::Report;
+
+const HANDLERS: [&str; 3] = ["untouched", "read", "write"];
+const SECTIONS: [&str; 5] = ["memory", "redis", "sql", "scale", "codec"];
+const SESSIONS: usize = 10_000;
+const CONNECTIONS: &str = "32";
+const REDIS_PORT: u16 = 6390;
+/// The databases the SQL section creates for itself, so other users' traffic stays apart.
+const BENCH_DB: &str = "session_bench";
+
+/// Entry point: `rest` are the arguments after `bench`.
+pub fn main(rest: &[String]) -> Result<()> {
+    let Options { plan, only } = Options::parse(rest)?;
+    let started = Instant::now();
+    let root = workspace_root();
+    let bench = Bench {
+        pids: Mutex::new(BTreeMap::new()),
+        dir: root.join("bench"),
+        bin: root.join("bench/target/release"),
+        work: root.join("bench/target/run"),
+        plan,
+    };
+    std::fs::create_dir_all(&bench.work)?;
+    need_tool("wrk", "apt-get install -y wrk")?;
+    need_tool("taskset", "apt-get install -y util-linux")?;
+
+    let load_before = machine::load_average();
+    let mut report = Report::default();
+    for section in SECTIONS.iter().filter(|s| only.iter().any(|o| o == *s)) {
+        eprintln!("bench: == {section} ==");
+        let section_start = Instant::now();
+        let outcome = match *section {
+            "memory" => bench.memory(&mut report),
+            "redis" => bench.redis(&mut report),
+            "sql" => bench.sql(&mut report),
+            "scale" => bench.scale(&mut report),
+            "codec" => bench.codec(&mut report),
+            _ => Ok(()),
+        };
+        if let Err(e) = outcome {
+            eprintln!("bench: {section} failed: {e:#}");
+            report.failures.push(format!("{section}: {e:#}"));
+        }
+        report
+            .timings
+            .push(((*section).to_owned(), section_start.elapsed()));
+    }
+    let load_after = machine::load_average();
+    let markdown = report.markdown(&plan, &load_before, &load_after, started.elapsed(), &only);
+    let path = root.join("BENCHMARKS.md");
+    std::fs::write(&path, markdown)?;
+    eprintln!(
+        "bench: wrote {} in {:.0} s",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Where the bench workspace lives and what runs in it.
+struct Bench {
+    /// Server process IDs by port, to read their CPU time around each run.
+    pids: Mutex<BTreeMap<u16, u32>>,
+    dir: PathBuf,
+    bin: PathBuf,
+    work: PathBuf,
+    plan: Plan,
+}
+
+impl Bench {
+    /// Builds `packages` of the bench workspace in release mode.
+    fn build(&self, packages: &[&str]) -> Result<()> {
+        let mut cmd = self.cargo_in_bench("build");
+        cmd.args(["--release", "--bins", "--benches"]);
+        for p in packages {
+            cmd.args(["-p", p]);
+        }
+        eprintln!("bench: building {}", packages.join(", "));
+        let status = cmd.status().context("cannot run cargo build")?;
+        if !status.success() {
+            bail!("cargo build of {} failed", packages.join(", "));
+        }
+        Ok(())
+    }
+
+    /// `cargo <subcommand> --manifest-path bench/Cargo.toml`, for the caller to complete.
+    fn cargo_in_bench(&self, subcommand: &str) -> Command {
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.arg(subcommand)
+            .arg("--manifest-path")
+            .arg(self.dir.join("Cargo.toml"));
+        cmd
+    }
+
+    fn binary(&self, name: &str) -> PathBuf {
+        self.bin.join(name)
+    }
+}
