@@ -137,9 +137,10 @@ where
 pin_project_lite::pin_project! {
     /// The future [`SessionService`] returns: the handler's response, then the commit.
     ///
-    /// A named future rather than a boxed one so that a request whose handler never used the
-    /// session costs no allocation here: the commit, the only part that needs boxing (an
-    /// `async fn` future), runs only when there is something to commit.
+    /// A named future rather than a boxed one so that a request that needs no provider call
+    /// after the handler (the session unused, or only read) costs no allocation here: the
+    /// asynchronous commit, the only part that needs boxing, runs only when there is
+    /// something to write.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
@@ -173,25 +174,27 @@ where
             // Polled again after completion: nothing sensible is left to return.
             return Poll::Pending;
         };
-        if session.is_untouched() && response.extensions().get::<HandlerError>().is_none() {
-            return Poll::Ready(Ok(response));
+        if let Some(commit) = session.commit_without_io() {
+            return Poll::Ready(Ok(complete(response, Ok(commit), this.on_error)));
         }
         let on_error = this.on_error.clone();
-        let mut finishing: BoxFuture<_> =
-            Box::pin(async move { finish(response, &session, &on_error).await });
+        let mut finishing: BoxFuture<_> = Box::pin(async move {
+            let commit = session.commit().await;
+            complete(response, commit, &on_error)
+        });
         let polled = finishing.as_mut().poll(cx);
         *this.finishing = Some(finishing);
         polled.map(Ok)
     }
 }
 
-/// Commits the session and turns the outcome into the response to send.
-async fn finish(
+/// Turns the commit's outcome into the response to send.
+fn complete(
     mut response: axum::response::Response,
-    session: &session_core::Session,
+    commit: session_core::Result<session_core::Commit>,
     on_error: &ErrorHandler,
 ) -> axum::response::Response {
-    let commit = match session.commit().await {
+    let commit = match commit {
         Ok(commit) => commit,
         Err(e) => {
             tracing::error!(error = %e, "session commit failed; answering with the error handler");

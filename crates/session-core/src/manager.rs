@@ -109,7 +109,7 @@ impl Manager {
     }
 
     /// The backend key for a session ID (its hash when `hash_ids` is on).
-    pub(crate) fn key(&self, id: &SessionId) -> Result<SessionId> {
+    pub(crate) fn key<'a>(&self, id: &'a SessionId) -> Result<std::borrow::Cow<'a, SessionId>> {
         protect::storage_key(&self.inner.options, id)
     }
 
@@ -143,6 +143,10 @@ impl Manager {
         cookies::for_each_value(cookie_headers, &self.inner.options.cookie_name, |value| {
             // `;` cannot occur in a cookie value, so it separates the candidates.
             if !value.is_empty() {
+                if values.is_empty() {
+                    // Nearly always the only candidate: one allocation of the exact size.
+                    values.reserve_exact(value.len() + 1);
+                }
                 values.push_str(value);
                 values.push(';');
             }
@@ -256,7 +260,7 @@ impl Manager {
 
     /// Deletes session `id` (the ID a cookie carries; admin use); returns whether it existed.
     pub async fn destroy_id(&self, id: &SessionId) -> Result<bool> {
-        let destroyed = self.inner.store.destroy(&self.key(id)?).await?;
+        let destroyed = self.inner.store.destroy(&*self.key(id)?).await?;
         if destroyed {
             self.emit(Event::Destroyed {
                 session: id.fingerprint(),
@@ -301,7 +305,7 @@ impl Manager {
         let keep = keep.map(|id| self.key(id)).transpose()?;
         let mut destroyed = 0;
         for handle in self.owner_sessions(owner).await? {
-            if Some(&handle) != keep.as_ref() && self.inner.store.destroy(&handle).await? {
+            if Some(&handle) != keep.as_deref() && self.inner.store.destroy(&handle).await? {
                 self.emit(Event::Destroyed {
                     session: handle.fingerprint(),
                 });

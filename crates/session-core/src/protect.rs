@@ -7,6 +7,8 @@
 //!   front, keep the old one until old cookies are gone); verification is constant-time and
 //!   fails closed: a value that does not verify is ignored like an unknown ID.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -20,12 +22,15 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// The backend key for `id`: the ID itself, or with `hash_ids` the first `id_length` hex
 /// characters of its SHA-512 (still a well-formed ID of the configured length).
-pub(crate) fn storage_key(options: &Options, id: &SessionId) -> Result<SessionId> {
+///
+/// Borrowed when IDs are not hashed: this runs for every provider call, and the common case
+/// needs no copy.
+pub(crate) fn storage_key<'a>(options: &Options, id: &'a SessionId) -> Result<Cow<'a, SessionId>> {
     if !options.hash_ids {
-        return Ok(id.clone());
+        return Ok(Cow::Borrowed(id));
     }
     let digest = hex::encode(Sha512::digest(id.as_str().as_bytes()));
-    SessionId::parse(&digest[..options.id_length], options.id_length)
+    SessionId::parse(&digest[..options.id_length], options.id_length).map(Cow::Owned)
 }
 
 fn mac(key: &[u8], cookie_name: &str, id: &str) -> Option<HmacSha256> {
@@ -142,8 +147,8 @@ mod tests {
         };
         let id = SessionId::generate(32).unwrap();
         let key = storage_key(&options, &id).unwrap();
-        assert_ne!(key, id);
+        assert_ne!(*key, id);
         assert_eq!(key, storage_key(&options, &id).unwrap());
-        assert_eq!(storage_key(&Options::default(), &id).unwrap(), id);
+        assert_eq!(*storage_key(&Options::default(), &id).unwrap(), id);
     }
 }

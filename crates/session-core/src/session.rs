@@ -142,14 +142,23 @@ impl Session {
         }
     }
 
-    /// Whether [`Session::commit`] would have nothing to do because the session was never
-    /// used: not loaded, no failure to report, no cookie to send. Adapters use it to skip the
-    /// commit (and its allocation) on requests whose handler ignores the session. `false`
-    /// while another task holds the session.
-    pub fn is_untouched(&self) -> bool {
-        self.state.try_lock().is_ok_and(|state| {
-            state.loaded.is_none() && state.failed.is_none() && state.cookie == CookieAction::Keep
-        })
+    /// Commits at once when that needs no provider call, which is the common case: the
+    /// handler never used the session, or only read it and no expiry refresh is due. Returns
+    /// `None` when [`Session::commit`] must run instead: there are changes to write, a
+    /// refresh is due, an earlier failure must be reported, or another task holds the
+    /// session. Adapters call it first so that such requests skip the asynchronous commit
+    /// (and the allocation its future needs in a `Service`).
+    pub fn commit_without_io(&self) -> Option<Commit> {
+        let mut state = self.state.try_lock().ok()?;
+        if state.failed.is_some() {
+            return None;
+        }
+        if let Some(loaded) = &state.loaded {
+            if !loaded.changes.is_empty() || self.touch_due(loaded).is_some() {
+                return None;
+            }
+        }
+        Some(self.take_commit(&mut state))
     }
 
     /// The manager this session belongs to.
@@ -375,7 +384,7 @@ impl Session {
             self.manager
                 .inner
                 .store
-                .destroy(&self.manager.key(id)?)
+                .destroy(&*self.manager.key(id)?)
                 .await?;
             self.manager.emit(Event::Destroyed {
                 session: id.fingerprint(),
@@ -412,6 +421,11 @@ impl Session {
             note_failure(&mut state, e);
         }
         result?;
+        Ok(self.take_commit(&mut state))
+    }
+
+    /// The cookie decided by this request, after its changes are persisted.
+    fn take_commit(&self, state: &mut State) -> Commit {
         let options = &self.manager.inner.options;
         let set_cookie = match (state.cookie, state.loaded.as_ref()) {
             (CookieAction::Set, Some(Loaded { id: Some(id), .. })) => {
@@ -422,7 +436,7 @@ impl Session {
             _ => None,
         };
         state.cookie = CookieAction::Keep;
-        Ok(Commit { set_cookie })
+        Commit { set_cookie }
     }
 
     async fn persist(&self, state: &mut State) -> Result<()> {
@@ -462,7 +476,7 @@ impl Session {
                 _ => self.new_id()?,
             };
             let write = self.write(&body, expires_at, loaded.current.owner.as_deref());
-            match inner.store.insert(&self.manager.key(&id)?, write).await? {
+            match inner.store.insert(&*self.manager.key(&id)?, write).await? {
                 Inserted::Created(version) => {
                     self.manager.emit(Event::Created {
                         session: id.fingerprint(),
@@ -556,21 +570,29 @@ impl Session {
         Ok(())
     }
 
+    /// The new expiry when a stored session's expiry should be refreshed now: it would move
+    /// by at least the touch interval.
+    fn touch_due(&self, loaded: &Loaded) -> Option<Millis> {
+        loaded.version?;
+        loaded.id.as_ref()?;
+        let expires_at = self.manager.next_expiry(loaded.current.created);
+        let refreshed_by = expires_at.saturating_sub(loaded.expires_at);
+        (refreshed_by >= self.manager.inner.touch_ms.max(1)).then_some(expires_at)
+    }
+
     async fn maybe_touch(&self, loaded: &mut Loaded, cookie: &mut CookieAction) -> Result<()> {
-        let (Some(id), Some(_)) = (&loaded.id, loaded.version) else {
+        let Some(expires_at) = self.touch_due(loaded) else {
+            return Ok(());
+        };
+        let Some(id) = &loaded.id else {
             return Ok(());
         };
         let inner = &self.manager.inner;
         let now = self.manager.clock().now();
-        let expires_at = self.manager.next_expiry(loaded.current.created);
-        let refreshed_by = expires_at.saturating_sub(loaded.expires_at);
-        if refreshed_by < inner.touch_ms.max(1) {
-            return Ok(());
-        }
         let ttl = expires_at.saturating_sub(now).max(1);
         let touched = inner
             .store
-            .touch(&self.manager.key(id)?, expires_at, ttl)
+            .touch(&*self.manager.key(id)?, expires_at, ttl)
             .instrument(crate::events::debug_span(
                 || tracing::debug_span!("session.touch", session = %id),
             ))
