@@ -153,10 +153,10 @@ impl Session {
         if state.failed.is_some() {
             return None;
         }
-        if let Some(loaded) = &state.loaded {
-            if !loaded.changes.is_empty() || self.touch_due(loaded).is_some() {
-                return None;
-            }
+        if let Some(loaded) = &state.loaded
+            && (!loaded.changes.is_empty() || self.touch_due(loaded).is_some())
+        {
+            return None;
         }
         Some(self.take_commit(&mut state))
     }
