@@ -1,0 +1,86 @@
+//! Shared plumbing for the sqlx-based session providers (`session-postgres`,
+//! `session-mysql`): the connection pool they both use.
+//!
+//! # Why not sqlx's pool
+//!
+//! sqlx's pool pings every connection when it goes back to the pool, with no option to turn
+//! that off, so an operation that is one SQL statement costs two round trips. [`Pool`] is
+//! deadpool over sqlx connections instead:
+//!
+//! - a connection goes back as it is; one unused for [`PING_IF_IDLE_FOR`] or longer is
+//!   pinged before it is handed out again;
+//! - a request waits at most the [`ConnectionManager`]'s acquire timeout for a connection,
+//!   connecting included, and then fails with a
+//!   [`Error::Backend`](session_core::Error::Backend) naming the provider;
+//! - a connection is checked out as a [`Lease`], which goes back to the pool only through
+//!   [`Lease::release`] after a clean outcome (a success, or an error the server reported).
+//!   A lease dropped any other way (an I/O error, a request future cancelled mid-statement)
+//!   closes its connection, so the next request never gets one with unread replies or an
+//!   open transaction on it.
+//!
+//! The crate has no SQL driver of its own: a provider names its connection type and its
+//! registry name by implementing [`SqlxProvider`].
+//!
+//! # Example
+//!
+//! A provider's marker, its pool, and one operation (the pool connects on demand, so
+//! building it needs no server):
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use session_sqlx::{ConnectionManager, Lease, Options, Pool, SqlxProvider};
+//! use sqlx::postgres::{PgConnectOptions, PgConnection};
+//!
+//! struct Postgres;
+//!
+//! impl SqlxProvider for Postgres {
+//!     const NAME: &'static str = "postgres";
+//!     type Connection = PgConnection;
+//!
+//!     fn endpoint(options: &Options<Self>) -> (&str, u16) {
+//!         (options.get_host(), options.get_port())
+//!     }
+//! }
+//!
+//! /// One statement, one round trip: no ping before or after it.
+//! async fn exists(pool: &Pool<Postgres>, id: &str) -> session_core::Result<bool> {
+//!     let mut lease = Lease::acquire(pool).await?;
+//!     let result = sqlx::query_as::<_, (i32,)>("SELECT 1 FROM sessions WHERE id = $1")
+//!         .bind(id)
+//!         .fetch_optional(lease.conn()?)
+//!         .await;
+//!     let row = lease
+//!         .release(result)
+//!         .map_err(|e| session_core::Error::backend(Postgres::NAME, e))?;
+//!     Ok(row.is_some())
+//! }
+//!
+//! # fn main() -> session_core::Result<()> {
+//! let options = PgConnectOptions::new()
+//!     .host("127.0.0.1")
+//!     .username("root")
+//!     .password("secret")
+//!     .database("test");
+//! let manager = ConnectionManager::<Postgres>::new(options, Duration::from_secs(5));
+//! // Debug output shows where it connects, never the password.
+//! assert!(!format!("{manager:?}").contains("secret"));
+//! let pool = manager.into_pool(10)?;
+//! assert_eq!((pool.status().max_size, pool.status().size), (10, 0));
+//! # let _ = exists;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Test support
+//!
+//! The `test-support` feature adds [`testing`]: the helpers the providers' integration tests
+//! share (unique test tables dropped at the end, a session context, and the outage and
+//! round-trip scenarios that are the same for every SQL dialect). Only dev-dependencies
+//! should enable it.
+
+mod pool;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use pool::{ConnectionManager, Lease, Options, PING_IF_IDLE_FOR, Pool, SqlxProvider};

@@ -1,0 +1,377 @@
+//! Helpers the providers' integration tests share (feature `test-support`): test tables
+//! that are dropped again, a session context, and the scenarios that are the same for every
+//! SQL dialect. What differs per dialect (the SQL a test runs to inspect or break the
+//! database) stays in each provider's tests.
+//!
+//! These are test helpers: a failure is a panic with a message that says what failed.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use session_core::{
+    Error, Inserted, Manager, Options, ProviderContext, RawStore, Saved, SessionId, SystemClock,
+    Write,
+};
+use sqlx::pool::PoolOptions;
+use sqlx::{Database, Executor};
+
+use crate::{Pool, SqlxProvider};
+
+/// The database server a provider's tests run against.
+pub trait TestServer: Send + Sync + 'static {
+    /// The sqlx database type.
+    type Database: Database;
+    /// The URL tests connect to.
+    const URL: &'static str;
+    /// The server's name in failure messages (`"PostgreSQL"`, `"MariaDB"`).
+    const SERVER: &'static str;
+    /// `name` quoted as an identifier in the server's dialect.
+    fn quote(name: &str) -> String;
+}
+
+/// A table name no other test (or engineer) uses.
+pub fn unique_table() -> String {
+    let id = SessionId::generate(32).unwrap_or_else(|e| panic!("random table name: {e}"));
+    format!("sess_test_{}", &id.as_str()[..16])
+}
+
+/// The context a store is opened with: the system clock and `max_record_size`.
+pub fn context(max_record_size: usize) -> ProviderContext {
+    ProviderContext {
+        clock: Arc::new(SystemClock),
+        max_record_size,
+        max_lifetime_ms: 60_000,
+    }
+}
+
+/// Options for a manager on `provider` (a registry name) with `config`.
+pub fn options(provider: &str, config: String) -> Options {
+    Options {
+        provider: provider.into(),
+        provider_config: config,
+        ..Options::default()
+    }
+}
+
+/// A manager on `store` with default options and the system clock.
+pub fn manager(store: Arc<dyn RawStore>) -> Manager {
+    Manager::with_store(Options::default(), store, Arc::new(SystemClock))
+        .unwrap_or_else(|e| panic!("a manager on the store: {e}"))
+}
+
+/// A sqlx pool (sqlx's own, not the provider's) for test-side inspection; fails the test
+/// with a clear message when the server cannot be reached.
+pub async fn admin_pool<S: TestServer>() -> sqlx::Pool<S::Database> {
+    PoolOptions::<S::Database>::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(S::URL)
+        .await
+        .unwrap_or_else(|e| panic!("{} at {} is not reachable: {e}", S::SERVER, S::URL))
+}
+
+/// Tables created by a test, dropped by [`Tables::drop_all`] at its end, or when the last
+/// handle is dropped if the test panicked before that.
+pub struct Tables<S: TestServer>(Arc<Names<S>>)
+where
+    for<'c> &'c mut <S::Database as Database>::Connection: Executor<'c, Database = S::Database>;
+
+impl<S: TestServer> Default for Tables<S>
+where
+    for<'c> &'c mut <S::Database as Database>::Connection: Executor<'c, Database = S::Database>,
+{
+    fn default() -> Self {
+        Tables(Arc::new(Names(Mutex::default(), PhantomData)))
+    }
+}
+
+impl<S: TestServer> Clone for Tables<S>
+where
+    for<'c> &'c mut <S::Database as Database>::Connection: Executor<'c, Database = S::Database>,
+{
+    fn clone(&self) -> Self {
+        Tables(self.0.clone())
+    }
+}
+
+/// The names behind [`Tables`]; drops what is left when the last handle goes.
+struct Names<S: TestServer>(Mutex<Vec<String>>, PhantomData<S>)
+where
+    for<'c> &'c mut <S::Database as Database>::Connection: Executor<'c, Database = S::Database>;
+
+impl<S: TestServer> Tables<S>
+where
+    for<'c> &'c mut <S::Database as Database>::Connection: Executor<'c, Database = S::Database>,
+{
+    /// A new unique table name, dropped with the others.
+    pub fn add(&self) -> String {
+        let name = unique_table();
+        self.names().push(name.clone());
+        name
+    }
+
+    /// Drops every table added so far.
+    pub async fn drop_all(&self) {
+        let names = std::mem::take(&mut *self.names());
+        drop_tables::<S>(names).await;
+    }
+
+    fn names(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.0.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<S: TestServer> Drop for Names<S>
+where
+    for<'c> &'c mut <S::Database as Database>::Connection: Executor<'c, Database = S::Database>,
+{
+    fn drop(&mut self) {
+        let names = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        if names.is_empty() {
+            return;
+        }
+        // A panicking test never reached `drop_all`: clean up on a runtime of our own.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap_or_else(|e| panic!("a runtime to drop the test tables: {e}"))
+                .block_on(drop_tables::<S>(names));
+        })
+        .join();
+    }
+}
+
+async fn drop_tables<S: TestServer>(names: Vec<String>)
+where
+    for<'c> &'c mut <S::Database as Database>::Connection: Executor<'c, Database = S::Database>,
+{
+    if names.is_empty() {
+        return;
+    }
+    let pool = admin_pool::<S>().await;
+    for name in names {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP TABLE IF EXISTS {}",
+            S::quote(&name)
+        )))
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("dropping {name}: {e}"));
+    }
+    pool.close().await;
+}
+
+/// The `name=value` pair of a `Set-Cookie` value, as a browser sends it back.
+pub fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap_or_default().to_owned()
+}
+
+/// Stores a new session holding `k = value`; returns its cookie.
+pub async fn create(manager: &Manager, value: &str) -> String {
+    let session = manager.load([]);
+    session
+        .set("k", value)
+        .await
+        .unwrap_or_else(|e| panic!("set: {e}"));
+    let commit = session
+        .commit()
+        .await
+        .unwrap_or_else(|e| panic!("commit: {e}"));
+    cookie_pair(
+        &commit
+            .set_cookie
+            .unwrap_or_else(|| panic!("a new session sets a cookie")),
+    )
+}
+
+/// A session write of `body` for `"alice"` that never expires.
+pub fn write(body: &[u8]) -> Write<'_> {
+    Write {
+        body,
+        expires_at: i64::MAX,
+        ttl_ms: 60_000,
+        owner: Some("alice"),
+    }
+}
+
+/// Runs every operation of `store` once, on an otherwise empty table; returns how many
+/// operations that was. `regenerate` replaces a live record.
+pub async fn every_operation(store: &dyn RawStore) -> usize {
+    let id = SessionId::generate(32).unwrap_or_else(|e| panic!("an ID: {e}"));
+    let new = SessionId::generate(32).unwrap_or_else(|e| panic!("an ID: {e}"));
+    let ok = |what: &str, e: Error| -> ! { panic!("{what}: {e}") };
+    let Inserted::Created(v) = store
+        .insert(&id, write(b"a"))
+        .await
+        .unwrap_or_else(|e| ok("insert", e))
+    else {
+        panic!("insert did not create");
+    };
+    let read = store.read(&id).await.unwrap_or_else(|e| ok("read", e));
+    assert!(read.is_some(), "read found nothing");
+    assert!(store.exist(&id).await.unwrap_or_else(|e| ok("exist", e)));
+    let saved = store.save(&id, v, write(b"b")).await;
+    let Saved::Saved(_) = saved.unwrap_or_else(|e| ok("save", e)) else {
+        panic!("save did not save");
+    };
+    let touched = store.touch(&id, i64::MAX - 1, 60_000).await;
+    assert!(touched.unwrap_or_else(|e| ok("touch", e)), "touch missed");
+    let regenerated = store.regenerate(&id, &new, write(b"c")).await;
+    let Inserted::Created(_) = regenerated.unwrap_or_else(|e| ok("regenerate", e)) else {
+        panic!("regenerate did not create");
+    };
+    assert!(store.count(0).await.unwrap_or_else(|e| ok("count", e)) >= 1);
+    let owned = store.owner_sessions("alice", 0).await;
+    let owned = owned.unwrap_or_else(|e| ok("owner_sessions", e));
+    assert_eq!(owned, std::slice::from_ref(&new));
+    assert_eq!(store.gc(0).await.unwrap_or_else(|e| ok("gc", e)), 0);
+    assert!(
+        store
+            .destroy(&new)
+            .await
+            .unwrap_or_else(|e| ok("destroy", e))
+    );
+    10
+}
+
+/// The pool's only connection is held elsewhere: reads, commits (of a known and of a new
+/// session), count and GC fail with [`Error::Backend`] and never send a cookie; once the
+/// connection is back the same manager works and the session is intact.
+///
+/// `manager` must run on a store whose pool is `pool`, of size 1, with a short acquire
+/// timeout.
+pub async fn exhausted_pool_is_a_backend_error_and_recovers<P: SqlxProvider>(
+    manager: &Manager,
+    pool: &Pool<P>,
+) {
+    let cookie = create(manager, "v").await;
+
+    // Another user of the pool holds its only connection.
+    let held = pool
+        .get()
+        .await
+        .unwrap_or_else(|e| panic!("the pool's connection: {e}"));
+
+    let session = manager.load([cookie.as_str()]);
+    let read = session.get::<String>("k").await;
+    assert!(matches!(read, Err(Error::Backend { .. })), "{read:?}");
+    assert!(
+        session.commit().await.is_err(),
+        "commit must fail, not send a cookie replacing the client's ID"
+    );
+
+    // A new session cannot be stored either: commit fails instead of handing out a cookie
+    // for a session that does not exist.
+    let fresh = manager.load([]);
+    fresh
+        .set("k", "new")
+        .await
+        .unwrap_or_else(|e| panic!("set: {e}"));
+    let commit = fresh.commit().await;
+    assert!(matches!(commit, Err(Error::Backend { .. })), "{commit:?}");
+
+    assert!(matches!(manager.count().await, Err(Error::Backend { .. })));
+    assert!(matches!(manager.gc().await, Err(Error::Backend { .. })));
+
+    // The connection comes back: the same manager works, and the session is intact.
+    drop(held);
+    // Recovery is awaited, within a bound, rather than assumed to be instant: the pool may
+    // have to check or replace the connection first.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let session = loop {
+        let session = manager.load([cookie.as_str()]);
+        match session.get::<String>("k").await {
+            Ok(value) => {
+                assert_eq!(value.as_deref(), Some("v"));
+                break session;
+            }
+            Err(e) if e.is_backend() && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the manager did not recover: {e}"),
+        }
+    };
+    session
+        .set("k", "after")
+        .await
+        .unwrap_or_else(|e| panic!("set: {e}"));
+    let commit = session.commit().await;
+    let set_cookie = commit.unwrap_or_else(|e| panic!("commit after recovery: {e}"));
+    assert_eq!(set_cookie.set_cookie, None);
+    let session = manager.load([cookie.as_str()]);
+    let value = session.get::<String>("k").await;
+    assert_eq!(
+        value.unwrap_or_else(|e| panic!("read after recovery: {e}")),
+        Some("after".to_owned())
+    );
+}
+
+/// Requests on the session behind `cookie` (which holds `k = "v"`) run while `kill` has the
+/// server kill the pool's connections and returns how many it killed. Every request either
+/// reads `"v"` or fails with [`Error::Backend`] (an outage never looks like an unknown
+/// session), and the same manager recovers afterwards, within a bound.
+pub async fn killed_connections_give_backend_errors_then_recover(
+    manager: &Manager,
+    cookie: &str,
+    kill: impl Future<Output = usize>,
+) {
+    let mut requests = Vec::new();
+    for _ in 0..8 {
+        let manager = manager.clone();
+        let cookie = cookie.to_owned();
+        requests.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for _ in 0..25 {
+                let session = manager.load([cookie.as_str()]);
+                let got = session.get::<String>("k").await;
+                let _ = session.commit().await;
+                outcomes.push(got);
+                tokio::task::yield_now().await;
+            }
+            outcomes
+        }));
+    }
+    let killed = kill.await;
+    assert!(killed > 0, "no connection of the pool was killed");
+
+    let mut errors = 0;
+    for request in requests {
+        let outcomes = request
+            .await
+            .unwrap_or_else(|e| panic!("a request task: {e}"));
+        for outcome in outcomes {
+            match outcome {
+                Ok(value) => assert_eq!(
+                    value.as_deref(),
+                    Some("v"),
+                    "an outage must never look like an unknown session"
+                ),
+                Err(e) => {
+                    assert!(matches!(e, Error::Backend { .. }), "{e:?}");
+                    errors += 1;
+                }
+            }
+        }
+    }
+    println!("{killed} connections killed, {errors} requests failed with Error::Backend");
+
+    // Recovery with the same manager (the pool reconnects on its own).
+    let mut recovered = false;
+    for _ in 0..20 {
+        let session = manager.load([cookie]);
+        if let Ok(value) = session.get::<String>("k").await {
+            assert_eq!(value.as_deref(), Some("v"));
+            recovered = session.commit().await.is_ok();
+            if recovered {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(recovered, "the manager did not recover after the kill");
+    let count = manager.count().await;
+    assert!(count.unwrap_or_else(|e| panic!("count: {e}")) >= 1);
+}
