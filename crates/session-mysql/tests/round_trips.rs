@@ -6,8 +6,8 @@
 
 mod common;
 
-use session_core::{Inserted, RawStore, Saved, SessionId, Write};
 use session_mysql::{MySqlConfig, MySqlStore};
+use session_sqlx::testing;
 use sqlx::{Connection, Row};
 
 /// Commands the server counted on the pool's one connection: `COM_PING` (with other admin
@@ -43,41 +43,11 @@ async fn counters(store: &MySqlStore) -> Counters {
     }
 }
 
-fn write(body: &[u8]) -> Write<'_> {
-    Write {
-        body,
-        expires_at: i64::MAX,
-        ttl_ms: 60_000,
-        owner: Some("alice"),
-    }
-}
-
-/// Every operation of the store once; returns how many statements that should take.
+/// Runs every operation once; returns how many statements that should take.
 async fn every_operation(store: &MySqlStore) -> u64 {
-    let id = SessionId::generate(32).unwrap();
-    let Inserted::Created(v) = store.insert(&id, write(b"a")).await.unwrap() else {
-        panic!("insert did not create");
-    };
-    assert!(store.read(&id).await.unwrap().is_some());
-    assert!(store.exist(&id).await.unwrap());
-    let Saved::Saved(_) = store.save(&id, v, write(b"b")).await.unwrap() else {
-        panic!("save did not save");
-    };
-    assert!(store.touch(&id, i64::MAX - 1, 60_000).await.unwrap());
-    assert!(store.count(0).await.unwrap() >= 1);
-    assert_eq!(
-        store.owner_sessions("alice", 0).await.unwrap(),
-        vec![id.clone()]
-    );
-    assert_eq!(store.gc(0).await.unwrap(), 0);
-    assert!(store.destroy(&id).await.unwrap());
-    // Regenerate is core's default here: an insert, then a delete.
-    let new = SessionId::generate(32).unwrap();
-    let Inserted::Created(_) = store.regenerate(&id, &new, write(b"c")).await.unwrap() else {
-        panic!("regenerate did not create");
-    };
-    assert!(store.destroy(&new).await.unwrap());
-    12
+    let operations = testing::every_operation(store).await;
+    // Regenerate is core's default here, two statements: an insert, then a delete.
+    u64::try_from(operations).unwrap() + 1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

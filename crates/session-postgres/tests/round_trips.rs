@@ -10,8 +10,8 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use session_core::{Inserted, RawStore, Saved, SessionId, Write};
 use session_postgres::{PgConfig, PostgresStore};
+use session_sqlx::testing;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -67,41 +67,6 @@ async fn forward_counting(
     }
 }
 
-fn write(body: &[u8]) -> Write<'_> {
-    Write {
-        body,
-        expires_at: i64::MAX,
-        ttl_ms: 60_000,
-        owner: Some("alice"),
-    }
-}
-
-/// Every operation of the store once; returns how many it ran.
-async fn every_operation(store: &PostgresStore) -> usize {
-    let id = SessionId::generate(32).unwrap();
-    let Inserted::Created(v) = store.insert(&id, write(b"a")).await.unwrap() else {
-        panic!("insert did not create");
-    };
-    assert!(store.read(&id).await.unwrap().is_some());
-    assert!(store.exist(&id).await.unwrap());
-    let Saved::Saved(_) = store.save(&id, v, write(b"b")).await.unwrap() else {
-        panic!("save did not save");
-    };
-    assert!(store.touch(&id, i64::MAX - 1, 60_000).await.unwrap());
-    let new = SessionId::generate(32).unwrap();
-    let Inserted::Created(_) = store.regenerate(&id, &new, write(b"c")).await.unwrap() else {
-        panic!("regenerate did not create");
-    };
-    assert!(store.count(0).await.unwrap() >= 1);
-    assert_eq!(
-        store.owner_sessions("alice", 0).await.unwrap(),
-        vec![new.clone()]
-    );
-    assert_eq!(store.gc(0).await.unwrap(), 0);
-    assert!(store.destroy(&new).await.unwrap());
-    10
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_is_one_round_trip() {
     let tables = common::Tables::default();
@@ -118,9 +83,10 @@ async fn every_operation_is_one_round_trip() {
 
     // sqlx prepares a statement on its first use on a connection, a round trip of its own:
     // count only once every statement is prepared on the pool's one connection.
-    every_operation(&store).await;
+    testing::every_operation(&store).await;
     let before = syncs.load(Ordering::SeqCst);
-    let operations = every_operation(&store).await + every_operation(&store).await;
+    let operations =
+        testing::every_operation(&store).await + testing::every_operation(&store).await;
     let round_trips = syncs.load(Ordering::SeqCst) - before;
     assert_eq!(
         round_trips, operations,

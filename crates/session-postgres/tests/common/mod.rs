@@ -1,91 +1,32 @@
-//! Helpers shared by the integration tests: the machine's PostgreSQL, unique tables, cleanup.
+//! The machine's PostgreSQL for the integration tests; the helpers themselves are
+//! `session_sqlx::testing`'s.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use session_sqlx::testing::TestServer;
+use sqlx::postgres::{PgPool, Postgres};
 
-use session_core::{ProviderContext, SessionId, SystemClock};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+pub use session_sqlx::testing::{context, unique_table};
 
 pub const URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-/// A table name no other test (or engineer) uses.
-pub fn unique_table() -> String {
-    let id = SessionId::generate(32).expect("random table name");
-    format!("sess_test_{}", &id.as_str()[..16])
-}
+/// The test server, for `session_sqlx::testing`.
+pub struct Server;
 
-pub fn context(max_record_size: usize) -> ProviderContext {
-    ProviderContext {
-        clock: Arc::new(SystemClock),
-        max_record_size,
-        max_lifetime_ms: 60_000,
+impl TestServer for Server {
+    type Database = Postgres;
+    const URL: &'static str = URL;
+    const SERVER: &'static str = "PostgreSQL";
+
+    fn quote(name: &str) -> String {
+        format!("\"{name}\"")
     }
 }
 
-/// A pool for test-side inspection; fails the test with a clear message when the server
-/// cannot be reached.
+/// Tables created by a test, dropped at its end (or when a panicking test unwinds).
+pub type Tables = session_sqlx::testing::Tables<Server>;
+
+/// A pool for test-side inspection.
 pub async fn admin_pool() -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(URL)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {URL} is not reachable: {e}"))
-}
-
-/// Tables created by a test, dropped by [`Tables::drop_all`] at its end, or when the last
-/// handle is dropped if the test panicked before that.
-#[derive(Clone, Default)]
-pub struct Tables(Arc<Names>);
-
-#[derive(Default)]
-pub struct Names(Mutex<Vec<String>>);
-
-impl Tables {
-    pub fn add(&self) -> String {
-        let name = unique_table();
-        self.0.0.lock().unwrap().push(name.clone());
-        name
-    }
-
-    pub async fn drop_all(&self) {
-        let names = std::mem::take(&mut *self.0.0.lock().unwrap());
-        drop_tables(names).await;
-    }
-}
-
-impl Drop for Names {
-    fn drop(&mut self) {
-        let names = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
-        if names.is_empty() {
-            return;
-        }
-        // A panicking test never reached `drop_all`: clean up on a runtime of our own.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(drop_tables(names));
-        })
-        .join();
-    }
-}
-
-async fn drop_tables(names: Vec<String>) {
-    if names.is_empty() {
-        return;
-    }
-    let pool = admin_pool().await;
-    for name in names {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP TABLE IF EXISTS \"{name}\""
-        )))
-        .execute(&pool)
-        .await
-        .unwrap_or_else(|e| panic!("dropping {name}: {e}"));
-    }
-    pool.close().await;
+    session_sqlx::testing::admin_pool::<Server>().await
 }
