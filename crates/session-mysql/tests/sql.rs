@@ -7,23 +7,10 @@ mod common;
 
 use std::sync::Arc;
 
-use session_core::{
-    Error, Manager, Options, Provider, RawStore, Registry, SessionId, SystemClock, Write,
-};
+use session_core::{Error, Manager, RawStore, Registry, SessionId, Write};
 use session_mysql::{MySqlConfig, MySqlProvider, MySqlStore, TableName, schema_sql};
+use session_sqlx::testing;
 use sqlx::Row;
-
-fn options(config: String) -> Options {
-    Options {
-        provider: "mysql".into(),
-        provider_config: config,
-        ..Options::default()
-    }
-}
-
-fn cookie_pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap_or_default().to_owned()
-}
 
 async fn store(table: &str) -> MySqlStore {
     let config: MySqlConfig = format!("{}?table={table}&pool_size=2", common::URL)
@@ -37,23 +24,14 @@ async fn store(table: &str) -> MySqlStore {
 #[tokio::test]
 async fn registered_as_mysql_and_opened_from_the_macaron_form() {
     let tables = common::Tables::default();
-    let registry = Registry::new().with(MySqlProvider).unwrap();
-    assert_eq!(registry.names(), ["mysql"]);
     let config = format!(
         "root:@tcp(127.0.0.1:3306)/test?charset=utf8&table={}",
         tables.add()
     );
-    let manager = Manager::new(options(config), &registry).await.unwrap();
-    let session = manager.load([]);
-    session.set("user", "gopher").await.unwrap();
-    session.set_owner(Some("Zoë 🦀")).await.unwrap();
-    let cookie = cookie_pair(&session.commit().await.unwrap().set_cookie.unwrap());
+    let (manager, cookie) = testing::registered_and_working(MySqlProvider, config).await;
     let session = manager.load([cookie.as_str()]);
-    assert_eq!(
-        session.get::<String>("user").await.unwrap().as_deref(),
-        Some("gopher")
-    );
-    assert_eq!(manager.count().await.unwrap(), 1);
+    session.set_owner(Some("Zoë 🦀")).await.unwrap();
+    session.commit().await.unwrap();
     // A 4-byte character survives a Go DSN's `charset=utf8`, and owners compare exactly.
     assert_eq!(manager.owner_sessions("Zoë 🦀").await.unwrap().len(), 1);
     assert!(manager.owner_sessions("zoë 🦀").await.unwrap().is_empty());
@@ -64,7 +42,10 @@ async fn registered_as_mysql_and_opened_from_the_macaron_form() {
         "mysql://root:@127.0.0.1:3306/test?charset=utf8&time-zone=%2B00:00&table={}",
         tables.add()
     );
-    let manager = Manager::new(options(config), &registry).await.unwrap();
+    let registry = Registry::new().with(MySqlProvider).unwrap();
+    let manager = Manager::new(testing::options("mysql", config), &registry)
+        .await
+        .unwrap();
     assert_eq!(manager.count().await.unwrap(), 0);
     tables.drop_all().await;
 }
@@ -82,7 +63,7 @@ async fn config_errors_come_before_any_connection() {
         ("mysql://root@127.0.0.1/test?ssl-mode=REQUIRED", "ssl-mode"),
         ("root:@tcp(127.0.0.1:3306)/test?tls=true", "tls"),
     ] {
-        match Manager::new(options(config.into()), &registry).await {
+        match Manager::new(testing::options("mysql", config.into()), &registry).await {
             Err(Error::Config { field: got, .. }) => assert_eq!(got, field, "{config}"),
             other => panic!("{config}: expected a config error, got {other:?}"),
         }
@@ -178,20 +159,7 @@ async fn works_on_a_table_created_from_schema_sql() {
         .await
         .unwrap();
     let store = store(&table).await;
-    let id = SessionId::generate(128).unwrap();
-    let write = Write {
-        body: b"migrated",
-        expires_at: i64::MAX,
-        ttl_ms: 1,
-        owner: None,
-    };
-    store.insert(&id, write).await.unwrap();
-    let stored = store.read(&id).await.unwrap().unwrap();
-    // The longest ID fits, and expiry is far beyond 2038: BIGINT milliseconds.
-    assert_eq!(
-        (&stored.body[..], stored.expires_at),
-        (&b"migrated"[..], i64::MAX)
-    );
+    testing::longest_id_and_far_expiry_read_back(&store).await;
     pool.close().await;
     tables.drop_all().await;
 }
@@ -200,34 +168,11 @@ async fn works_on_a_table_created_from_schema_sql() {
 async fn hostile_strings_are_bound_parameters() {
     let tables = common::Tables::default();
     let table = tables.add();
-    let store = Arc::new(store(&table).await);
-    let manager =
-        Manager::with_store(Options::default(), store.clone(), Arc::new(SystemClock)).unwrap();
-
-    // An ID cannot even be formed from a hostile cookie: it never reaches SQL.
-    let session = manager.load(["MacaronSession=x'; DROP TABLE sessions;--"]);
-    assert_eq!(session.get::<String>("k").await.unwrap(), None);
-    session.set("k", "v").await.unwrap();
-    let set = session.commit().await.unwrap().set_cookie.unwrap();
-    assert!(!set.contains("DROP"), "{set}");
+    let manager = testing::manager(Arc::new(store(&table).await));
 
     // Owners are free text: quotes, backticks and SQL are stored and matched verbatim.
     let owner = "o'brien\"; DROP TABLE sessions; -- \\ ` ? ' OR '1'='1";
-    let session = manager.load([]);
-    session.set("uid", "x").await.unwrap();
-    session.set_owner(Some(owner)).await.unwrap();
-    let cookie = cookie_pair(&session.commit().await.unwrap().set_cookie.unwrap());
-    let listed = manager.owner_sessions(owner).await.unwrap();
-    assert_eq!(listed.len(), 1);
-    assert_eq!(format!("MacaronSession={}", listed[0].as_str()), cookie);
-    assert!(manager.owner_sessions("o'brien").await.unwrap().is_empty());
-    assert!(
-        manager
-            .owner_sessions("' OR '1'='1")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    testing::hostile_strings_are_bound_parameters(&manager, owner).await;
 
     let pool = common::admin_pool().await;
     let stored: Vec<(Option<String>,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -382,13 +327,7 @@ async fn gc_count_and_owner_queries_use_their_indexes() {
 async fn provider_open_returns_a_working_store() {
     let tables = common::Tables::default();
     let config = format!("{}?table={}", common::URL, tables.add());
-    let store = MySqlProvider
-        .open(&config, &common::context(1 << 20))
-        .await
-        .unwrap();
-    assert_eq!(store.provider(), "mysql");
-    assert_eq!(store.count(0).await.unwrap(), 0);
-    drop(store);
+    testing::open_instances(MySqlProvider, &config, 1).await;
     tables.drop_all().await;
 }
 
@@ -416,17 +355,6 @@ async fn touch_with_an_unchanged_expiry_still_finds_the_record() {
 async fn instances_starting_together_create_the_table_once() {
     let tables = common::Tables::default();
     let config = format!("{}?table={}&pool_size=1", common::URL, tables.add());
-    let opens: Vec<_> = (0..6)
-        .map(|_| {
-            let config = config.clone();
-            tokio::spawn(
-                async move { MySqlProvider.open(&config, &common::context(1 << 20)).await },
-            )
-        })
-        .collect();
-    for open in opens {
-        let store = open.await.unwrap().unwrap();
-        assert_eq!(store.count(0).await.unwrap(), 0);
-    }
+    testing::open_instances(MySqlProvider, &config, 6).await;
     tables.drop_all().await;
 }

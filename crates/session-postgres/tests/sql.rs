@@ -7,23 +7,10 @@ mod common;
 
 use std::sync::Arc;
 
-use session_core::{
-    Error, Manager, Options, Provider, RawStore, Registry, SessionId, SystemClock, Write,
-};
+use session_core::{Error, Manager, RawStore, Registry, SessionId, Write};
 use session_postgres::{PgConfig, PostgresProvider, PostgresStore, schema_sql};
+use session_sqlx::testing;
 use sqlx::Row;
-
-fn options(config: String) -> Options {
-    Options {
-        provider: "postgres".into(),
-        provider_config: config,
-        ..Options::default()
-    }
-}
-
-fn cookie_pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap_or_default().to_owned()
-}
 
 async fn store(table: &str) -> PostgresStore {
     let config: PgConfig = format!("{}?table={table}&pool_size=2", common::URL)
@@ -37,22 +24,11 @@ async fn store(table: &str) -> PostgresStore {
 #[tokio::test]
 async fn registered_as_postgres_and_opened_from_the_macaron_form() {
     let tables = common::Tables::default();
-    let registry = Registry::new().with(PostgresProvider).unwrap();
-    assert_eq!(registry.names(), ["postgres"]);
     let config = format!(
         "user=postgres host=127.0.0.1 port=5432 dbname=test sslmode=disable table={}",
         tables.add()
     );
-    let manager = Manager::new(options(config), &registry).await.unwrap();
-    let session = manager.load([]);
-    session.set("user", "gopher").await.unwrap();
-    let cookie = cookie_pair(&session.commit().await.unwrap().set_cookie.unwrap());
-    let session = manager.load([cookie.as_str()]);
-    assert_eq!(
-        session.get::<String>("user").await.unwrap().as_deref(),
-        Some("gopher")
-    );
-    assert_eq!(manager.count().await.unwrap(), 1);
+    testing::registered_and_working(PostgresProvider, config).await;
     tables.drop_all().await;
 }
 
@@ -68,7 +44,7 @@ async fn config_errors_come_before_any_connection() {
             "sslmode",
         ),
     ] {
-        match Manager::new(options(config.into()), &registry).await {
+        match Manager::new(testing::options("postgres", config.into()), &registry).await {
             Err(Error::Config { field: got, .. }) => assert_eq!(got, field, "{config}"),
             other => panic!("{config}: expected a config error, got {other:?}"),
         }
@@ -135,20 +111,7 @@ async fn works_on_a_table_created_from_schema_sql() {
         .await
         .unwrap();
     let store = store(&table).await;
-    let id = SessionId::generate(32).unwrap();
-    let write = Write {
-        body: b"migrated",
-        expires_at: i64::MAX,
-        ttl_ms: 1,
-        owner: None,
-    };
-    store.insert(&id, write).await.unwrap();
-    let stored = store.read(&id).await.unwrap().unwrap();
-    // Far beyond 2038: expiry is BIGINT milliseconds.
-    assert_eq!(
-        (&stored.body[..], stored.expires_at),
-        (&b"migrated"[..], i64::MAX)
-    );
+    testing::longest_id_and_far_expiry_read_back(&store).await;
     pool.close().await;
     tables.drop_all().await;
 }
@@ -157,39 +120,11 @@ async fn works_on_a_table_created_from_schema_sql() {
 async fn hostile_strings_are_bound_parameters() {
     let tables = common::Tables::default();
     let table = tables.add();
-    let store = Arc::new(store(&table).await);
-    let manager =
-        Manager::with_store(Options::default(), store.clone(), Arc::new(SystemClock)).unwrap();
-
-    // An ID cannot even be formed from a hostile cookie: it never reaches SQL.
-    let hostile_cookie = "MacaronSession=x'; DROP TABLE sessions;--";
-    let session = manager.load([hostile_cookie]);
-    assert_eq!(session.get::<String>("k").await.unwrap(), None);
-    session.set("k", "v").await.unwrap();
-    let set = session.commit().await.unwrap().set_cookie.unwrap();
-    assert!(!set.contains("DROP"), "{set}");
+    let manager = testing::manager(Arc::new(store(&table).await));
 
     // Owners are free text: quotes and SQL must be stored and matched verbatim.
     let owner = "o'brien\"; DROP TABLE sessions; -- \\ $1 ' OR '1'='1";
-    let session = manager.load([]);
-    session.set("uid", "x").await.unwrap();
-    session.set_owner(Some(owner)).await.unwrap();
-    let cookie = cookie_pair(&session.commit().await.unwrap().set_cookie.unwrap());
-    let listed = manager.owner_sessions(owner).await.unwrap();
-    assert_eq!(listed.len(), 1);
-    assert_eq!(
-        format!("MacaronSession={}", listed[0].as_str()),
-        cookie,
-        "the listed session is the owner's"
-    );
-    assert!(manager.owner_sessions("o'brien").await.unwrap().is_empty());
-    assert!(
-        manager
-            .owner_sessions("' OR '1'='1")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    testing::hostile_strings_are_bound_parameters(&manager, owner).await;
 
     let pool = common::admin_pool().await;
     let stored: Vec<(Option<String>,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -314,13 +249,7 @@ async fn gc_count_and_owner_queries_use_their_indexes() {
 async fn provider_open_returns_a_working_store() {
     let tables = common::Tables::default();
     let config = format!("{}?table={}", common::URL, tables.add());
-    let store = PostgresProvider
-        .open(&config, &common::context(1 << 20))
-        .await
-        .unwrap();
-    assert_eq!(store.provider(), "postgres");
-    assert_eq!(store.count(0).await.unwrap(), 0);
-    drop(store);
+    testing::open_instances(PostgresProvider, &config, 1).await;
     tables.drop_all().await;
 }
 
@@ -351,19 +280,6 @@ async fn instances_starting_together_create_the_table_once() {
     // schema creation with an advisory lock.
     let tables = common::Tables::default();
     let config = format!("{}?table={}&pool_size=1", common::URL, tables.add());
-    let opens: Vec<_> = (0..6)
-        .map(|_| {
-            let config = config.clone();
-            tokio::spawn(async move {
-                PostgresProvider
-                    .open(&config, &common::context(1 << 20))
-                    .await
-            })
-        })
-        .collect();
-    for open in opens {
-        let store = open.await.unwrap().unwrap();
-        assert_eq!(store.count(0).await.unwrap(), 0);
-    }
+    testing::open_instances(PostgresProvider, &config, 6).await;
     tables.drop_all().await;
 }

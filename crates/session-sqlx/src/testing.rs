@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use session_core::{
-    Error, Inserted, Manager, Options, ProviderContext, RawStore, Saved, SessionId, SystemClock,
-    Write,
+    Error, Inserted, Manager, Options, Provider, ProviderContext, RawStore, Registry, Saved,
+    SessionId, SystemClock, Write,
 };
 use sqlx::pool::PoolOptions;
 use sqlx::{Database, Executor};
@@ -374,4 +374,108 @@ pub async fn killed_connections_give_backend_errors_then_recover(
     assert!(recovered, "the manager did not recover after the kill");
     let count = manager.count().await;
     assert!(count.unwrap_or_else(|e| panic!("count: {e}")) >= 1);
+}
+
+/// `provider` is registered under its name, and a manager opened by that name with
+/// `config` stores a session and reads it back through the cookie it set. Returns the
+/// manager and that cookie.
+pub async fn registered_and_working<P: Provider + Clone>(
+    provider: P,
+    config: String,
+) -> (Manager, String) {
+    let name = provider.name();
+    let registry = Registry::new()
+        .with(provider)
+        .unwrap_or_else(|e| panic!("registering {name}: {e}"));
+    assert_eq!(registry.names(), [name]);
+    let manager = Manager::new(options(name, config), &registry)
+        .await
+        .unwrap_or_else(|e| panic!("opening {name}: {e}"));
+    let cookie = create(&manager, "gopher").await;
+    let session = manager.load([cookie.as_str()]);
+    let value = session.get::<String>("k").await;
+    assert_eq!(
+        value.unwrap_or_else(|e| panic!("read: {e}")).as_deref(),
+        Some("gopher")
+    );
+    let count = manager.count().await;
+    assert_eq!(count.unwrap_or_else(|e| panic!("count: {e}")), 1);
+    (manager, cookie)
+}
+
+/// Opens `instances` stores with `provider` and `config` at once, as application instances
+/// starting together do; each one names its provider and works on the same, empty table.
+pub async fn open_instances<P: Provider + Clone>(provider: P, config: &str, instances: usize) {
+    let opens: Vec<_> = (0..instances)
+        .map(|_| {
+            let (provider, config) = (provider.clone(), config.to_owned());
+            tokio::spawn(async move { provider.open(&config, &context(1 << 20)).await })
+        })
+        .collect();
+    for open in opens {
+        let opened = open.await.unwrap_or_else(|e| panic!("an open task: {e}"));
+        let store = opened.unwrap_or_else(|e| panic!("opening {}: {e}", provider.name()));
+        assert_eq!(store.provider(), provider.name());
+        let count = store.count(0).await;
+        assert_eq!(count.unwrap_or_else(|e| panic!("count: {e}")), 0);
+    }
+}
+
+/// A record with the longest ID core generates and an expiry far beyond 2038 is stored and
+/// read back unchanged.
+pub async fn longest_id_and_far_expiry_read_back(store: &dyn RawStore) {
+    let id = SessionId::generate(128).unwrap_or_else(|e| panic!("an ID: {e}"));
+    let write = Write {
+        body: b"migrated",
+        expires_at: i64::MAX,
+        ttl_ms: 1,
+        owner: None,
+    };
+    let inserted = store.insert(&id, write).await;
+    inserted.unwrap_or_else(|e| panic!("insert: {e}"));
+    let stored = store.read(&id).await.unwrap_or_else(|e| panic!("read: {e}"));
+    let stored = stored.unwrap_or_else(|| panic!("the record was not found"));
+    assert_eq!(
+        (&stored.body[..], stored.expires_at),
+        (&b"migrated"[..], i64::MAX)
+    );
+}
+
+/// A hostile cookie never becomes an ID, and `owner` (free text full of quotes and SQL) is
+/// stored and matched verbatim, and only exactly. Leaves two sessions in the table: one
+/// without an owner, one owned by `owner`; the caller checks the rows in its dialect.
+pub async fn hostile_strings_are_bound_parameters(manager: &Manager, owner: &str) {
+    // An ID cannot even be formed from a hostile cookie: it never reaches SQL.
+    let session = manager.load(["MacaronSession=x'; DROP TABLE sessions;--"]);
+    let read = session.get::<String>("k").await;
+    assert_eq!(read.unwrap_or_else(|e| panic!("read: {e}")), None);
+    let set = |result: session_core::Result<()>| result.unwrap_or_else(|e| panic!("set: {e}"));
+    set(session.set("k", "v").await);
+    let commit = session.commit().await;
+    let set_cookie = commit.unwrap_or_else(|e| panic!("commit: {e}")).set_cookie;
+    let set_cookie = set_cookie.unwrap_or_else(|| panic!("a new session sets a cookie"));
+    assert!(!set_cookie.contains("DROP"), "{set_cookie}");
+
+    let session = manager.load([]);
+    set(session.set("uid", "x").await);
+    set(session.set_owner(Some(owner)).await);
+    let commit = session.commit().await;
+    let set_cookie = commit.unwrap_or_else(|e| panic!("commit: {e}")).set_cookie;
+    let cookie = cookie_pair(&set_cookie.unwrap_or_else(|| panic!("a new session sets a cookie")));
+    let owner_sessions = |owner: &str| {
+        let owner = owner.to_owned();
+        async move {
+            let listed = manager.owner_sessions(&owner).await;
+            listed.unwrap_or_else(|e| panic!("owner_sessions: {e}"))
+        }
+    };
+    let listed = owner_sessions(owner).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        format!("MacaronSession={}", listed[0].as_str()),
+        cookie,
+        "the listed session is the owner's"
+    );
+    assert!(owner_sessions("o'brien").await.is_empty());
+    assert!(owner_sessions("' OR '1'='1").await.is_empty());
 }
