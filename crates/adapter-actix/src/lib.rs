@@ -59,6 +59,96 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! # Network stores: open them on the worker
+//!
+//! actix-web serves requests on worker threads, each with its own single-threaded runtime,
+//! while `#[actix_web::main]` runs `main` on another one. A provider that talks to a server
+//! (redis, memcache, postgres, ...) has its connections driven by tasks on the runtime that
+//! opened it. Open such a [`Manager`](session_core::Manager) in `main` and every round trip
+//! to the store also wakes the main thread: CPU time on another core and a cross-thread
+//! hand-off per call (in this workspace's benchmark, about 3 µs of main-thread CPU per
+//! request with redis).
+//!
+//! So open it on each worker. The `HttpServer::new` factory runs on the worker but cannot
+//! await; a middleware, though, is built asynchronously on the worker
+//! ([`Transform::new_transform`](actix_web::dev::Transform::new_transform)), so a small
+//! wrapper can open the manager there. Each worker then has its own manager and connections.
+//! An in-process store (the memory provider) stays in `main`, as in the example above, shared
+//! by all workers: opened per worker, each worker would see only its own sessions.
+//!
+//! ```no_run
+//! use std::future::Future;
+//! use std::pin::Pin;
+//!
+//! use actix_web::dev::{ServiceRequest, Transform};
+//! use actix_web::{App, HttpServer, web};
+//! use adapter_actix::{Session, SessionError, SessionMiddleware};
+//! use session_core::{Manager, Options, Registry};
+//! # /*
+//! use session_redis::RedisProvider;
+//! # */
+//!
+//! /// A middleware that the worker running it builds with `open`, once, as it starts.
+//! struct OnWorker<F>(F);
+//!
+//! impl<S, F, Fut, M> Transform<S, ServiceRequest> for OnWorker<F>
+//! where
+//!     F: Fn() -> Fut,
+//!     Fut: Future<Output = anyhow::Result<M>> + 'static,
+//!     M: Transform<S, ServiceRequest, InitError = ()> + 'static,
+//!     S: 'static,
+//! {
+//!     type Response = M::Response;
+//!     type Error = M::Error;
+//!     type Transform = M::Transform;
+//!     type InitError = ();
+//!     type Future = Pin<Box<dyn Future<Output = Result<M::Transform, ()>>>>;
+//!
+//!     fn new_transform(&self, service: S) -> Self::Future {
+//!         let open = (self.0)();
+//!         Box::pin(async move {
+//!             // A store that cannot be opened stops the worker; `HttpServer::run` then fails.
+//!             let middleware = open
+//!                 .await
+//!                 .map_err(|e| eprintln!("cannot open the session store: {e:#}"))?;
+//!             middleware.new_transform(service).await
+//!         })
+//!     }
+//! }
+//!
+//! async fn sessions() -> anyhow::Result<SessionMiddleware> {
+//! # /*
+//!     let registry = Registry::new().with(RedisProvider)?;
+//! # */
+//! # let _ = Registry::new;
+//! # let registry = demo_support::registry()?;
+//!     let options = Options {
+//!         provider: "redis".into(),
+//!         provider_config: "addr=127.0.0.1:6379".into(),
+//!         ..Options::default()
+//!     };
+//!     Ok(SessionMiddleware::new(Manager::new(options, &registry).await?))
+//! }
+//!
+//! async fn index(session: Session) -> Result<String, SessionError> {
+//!     let visits = session.get::<u64>("visits").await?.unwrap_or(0) + 1;
+//!     session.set("visits", &visits).await?;
+//!     Ok(visits.to_string())
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     HttpServer::new(|| {
+//!         App::new()
+//!             .wrap(OnWorker(sessions))
+//!             .route("/", web::get().to(index))
+//!     })
+//!     .bind("127.0.0.1:8080")?
+//!     .run()
+//!     .await
+//! }
+//! ```
 
 mod error;
 mod extract;
