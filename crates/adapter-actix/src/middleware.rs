@@ -100,11 +100,9 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let session = self.manager.load(
-            req.headers()
-                .get_all(COOKIE)
-                .filter_map(|value| value.to_str().ok()),
-        );
+        let session = self
+            .manager
+            .load_bytes(req.headers().get_all(COOKIE).map(|value| value.as_bytes()));
         req.extensions_mut().insert(session.clone());
         let service = Rc::clone(&self.service);
         let on_error = Arc::clone(&self.on_error);

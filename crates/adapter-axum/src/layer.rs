@@ -115,14 +115,12 @@ where
         // The clone that was not polled ready stays here; the ready one serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        // Header values that are not text cannot hold a session ID; skipping them is
-        // the same as skipping a malformed ID.
-        let session = self.manager.load(
+        let session = self.manager.load_bytes(
             request
                 .headers()
                 .get_all(COOKIE)
                 .iter()
-                .filter_map(|v| v.to_str().ok()),
+                .map(|v| v.as_bytes()),
         );
         request.extensions_mut().insert(session.clone());
         ResponseFuture {

@@ -80,14 +80,9 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        // Header values that are not text cannot hold a session ID; skipping them is the same
-        // as skipping a malformed ID.
-        let session = self.manager.load(
-            req.headers()
-                .get_all(COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
-        );
+        let session = self
+            .manager
+            .load_bytes(req.headers().get_all(COOKIE).iter().map(|v| v.as_bytes()));
         // poem extractors only see `&Request`, so the flash handle is made here, once: it is
         // cheap (no provider call until used) and every extraction then shares it.
         req.extensions_mut()

@@ -15,34 +15,49 @@ pub const MAX_COOKIE_CANDIDATES: usize = 4;
 /// header (`name=v; Path=/; HttpOnly; SameSite=Lax`) still yields `v`.
 pub fn cookie_values<'a>(headers: impl IntoIterator<Item = &'a str>, name: &str) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
-    for_each_value(headers, name, |value| found.push(value.to_owned()));
+    for_each_value(headers.into_iter().map(str::as_bytes), name, |value| {
+        found.push(value.to_owned())
+    });
     found
 }
 
 /// Calls `visit` with each distinct value of cookie `name`, in order, at most
 /// [`MAX_COOKIE_CANDIDATES`] times.
 ///
-/// A plain scan rather than `cookie::Cookie::split_parse`: this runs on every request, and
-/// building a `Cookie` for every pair of the header cost more than the rest of an untouched
-/// request's session handling (see `bench/NOTES.md`). The rules are the ones `split_parse`
-/// applies: pairs split on `;`, name and value split at the first `=` and trimmed, no
-/// percent-decoding, pairs without `=` or with an empty name skipped.
+/// A plain scan over the header bytes rather than `cookie::Cookie::split_parse`: this runs on
+/// every request, and building a `Cookie` for every pair of the header (plus checking the
+/// whole header is text first) cost more than the rest of an untouched request's session
+/// handling (see `bench/NOTES.md`). The rules are the ones `split_parse` applies to a text
+/// header: pairs split on `;`, name and value split at the first `=` and trimmed of ASCII
+/// whitespace, no percent-decoding, pairs without `=` or with another name skipped. Only the
+/// matching value has to be text; other cookies in the header may hold any bytes.
 pub(crate) fn for_each_value<'a>(
-    headers: impl IntoIterator<Item = &'a str>,
+    headers: impl IntoIterator<Item = &'a [u8]>,
     name: &str,
     mut visit: impl FnMut(&'a str),
 ) {
+    let name = name.as_bytes();
+    if name.is_empty() {
+        return;
+    }
     let mut seen: [&str; MAX_COOKIE_CANDIDATES] = [""; MAX_COOKIE_CANDIDATES];
     let mut count = 0;
     for header in headers {
-        for pair in header.split(';') {
-            let Some((key, value)) = pair.split_once('=') else {
+        // memchr finds the separators a word (or SIMD register) at a time.
+        let mut rest = header;
+        while !rest.is_empty() {
+            let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+            let pair = &rest[..end];
+            rest = rest.get(end + 1..).unwrap_or_default();
+            let Some(eq) = memchr::memchr(b'=', pair) else {
                 continue;
             };
-            if key.trim() != name || name.is_empty() {
+            if pair[..eq].trim_ascii() != name {
                 continue;
             }
-            let value = value.trim();
+            let Ok(value) = std::str::from_utf8(pair[eq + 1..].trim_ascii()) else {
+                continue;
+            };
             if seen[..count].contains(&value) {
                 continue;
             }
@@ -111,6 +126,20 @@ mod tests {
             ["x", "y"]
         );
         assert!(cookie_values(["garbage;;; =; ==="], "MacaronSession").is_empty());
+    }
+
+    #[test]
+    fn only_the_session_value_must_be_text() {
+        let mut found = Vec::new();
+        for_each_value(
+            [
+                &b"x=\xff\xfe; MacaronSession = abc ;y"[..],
+                b"MacaronSession=\xff",
+            ],
+            "MacaronSession",
+            |v| found.push(v),
+        );
+        assert_eq!(found, ["abc"]);
     }
 
     #[test]

@@ -137,6 +137,13 @@ impl Manager {
     /// value is tried in order and the first live session is used; an unknown value is never
     /// adopted.
     pub fn load<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> Session {
+        self.load_bytes(cookie_headers.into_iter().map(str::as_bytes))
+    }
+
+    /// [`Manager::load`] from the raw bytes of the `Cookie` header values, as HTTP libraries
+    /// hold them: saves adapters checking that every header is text (only the session
+    /// cookie's own value has to be).
+    pub fn load_bytes<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
         // Only the raw values are kept here; parsing and signature checks wait for the first
         // use, so a handler that never looks at its session pays for one scan of the header.
         let mut values = String::new();

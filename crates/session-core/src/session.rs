@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::lock::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::Mutex;
 use tracing::Instrument as _;
 
 use crate::clock::Millis;
@@ -32,6 +32,10 @@ const MAX_ID_ATTEMPTS: u32 = 8;
 #[derive(Clone)]
 pub struct Session {
     manager: Manager,
+    /// `futures_util`'s async mutex rather than tokio's: the lock is held across provider
+    /// calls, so it must be async, but it is almost never contended, and releasing tokio's
+    /// (FIFO, with a waiter list behind a lock) cost more on every request than releasing
+    /// this one (one atomic when nobody waits).
     state: Arc<Mutex<State>>,
 }
 
@@ -72,20 +76,24 @@ struct Loaded {
     changes: Vec<Change>,
 }
 
+/// One change a request made, kept to be replayed onto a newer stored record on conflict.
+///
+/// `Set` holds only the key: the value lives once, in the request's own record (which holds
+/// every key's final value), instead of being copied into the log as well.
 #[derive(Debug, Clone)]
 enum Change {
-    Set(String, Vec<u8>),
+    Set(String),
     Delete(String),
     Flush,
     Owner(Option<String>),
 }
 
 impl Change {
-    fn apply(&self, record: &mut Record) {
+    /// Applies the change to the request's own record. A `Set` is already there: `set`
+    /// stored the value itself.
+    fn apply_own(&self, record: &mut Record) {
         match self {
-            Change::Set(k, v) => {
-                record.values.insert(k.clone(), v.clone());
-            }
+            Change::Set(_) => {}
             Change::Delete(k) => {
                 record.values.remove(k);
             }
@@ -94,6 +102,20 @@ impl Change {
                 record.owner = None;
             }
             Change::Owner(owner) => record.owner.clone_from(owner),
+        }
+    }
+
+    /// Replays the change onto `target`, a newer record, taking set values from `ours`, the
+    /// request's own record. A key `ours` lacks was removed by a later change in the same
+    /// log, which the replay applies in turn, so skipping it here gives the same result.
+    fn replay(&self, target: &mut Record, ours: &Record) {
+        match self {
+            Change::Set(k) => {
+                if let Some(v) = ours.values.get(k) {
+                    target.values.insert(k.clone(), v.clone());
+                }
+            }
+            other => other.apply_own(target),
         }
     }
 }
@@ -149,7 +171,7 @@ impl Session {
     /// session. Adapters call it first so that such requests skip the asynchronous commit
     /// (and the allocation its future needs in a `Service`).
     pub fn commit_without_io(&self) -> Option<Commit> {
-        let mut state = self.state.try_lock().ok()?;
+        let mut state = self.state.try_lock()?;
         if state.failed.is_some() {
             return None;
         }
@@ -209,7 +231,8 @@ impl Session {
         let mut state = self.state.lock().await;
         let loaded = self.ensure_loaded(&mut state).await?;
         if loaded.current.values.get(key) != Some(&bytes) {
-            self.record(loaded, Change::Set(key.to_owned(), bytes))?;
+            loaded.current.values.insert(key.to_owned(), bytes);
+            self.record(loaded, Change::Set(key.to_owned()))?;
         }
         Ok(())
     }
@@ -319,14 +342,14 @@ impl Session {
             // Destroyed meanwhile: continue as a new session holding only this request's changes.
             let mut fresh = Record::new(self.manager.clock().now());
             for change in &loaded.changes {
-                change.apply(&mut fresh);
+                change.replay(&mut fresh, &loaded.current);
             }
             *loaded = self.fresh(fresh, loaded.changes.clone());
             return Ok(());
         };
         let _ = stored;
         for change in &loaded.changes {
-            change.apply(&mut record);
+            change.replay(&mut record, &loaded.current);
         }
         let inner = &self.manager.inner;
         let body = record.encode(inner.options.max_record_size)?;
@@ -543,7 +566,7 @@ impl Session {
                         return self.vanished(loaded, &id, cookie);
                     };
                     for change in &loaded.changes {
-                        change.apply(&mut record);
+                        change.replay(&mut record, &loaded.current);
                     }
                     loaded.current = record;
                     version = stored.version;
@@ -663,7 +686,7 @@ impl Session {
     }
 
     fn record(&self, loaded: &mut Loaded, change: Change) -> Result<()> {
-        change.apply(&mut loaded.current);
+        change.apply_own(&mut loaded.current);
         loaded.changes.push(change);
         if loaded.id.is_none() && !loaded.current.values.is_empty() {
             // A new session gets its ID when it first holds data, so handlers can see it.

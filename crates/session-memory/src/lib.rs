@@ -88,7 +88,12 @@ struct Entry {
     owner: Option<Box<str>>,
 }
 
-type Shard = HashMap<SessionId, Entry>;
+/// Sessions are keyed with foldhash rather than SipHash: a lookup on every request hashes
+/// the ID, and SipHash's flooding resistance buys nothing here. Keys are inserted only under
+/// IDs the server generated from the OS CSPRNG (or their hashes), never under a value a
+/// client chose, so no one can fill a shard with colliding keys; a client's chosen ID only
+/// ever costs one lookup. The owner index, whose keys users do choose, keeps SipHash.
+type Shard = HashMap<SessionId, Entry, foldhash::fast::RandomState>;
 
 /// The in-process store. `MemoryStore::default()` is unbounded and uses the system clock.
 pub struct MemoryStore {
@@ -120,7 +125,9 @@ impl MemoryStore {
     /// which sessions are expired when room must be made.
     pub fn new(capacity: Option<usize>, clock: Arc<dyn Clock>) -> Self {
         MemoryStore {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(HashMap::default()))
+                .collect(),
             owners: Mutex::new(HashMap::new()),
             capacity,
             len: AtomicUsize::new(0),
