@@ -7,16 +7,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
-use session_core::{Error, Result, config};
+use session_core::{Error, Result};
 use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
 use url::{Host, Url};
 
 use crate::table::TableName;
 
-/// Pool size when the config sets none.
-pub const DEFAULT_POOL_SIZE: u32 = 10;
-/// How long a request waits for a pooled connection before failing with `Error::Backend`.
-pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+pub use session_sqlx::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE};
 
 const KEYS: &str = "table, pool_size (or max_connections), acquire_timeout; in a Go DSN also \
                     charset, collation, tls, ssl-mode, ssl-ca, socket, parseTime, loc; in a \
@@ -140,20 +137,11 @@ impl MySqlConfig {
 
     /// Applies one of the provider's own keys; false when `key` is not one of them.
     fn provider_key(&mut self, key: &str, value: &str) -> Result<bool> {
-        match key {
-            "table" => self.table = TableName::parse(value)?,
-            "pool_size" | "max_connections" => self.pool_size = config::positive(key, value)?,
-            "acquire_timeout" => {
-                // Fractional seconds are allowed, so `config::seconds` does not fit.
-                self.acquire_timeout = match value.parse::<f64>() {
-                    Ok(s) if s > 0.0 => Duration::try_from_secs_f64(s)
-                        .map_err(|_| not_positive(key, value, "seconds"))?,
-                    _ => return Err(not_positive(key, value, "seconds")),
-                }
-            }
-            _ => return Ok(false),
+        if key == "table" {
+            self.table = TableName::parse(value)?;
+            return Ok(true);
         }
-        Ok(true)
+        session_sqlx::pool_key(key, value, &mut self.pool_size, &mut self.acquire_timeout)
     }
 
     /// Applies a Go DSN part or parameter.
@@ -183,13 +171,6 @@ impl MySqlConfig {
         };
         Ok(())
     }
-}
-
-fn not_positive(key: &str, value: &str, unit: &str) -> Error {
-    Error::config(
-        key,
-        format!("expected a positive number of {unit}, got {value:?}"),
-    )
 }
 
 /// The connection character set. Go DSNs often say `utf8` (MySQL's 3-byte `utf8mb3`), which

@@ -173,11 +173,6 @@ impl MySqlStore {
         &self.table
     }
 
-    /// Checks a connection out of the pool for one operation.
-    async fn lease(&self) -> Result<Lease> {
-        Lease::acquire(&self.pool).await
-    }
-
     /// Checks a record before it is written, so nothing the table cannot hold is sent.
     fn check(&self, record: &Write<'_>) -> Result<()> {
         if record.body.len() > self.max_record_size {
@@ -209,7 +204,7 @@ impl MySqlStore {
     async fn write(&self, id: &SessionId, op: Op, record: Write<'_>) -> Result<Option<u64>> {
         self.check(&record)?;
         let len = record.body.len() as u64;
-        let mut lease = self.lease().await?;
+        let mut lease = Lease::acquire(&self.pool).await?;
         if self.data_capacity.is_some_and(|capacity| len <= capacity) {
             let written = self.run(lease.conn()?, id, op, record).await;
             return lease.release(written).map_err(backend);
@@ -331,12 +326,13 @@ impl RawStore for MySqlStore {
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
-        let mut lease = self.lease().await?;
-        let result = sqlx::query_as(self.sql.read.clone())
-            .bind(id.as_str())
-            .fetch_optional(lease.conn()?)
-            .await;
-        let row: Option<(Vec<u8>, u64, i64)> = lease.release(result).map_err(backend)?;
+        let row: Option<(Vec<u8>, u64, i64)> = Lease::run(&self.pool, async |conn| {
+            sqlx::query_as(self.sql.read.clone())
+                .bind(id.as_str())
+                .fetch_optional(conn)
+                .await
+        })
+        .await?;
         Ok(row.map(|(body, version, expires_at)| Stored {
             body: body.into(),
             version: Version(version),
@@ -345,12 +341,13 @@ impl RawStore for MySqlStore {
     }
 
     async fn exist(&self, id: &SessionId) -> Result<bool> {
-        let mut lease = self.lease().await?;
-        let result = sqlx::query_as(self.sql.exist.clone())
-            .bind(id.as_str())
-            .fetch_optional(lease.conn()?)
-            .await;
-        let row: Option<(i32,)> = lease.release(result).map_err(backend)?;
+        let row: Option<(i32,)> = Lease::run(&self.pool, async |conn| {
+            sqlx::query_as(self.sql.exist.clone())
+                .bind(id.as_str())
+                .fetch_optional(conn)
+                .await
+        })
+        .await?;
         Ok(row.is_some())
     }
 
@@ -377,70 +374,62 @@ impl RawStore for MySqlStore {
     }
 
     async fn touch(&self, id: &SessionId, expires_at: Millis, _ttl_ms: Millis) -> Result<bool> {
-        let mut lease = self.lease().await?;
-        let result = sqlx::query(self.sql.touch.clone())
-            .bind(expires_at)
-            .bind(id.as_str())
-            .execute(lease.conn()?)
-            .await;
-        let done = lease.release(result).map_err(backend)?;
+        let done = Lease::run(&self.pool, async |conn| {
+            sqlx::query(self.sql.touch.clone())
+                .bind(expires_at)
+                .bind(id.as_str())
+                .execute(conn)
+                .await
+        })
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<bool> {
-        let mut lease = self.lease().await?;
-        let result = sqlx::query(self.sql.destroy.clone())
-            .bind(id.as_str())
-            .execute(lease.conn()?)
-            .await;
-        let done = lease.release(result).map_err(backend)?;
+        let done = Lease::run(&self.pool, async |conn| {
+            sqlx::query(self.sql.destroy.clone())
+                .bind(id.as_str())
+                .execute(conn)
+                .await
+        })
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn count(&self, now: Millis) -> Result<u64> {
-        let mut lease = self.lease().await?;
-        let result = sqlx::query_as(self.sql.count.clone())
-            .bind(now)
-            .fetch_one(lease.conn()?)
-            .await;
-        let (n,): (i64,) = lease.release(result).map_err(backend)?;
+        let (n,): (i64,) = Lease::run(&self.pool, async |conn| {
+            sqlx::query_as(self.sql.count.clone())
+                .bind(now)
+                .fetch_one(conn)
+                .await
+        })
+        .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn gc(&self, now: Millis) -> Result<u64> {
-        let mut removed = 0;
-        loop {
-            let mut lease = self.lease().await?;
-            let result = sqlx::query(self.sql.gc.clone())
-                .bind(now)
-                .execute(lease.conn()?)
-                .await;
-            let done = lease.release(result).map_err(backend)?;
-            removed += done.rows_affected();
-            if done.rows_affected() < GC_BATCH {
-                return Ok(removed);
-            }
-        }
+        session_sqlx::gc_in_batches(GC_BATCH, || async move {
+            let done = Lease::run(&self.pool, async |conn| {
+                sqlx::query(self.sql.gc.clone())
+                    .bind(now)
+                    .execute(conn)
+                    .await
+            })
+            .await?;
+            Ok(done.rows_affected())
+        })
+        .await
     }
 
     async fn owner_sessions(&self, owner: &str, now: Millis) -> Result<Vec<SessionId>> {
-        let mut lease = self.lease().await?;
-        let result = sqlx::query_as(self.sql.owner.clone())
-            .bind(owner)
-            .bind(now)
-            .fetch_all(lease.conn()?)
-            .await;
-        let rows: Vec<(String,)> = lease.release(result).map_err(backend)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(id,)| {
-                SessionId::parse_any(&id)
-                    .inspect_err(|_| {
-                        // Only a row written by something else than this provider can hold it.
-                        tracing::warn!(table = %self.table, "skipping a malformed session id");
-                    })
-                    .ok()
-            })
-            .collect())
+        let rows: Vec<(String,)> = Lease::run(&self.pool, async |conn| {
+            sqlx::query_as(self.sql.owner.clone())
+                .bind(owner)
+                .bind(now)
+                .fetch_all(conn)
+                .await
+        })
+        .await?;
+        Ok(session_sqlx::session_ids(rows, &self.table))
     }
 }

@@ -6,16 +6,14 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use session_core::{Error, Result, config};
+use session_core::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use url::{Host, Url};
 
 use crate::table::TableName;
 
-/// Pool size when the config sets none.
-pub const DEFAULT_POOL_SIZE: u32 = 10;
-/// How long a request waits for a pooled connection before failing with `Error::Backend`.
-pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+pub use session_sqlx::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE};
+
 /// Shown in `pg_stat_activity` unless the config sets `application_name`.
 pub const DEFAULT_APPLICATION_NAME: &str = "session-postgres";
 
@@ -155,26 +153,11 @@ impl PgConfig {
 
     /// Applies one of the provider's own keys; false when `key` is not one of them.
     fn provider_key(&mut self, key: &str, value: &str) -> Result<bool> {
-        match key {
-            "table" => self.table = TableName::parse(value)?,
-            "pool_size" | "max_connections" => self.pool_size = config::positive(key, value)?,
-            "acquire_timeout" => {
-                // Fractional seconds are allowed, so `config::seconds` does not fit.
-                self.acquire_timeout = value
-                    .parse()
-                    .ok()
-                    .filter(|s| *s > 0.0)
-                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                    .ok_or_else(|| {
-                        Error::config(
-                            key,
-                            format!("expected a positive number of seconds, got {value:?}"),
-                        )
-                    })?;
-            }
-            _ => return Ok(false),
+        if key == "table" {
+            self.table = TableName::parse(value)?;
+            return Ok(true);
         }
-        Ok(true)
+        session_sqlx::pool_key(key, value, &mut self.pool_size, &mut self.acquire_timeout)
     }
 
     /// Applies a libpq connection key.

@@ -149,11 +149,6 @@ impl PostgresStore {
         &self.table
     }
 
-    /// Checks a connection out of the pool for one operation.
-    async fn lease(&self) -> Result<Lease> {
-        Lease::acquire(&self.pool).await
-    }
-
     /// Checks a record before it is written, so a value the table cannot hold is a typed
     /// error rather than a database error.
     fn check(&self, record: &Write<'_>) -> Result<()> {
@@ -219,12 +214,13 @@ impl RawStore for PostgresStore {
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
-        let mut lease = self.lease().await?;
-        let result = sqlx::query_as(self.sql.read.clone())
-            .bind(id.as_str())
-            .fetch_optional(lease.conn()?)
-            .await;
-        let row: Option<(Vec<u8>, i64, i64)> = lease.release(result).map_err(backend)?;
+        let row: Option<(Vec<u8>, i64, i64)> = Lease::run(&self.pool, async |conn| {
+            sqlx::query_as(self.sql.read.clone())
+                .bind(id.as_str())
+                .fetch_optional(conn)
+                .await
+        })
+        .await?;
         Ok(row.map(|(body, v, expires_at)| Stored {
             body: body.into(),
             version: version(v),
@@ -233,28 +229,30 @@ impl RawStore for PostgresStore {
     }
 
     async fn exist(&self, id: &SessionId) -> Result<bool> {
-        let mut lease = self.lease().await?;
-        let result = sqlx::query_as(self.sql.exist.clone())
-            .bind(id.as_str())
-            .fetch_optional(lease.conn()?)
-            .await;
-        let row: Option<(i32,)> = lease.release(result).map_err(backend)?;
+        let row: Option<(i32,)> = Lease::run(&self.pool, async |conn| {
+            sqlx::query_as(self.sql.exist.clone())
+                .bind(id.as_str())
+                .fetch_optional(conn)
+                .await
+        })
+        .await?;
         Ok(row.is_some())
     }
 
     async fn insert(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
         self.check(&record)?;
         let v = Version::random(NAME)?;
-        let mut lease = self.lease().await?;
-        let result = sqlx::query(self.sql.insert.clone())
-            .bind(id.as_str())
-            .bind(record.body)
-            .bind(record.expires_at)
-            .bind(column(v))
-            .bind(record.owner)
-            .execute(lease.conn()?)
-            .await;
-        let done = lease.release(result).map_err(backend)?;
+        let done = Lease::run(&self.pool, async |conn| {
+            sqlx::query(self.sql.insert.clone())
+                .bind(id.as_str())
+                .bind(record.body)
+                .bind(record.expires_at)
+                .bind(column(v))
+                .bind(record.owner)
+                .execute(conn)
+                .await
+        })
+        .await?;
         Ok(if done.rows_affected() == 1 {
             Inserted::Created(v)
         } else {
@@ -264,16 +262,17 @@ impl RawStore for PostgresStore {
 
     async fn save(&self, id: &SessionId, expected: Version, record: Write<'_>) -> Result<Saved> {
         self.check(&record)?;
-        let mut lease = self.lease().await?;
-        let result = sqlx::query_as(self.sql.save.clone())
-            .bind(id.as_str())
-            .bind(column(expected))
-            .bind(record.body)
-            .bind(record.expires_at)
-            .bind(record.owner)
-            .fetch_one(lease.conn()?)
-            .await;
-        let (saved, present): (Option<i64>, bool) = lease.release(result).map_err(backend)?;
+        let (saved, present): (Option<i64>, bool) = Lease::run(&self.pool, async |conn| {
+            sqlx::query_as(self.sql.save.clone())
+                .bind(id.as_str())
+                .bind(column(expected))
+                .bind(record.body)
+                .bind(record.expires_at)
+                .bind(record.owner)
+                .fetch_one(conn)
+                .await
+        })
+        .await?;
         Ok(match saved {
             Some(v) => Saved::Saved(version(v)),
             None if present => Saved::Conflict,
@@ -282,23 +281,25 @@ impl RawStore for PostgresStore {
     }
 
     async fn touch(&self, id: &SessionId, expires_at: Millis, _ttl_ms: Millis) -> Result<bool> {
-        let mut lease = self.lease().await?;
-        let result = sqlx::query(self.sql.touch.clone())
-            .bind(id.as_str())
-            .bind(expires_at)
-            .execute(lease.conn()?)
-            .await;
-        let done = lease.release(result).map_err(backend)?;
+        let done = Lease::run(&self.pool, async |conn| {
+            sqlx::query(self.sql.touch.clone())
+                .bind(id.as_str())
+                .bind(expires_at)
+                .execute(conn)
+                .await
+        })
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<bool> {
-        let mut lease = self.lease().await?;
-        let result = sqlx::query(self.sql.destroy.clone())
-            .bind(id.as_str())
-            .execute(lease.conn()?)
-            .await;
-        let done = lease.release(result).map_err(backend)?;
+        let done = Lease::run(&self.pool, async |conn| {
+            sqlx::query(self.sql.destroy.clone())
+                .bind(id.as_str())
+                .execute(conn)
+                .await
+        })
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -310,17 +311,18 @@ impl RawStore for PostgresStore {
     ) -> Result<Inserted> {
         self.check(&record)?;
         let v = Version::random(NAME)?;
-        let mut lease = self.lease().await?;
-        let result = sqlx::query_as(self.sql.regenerate.clone())
-            .bind(new.as_str())
-            .bind(record.body)
-            .bind(record.expires_at)
-            .bind(column(v))
-            .bind(record.owner)
-            .bind(old.as_str())
-            .fetch_one(lease.conn()?)
-            .await;
-        let (created,): (i64,) = lease.release(result).map_err(backend)?;
+        let (created,): (i64,) = Lease::run(&self.pool, async |conn| {
+            sqlx::query_as(self.sql.regenerate.clone())
+                .bind(new.as_str())
+                .bind(record.body)
+                .bind(record.expires_at)
+                .bind(column(v))
+                .bind(record.owner)
+                .bind(old.as_str())
+                .fetch_one(conn)
+                .await
+        })
+        .await?;
         Ok(if created == 1 {
             Inserted::Created(v)
         } else {
@@ -329,51 +331,39 @@ impl RawStore for PostgresStore {
     }
 
     async fn count(&self, now: Millis) -> Result<u64> {
-        let mut lease = self.lease().await?;
-        let result = sqlx::query_as(self.sql.count.clone())
-            .bind(now)
-            .fetch_one(lease.conn()?)
-            .await;
-        let (n,): (i64,) = lease.release(result).map_err(backend)?;
+        let (n,): (i64,) = Lease::run(&self.pool, async |conn| {
+            sqlx::query_as(self.sql.count.clone())
+                .bind(now)
+                .fetch_one(conn)
+                .await
+        })
+        .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn gc(&self, now: Millis) -> Result<u64> {
-        let mut removed = 0u64;
-        loop {
-            let mut lease = self.lease().await?;
-            let result = sqlx::query(self.sql.gc.clone())
-                .bind(now)
-                .execute(lease.conn()?)
-                .await;
-            let done = lease.release(result).map_err(backend)?;
-            removed += done.rows_affected();
-            // A short batch means nothing expired is left (or the rest is locked by requests
-            // touching it right now: those are being refreshed, not garbage).
-            if done.rows_affected() < GC_BATCH as u64 {
-                return Ok(removed);
-            }
-        }
+        session_sqlx::gc_in_batches(GC_BATCH.unsigned_abs(), || async move {
+            let done = Lease::run(&self.pool, async |conn| {
+                sqlx::query(self.sql.gc.clone())
+                    .bind(now)
+                    .execute(conn)
+                    .await
+            })
+            .await?;
+            Ok(done.rows_affected())
+        })
+        .await
     }
 
     async fn owner_sessions(&self, owner: &str, now: Millis) -> Result<Vec<SessionId>> {
-        let mut lease = self.lease().await?;
-        let result = sqlx::query_as(self.sql.owner.clone())
-            .bind(owner)
-            .bind(now)
-            .fetch_all(lease.conn()?)
-            .await;
-        let rows: Vec<(String,)> = lease.release(result).map_err(backend)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(id,)| match SessionId::parse_any(&id) {
-                Ok(id) => Some(id),
-                Err(_) => {
-                    // Only a row written by something else than this provider can hold it.
-                    tracing::warn!(table = %self.table, "skipping a malformed session id");
-                    None
-                }
-            })
-            .collect())
+        let rows: Vec<(String,)> = Lease::run(&self.pool, async |conn| {
+            sqlx::query_as(self.sql.owner.clone())
+                .bind(owner)
+                .bind(now)
+                .fetch_all(conn)
+                .await
+        })
+        .await?;
+        Ok(session_sqlx::session_ids(rows, &self.table))
     }
 }

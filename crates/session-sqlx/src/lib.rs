@@ -18,6 +18,12 @@
 //!   closes its connection, so the next request never gets one with unread replies or an
 //!   open transaction on it.
 //!
+//! The config keys for the pool (`pool_size` or `max_connections`, `acquire_timeout`) are
+//! the same for every provider: [`pool_key`] applies them.
+//!
+//! Two pieces of a store are the same in every dialect: [`gc_in_batches`] and
+//! [`session_ids`].
+//!
 //! The crate has no SQL driver of its own: a provider names its connection type and its
 //! registry name by implementing [`SqlxProvider`].
 //!
@@ -74,13 +80,17 @@
 //!
 //! # Test support
 //!
-//! The `test-support` feature adds [`testing`]: the helpers the providers' integration tests
-//! share (unique test tables dropped at the end, a session context, and the outage and
-//! round-trip scenarios that are the same for every SQL dialect). Only dev-dependencies
-//! should enable it.
+//! The `test-support` feature adds the module `testing`: the helpers the providers'
+//! integration tests share (unique test tables dropped at the end, a session context, and
+//! the outage, round-trip and SQL-injection scenarios that are the same for every dialect).
+//! Only dev-dependencies should enable it.
 
+mod config;
 mod pool;
+mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
+pub use config::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, pool_key};
 pub use pool::{ConnectionManager, Lease, Options, PING_IF_IDLE_FOR, Pool, SqlxProvider};
+pub use store::{gc_in_batches, session_ids};

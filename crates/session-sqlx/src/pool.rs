@@ -155,6 +155,20 @@ impl<P: SqlxProvider> Lease<P> {
         }
     }
 
+    /// One exchange on a connection of its own: checks a connection out, runs `statement` on
+    /// it and [releases](Lease::release) it according to the outcome. A database error is an
+    /// [`Error::Backend`] naming the provider.
+    pub async fn run<T>(
+        pool: &Pool<P>,
+        statement: impl AsyncFnOnce(&mut P::Connection) -> sqlx::Result<T>,
+    ) -> Result<T> {
+        let mut lease = Lease::acquire(pool).await?;
+        let result = statement(lease.conn()?).await;
+        lease
+            .release(result)
+            .map_err(|e| Error::backend(P::NAME, e))
+    }
+
     /// The connection.
     pub fn conn(&mut self) -> Result<&mut P::Connection> {
         // `None` only once `release` or `drop` took it, after which `self` is gone.

@@ -433,7 +433,10 @@ pub async fn longest_id_and_far_expiry_read_back(store: &dyn RawStore) {
     };
     let inserted = store.insert(&id, write).await;
     inserted.unwrap_or_else(|e| panic!("insert: {e}"));
-    let stored = store.read(&id).await.unwrap_or_else(|e| panic!("read: {e}"));
+    let stored = store
+        .read(&id)
+        .await
+        .unwrap_or_else(|e| panic!("read: {e}"));
     let stored = stored.unwrap_or_else(|| panic!("the record was not found"));
     assert_eq!(
         (&stored.body[..], stored.expires_at),
