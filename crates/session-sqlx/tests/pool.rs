@@ -77,35 +77,32 @@ async fn a_server_error_keeps_the_connection() {
     assert_eq!(backend_pid(&pool).await, first);
 }
 
-#[tokio::test]
-async fn a_lease_dropped_without_release_closes_its_connection() {
+/// Checks that what `end` does with the pool's one connection, leased and used, takes the
+/// connection out of the pool, so the next request gets a new one.
+async fn closes_the_connection(end: impl FnOnce(Lease<Postgres>)) {
     let pool = pool(1, Duration::from_secs(5));
     let first = backend_pid(&pool).await;
     let mut lease = lease(&pool).await;
     select_one(&mut lease).await.unwrap();
-    // As when a request future is cancelled mid-statement.
-    drop(lease);
+    end(lease);
     assert_eq!(pool.status().size, 0, "the connection left the pool");
-    assert_ne!(
-        backend_pid(&pool).await,
-        first,
-        "a new connection was opened"
-    );
+    let next = backend_pid(&pool).await;
+    assert_ne!(next, first, "a new connection was opened");
+}
+
+#[tokio::test]
+async fn a_lease_dropped_without_release_closes_its_connection() {
+    // As when a request future is cancelled mid-statement.
+    closes_the_connection(drop).await;
 }
 
 #[tokio::test]
 async fn a_client_side_error_closes_the_connection() {
-    let pool = pool(1, Duration::from_secs(5));
-    let first = backend_pid(&pool).await;
-    let lease = lease(&pool).await;
-    let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
-    assert!(lease.release::<()>(Err(sqlx::Error::Io(io))).is_err());
-    assert_eq!(pool.status().size, 0, "the connection left the pool");
-    assert_ne!(
-        backend_pid(&pool).await,
-        first,
-        "a new connection was opened"
-    );
+    closes_the_connection(|lease| {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert!(lease.release::<()>(Err(sqlx::Error::Io(io))).is_err());
+    })
+    .await;
 }
 
 #[tokio::test]
