@@ -1,6 +1,6 @@
 //! The connection pool: [`session_sqlx`]'s deadpool over sqlx connections, for MySQL and MariaDB.
 
-use session_sqlx::{Options, SqlxProvider};
+use session_sqlx::{ConnectOptionsOf, SqlxProvider};
 use sqlx::mysql::MySqlConnection;
 
 use crate::{MySqlProvider, NAME};
@@ -22,7 +22,7 @@ impl SqlxProvider for MySqlProvider {
     const NAME: &'static str = NAME;
     type Connection = MySqlConnection;
 
-    fn endpoint(options: &Options<Self>) -> (&str, u16) {
+    fn endpoint(options: &ConnectOptionsOf<Self>) -> (&str, u16) {
         (options.get_host(), options.get_port())
     }
 }

@@ -1,6 +1,6 @@
 //! The connection pool: [`session_sqlx`]'s deadpool over sqlx connections, for PostgreSQL.
 
-use session_sqlx::{Options, SqlxProvider};
+use session_sqlx::{ConnectOptionsOf, SqlxProvider};
 use sqlx::postgres::PgConnection;
 
 use crate::{NAME, PostgresProvider};
@@ -22,7 +22,7 @@ impl SqlxProvider for PostgresProvider {
     const NAME: &'static str = NAME;
     type Connection = PgConnection;
 
-    fn endpoint(options: &Options<Self>) -> (&str, u16) {
+    fn endpoint(options: &ConnectOptionsOf<Self>) -> (&str, u16) {
         (options.get_host(), options.get_port())
     }
 }

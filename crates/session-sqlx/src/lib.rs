@@ -35,7 +35,7 @@
 //! ```
 //! use std::time::Duration;
 //!
-//! use session_sqlx::{ConnectionManager, Lease, Options, Pool, SqlxProvider};
+//! use session_sqlx::{ConnectOptionsOf, ConnectionManager, Lease, Pool, SqlxProvider};
 //! use sqlx::postgres::{PgConnectOptions, PgConnection};
 //!
 //! struct Postgres;
@@ -44,7 +44,7 @@
 //!     const NAME: &'static str = "postgres";
 //!     type Connection = PgConnection;
 //!
-//!     fn endpoint(options: &Options<Self>) -> (&str, u16) {
+//!     fn endpoint(options: &ConnectOptionsOf<Self>) -> (&str, u16) {
 //!         (options.get_host(), options.get_port())
 //!     }
 //! }
@@ -92,5 +92,5 @@ mod store;
 pub mod testing;
 
 pub use config::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, pool_key};
-pub use pool::{ConnectionManager, Lease, Options, PING_IF_IDLE_FOR, Pool, SqlxProvider};
+pub use pool::{ConnectOptionsOf, ConnectionManager, Lease, PING_IF_IDLE_FOR, Pool, SqlxProvider};
 pub use store::{gc_in_batches, session_ids};

@@ -33,11 +33,11 @@ pub trait SqlxProvider: Send + Sync + 'static {
 
     /// Host and port that `options` connect to, for `Debug` output: the options' own
     /// `Debug` prints the password.
-    fn endpoint(options: &Options<Self>) -> (&str, u16);
+    fn endpoint(options: &ConnectOptionsOf<Self>) -> (&str, u16);
 }
 
 /// The sqlx connect options of a provider's connection type.
-pub type Options<P> = <<P as SqlxProvider>::Connection as Connection>::Options;
+pub type ConnectOptionsOf<P> = <<P as SqlxProvider>::Connection as Connection>::Options;
 
 /// The connection pool of a sqlx-based provider; build one with
 /// [`ConnectionManager::into_pool`].
@@ -45,7 +45,7 @@ pub type Pool<P> = managed::Pool<ConnectionManager<P>>;
 
 /// Opens and checks the pool's connections (a deadpool [`Manager`](managed::Manager)).
 pub struct ConnectionManager<P: SqlxProvider> {
-    options: Options<P>,
+    options: ConnectOptionsOf<P>,
     acquire_timeout: Duration,
 }
 
@@ -74,7 +74,7 @@ impl<P: SqlxProvider> fmt::Debug for ConnectionManager<P> {
 impl<P: SqlxProvider> ConnectionManager<P> {
     /// Connects with `options`. A request waits at most `acquire_timeout` for a connection,
     /// connecting included, before it fails with [`Error::Backend`].
-    pub fn new(options: Options<P>, acquire_timeout: Duration) -> Self {
+    pub fn new(options: ConnectOptionsOf<P>, acquire_timeout: Duration) -> Self {
         ConnectionManager {
             options,
             acquire_timeout,

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use session_core::Error;
-use session_sqlx::{ConnectionManager, Lease, Options, Pool, SqlxProvider};
+use session_sqlx::{ConnectOptionsOf, ConnectionManager, Lease, Pool, SqlxProvider};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 const URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -17,7 +17,7 @@ impl SqlxProvider for Postgres {
     const NAME: &'static str = "postgres";
     type Connection = PgConnection;
 
-    fn endpoint(options: &Options<Self>) -> (&str, u16) {
+    fn endpoint(options: &ConnectOptionsOf<Self>) -> (&str, u16) {
         (options.get_host(), options.get_port())
     }
 }
