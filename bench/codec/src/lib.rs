@@ -116,7 +116,8 @@ pub fn ours_encode(data: &Data) -> Result<Vec<u8>> {
 
 /// session-core's format.
 pub fn ours_decode(bytes: &[u8]) -> Result<Data> {
-    let mut values = Record::decode(bytes, LIMIT)?.values;
+    // A store hands core the body as `Bytes`; the copy stands for that.
+    let mut values = Record::decode(&session_core::Bytes::copy_from_slice(bytes), LIMIT)?.values;
     macro_rules! take {
         ($k:literal) => {
             field(&mut values, $k, |b| Ok(decode_value($k, b)?))?

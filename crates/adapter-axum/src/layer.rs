@@ -112,9 +112,6 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        // The clone that was not polled ready stays here; the ready one serves this request.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         let session = self.manager.load_bytes(
             request
                 .headers()
@@ -124,7 +121,9 @@ where
         );
         request.extensions_mut().insert(session.clone());
         ResponseFuture {
-            inner: inner.call(request),
+            // Called here, on the service `poll_ready` readied, not inside a future: so no
+            // clone of the inner service (a boxed route in axum: an allocation) is needed.
+            inner: self.inner.call(request),
             session: Some(session),
             on_error: self.on_error.clone(),
             finishing: None,

@@ -1,6 +1,7 @@
 //! Session IDs: generated from the OS CSPRNG, parsed strictly, redacted when printed.
 
 use std::fmt;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -31,7 +32,11 @@ static IS_LOWER_HEX: [bool; 256] = {
 /// provider never receives a path, a quote, a control byte or an over-long key. `Debug` and
 /// `Display` print a short fingerprint, never the ID itself: raw IDs stay out of logs.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(Box<str>);
+///
+/// The text is an `Arc<str>`: an ID is cloned several times per request (the session's own
+/// copy, events, provider keys), and a clone is then a reference-count bump, not an
+/// allocation.
+pub struct SessionId(Arc<str>);
 
 impl SessionId {
     /// Generates a fresh ID of `len` hex characters from the operating system's CSPRNG.
@@ -50,7 +55,7 @@ impl SessionId {
         })?;
         let mut text = hex::encode(&bytes[..needed]);
         text.truncate(len);
-        Ok(SessionId(text.into_boxed_str()))
+        Ok(SessionId(text.into()))
     }
 
     /// Parses an ID of exactly `len` lowercase hex characters; anything else is rejected

@@ -203,7 +203,11 @@ impl Manager {
     async fn read_live_inner(&self, id: &SessionId) -> Result<Option<(Stored, Record)>> {
         let inner = &self.inner;
         let key = self.key(id)?;
-        let stored = match inner.store.read(&key).await {
+        let read = match inner.store.read_in_memory(&key) {
+            Some(read) => read,
+            None => inner.store.read(&key).await,
+        };
+        let stored = match read {
             Ok(stored) => stored,
             // A record the provider itself cannot parse is as good as absent, like one whose
             // body does not decode: a corrupt record must not become a 500 on every request.

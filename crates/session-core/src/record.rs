@@ -16,6 +16,8 @@
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -32,8 +34,9 @@ pub struct Record {
     pub created: Millis,
     /// The owner the session is bound to, if any.
     pub owner: Option<String>,
-    /// Encoded values by key.
-    pub values: BTreeMap<String, Vec<u8>>,
+    /// Encoded values by key. `Bytes`, so that decoding a record slices each value out of
+    /// the stored body instead of copying it.
+    pub values: BTreeMap<String, Bytes>,
 }
 
 impl Record {
@@ -101,24 +104,26 @@ impl Record {
     /// Read with `rmp`'s decoders straight from the slice: only the keys, values and owner
     /// are copied out, and every length prefix is checked against the bytes that remain
     /// before anything is copied, so a forged length cannot make decoding allocate.
-    pub fn decode(bytes: &[u8], limit: usize) -> Result<Self> {
+    pub fn decode(bytes: &Bytes, limit: usize) -> Result<Self> {
         if bytes.len() > limit {
             return Err(Error::Corrupt(format!(
                 "record of {} bytes is over the limit of {limit}",
                 bytes.len()
             )));
         }
-        let (format, body) = bytes
-            .split_first()
+        let format = *bytes
+            .first()
             .ok_or_else(|| Error::Corrupt("empty record".into()))?;
-        if *format != FORMAT_V1 {
+        if format != FORMAT_V1 {
             return Err(Error::Corrupt(format!("unknown record format {format}")));
         }
-        decode_envelope(body).map_err(|e| Error::Corrupt(format!("malformed record: {e}")))
+        decode_envelope(bytes).map_err(|e| Error::Corrupt(format!("malformed record: {e}")))
     }
 }
 
-fn decode_envelope(mut rd: &[u8]) -> std::result::Result<Record, String> {
+/// Decodes the envelope after the format byte of `body`.
+fn decode_envelope(body: &Bytes) -> std::result::Result<Record, String> {
+    let mut rd = &body[1..];
     let rd = &mut rd;
     let fields = rmp::decode::read_array_len(rd).map_err(|e| e.to_string())?;
     if fields != 3 {
@@ -138,7 +143,7 @@ fn decode_envelope(mut rd: &[u8]) -> std::result::Result<Record, String> {
         let len = rmp::decode::read_str_len(rd).map_err(|e| e.to_string())?;
         let key = take_str(rd, len)?;
         let len = rmp::decode::read_bin_len(rd).map_err(|e| e.to_string())?;
-        let value = take(rd, len)?.to_vec();
+        let value = body.slice_ref(take(rd, len)?);
         values.insert(key, value);
     }
     if !rd.is_empty() {
@@ -215,12 +220,27 @@ fn sint_len(v: i64) -> usize {
 }
 
 /// Encodes one session value.
-pub fn encode_value<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>> {
-    rmp_serde::to_vec_named(value).map_err(|e| Error::Encode {
-        key: key.to_owned(),
-        message: e.to_string(),
-    })
+///
+/// Most session values are small, so they are encoded into a buffer on the stack first and
+/// copied into one allocation of the exact size; a value that does not fit is encoded again
+/// into a growing buffer (at most [`STACK_VALUE`] bytes of work are thrown away).
+pub fn encode_value<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Bytes> {
+    let mut stack = [0u8; STACK_VALUE];
+    let mut cursor = std::io::Cursor::new(&mut stack[..]);
+    if rmp_serde::encode::write_named(&mut cursor, value).is_ok() {
+        let len = usize::try_from(cursor.position()).unwrap_or(STACK_VALUE);
+        return Ok(Bytes::copy_from_slice(&stack[..len.min(STACK_VALUE)]));
+    }
+    rmp_serde::to_vec_named(value)
+        .map(Bytes::from)
+        .map_err(|e| Error::Encode {
+            key: key.to_owned(),
+            message: e.to_string(),
+        })
 }
+
+/// Values up to this many encoded bytes take [`encode_value`]'s stack path.
+const STACK_VALUE: usize = 128;
 
 /// Decodes one session value as `T`.
 pub fn decode_value<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
@@ -234,13 +254,19 @@ pub fn decode_value<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
 mod tests {
     use super::*;
 
+    fn dec(bytes: &[u8], limit: usize) -> Result<Record> {
+        Record::decode(&Bytes::copy_from_slice(bytes), limit)
+    }
+
     fn sample() -> Record {
         let mut r = Record::new(42);
         r.owner = Some("alice".into());
         r.values
             .insert("n".into(), encode_value("n", &7u32).unwrap());
-        r.values
-            .insert("ключ".into(), encode_value("ключ", "значение").unwrap());
+        r.values.insert(
+            "ключ".into(),
+            encode_value("ключ", "значение").unwrap().into(),
+        );
         r
     }
 
@@ -248,7 +274,7 @@ mod tests {
     fn round_trips() {
         let r = sample();
         let bytes = r.encode(1 << 20).unwrap();
-        assert_eq!(Record::decode(&bytes, 1 << 20).unwrap(), r);
+        assert_eq!(dec(&bytes, 1 << 20).unwrap(), r);
     }
 
     /// The bytes rmp-serde wrote for the envelope before the codec used `rmp` directly:
@@ -268,7 +294,7 @@ mod tests {
             values: r
                 .values
                 .iter()
-                .map(|(k, v)| (k.clone(), serde_bytes::ByteBuf::from(v.clone())))
+                .map(|(k, v)| (k.clone(), serde_bytes::ByteBuf::from(v.to_vec())))
                 .collect(),
         };
         let mut out = vec![FORMAT_V1];
@@ -296,21 +322,23 @@ mod tests {
             let mut r = Record::new(created);
             r.owner = Some("o".repeat(usize::try_from(created.unsigned_abs() % 300).unwrap()));
             for len in [0usize, 1, 31, 32, 255, 256, 70_000] {
-                r.values
-                    .insert("k".repeat(len.min(300)) + &len.to_string(), vec![7; len]);
+                r.values.insert(
+                    "k".repeat(len.min(300)) + &len.to_string(),
+                    vec![7; len].into(),
+                );
             }
             cases.push(r);
         }
         let mut many = Record::new(5);
         for i in 0..20 {
-            many.values.insert(format!("key{i}"), vec![1, 2, 3]);
+            many.values.insert(format!("key{i}"), vec![1, 2, 3].into());
         }
         cases.push(many);
         for r in cases {
             let ours = r.encode(1 << 24).unwrap();
             assert_eq!(ours, serde_bytes_of(&r), "created {}", r.created);
             assert_eq!(ours.len(), r.encoded_len());
-            assert_eq!(Record::decode(&ours, 1 << 24).unwrap(), r);
+            assert_eq!(dec(&ours, 1 << 24).unwrap(), r);
         }
     }
 
@@ -324,7 +352,7 @@ mod tests {
         ));
         assert!(r.encode(bytes.len()).is_ok());
         assert!(matches!(
-            Record::decode(&bytes, bytes.len() - 1),
+            dec(&bytes, bytes.len() - 1),
             Err(Error::Corrupt(_))
         ));
     }
@@ -333,7 +361,7 @@ mod tests {
     fn garbage_is_corrupt_not_a_panic() {
         let good = sample().encode(1 << 20).unwrap();
         for cut in 0..good.len() {
-            let _ = Record::decode(&good[..cut], 1 << 20);
+            let _ = dec(&good[..cut], 1 << 20);
         }
         for bad in [
             &b""[..],
@@ -342,10 +370,17 @@ mod tests {
             &[1, 0xdd, 0xff, 0xff, 0xff, 0xff][..],
             &[1, 0x93, 0x01, 0xc0, 0xdf, 0xff, 0xff, 0xff, 0xff][..],
         ] {
-            assert!(matches!(
-                Record::decode(bad, 1 << 20),
-                Err(Error::Corrupt(_))
-            ));
+            assert!(matches!(dec(bad, 1 << 20), Err(Error::Corrupt(_))));
+        }
+    }
+
+    #[test]
+    fn values_of_every_size_encode_alike() {
+        for len in [0, 1, 100, 124, 125, 126, 127, 128, 129, 200, 5000] {
+            let value = "v".repeat(len);
+            let ours = encode_value("k", &value).unwrap();
+            assert_eq!(&ours[..], &rmp_serde::to_vec_named(&value).unwrap()[..]);
+            assert_eq!(decode_value::<String>("k", &ours).unwrap(), value);
         }
     }
 

@@ -292,10 +292,17 @@ async fn conditional_save_conflict(c: &Ctx<'_>) -> CaseResult {
         store.save(&id, v1, write(b"three", exp)).await? == Saved::Conflict,
         || "save with a stale version did not conflict".into(),
     )?;
-    let body = store.read(&id).await?.map(|s| s.body);
-    check(body.as_deref() == Some(&b"two"[..]), || {
-        "a conflicting save wrote".into()
-    })?;
+    let stored = store.read(&id).await?;
+    check(
+        stored.as_ref().map(|s| &s.body[..]) == Some(&b"two"[..]),
+        || "a conflicting save wrote".into(),
+    )?;
+    // A store that answers reads synchronously must answer what `read` does.
+    if let Some(now) = store.read_in_memory(&id) {
+        check(now? == stored, || {
+            "read_in_memory disagrees with read".into()
+        })?;
+    }
     let other = SessionId::generate(32)?;
     check(
         store.save(&other, v2, write(b"x", exp)).await? == Saved::Missing,
