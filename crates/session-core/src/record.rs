@@ -263,10 +263,8 @@ mod tests {
         r.owner = Some("alice".into());
         r.values
             .insert("n".into(), encode_value("n", &7u32).unwrap());
-        r.values.insert(
-            "ключ".into(),
-            encode_value("ключ", "значение").unwrap().into(),
-        );
+        r.values
+            .insert("ключ".into(), encode_value("ключ", "значение").unwrap());
         r
     }
 
