@@ -13,18 +13,21 @@ pub(super) fn http_get(
     path: &str,
     cookie: Option<&str>,
 ) -> Result<(u16, Vec<String>, String)> {
-    let stream = TcpStream::connect(("127.0.0.1", port))?;
-    let mut conn = Conn::new(stream)?;
-    conn.get(path, cookie)
+    Conn::connect(port)?.get(path, cookie)
 }
 
 /// One keep-alive connection.
-struct Conn {
+pub(super) struct Conn {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
 }
 
 impl Conn {
+    /// Connects to 127.0.0.1:`port`.
+    pub(super) fn connect(port: u16) -> Result<Self> {
+        Self::new(TcpStream::connect(("127.0.0.1", port))?)
+    }
+
     fn new(stream: TcpStream) -> Result<Self> {
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         stream.set_nodelay(true)?;
@@ -34,7 +37,12 @@ impl Conn {
         })
     }
 
-    fn get(&mut self, path: &str, cookie: Option<&str>) -> Result<(u16, Vec<String>, String)> {
+    /// `GET path` with an optional `Cookie` header: (status, `Set-Cookie` pairs, body).
+    pub(super) fn get(
+        &mut self,
+        path: &str,
+        cookie: Option<&str>,
+    ) -> Result<(u16, Vec<String>, String)> {
         let mut request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
         if let Some(cookie) = cookie {
             let _ = write!(request, "Cookie: {cookie}\r\n");
@@ -91,6 +99,16 @@ impl Conn {
         }
         Ok((status, cookies, String::from_utf8_lossy(&body).into_owned()))
     }
+
+    /// `GET /write` without a cookie, which creates a session: its `name=value` cookie, or
+    /// `None` from a server without a session layer.
+    pub(super) fn new_session(&mut self) -> Result<Option<String>> {
+        let (status, set, body) = self.get("/write", None)?;
+        if status != 200 {
+            bail!("seeding /write answered {status}: {body}");
+        }
+        Ok(set.into_iter().next())
+    }
 }
 
 /// Creates `n` sessions with cookie-less `GET /write` requests over a few keep-alive
@@ -101,14 +119,10 @@ pub(super) fn seed_sessions(port: u16, n: usize) -> Result<Vec<String>> {
         .map(|w| {
             let count = n / CONNECTIONS + usize::from(w < n % CONNECTIONS);
             std::thread::spawn(move || -> Result<Vec<String>> {
-                let mut conn = Conn::new(TcpStream::connect(("127.0.0.1", port))?)?;
+                let mut conn = Conn::connect(port)?;
                 let mut cookies = Vec::with_capacity(count);
                 for _ in 0..count {
-                    let (status, set, body) = conn.get("/write", None)?;
-                    if status != 200 {
-                        bail!("port {port}: seeding /write answered {status}: {body}");
-                    }
-                    let cookie = set.into_iter().next().with_context(|| {
+                    let cookie = conn.new_session()?.with_context(|| {
                         format!("port {port}: /write without a cookie set no cookie")
                     })?;
                     cookies.push(cookie);

@@ -6,6 +6,8 @@
 //!
 //! - `memory`: HTTP over loopback, our axum layer + memory provider vs tower-sessions 0.15
 //!   `MemoryStore` vs no session layer;
+//! - `instructions`: the same three servers under `valgrind --tool=callgrind`, user-space
+//!   instructions per request (deterministic, unlike the wall and CPU times above);
 //! - `redis`: our redis provider vs tower-sessions 0.14 + tower-sessions-redis-store 0.16 vs
 //!   actix-session 0.11, with Redis commands per request from a private `redis-server`;
 //! - `sql`: our postgres and mysql providers, requests per second and round trips per
@@ -21,14 +23,15 @@
 //!
 //! Modules: [`plan`] (options and run lengths), [`process`] (child processes), [`wrk`] (load
 //! runs and seeding, over [`client`]), one module per section ([`http`] for memory and
-//! Redis, with [`redis`] for counting commands; [`sql`] with its counting [`proxy`];
-//! [`scale`]; [`codec`]), each rendering its own part of the report, and [`report`] +
+//! Redis, with [`redis`] for counting commands; [`instructions`]; [`sql`] with its counting
+//! [`proxy`]; [`scale`]; [`codec`]), each rendering its own part of the report, and [`report`] +
 //! [`targets`] for the rest of `BENCHMARKS.md`.
 
 mod client;
 mod codec;
 mod figures;
 mod http;
+mod instructions;
 mod machine;
 mod plan;
 mod process;
@@ -55,7 +58,7 @@ use process::need_tool;
 use report::Report;
 
 const HANDLERS: [&str; 3] = ["untouched", "read", "write"];
-const SECTIONS: [&str; 5] = ["memory", "redis", "sql", "scale", "codec"];
+const SECTIONS: [&str; 6] = ["memory", "instructions", "redis", "sql", "scale", "codec"];
 const SESSIONS: usize = 10_000;
 const CONNECTIONS: &str = "32";
 const REDIS_PORT: u16 = 6390;
@@ -85,6 +88,7 @@ pub fn main(rest: &[String]) -> Result<()> {
         let section_start = Instant::now();
         let outcome = match *section {
             "memory" => bench.memory(&mut report),
+            "instructions" => bench.instructions(&mut report),
             "redis" => bench.redis(&mut report),
             "sql" => bench.sql(&mut report),
             "scale" => bench.scale(&mut report),

@@ -53,6 +53,9 @@ pub(super) struct Plan {
     pub(super) criterion_secs: u64,
     /// Seconds of the extra run that counts Redis commands / SQL round trips.
     pub(super) count_secs: u64,
+    /// Requests counted under callgrind per contender and handler (the figure is per
+    /// request, so fewer only shortens the run).
+    pub(super) callgrind_requests: usize,
 }
 
 impl Plan {
@@ -67,6 +70,7 @@ impl Plan {
                 scale_rounds: 3,
                 criterion_secs: 1,
                 count_secs: 1,
+                callgrind_requests: 1_000,
             }
         } else {
             Plan {
@@ -78,6 +82,7 @@ impl Plan {
                 scale_rounds: 3,
                 criterion_secs: 2,
                 count_secs: 2,
+                callgrind_requests: 2_000,
             }
         }
     }

@@ -1,6 +1,8 @@
 //! Child processes: the servers under test, their CPU time, and the tools the bench runs.
 
+use std::ffi::{OsStr, OsString};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -26,9 +28,43 @@ impl Drop for Server {
 impl Bench {
     /// Starts a server binary pinned to core 0 and waits until it accepts connections.
     pub(super) fn server(&self, name: &str, args: &[String], port: u16) -> Result<Server> {
+        self.spawn_server(&[], name, args, port, Duration::from_secs(30))
+    }
+
+    /// [`Bench::server`] under `valgrind --tool=callgrind`, writing its profile to `out`
+    /// (the first `callgrind_control -d` dump goes to `out` + `.1`). Valgrind translates
+    /// the whole binary as it first runs, so start-up is allowed much longer.
+    pub(super) fn callgrind_server(
+        &self,
+        name: &str,
+        args: &[String],
+        port: u16,
+        out: &Path,
+    ) -> Result<Server> {
+        let prefix = [
+            OsString::from("valgrind"),
+            OsString::from("--tool=callgrind"),
+            [OsStr::new("--callgrind-out-file="), out.as_os_str()]
+                .into_iter()
+                .collect(),
+        ];
+        self.spawn_server(&prefix, name, args, port, Duration::from_secs(120))
+    }
+
+    /// Starts `prefix... <binary name> args...` on core 0 and waits up to `start` for the
+    /// port.
+    fn spawn_server(
+        &self,
+        prefix: &[OsString],
+        name: &str,
+        args: &[String],
+        port: u16,
+        start: Duration,
+    ) -> Result<Server> {
         let log = std::fs::File::create(self.work.join(format!("{name}-{port}.log")))?;
         let child = Command::new("taskset")
             .args(["-c", "0"])
+            .args(prefix)
             .arg(self.binary(name))
             .args(args)
             .stdout(Stdio::null())
@@ -36,14 +72,15 @@ impl Bench {
             .spawn()
             .with_context(|| format!("cannot start {name}"))?;
         if let Ok(mut pids) = self.pids.lock() {
-            // taskset execs the server, so the PID is the server's.
+            // taskset execs the server (and valgrind execs its tool in place), so the PID is
+            // the server's.
             pids.insert(port, child.id());
         }
         let server = Server {
             child,
             name: name.to_owned(),
         };
-        wait_for_port(port, Duration::from_secs(30))
+        wait_for_port(port, start)
             .with_context(|| format!("{name} did not start; see {}", self.work.display()))?;
         Ok(server)
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::codec::Codec;
 use super::figures::Http;
 use super::http::{memory_markdown, redis_markdown};
+use super::instructions::Instructions;
 use super::machine::machine;
 use super::plan::Plan;
 use super::scale::Scale;
@@ -18,6 +19,7 @@ use crate::workspace_root;
 #[derive(Debug, Default)]
 pub(super) struct Report {
     pub(super) memory: Option<Http>,
+    pub(super) instructions: Option<Instructions>,
     pub(super) redis: Option<Http>,
     pub(super) sql: Option<Sql>,
     pub(super) scale: Option<Scale>,
@@ -79,12 +81,18 @@ impl Report {
              - Handlers: `/untouched` never looks at the session, `/read` reads one integer key, `/write` stores one integer key.\n\
              - Each figure is the median of {} runs of {} s (full run: after a 1 s warm-up); contenders take turns within each round.\n\
              - Overhead = time per request − the no-session baseline's time per request, from two measures: wall time (1 / req/s) and the server's CPU time per request (`/proc/<pid>/task/*/schedstat` before and after each run, over wrk's request count). \
-             On this 2-core machine wrk and other processes share the cores, so req/s moves with outside load, and a server that is not saturated shows the load generator's limit; CPU time per request is the steadier figure and the one the memory targets are judged on first.\n",
+             On this 2-core machine wrk and other processes share the cores, so req/s moves with outside load, and a server that is not saturated shows the load generator's limit; CPU time per request is steadier than req/s, but still moves with the host's load.\n\
+             - The `instructions` section counts user-space instructions per request of the memory contenders under `valgrind --tool=callgrind`. \
+             Kernel work (the socket calls) is not in the count; it is the same for every contender. \
+             The count is deterministic for the same binary and inputs, whatever else runs, so it is the figure to trust for the memory targets when the machine is noisy.\n",
             plan.runs, plan.secs
         );
         self.targets(&mut out);
         if let Some(m) = &self.memory {
             memory_markdown(m, &mut out);
+        }
+        if let Some(i) = &self.instructions {
+            i.markdown(&mut out);
         }
         if let Some(r) = &self.redis {
             redis_markdown(r, &mut out, plan);

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::HANDLERS;
 use super::figures::{Http, Overhead};
+use super::instructions::Instructions;
 use super::report::Report;
 use super::stats::PerRequest;
 
@@ -27,6 +28,9 @@ impl Report {
         out.push_str("## Targets\n\n| target | measured | verdict |\n|---|---|---|\n");
         if let Some(m) = &self.memory {
             memory_targets(m, out);
+        }
+        if let Some(i) = &self.instructions {
+            instruction_targets(i, out);
         }
         if let Some(r) = &self.redis {
             redis_targets(r, out);
@@ -78,6 +82,24 @@ fn memory_targets(m: &Http, out: &mut String) {
         out,
         "| memory /untouched within 5% of no layer | {ratio:.3}x the no-layer rate | {} |",
         verdict(ratio >= 0.95)
+    );
+}
+
+fn instruction_targets(i: &Instructions, out: &mut String) {
+    for h in ["read", "write"] {
+        let (ours, ts) = (i.overhead("ours", h), i.overhead("ts-0.15", h));
+        let _ = writeln!(
+            out,
+            "| memory /{h}: overhead ≤ 0.5x tower-sessions' (user-space instructions, callgrind) | {ours:.0} vs {ts:.0} instructions = {:.2}x | {} |",
+            ours / ts,
+            overhead_verdict(ours, ts)
+        );
+    }
+    let ratio = i.get("ours", "untouched") / i.get("none", "untouched");
+    let _ = writeln!(
+        out,
+        "| memory /untouched within 5% of no layer (user-space instructions, callgrind) | {ratio:.3}x the no-layer count | {} |",
+        verdict(ratio <= 1.05)
     );
 }
 

@@ -1,0 +1,212 @@
+//! The instructions section: user-space instructions per request of the memory section's
+//! contenders, counted by `valgrind --tool=callgrind`. On a shared 2-core machine req/s and
+//! even CPU time per request move 2-3x between runs with outside load; an instruction count
+//! is the same for the same binary and inputs whatever else runs, so it is the figure that
+//! judges the memory targets when the machine is noisy.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail, ensure};
+
+use super::client::Conn;
+use super::process::need_tool;
+use super::report::Report;
+use super::{Bench, HANDLERS};
+
+/// Sessions created before counting; every later request carries one of their cookies.
+const SEEDED: usize = 500;
+/// Requests before the counters are zeroed, so one-off work (the connection, lazily built
+/// state, the allocator's first pages) stays out of the count.
+const WARM_UP: usize = 500;
+/// The first run's port; each run takes the next, so no run waits for an earlier socket.
+const FIRST_PORT: u16 = 18120;
+/// (name in the report, `srv-memory` mode), in the order they run. `none` sets no cookie,
+/// so it is sent the cookies `ours` set: the baseline then parses the same `Cookie` header.
+const RUNS: [(&str, &str); 3] = [("ours", "ours"), ("ts-0.15", "ts"), ("none", "none")];
+/// The report's column order.
+const COLUMNS: [&str; 3] = ["none", "ours", "ts-0.15"];
+
+/// Instructions per request by (contender, handler).
+#[derive(Debug, Default)]
+pub(super) struct Instructions {
+    per_request: BTreeMap<(String, String), f64>,
+    /// Requests counted per contender and handler.
+    requests: usize,
+}
+
+impl Bench {
+    pub(super) fn instructions(&self, report: &mut Report) -> Result<()> {
+        need_tool("valgrind", "apt-get install -y valgrind")?;
+        need_tool("callgrind_control", "apt-get install -y valgrind")?;
+        self.build(&["srv-memory"])?;
+        let mut counts = Instructions {
+            requests: self.plan.callgrind_requests,
+            ..Instructions::default()
+        };
+        let mut port = FIRST_PORT;
+        for handler in HANDLERS {
+            let mut ours_cookies = Vec::new();
+            for (name, mode) in RUNS {
+                let (per, cookies) = self.callgrind_run(mode, handler, port, &ours_cookies)?;
+                port += 1;
+                if name == "ours" {
+                    ours_cookies = cookies;
+                }
+                eprintln!(
+                    "bench: callgrind {name:>8} /{handler:<9} {per:>8.0} instructions/request"
+                );
+                counts
+                    .per_request
+                    .insert((name.into(), handler.into()), per);
+            }
+        }
+        report.instructions = Some(counts);
+        Ok(())
+    }
+
+    /// One process of `srv-memory <mode>` under callgrind, counting `handler`: instructions
+    /// per request, and the cookies of the sessions it created. A server that sets no
+    /// cookie is sent `borrowed` ones.
+    fn callgrind_run(
+        &self,
+        mode: &str,
+        handler: &str,
+        port: u16,
+        borrowed: &[String],
+    ) -> Result<(f64, Vec<String>)> {
+        let out = self.work.join(format!("callgrind.{mode}.{handler}.out"));
+        let mut dump = OsString::from(out.as_os_str());
+        dump.push(".1");
+        let dump = Path::new(&dump);
+        for stale in [out.as_path(), dump] {
+            if stale.exists() {
+                std::fs::remove_file(stale)?;
+            }
+        }
+        let server =
+            self.callgrind_server("srv-memory", &[mode.into(), port.to_string()], port, &out)?;
+        let pid = server.child.id().to_string();
+        let mut conn = Conn::connect(port)?;
+        let mut own = Vec::with_capacity(SEEDED);
+        for _ in 0..SEEDED {
+            own.extend(conn.new_session()?);
+        }
+        let cookies = if own.is_empty() { borrowed } else { &own };
+        ensure!(
+            !cookies.is_empty(),
+            "srv-memory {mode} set no cookie and no other contender's cookies ran before it"
+        );
+        let path = format!("/{handler}");
+        let mut send = |i: usize| -> Result<String> {
+            let (status, _, body) = conn.get(&path, Some(&cookies[i % cookies.len()]))?;
+            ensure!(
+                status == 200,
+                "srv-memory {mode} {path} answered {status}: {body}"
+            );
+            Ok(body)
+        };
+        for i in 0..WARM_UP {
+            let body = send(i)?;
+            // `/read` of a seeded session finds the value `/write` stored; `0` means the
+            // session was lost and the count would be of a miss.
+            if handler == "read" && !own.is_empty() && body.trim() == "0" {
+                bail!("srv-memory {mode}: a seeded session does not read back");
+            }
+        }
+        callgrind_control("-z", &pid)?;
+        let requests = self.plan.callgrind_requests;
+        for i in WARM_UP..WARM_UP + requests {
+            send(i)?;
+        }
+        callgrind_control("-d", &pid)?;
+        drop(server);
+        let total = dump_total(dump)?;
+        Ok((total as f64 / requests as f64, own))
+    }
+}
+
+/// `callgrind_control <command> <pid>`; it returns once the server has acted on it.
+fn callgrind_control(command: &str, pid: &str) -> Result<()> {
+    let out = Command::new("callgrind_control")
+        .args([command, pid])
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run callgrind_control")?;
+    if !out.status.success() {
+        bail!(
+            "callgrind_control {command} {pid} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// The instruction total of a callgrind dump: its `totals:` line, which callgrind writes
+/// last (so a file that has it is complete), or else its `summary:` line.
+fn dump_total(dump: &Path) -> Result<u64> {
+    let text = std::fs::read_to_string(dump)
+        .with_context(|| format!("no callgrind dump at {}", dump.display()))?;
+    let line = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+    };
+    line("totals:")
+        .or_else(|| line("summary:"))
+        .with_context(|| format!("no totals in {}", dump.display()))
+}
+
+impl Instructions {
+    /// Instructions per request (NaN when that run is missing).
+    pub(super) fn get(&self, contender: &str, handler: &str) -> f64 {
+        self.per_request
+            .get(&(contender.to_owned(), handler.to_owned()))
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+
+    /// Instructions per request over the no-layer baseline's.
+    pub(super) fn overhead(&self, contender: &str, handler: &str) -> f64 {
+        self.get(contender, handler) - self.get("none", handler)
+    }
+
+    /// The report's instructions section.
+    pub(super) fn markdown(&self, out: &mut String) {
+        let _ = write!(
+            out,
+            "## Instructions per request, memory\n\n\
+             The memory section's three contenders under `valgrind --tool=callgrind`: user-space instructions per request, from one server process per contender and handler \
+             ({SEEDED} sessions created, {WARM_UP} warm-up requests, counters zeroed, then {} requests over one keep-alive connection, cycling the sessions' cookies; \
+             `none` is sent `ours`' cookies, so it parses the same `Cookie` header). \
+             Kernel work (the socket calls) is not counted; it is the same for every contender. \
+             The counts are deterministic for the same binary and inputs, whatever else the machine runs.\n\n\
+             | handler |",
+            self.requests
+        );
+        for c in COLUMNS {
+            let _ = write!(out, " {c} |");
+        }
+        out.push_str(
+            " ours overhead | ts-0.15 overhead | ours / ts-0.15 overhead |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for h in HANDLERS {
+            let _ = write!(out, "| {h} |");
+            for c in COLUMNS {
+                let _ = write!(out, " {:.0} |", self.get(c, h));
+            }
+            let (ours, ts) = (self.overhead("ours", h), self.overhead("ts-0.15", h));
+            let _ = writeln!(out, " {ours:.0} | {ts:.0} | {:.2} |", ours / ts);
+        }
+        let _ = writeln!(
+            out,
+            "\n- /untouched: ours costs {:.3}x the no-layer count; tower-sessions {:.3}x.\n",
+            self.get("ours", "untouched") / self.get("none", "untouched"),
+            self.get("ts-0.15", "untouched") / self.get("none", "untouched"),
+        );
+    }
+}
