@@ -17,7 +17,7 @@ use crate::options::Options;
 use crate::protect::{self, Rejected};
 use crate::record::{Record, decode_value};
 use crate::registry::Registry;
-use crate::session::Session;
+use crate::session::{CookieValues, Session};
 use crate::store::{ProviderContext, RawStore, Stored};
 
 /// Owns the provider store and the options; cheap to clone (an `Arc`).
@@ -146,16 +146,12 @@ impl Manager {
     pub fn load_bytes<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
         // Only the raw values are kept here; parsing and signature checks wait for the first
         // use, so a handler that never looks at its session pays for one scan of the header.
-        let mut values = String::new();
+        let mut values = CookieValues::new();
         cookies::for_each_value(cookie_headers, &self.inner.options.cookie_name, |value| {
             // `;` cannot occur in a cookie value, so it separates the candidates.
             if !value.is_empty() {
-                if values.is_empty() {
-                    // Nearly always the only candidate: one allocation of the exact size.
-                    values.reserve_exact(value.len() + 1);
-                }
-                values.push_str(value);
-                values.push(';');
+                values.extend_from_slice(value);
+                values.push(b';');
             }
         });
         Session::new(self.clone(), values)
@@ -165,11 +161,12 @@ impl Manager {
     /// values, in order; a value that fails its signature check is reported as an event.
     pub(crate) fn cookie_ids<'v>(
         &'v self,
-        values: &'v str,
+        values: &'v [u8],
     ) -> impl Iterator<Item = SessionId> + 'v {
         values
-            .split(';')
+            .split(|&b| b == b';')
             .filter(|v| !v.is_empty())
+            .filter_map(|value| std::str::from_utf8(value).ok())
             .filter_map(
                 |value| match protect::parse_cookie_value(&self.inner.options, value) {
                     Ok(id) => Some(id),
@@ -201,52 +198,75 @@ impl Manager {
     }
 
     async fn read_live_inner(&self, id: &SessionId) -> Result<Option<(Stored, Record)>> {
-        let inner = &self.inner;
+        let store = &self.inner.store;
         let key = self.key(id)?;
-        let read = match inner.store.read_in_memory(&key) {
+        let read = match store.read_in_memory(&key) {
             Some(read) => read,
-            None => inner.store.read(&key).await,
+            None => store.read(&key).await,
+        };
+        match self.check(id, read)? {
+            Found::Live(stored, record) => Ok(Some((stored, record))),
+            Found::Absent(event) => {
+                self.emit(event);
+                Ok(None)
+            }
+            Found::Dead { event, corrupt } => {
+                if let Some(error) = corrupt {
+                    tracing::warn!(session = %id, %error, "corrupt session record treated as absent");
+                }
+                self.emit(event);
+                self.discard(&key).await;
+                Ok(None)
+            }
+        }
+    }
+
+    /// [`Manager::read_live`] without an `.await`, for stores that answer in memory
+    /// ([`RawStore::read_in_memory`]): `None` when the store needs one. Nothing is reported
+    /// or deleted here: a [`Found::Dead`] record is left for `read_live` to delete.
+    pub(crate) fn read_now(&self, id: &SessionId) -> Option<Result<Found>> {
+        let key = match self.key(id) {
+            Ok(key) => key,
+            Err(e) => return Some(Err(e)),
+        };
+        let read = self.inner.store.read_in_memory(&key)?;
+        Some(self.check(id, read))
+    }
+
+    /// What a read of `id` found, checked for corruption and expiry; no I/O.
+    fn check(&self, id: &SessionId, read: Result<Option<Stored>>) -> Result<Found> {
+        let corrupt = |error: String| Found::Dead {
+            event: Event::Corrupt {
+                session: id.fingerprint(),
+            },
+            corrupt: Some(error),
         };
         let stored = match read {
-            Ok(stored) => stored,
+            Ok(Some(stored)) => stored,
+            Ok(None) => {
+                return Ok(Found::Absent(Event::UnknownId {
+                    session: id.fingerprint(),
+                }));
+            }
             // A record the provider itself cannot parse is as good as absent, like one whose
             // body does not decode: a corrupt record must not become a 500 on every request.
-            Err(Error::Corrupt(e)) => {
-                tracing::warn!(session = %id, error = %e, "corrupt session record treated as absent");
-                self.emit(Event::Corrupt {
-                    session: id.fingerprint(),
-                });
-                self.discard(&key).await;
-                return Ok(None);
-            }
+            Err(Error::Corrupt(e)) => return Ok(corrupt(e)),
             Err(e) => return Err(e),
         };
-        let Some(stored) = stored else {
-            self.emit(Event::UnknownId {
-                session: id.fingerprint(),
-            });
-            return Ok(None);
-        };
-        let now = inner.clock.now();
-        let record = match Record::decode(&stored.body, inner.options.max_record_size) {
+        let record = match Record::decode(&stored.body, self.inner.options.max_record_size) {
             Ok(record) => record,
-            Err(e) => {
-                tracing::warn!(session = %id, error = %e, "corrupt session record treated as absent");
-                self.emit(Event::Corrupt {
-                    session: id.fingerprint(),
-                });
-                self.discard(&key).await;
-                return Ok(None);
-            }
+            Err(e) => return Ok(corrupt(e.to_string())),
         };
+        let now = self.inner.clock.now();
         if stored.expires_at <= now || self.absolute_deadline(record.created) <= now {
-            self.emit(Event::Expired {
-                session: id.fingerprint(),
+            return Ok(Found::Dead {
+                event: Event::Expired {
+                    session: id.fingerprint(),
+                },
+                corrupt: None,
             });
-            self.discard(&key).await;
-            return Ok(None);
         }
-        Ok(Some((stored, record)))
+        Ok(Found::Live(stored, record))
     }
 
     async fn discard(&self, key: &SessionId) {
@@ -388,6 +408,21 @@ impl Drop for GcHandle {
             let _ = stop.send(());
         }
     }
+}
+
+/// What a read of one session ID found.
+pub(crate) enum Found {
+    /// A live record.
+    Live(Stored, Record),
+    /// No record: the ID is unknown (the event reports it).
+    Absent(Event),
+    /// An expired or corrupt record, to report and delete (best effort).
+    Dead {
+        /// What to report.
+        event: Event,
+        /// Why the record is corrupt (for the log); `None` when it expired.
+        corrupt: Option<String>,
+    },
 }
 
 /// A read-only view of a stored session, from [`Manager::read`].

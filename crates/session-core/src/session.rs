@@ -13,9 +13,10 @@ use crate::cookies;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::id::SessionId;
-use crate::manager::Manager;
+use crate::manager::{Found, Manager};
 use crate::record::{Record, decode_value, encode_value};
-use crate::store::{Inserted, Saved, Version, Write};
+use crate::store::{Inserted, Saved, Stored, Version, Write};
+use smallvec::SmallVec;
 
 /// Conditional saves tried before giving up with [`Error::Conflict`]. Every conflict means
 /// another writer succeeded, so this bounds the wait, not the correctness.
@@ -45,9 +46,12 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// The raw values of the session cookie, each followed by `;`, parsed on first use. Inline
+/// up to 96 bytes (one signed ID), so a request's session state is one allocation.
+pub(crate) type CookieValues = smallvec::SmallVec<[u8; 96]>;
+
 struct State {
-    /// The raw values of the session cookie, each followed by `;`, parsed on first use.
-    cookie_values: String,
+    cookie_values: CookieValues,
     /// Whether the client presented a well-formed ID (known once loaded).
     presented: bool,
     loaded: Option<Loaded>,
@@ -120,6 +124,14 @@ impl Change {
     }
 }
 
+/// How far [`Session::adopt_now`] got.
+enum Adopt {
+    /// Done: the live session found, if any.
+    Done(Option<Loaded>),
+    /// The ID at this index (and the rest) need [`Session::adopt`].
+    NeedsIo(usize),
+}
+
 /// The longest owner [`Session::set_owner`] accepts, in bytes.
 pub const MAX_OWNER_LEN: usize = 255;
 
@@ -151,7 +163,7 @@ pub struct Commit {
 }
 
 impl Session {
-    pub(crate) fn new(manager: Manager, cookie_values: String) -> Self {
+    pub(crate) fn new(manager: Manager, cookie_values: CookieValues) -> Self {
         Session {
             manager,
             state: Arc::new(Mutex::new(State {
@@ -634,45 +646,76 @@ impl Session {
 
     async fn ensure_loaded<'s>(&self, state: &'s mut State) -> Result<&'s mut Loaded> {
         if state.loaded.is_none() {
-            let mut adopted = None;
-            let mut failure = None;
             let values = std::mem::take(&mut state.cookie_values);
-            for candidate in self.manager.cookie_ids(&values) {
-                state.presented = true;
-                match self.manager.read_live(&candidate).await {
-                    Ok(Some((stored, record))) => {
-                        adopted = Some(Loaded {
-                            id: Some(candidate),
-                            version: Some(stored.version),
-                            expires_at: stored.expires_at,
-                            current: record,
-                            changes: Vec::new(),
-                        });
-                        break;
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
+            let ids: SmallVec<[SessionId; 2]> = self.manager.cookie_ids(&values).collect();
+            state.presented = !ids.is_empty();
+            let adopted = match self.adopt_now(&ids) {
+                Ok(Adopt::Done(adopted)) => Ok(adopted),
+                // Boxed: the futures of `get`, `set` and the rest then stay small for stores
+                // that answer in memory (moving a future copies all of it), and a store that
+                // needs I/O pays one allocation next to a network round trip.
+                Ok(Adopt::NeedsIo(from)) => Box::pin(self.adopt(&ids[from..])).await,
+                Err(e) => Err(e),
+            };
+            match adopted {
+                Ok(adopted) => {
+                    let loaded = adopted.unwrap_or_else(|| {
+                        self.fresh(Record::new(self.manager.clock().now()), Vec::new())
+                    });
+                    state.loaded = Some(loaded);
+                }
+                Err(e) => {
+                    // Keep the cookie's values: a later call after the outage tries them again.
+                    state.cookie_values = values;
+                    note_failure(state, &e);
+                    return Err(e);
                 }
             }
-            if let Some(e) = failure {
-                // Keep the cookie's values: a later call after the outage tries them again.
-                state.cookie_values = values;
-                note_failure(state, &e);
-                return Err(e);
-            }
-            let loaded = match adopted {
-                Some(loaded) => loaded,
-                None => self.fresh(Record::new(self.manager.clock().now()), Vec::new()),
-            };
-            state.loaded = Some(loaded);
         }
         state
             .loaded
             .as_mut()
             .ok_or_else(|| Error::Corrupt("session state missing".into()))
+    }
+
+    /// The first live session among the cookie's `ids`, looked up without an `.await` while
+    /// the store answers in memory; from the first ID that needs I/O (or a dead record that
+    /// must be deleted) on, [`Session::adopt`] takes over.
+    fn adopt_now(&self, ids: &[SessionId]) -> Result<Adopt> {
+        for (i, id) in ids.iter().enumerate() {
+            let _span =
+                crate::events::debug_span(|| tracing::debug_span!("session.load", session = %id))
+                    .entered();
+            match self.manager.read_now(id) {
+                None | Some(Ok(Found::Dead { .. })) => return Ok(Adopt::NeedsIo(i)),
+                Some(Ok(Found::Absent(event))) => self.manager.emit(event),
+                Some(Ok(Found::Live(stored, record))) => {
+                    return Ok(Adopt::Done(Some(self.adopted(id, stored, record))));
+                }
+                Some(Err(e)) => return Err(e),
+            }
+        }
+        Ok(Adopt::Done(None))
+    }
+
+    /// The first live session among `ids`, read with `.await`.
+    async fn adopt(&self, ids: &[SessionId]) -> Result<Option<Loaded>> {
+        for id in ids {
+            if let Some((stored, record)) = self.manager.read_live(id).await? {
+                return Ok(Some(self.adopted(id, stored, record)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn adopted(&self, id: &SessionId, stored: Stored, record: Record) -> Loaded {
+        Loaded {
+            id: Some(id.clone()),
+            version: Some(stored.version),
+            expires_at: stored.expires_at,
+            current: record,
+            changes: Vec::new(),
+        }
     }
 
     fn fresh(&self, current: Record, changes: Vec<Change>) -> Loaded {

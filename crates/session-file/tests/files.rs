@@ -156,7 +156,7 @@ async fn symlinked_session_file_is_refused() {
     assert!(is_backend(store.destroy(&id).await));
     // Nothing was written through the link, and the link is still there.
     assert_eq!(
-        forger.read(&planted).await.unwrap().unwrap().body,
+        &forger.read(&planted).await.unwrap().unwrap().body[..],
         b"forged"
     );
     assert!(
@@ -257,7 +257,7 @@ async fn corrupt_files_read_as_absent_and_are_replaced() {
                 .unwrap(),
             Inserted::Created(_)
         ));
-        assert_eq!(store.read(&id).await.unwrap().unwrap().body, b"fresh");
+        assert_eq!(&store.read(&id).await.unwrap().unwrap().body[..], b"fresh");
     }
 
     // Destroying a corrupt file removes it but reports that there was no session.
@@ -305,7 +305,7 @@ async fn gc_removes_old_orphans_and_keeps_fresh_ones() {
     assert!(fresh_temp.exists(), "a fresh temporary file was removed");
     assert!(!session_path(&root, &old_corrupt).exists());
     assert!(session_path(&root, &fresh_corrupt).exists());
-    assert_eq!(store.read(&id).await.unwrap().unwrap().body, b"live");
+    assert_eq!(&store.read(&id).await.unwrap().unwrap().body[..], b"live");
     assert!(y.join(".lock").exists());
 }
 
@@ -367,7 +367,7 @@ async fn a_removed_root_is_recreated_on_the_next_insert() {
         Inserted::Created(_)
     ));
     assert_eq!(mode(&root), 0o700);
-    assert_eq!(store.read(&id).await.unwrap().unwrap().body, b"new");
+    assert_eq!(&store.read(&id).await.unwrap().unwrap().body[..], b"new");
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -403,7 +403,7 @@ async fn a_held_lock_blocks_writers_but_not_readers_or_the_runtime() {
     assert!(touch.await.unwrap().unwrap());
     let stored = store.read(&id).await.unwrap().unwrap();
     assert_eq!(stored.expires_at, LATER + 5);
-    assert_eq!(stored.body, b"body");
+    assert_eq!(&stored.body[..], b"body");
 }
 
 #[tokio::test]
@@ -534,7 +534,7 @@ async fn two_stores_agree_on_insert_if_absent() {
             .unwrap(),
         Saved::Conflict
     );
-    assert_eq!(a.read(&id).await.unwrap().unwrap().body, b"c");
+    assert_eq!(&a.read(&id).await.unwrap().unwrap().body[..], b"c");
 }
 
 #[tokio::test]

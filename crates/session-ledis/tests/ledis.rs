@@ -109,7 +109,7 @@ async fn data_survives_a_clean_reopen_and_namespaces_are_separate() {
     let store = LedisStore::open(&format!("data_dir={base},db=0"))
         .await
         .unwrap();
-    assert_eq!(store.read(&id).await.unwrap().unwrap().body, b"zero");
+    assert_eq!(&store.read(&id).await.unwrap().unwrap().body[..], b"zero");
     assert_eq!(store.count(SystemClock.now()).await.unwrap(), 1);
 }
 

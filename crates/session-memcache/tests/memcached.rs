@@ -98,7 +98,7 @@ async fn lifetimes_over_30_days_do_not_expire_at_once() {
         .await
         .unwrap()
         .expect("a 60-day session is stored");
-    assert_eq!(stored.body, b"remember me");
+    assert_eq!(&stored.body[..], b"remember me");
     let meta = store
         .client()
         .get(store.key(&id))
