@@ -1,8 +1,10 @@
 //! The instructions section: user-space instructions per request of the memory section's
 //! contenders, counted by `valgrind --tool=callgrind`. On a shared 2-core machine req/s and
 //! even CPU time per request move 2-3x between runs with outside load; an instruction count
-//! is the same for the same binary and inputs whatever else runs, so it is the figure that
-//! judges the memory targets when the machine is noisy.
+//! does not depend on what else runs, so it is the figure that judges the memory targets
+//! when the machine is noisy. It is not exactly the same in every process (the allocator's
+//! and hash tables' state differ with each process's random seeds and session IDs), so the
+//! full run takes the median of a few processes and the report shows their spread.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -15,6 +17,7 @@ use anyhow::{Context, Result, bail, ensure};
 use super::client::Conn;
 use super::process::need_tool;
 use super::report::Report;
+use super::stats::median;
 use super::{Bench, HANDLERS};
 
 /// Sessions created before counting; every later request carries one of their cookies.
@@ -22,19 +25,20 @@ const SEEDED: usize = 500;
 /// Requests before the counters are zeroed, so one-off work (the connection, lazily built
 /// state, the allocator's first pages) stays out of the count.
 const WARM_UP: usize = 500;
-/// The first run's port; each run takes the next, so no run waits for an earlier socket.
-const FIRST_PORT: u16 = 18120;
+/// The first run's port; each (handler, contender) takes the next, so no run waits for the
+/// previous one's socket.
+const FIRST_PORT: u16 = 18140;
 /// (name in the report, `srv-memory` mode), in the order they run. `none` sets no cookie,
 /// so it is sent the cookies `ours` set: the baseline then parses the same `Cookie` header.
 const RUNS: [(&str, &str); 3] = [("ours", "ours"), ("ts-0.15", "ts"), ("none", "none")];
 /// The report's column order.
 const COLUMNS: [&str; 3] = ["none", "ours", "ts-0.15"];
 
-/// Instructions per request by (contender, handler).
+/// Instructions per request by (contender, handler), one value per server process.
 #[derive(Debug, Default)]
 pub(super) struct Instructions {
-    per_request: BTreeMap<(String, String), f64>,
-    /// Requests counted per contender and handler.
+    per_request: BTreeMap<(String, String), Vec<f64>>,
+    /// Requests counted per process.
     requests: usize,
 }
 
@@ -47,38 +51,47 @@ impl Bench {
             requests: self.plan.callgrind_requests,
             ..Instructions::default()
         };
-        let mut port = FIRST_PORT;
-        for handler in HANDLERS {
-            let mut ours_cookies = Vec::new();
-            for (name, mode) in RUNS {
-                let (per, cookies) = self.callgrind_run(mode, handler, port, &ours_cookies)?;
-                port += 1;
-                if name == "ours" {
-                    ours_cookies = cookies;
+        for round in 1..=self.plan.callgrind_processes {
+            let mut port = FIRST_PORT;
+            for handler in HANDLERS {
+                let mut ours_cookies = Vec::new();
+                for (name, mode) in RUNS {
+                    let (per, cookies) =
+                        self.callgrind_run(mode, handler, round, port, &ours_cookies)?;
+                    port += 1;
+                    if name == "ours" {
+                        ours_cookies = cookies;
+                    }
+                    eprintln!(
+                        "bench: callgrind {round} {name:>8} /{handler:<9} {per:>8.0} instructions/request"
+                    );
+                    counts
+                        .per_request
+                        .entry((name.into(), handler.into()))
+                        .or_default()
+                        .push(per);
                 }
-                eprintln!(
-                    "bench: callgrind {name:>8} /{handler:<9} {per:>8.0} instructions/request"
-                );
-                counts
-                    .per_request
-                    .insert((name.into(), handler.into()), per);
             }
         }
         report.instructions = Some(counts);
         Ok(())
     }
 
-    /// One process of `srv-memory <mode>` under callgrind, counting `handler`: instructions
+    /// One process of `srv-memory <mode>` under callgrind, counting `handler` (the profile
+    /// stays in `callgrind.<mode>.<handler>.<round>.out.1` of the work directory): instructions
     /// per request, and the cookies of the sessions it created. A server that sets no
     /// cookie is sent `borrowed` ones.
     fn callgrind_run(
         &self,
         mode: &str,
         handler: &str,
+        round: usize,
         port: u16,
         borrowed: &[String],
     ) -> Result<(f64, Vec<String>)> {
-        let out = self.work.join(format!("callgrind.{mode}.{handler}.out"));
+        let out = self
+            .work
+            .join(format!("callgrind.{mode}.{handler}.{round}.out"));
         let mut dump = OsString::from(out.as_os_str());
         dump.push(".1");
         let dump = Path::new(&dump);
@@ -162,12 +175,27 @@ fn dump_total(dump: &Path) -> Result<u64> {
 }
 
 impl Instructions {
-    /// Instructions per request (NaN when that run is missing).
+    /// Instructions per request, the median process (NaN when that run is missing).
     pub(super) fn get(&self, contender: &str, handler: &str) -> f64 {
         self.per_request
             .get(&(contender.to_owned(), handler.to_owned()))
-            .copied()
-            .unwrap_or(f64::NAN)
+            .map_or(f64::NAN, |v| median(v))
+    }
+
+    /// The largest spread between processes of one (contender, handler), as a fraction of
+    /// its median, with that contender and handler.
+    fn widest_spread(&self) -> Option<(f64, &str, &str)> {
+        self.per_request
+            .iter()
+            .map(|((c, h), v)| {
+                let (lo, hi) = v
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+                        (lo.min(*x), hi.max(*x))
+                    });
+                ((hi - lo) / median(v), c.as_str(), h.as_str())
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0))
     }
 
     /// Instructions per request over the no-layer baseline's.
@@ -175,17 +203,23 @@ impl Instructions {
         self.get(contender, handler) - self.get("none", handler)
     }
 
+    /// Server processes per (contender, handler).
+    fn runs(&self) -> usize {
+        self.per_request.values().map(Vec::len).max().unwrap_or(0)
+    }
+
     /// The report's instructions section.
     pub(super) fn markdown(&self, out: &mut String) {
         let _ = write!(
             out,
             "## Instructions per request, memory\n\n\
-             The memory section's three contenders under `valgrind --tool=callgrind`: user-space instructions per request, from one server process per contender and handler \
-             ({SEEDED} sessions created, {WARM_UP} warm-up requests, counters zeroed, then {} requests over one keep-alive connection, cycling the sessions' cookies; \
+             The memory section's three contenders under `valgrind --tool=callgrind`: user-space instructions per request, the median of {} server process(es) per contender and handler \
+             (each: {SEEDED} sessions created, {WARM_UP} warm-up requests, counters zeroed, then {} requests over one keep-alive connection, cycling the sessions' cookies; \
              `none` is sent `ours`' cookies, so it parses the same `Cookie` header). \
              Kernel work (the socket calls) is not counted; it is the same for every contender. \
-             The counts are deterministic for the same binary and inputs, whatever else the machine runs.\n\n\
+             The counts do not depend on what else the machine runs; processes differ only by their random seeds and session IDs.\n\n\
              | handler |",
+            self.runs(),
             self.requests
         );
         for c in COLUMNS {
@@ -204,9 +238,19 @@ impl Instructions {
         }
         let _ = writeln!(
             out,
-            "\n- /untouched: ours costs {:.3}x the no-layer count; tower-sessions {:.3}x.\n",
+            "\n- /untouched: ours costs {:.3}x the no-layer count; tower-sessions {:.3}x.",
             self.get("ours", "untouched") / self.get("none", "untouched"),
             self.get("ts-0.15", "untouched") / self.get("none", "untouched"),
         );
+        if self.runs() > 1
+            && let Some((spread, c, h)) = self.widest_spread()
+        {
+            let _ = writeln!(
+                out,
+                "- Widest spread between processes (max − min over the median): {:.2}% ({c} /{h}).",
+                spread * 100.0
+            );
+        }
+        out.push('\n');
     }
 }

@@ -56,6 +56,8 @@ pub(super) struct Plan {
     /// Requests counted under callgrind per contender and handler (the figure is per
     /// request, so fewer only shortens the run).
     pub(super) callgrind_requests: usize,
+    /// Server processes counted per contender and handler (the figure is their median).
+    pub(super) callgrind_processes: usize,
 }
 
 impl Plan {
@@ -71,6 +73,7 @@ impl Plan {
                 criterion_secs: 1,
                 count_secs: 1,
                 callgrind_requests: 1_000,
+                callgrind_processes: 1,
             }
         } else {
             Plan {
@@ -83,6 +86,7 @@ impl Plan {
                 criterion_secs: 2,
                 count_secs: 2,
                 callgrind_requests: 2_000,
+                callgrind_processes: 3,
             }
         }
     }
