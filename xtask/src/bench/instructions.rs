@@ -2,9 +2,11 @@
 //! contenders, counted by `valgrind --tool=callgrind`. On a shared 2-core machine req/s and
 //! even CPU time per request move 2-3x between runs with outside load; an instruction count
 //! does not depend on what else runs, so it is the figure that judges the memory targets
-//! when the machine is noisy. It is not exactly the same in every process (the allocator's
-//! and hash tables' state differ with each process's random seeds and session IDs), so the
-//! full run takes the median of a few processes and the report shows their spread.
+//! when the machine is noisy. It is not exactly the same in every process: glibc malloc's
+//! state follows each process's random seeds and session IDs, and decides whether an
+//! allocation takes a slow path (`malloc_consolidate` put about 3% on some processes'
+//! `/read`). So the full run takes the median of a few processes and the report shows
+//! their spread.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -15,7 +17,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail, ensure};
 
 use super::client::Conn;
-use super::process::need_tool;
+use super::process::{free_port, need_tool};
 use super::report::Report;
 use super::stats::median;
 use super::{Bench, HANDLERS};
@@ -25,9 +27,6 @@ const SEEDED: usize = 500;
 /// Requests before the counters are zeroed, so one-off work (the connection, lazily built
 /// state, the allocator's first pages) stays out of the count.
 const WARM_UP: usize = 500;
-/// The first run's port; each (handler, contender) takes the next, so no run waits for the
-/// previous one's socket.
-const FIRST_PORT: u16 = 18140;
 /// (name in the report, `srv-memory` mode), in the order they run. `none` sets no cookie,
 /// so it is sent the cookies `ours` set: the baseline then parses the same `Cookie` header.
 const RUNS: [(&str, &str); 3] = [("ours", "ours"), ("ts-0.15", "ts"), ("none", "none")];
@@ -52,13 +51,11 @@ impl Bench {
             ..Instructions::default()
         };
         for round in 1..=self.plan.callgrind_processes {
-            let mut port = FIRST_PORT;
             for handler in HANDLERS {
                 let mut ours_cookies = Vec::new();
                 for (name, mode) in RUNS {
                     let (per, cookies) =
-                        self.callgrind_run(mode, handler, round, port, &ours_cookies)?;
-                    port += 1;
+                        self.callgrind_run(mode, handler, round, free_port()?, &ours_cookies)?;
                     if name == "ours" {
                         ours_cookies = cookies;
                     }
@@ -217,7 +214,7 @@ impl Instructions {
              (each: {SEEDED} sessions created, {WARM_UP} warm-up requests, counters zeroed, then {} requests over one keep-alive connection, cycling the sessions' cookies; \
              `none` is sent `ours`' cookies, so it parses the same `Cookie` header). \
              Kernel work (the socket calls) is not counted; it is the same for every contender. \
-             The counts do not depend on what else the machine runs; processes differ only by their random seeds and session IDs.\n\n\
+             The counts do not depend on what else the machine runs; processes differ only by their random seeds and session IDs, through which glibc malloc's state can add up to about 3%.\n\n\
              | handler |",
             self.runs(),
             self.requests

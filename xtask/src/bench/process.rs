@@ -61,6 +61,11 @@ impl Bench {
         port: u16,
         start: Duration,
     ) -> Result<Server> {
+        // Another process on the port would answer in the server's place, and the figures
+        // would be that process's.
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            bail!("cannot start {name}: another process already listens on 127.0.0.1:{port}");
+        }
         let log = std::fs::File::create(self.work.join(format!("{name}-{port}.log")))?;
         let child = Command::new("taskset")
             .args(["-c", "0"])
@@ -76,12 +81,18 @@ impl Bench {
             // the server's.
             pids.insert(port, child.id());
         }
-        let server = Server {
+        let mut server = Server {
             child,
             name: name.to_owned(),
         };
         wait_for_port(port, start)
             .with_context(|| format!("{name} did not start; see {}", self.work.display()))?;
+        if let Some(status) = server.child.try_wait()? {
+            bail!(
+                "{name} exited ({status}) although 127.0.0.1:{port} answers; see {}",
+                self.work.display()
+            );
+        }
         Ok(server)
     }
 }
@@ -98,6 +109,14 @@ pub(super) fn cpu_ns(pid: u32) -> Result<u64> {
             .unwrap_or(0);
     }
     Ok(total)
+}
+
+/// A port nothing listens on now, from the kernel's ephemeral range, so a run does not
+/// collide with fixed ports other tools pick.
+pub(super) fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port())
 }
 
 pub(super) fn wait_for_port(port: u16, limit: Duration) -> Result<()> {
