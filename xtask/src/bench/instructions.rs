@@ -210,13 +210,16 @@ impl Instructions {
         let _ = write!(
             out,
             "## Instructions per request, memory\n\n\
-             The memory section's three contenders under `valgrind --tool=callgrind`: user-space instructions per request, the median of {} server process(es) per contender and handler \
+             The memory section's three contenders under `valgrind --tool=callgrind`: user-space instructions per request, {} per contender and handler \
              (each: {SEEDED} sessions created, {WARM_UP} warm-up requests, counters zeroed, then {} requests over one keep-alive connection, cycling the sessions' cookies; \
              `none` is sent `ours`' cookies, so it parses the same `Cookie` header). \
              Kernel work (the socket calls) is not counted; it is the same for every contender. \
              The counts do not depend on what else the machine runs; processes differ only by their random seeds and session IDs, through which glibc malloc's state can add up to about 3%.\n\n\
              | handler |",
-            self.runs(),
+            match self.runs() {
+                1 => "from one server process".to_owned(),
+                n => format!("the median of {n} server processes"),
+            },
             self.requests
         );
         for c in COLUMNS {

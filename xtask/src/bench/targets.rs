@@ -54,6 +54,24 @@ impl Report {
     }
 }
 
+/// The row "memory /`h`: our overhead ≤ 0.5x tower-sessions'" by one `measure`, the two
+/// overheads shown with `decimals` and `unit`.
+fn half_overhead_row(
+    out: &mut String,
+    h: &str,
+    measure: &str,
+    (ours, ts): (f64, f64),
+    unit: &str,
+    decimals: usize,
+) {
+    let _ = writeln!(
+        out,
+        "| memory /{h}: overhead ≤ 0.5x tower-sessions' ({measure}) | {ours:.decimals$} {unit} vs {ts:.decimals$} {unit} = {:.2}x | {} |",
+        ours / ts,
+        overhead_verdict(ours, ts)
+    );
+}
+
 fn memory_targets(m: &Http, out: &mut String) {
     let measures: [(&str, Overhead); 2] = [
         ("wall time from req/s", Http::overhead_us),
@@ -63,12 +81,7 @@ fn memory_targets(m: &Http, out: &mut String) {
         for (measure, overhead) in measures {
             let ours = overhead(m, "ours", "none", h);
             let ts = overhead(m, "ts-0.15", "none", h);
-            let _ = writeln!(
-                out,
-                "| memory /{h}: overhead ≤ 0.5x tower-sessions' ({measure}) | {ours:.2} µs vs {ts:.2} µs = {:.2}x | {} |",
-                ours / ts,
-                overhead_verdict(ours, ts)
-            );
+            half_overhead_row(out, h, measure, (ours, ts), "µs", 2);
         }
     }
     let cpu = m.cpu("ours", "untouched") / m.cpu("none", "untouched");
@@ -87,13 +100,9 @@ fn memory_targets(m: &Http, out: &mut String) {
 
 fn instruction_targets(i: &Instructions, out: &mut String) {
     for h in ["read", "write"] {
-        let (ours, ts) = (i.overhead("ours", h), i.overhead("ts-0.15", h));
-        let _ = writeln!(
-            out,
-            "| memory /{h}: overhead ≤ 0.5x tower-sessions' (user-space instructions, callgrind) | {ours:.0} vs {ts:.0} instructions = {:.2}x | {} |",
-            ours / ts,
-            overhead_verdict(ours, ts)
-        );
+        let overheads = (i.overhead("ours", h), i.overhead("ts-0.15", h));
+        let measure = "user-space instructions, callgrind";
+        half_overhead_row(out, h, measure, overheads, "instructions", 0);
     }
     let ratio = i.get("ours", "untouched") / i.get("none", "untouched");
     let _ = writeln!(
