@@ -84,8 +84,11 @@ impl Report {
              On this 2-core machine wrk and other processes share the cores, so req/s moves with outside load, and a server that is not saturated shows the load generator's limit; CPU time per request is steadier than req/s, but still moves with the host's load.\n\
              - The `instructions` section counts user-space instructions per request of the memory contenders under `valgrind --tool=callgrind`. \
              Kernel work (the socket calls) is not in the count; it is the same for every contender. \
-             The count is deterministic for the same binary and inputs, whatever else runs (separate processes can differ by up to about 3%: glibc malloc's state follows each process's random seeds and session IDs, and decides whether a request's allocations take a slow path such as `malloc_consolidate`; the full run takes the median of 3 processes and reports the widest spread), so it is the figure to trust for the memory targets when the machine is noisy.\n",
-            plan.runs, plan.secs
+             The count does not depend on whatever else runs, so it is the figure to trust for the memory targets when the machine is noisy. \
+             It is deterministic for the same binary and inputs, except for each process's own random seeds and session IDs: through glibc malloc's state (whether a request's allocations take a slow path such as `malloc_consolidate`) they move a count by up to about 3%, so the full run takes the median of {} processes and reports the widest spread.\n",
+            plan.runs,
+            plan.secs,
+            Plan::new(false).callgrind_processes
         );
         self.targets(&mut out);
         if let Some(m) = &self.memory {
