@@ -117,11 +117,15 @@ pub fn ours_encode(data: &Data) -> Result<Vec<u8>> {
 /// session-core's format.
 pub fn ours_decode(bytes: &[u8]) -> Result<Data> {
     // A store hands core the body as `Bytes`; the copy stands for that.
-    let mut values = Record::decode(&session_core::Bytes::copy_from_slice(bytes), LIMIT)?.values;
+    let record = Record::decode(&session_core::Bytes::copy_from_slice(bytes), LIMIT)?;
     macro_rules! take {
-        ($k:literal) => {
-            field(&mut values, $k, |b| Ok(decode_value($k, b)?))?
-        };
+        ($k:literal) => {{
+            let bytes = record
+                .values
+                .get($k)
+                .with_context(|| format!("missing {}", $k))?;
+            decode_value($k, bytes)?
+        }};
     }
     Ok(Data {
         user_id: take!("user_id"),

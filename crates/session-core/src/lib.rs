@@ -58,6 +58,7 @@ pub mod record;
 pub mod registry;
 pub mod session;
 pub mod store;
+mod values;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

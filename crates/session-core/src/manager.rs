@@ -205,7 +205,7 @@ impl Manager {
             None => store.read(&key).await,
         };
         match self.check(id, read)? {
-            Found::Live(stored, record) => Ok(Some((stored, record))),
+            Found::Live(stored, record, _) => Ok(Some((stored, record))),
             Found::Absent(event) => {
                 self.emit(event);
                 Ok(None)
@@ -266,7 +266,7 @@ impl Manager {
                 corrupt: None,
             });
         }
-        Ok(Found::Live(stored, record))
+        Ok(Found::Live(stored, record, now))
     }
 
     async fn discard(&self, key: &SessionId) {
@@ -284,7 +284,11 @@ impl Manager {
 
     /// The expiry to write now for a session created at `created`.
     pub(crate) fn next_expiry(&self, created: Millis) -> Millis {
-        let now = self.inner.clock.now();
+        self.expiry_at(created, self.inner.clock.now())
+    }
+
+    /// The expiry to write at `now` for a session created at `created`.
+    pub(crate) fn expiry_at(&self, created: Millis, now: Millis) -> Millis {
         now.saturating_add(self.inner.idle_ms)
             .min(self.absolute_deadline(created))
     }
@@ -412,8 +416,8 @@ impl Drop for GcHandle {
 
 /// What a read of one session ID found.
 pub(crate) enum Found {
-    /// A live record.
-    Live(Stored, Record),
+    /// A live record, and the time it was judged live at.
+    Live(Stored, Record, Millis),
     /// No record: the ID is unknown (the event reports it).
     Absent(Event),
     /// An expired or corrupt record, to report and delete (best effort).
@@ -445,7 +449,7 @@ impl SessionData {
 
     /// The stored keys.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.record.values.keys().map(String::as_str)
+        self.record.values.keys()
     }
 
     /// Value `key` decoded as `T`.

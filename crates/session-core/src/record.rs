@@ -14,8 +14,6 @@
 //! limit is refused before decoding, and rmp-serde never preallocates beyond what the input
 //! can hold, so a forged length prefix cannot make decoding allocate.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 
 use serde::Serialize;
@@ -23,6 +21,7 @@ use serde::de::DeserializeOwned;
 
 use crate::clock::Millis;
 use crate::error::{Error, Result};
+pub use crate::values::Values;
 
 /// The only record format this version writes and reads.
 pub const FORMAT_V1: u8 = 1;
@@ -34,9 +33,8 @@ pub struct Record {
     pub created: Millis,
     /// The owner the session is bound to, if any.
     pub owner: Option<String>,
-    /// Encoded values by key. `Bytes`, so that decoding a record slices each value out of
-    /// the stored body instead of copying it.
-    pub values: BTreeMap<String, Bytes>,
+    /// Encoded values by key, sliced out of the stored body when decoded (not copied).
+    pub values: Values,
 }
 
 impl Record {
@@ -45,7 +43,7 @@ impl Record {
         Record {
             created,
             owner: None,
-            values: BTreeMap::new(),
+            values: Values::new(),
         }
     }
 
@@ -73,8 +71,9 @@ impl Record {
                 }
             }
             rmp::encode::write_map_len(&mut out, len_u32(self.values.len())?)?;
-            for (key, value) in &self.values {
-                rmp::encode::write_str(&mut out, key)?;
+            for (key, value) in self.values.raw() {
+                rmp::encode::write_str_len(&mut out, len_u32(key.len())?)?;
+                out.extend_from_slice(key);
                 rmp::encode::write_bin(&mut out, value)?;
             }
             Ok(())
@@ -91,7 +90,7 @@ impl Record {
             .map_or(1, |o| header_len(o.len(), 31) + o.len());
         let values: usize = self
             .values
-            .iter()
+            .raw()
             .map(|(k, v)| header_len(k.len(), 31) + k.len() + bin_header_len(v.len()) + v.len())
             .sum();
         // Format byte, fixarray(3), created, owner, map header, entries.
@@ -135,16 +134,26 @@ fn decode_envelope(body: &Bytes) -> std::result::Result<Record, String> {
         None
     } else {
         let len = rmp::decode::read_str_len(rd).map_err(|e| e.to_string())?;
-        Some(take_str(rd, len)?)
+        let owner = take(rd, len)?;
+        Some(
+            std::str::from_utf8(owner)
+                .map_err(|e| e.to_string())?
+                .to_owned(),
+        )
     };
     let entries = rmp::decode::read_map_len(rd).map_err(|e| e.to_string())?;
-    let mut values = BTreeMap::new();
+    // Every entry takes at least two bytes, so a forged count cannot reserve more than the
+    // input could hold.
+    let entries = usize::try_from(entries).map_err(|e| e.to_string())?;
+    let mut values = Values::with_capacity(entries.min(rd.len() / 2));
     for _ in 0..entries {
         let len = rmp::decode::read_str_len(rd).map_err(|e| e.to_string())?;
-        let key = take_str(rd, len)?;
+        let key = take(rd, len)?;
+        std::str::from_utf8(key).map_err(|e| e.to_string())?;
+        let key = body.slice_ref(key);
         let len = rmp::decode::read_bin_len(rd).map_err(|e| e.to_string())?;
         let value = body.slice_ref(take(rd, len)?);
-        values.insert(key, value);
+        values.insert_key(key, value);
     }
     if !rd.is_empty() {
         return Err(format!("{} trailing bytes", rd.len()));
@@ -167,13 +176,6 @@ fn take<'a>(rd: &mut &'a [u8], len: u32) -> std::result::Result<&'a [u8], String
     let (head, rest) = rd.split_at(len);
     *rd = rest;
     Ok(head)
-}
-
-fn take_str(rd: &mut &[u8], len: u32) -> std::result::Result<String, String> {
-    let bytes = take(rd, len)?;
-    std::str::from_utf8(bytes)
-        .map(str::to_owned)
-        .map_err(|e| e.to_string())
 }
 
 fn len_u32(len: usize) -> std::result::Result<u32, rmp::encode::ValueWriteError> {
@@ -261,10 +263,9 @@ mod tests {
     fn sample() -> Record {
         let mut r = Record::new(42);
         r.owner = Some("alice".into());
+        r.values.insert("n", encode_value("n", &7u32).unwrap());
         r.values
-            .insert("n".into(), encode_value("n", &7u32).unwrap());
-        r.values
-            .insert("ключ".into(), encode_value("ключ", "значение").unwrap());
+            .insert("ключ", encode_value("ключ", "значение").unwrap());
         r
     }
 
@@ -282,7 +283,7 @@ mod tests {
     struct SerdeEnvelope {
         created: Millis,
         owner: Option<String>,
-        values: BTreeMap<String, serde_bytes::ByteBuf>,
+        values: std::collections::BTreeMap<String, serde_bytes::ByteBuf>,
     }
 
     fn serde_bytes_of(r: &Record) -> Vec<u8> {
@@ -292,7 +293,7 @@ mod tests {
             values: r
                 .values
                 .iter()
-                .map(|(k, v)| (k.clone(), serde_bytes::ByteBuf::from(v.to_vec())))
+                .map(|(k, v)| (k.to_owned(), serde_bytes::ByteBuf::from(v.to_vec())))
                 .collect(),
         };
         let mut out = vec![FORMAT_V1];
@@ -321,7 +322,7 @@ mod tests {
             r.owner = Some("o".repeat(usize::try_from(created.unsigned_abs() % 300).unwrap()));
             for len in [0usize, 1, 31, 32, 255, 256, 70_000] {
                 r.values.insert(
-                    "k".repeat(len.min(300)) + &len.to_string(),
+                    &("k".repeat(len.min(300)) + &len.to_string()),
                     vec![7; len].into(),
                 );
             }
@@ -329,7 +330,7 @@ mod tests {
         }
         let mut many = Record::new(5);
         for i in 0..20 {
-            many.values.insert(format!("key{i}"), vec![1, 2, 3].into());
+            many.values.insert(&format!("key{i}"), vec![1, 2, 3].into());
         }
         cases.push(many);
         for r in cases {

@@ -75,6 +75,9 @@ struct Loaded {
     /// The stored version, when a record exists under `id`.
     version: Option<Version>,
     expires_at: Millis,
+    /// When the record was read (0 when there is none). [`Session::commit_without_io`]
+    /// judges whether an expiry refresh is due against it instead of reading the clock again.
+    read_at: Millis,
     current: Record,
     /// Changes since the record was last read or written, replayed on conflict.
     changes: Vec<Change>,
@@ -116,7 +119,7 @@ impl Change {
         match self {
             Change::Set(k) => {
                 if let Some(v) = ours.values.get(k) {
-                    target.values.insert(k.clone(), v.clone());
+                    target.values.insert(k, v.clone());
                 }
             }
             other => other.apply_own(target),
@@ -188,7 +191,7 @@ impl Session {
             return None;
         }
         if let Some(loaded) = &state.loaded
-            && (!loaded.changes.is_empty() || self.touch_due(loaded).is_some())
+            && (!loaded.changes.is_empty() || self.touch_due(loaded, loaded.read_at).is_some())
         {
             return None;
         }
@@ -233,7 +236,7 @@ impl Session {
             .current
             .values
             .keys()
-            .cloned()
+            .map(str::to_owned)
             .collect())
     }
 
@@ -243,7 +246,7 @@ impl Session {
         let mut state = self.state.lock().await;
         let loaded = self.ensure_loaded(&mut state).await?;
         if loaded.current.values.get(key) != Some(&bytes) {
-            loaded.current.values.insert(key.to_owned(), bytes);
+            loaded.current.values.insert(key, bytes);
             self.record(loaded, Change::Set(key.to_owned()))?;
         }
         Ok(())
@@ -381,6 +384,7 @@ impl Session {
                     id: Some(new),
                     version: Some(version),
                     expires_at,
+                    read_at: self.manager.clock().now(),
                     current: record,
                     changes: Vec::new(),
                 };
@@ -605,18 +609,18 @@ impl Session {
         Ok(())
     }
 
-    /// The new expiry when a stored session's expiry should be refreshed now: it would move
-    /// by at least the touch interval.
-    fn touch_due(&self, loaded: &Loaded) -> Option<Millis> {
+    /// The new expiry when a stored session's expiry should be refreshed at `now`: it would
+    /// move by at least the touch interval.
+    fn touch_due(&self, loaded: &Loaded, now: Millis) -> Option<Millis> {
         loaded.version?;
         loaded.id.as_ref()?;
-        let expires_at = self.manager.next_expiry(loaded.current.created);
+        let expires_at = self.manager.expiry_at(loaded.current.created, now);
         let refreshed_by = expires_at.saturating_sub(loaded.expires_at);
         (refreshed_by >= self.manager.inner.touch_ms.max(1)).then_some(expires_at)
     }
 
     async fn maybe_touch(&self, loaded: &mut Loaded, cookie: &mut CookieAction) -> Result<()> {
-        let Some(expires_at) = self.touch_due(loaded) else {
+        let Some(expires_at) = self.touch_due(loaded, self.manager.clock().now()) else {
             return Ok(());
         };
         let Some(id) = &loaded.id else {
@@ -646,8 +650,9 @@ impl Session {
 
     async fn ensure_loaded<'s>(&self, state: &'s mut State) -> Result<&'s mut Loaded> {
         if state.loaded.is_none() {
-            let values = std::mem::take(&mut state.cookie_values);
-            let ids: SmallVec<[SessionId; 2]> = self.manager.cookie_ids(&values).collect();
+            // The raw values stay in the state: after an outage a later call tries them again.
+            let ids: SmallVec<[SessionId; 2]> =
+                self.manager.cookie_ids(&state.cookie_values).collect();
             state.presented = !ids.is_empty();
             let adopted = match self.adopt_now(&ids) {
                 Ok(Adopt::Done(adopted)) => Ok(adopted),
@@ -665,8 +670,6 @@ impl Session {
                     state.loaded = Some(loaded);
                 }
                 Err(e) => {
-                    // Keep the cookie's values: a later call after the outage tries them again.
-                    state.cookie_values = values;
                     note_failure(state, &e);
                     return Err(e);
                 }
@@ -689,8 +692,8 @@ impl Session {
             match self.manager.read_now(id) {
                 None | Some(Ok(Found::Dead { .. })) => return Ok(Adopt::NeedsIo(i)),
                 Some(Ok(Found::Absent(event))) => self.manager.emit(event),
-                Some(Ok(Found::Live(stored, record))) => {
-                    return Ok(Adopt::Done(Some(self.adopted(id, stored, record))));
+                Some(Ok(Found::Live(stored, record, now))) => {
+                    return Ok(Adopt::Done(Some(self.adopted(id, stored, record, now))));
                 }
                 Some(Err(e)) => return Err(e),
             }
@@ -702,17 +705,19 @@ impl Session {
     async fn adopt(&self, ids: &[SessionId]) -> Result<Option<Loaded>> {
         for id in ids {
             if let Some((stored, record)) = self.manager.read_live(id).await? {
-                return Ok(Some(self.adopted(id, stored, record)));
+                let now = self.manager.clock().now();
+                return Ok(Some(self.adopted(id, stored, record, now)));
             }
         }
         Ok(None)
     }
 
-    fn adopted(&self, id: &SessionId, stored: Stored, record: Record) -> Loaded {
+    fn adopted(&self, id: &SessionId, stored: Stored, record: Record, read_at: Millis) -> Loaded {
         Loaded {
             id: Some(id.clone()),
             version: Some(stored.version),
             expires_at: stored.expires_at,
+            read_at,
             current: record,
             changes: Vec::new(),
         }
@@ -723,6 +728,7 @@ impl Session {
             id: None,
             version: None,
             expires_at: 0,
+            read_at: 0,
             current,
             changes,
         }

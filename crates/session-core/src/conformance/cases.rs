@@ -748,7 +748,7 @@ async fn record_size_limit(c: &Ctx<'_>) -> CaseResult {
         let mut record = Record::new(c.clock_now());
         record
             .values
-            .insert("blob".into(), encode_value("blob", &"x".repeat(n))?);
+            .insert("blob", encode_value("blob", &"x".repeat(n))?);
         Ok(record.encode(usize::MAX)?.len())
     };
     let mut n = limit - 64;
