@@ -32,12 +32,19 @@ const MAX_ID_ATTEMPTS: u32 = 8;
 /// [`Session::commit`], called by the adapter after the handler, persists them.
 #[derive(Clone)]
 pub struct Session {
+    /// One allocation holds the manager handle and the state, so a clone (the adapter keeps
+    /// one, the request's extensions another, every extraction a third) is one atomic
+    /// increment.
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     manager: Manager,
     /// `futures_util`'s async mutex rather than tokio's: the lock is held across provider
     /// calls, so it must be async, but it is almost never contended, and releasing tokio's
     /// (FIFO, with a waiter list behind a lock) cost more on every request than releasing
     /// this one (one atomic when nobody waits).
-    state: Arc<Mutex<State>>,
+    state: Mutex<State>,
 }
 
 impl std::fmt::Debug for Session {
@@ -168,14 +175,16 @@ pub struct Commit {
 impl Session {
     pub(crate) fn new(manager: Manager, cookie_values: CookieValues) -> Self {
         Session {
-            manager,
-            state: Arc::new(Mutex::new(State {
-                cookie_values,
-                presented: false,
-                loaded: None,
-                failed: None,
-                cookie: CookieAction::Keep,
-            })),
+            shared: Arc::new(Shared {
+                manager,
+                state: Mutex::new(State {
+                    cookie_values,
+                    presented: false,
+                    loaded: None,
+                    failed: None,
+                    cookie: CookieAction::Keep,
+                }),
+            }),
         }
     }
 
@@ -186,7 +195,7 @@ impl Session {
     /// session. Adapters call it first so that such requests skip the asynchronous commit
     /// (and the allocation its future needs in a `Service`).
     pub fn commit_without_io(&self) -> Option<Commit> {
-        let mut state = self.state.try_lock()?;
+        let mut state = self.shared.state.try_lock()?;
         if state.failed.is_some() {
             return None;
         }
@@ -200,13 +209,13 @@ impl Session {
 
     /// The manager this session belongs to.
     pub fn manager(&self) -> &Manager {
-        &self.manager
+        &self.shared.manager
     }
 
     /// Value `key` decoded as `T`, or `None`. A stored value of another type is
     /// [`Error::Decode`].
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         let loaded = self.ensure_loaded(&mut state).await?;
         loaded
             .current
@@ -218,7 +227,7 @@ impl Session {
 
     /// Whether `key` is set.
     pub async fn contains(&self, key: &str) -> Result<bool> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         Ok(self
             .ensure_loaded(&mut state)
             .await?
@@ -229,7 +238,7 @@ impl Session {
 
     /// The keys currently set.
     pub async fn keys(&self) -> Result<Vec<String>> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         Ok(self
             .ensure_loaded(&mut state)
             .await?
@@ -243,7 +252,7 @@ impl Session {
     /// Sets `key` to `value`. Setting the value already stored is not a change.
     pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
         let bytes = encode_value(key, value)?;
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         let loaded = self.ensure_loaded(&mut state).await?;
         if loaded.current.values.get(key) != Some(&bytes) {
             loaded.current.values.insert(key, bytes);
@@ -254,7 +263,7 @@ impl Session {
 
     /// Removes `key`; returns whether it was set.
     pub async fn delete(&self, key: &str) -> Result<bool> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         let loaded = self.ensure_loaded(&mut state).await?;
         let present = loaded.current.values.contains_key(key);
         if present {
@@ -266,7 +275,7 @@ impl Session {
     /// Removes every key and the owner binding. An emptied session is deleted at commit and
     /// its cookie removed.
     pub async fn flush(&self) -> Result<()> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         let loaded = self.ensure_loaded(&mut state).await?;
         if !loaded.current.values.is_empty() || loaded.current.owner.is_some() {
             self.record(loaded, Change::Flush)?;
@@ -276,13 +285,13 @@ impl Session {
 
     /// The session's ID: `None` for a new session that holds no data yet.
     pub async fn id(&self) -> Result<Option<SessionId>> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         Ok(self.ensure_loaded(&mut state).await?.id.clone())
     }
 
     /// The owner the session is bound to.
     pub async fn owner(&self) -> Result<Option<String>> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         Ok(self.ensure_loaded(&mut state).await?.current.owner.clone())
     }
 
@@ -295,7 +304,7 @@ impl Session {
         if let Some(owner) = owner {
             check_owner(owner)?;
         }
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         let loaded = self.ensure_loaded(&mut state).await?;
         if loaded.current.owner.as_deref() != owner {
             self.record(loaded, Change::Owner(owner.map(str::to_owned)))?;
@@ -307,14 +316,14 @@ impl Session {
     /// how many were destroyed. A session without owner destroys nothing.
     pub async fn destroy_other_sessions(&self) -> Result<usize> {
         let (owner, id) = {
-            let mut state = self.state.lock().await;
+            let mut state = self.shared.state.lock().await;
             let loaded = self.ensure_loaded(&mut state).await?;
             (loaded.current.owner.clone(), loaded.id.clone())
         };
         match owner {
             Some(owner) => {
                 let result = self
-                    .manager
+                    .manager()
                     .destroy_owner_sessions(&owner, id.as_ref())
                     .await;
                 self.note(result).await
@@ -327,7 +336,7 @@ impl Session {
     /// privilege change). The old ID is deleted at once and no later write, from this request
     /// or a concurrent one, can bring it back.
     pub async fn regenerate(&self) -> Result<()> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         let result = self
             .regenerate_locked(&mut state)
             .instrument(crate::events::debug_span(|| {
@@ -353,9 +362,9 @@ impl Session {
             return Ok(());
         };
         // Start from the latest stored state so concurrent changes are carried over.
-        let Some((stored, mut record)) = self.manager.read_live(&old).await? else {
+        let Some((stored, mut record)) = self.manager().read_live(&old).await? else {
             // Destroyed meanwhile: continue as a new session holding only this request's changes.
-            let mut fresh = Record::new(self.manager.clock().now());
+            let mut fresh = Record::new(self.manager().clock().now());
             for change in &loaded.changes {
                 change.replay(&mut fresh, &loaded.current);
             }
@@ -366,17 +375,17 @@ impl Session {
         for change in &loaded.changes {
             change.replay(&mut record, &loaded.current);
         }
-        let inner = &self.manager.inner;
+        let inner = &self.manager().inner;
         let body = record.encode(inner.options.max_record_size)?;
-        let expires_at = self.manager.next_expiry(record.created);
+        let expires_at = self.manager().next_expiry(record.created);
         for _ in 0..MAX_ID_ATTEMPTS {
             let new = self.new_id()?;
             let write = self.write(&body, expires_at, record.owner.as_deref());
-            let (old_key, new_key) = (self.manager.key(&old)?, self.manager.key(&new)?);
+            let (old_key, new_key) = (self.manager().key(&old)?, self.manager().key(&new)?);
             if let Inserted::Created(version) =
                 inner.store.regenerate(&old_key, &new_key, write).await?
             {
-                self.manager.emit(Event::Regenerated {
+                self.manager().emit(Event::Regenerated {
                     from: old.fingerprint(),
                     to: new.fingerprint(),
                 });
@@ -384,7 +393,7 @@ impl Session {
                     id: Some(new),
                     version: Some(version),
                     expires_at,
-                    read_at: self.manager.clock().now(),
+                    read_at: self.manager().clock().now(),
                     current: record,
                     changes: Vec::new(),
                 };
@@ -400,7 +409,7 @@ impl Session {
     /// Deletes the session now and removes the cookie. The handle can be used afterwards: it is
     /// a new, empty session (setting data then creates a session under a new ID).
     pub async fn destroy(&self) -> Result<()> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         let result = self
             .destroy_locked(&mut state)
             .instrument(crate::events::debug_span(|| {
@@ -420,17 +429,17 @@ impl Session {
             return Ok(());
         };
         if let (Some(id), Some(_)) = (&loaded.id, loaded.version) {
-            self.manager
+            self.manager()
                 .inner
                 .store
-                .destroy(&*self.manager.key(id)?)
+                .destroy(&*self.manager().key(id)?)
                 .await?;
-            self.manager.emit(Event::Destroyed {
+            self.manager().emit(Event::Destroyed {
                 session: id.fingerprint(),
             });
         }
         let had_cookie = presented || state.cookie == CookieAction::Set;
-        *loaded = self.fresh(Record::new(self.manager.clock().now()), Vec::new());
+        *loaded = self.fresh(Record::new(self.manager().clock().now()), Vec::new());
         state.cookie = if had_cookie {
             CookieAction::Remove
         } else {
@@ -443,10 +452,10 @@ impl Session {
     /// after the handler. Does nothing (and costs no provider call) when the handler never
     /// touched the session.
     pub async fn commit(&self) -> Result<Commit> {
-        let mut state = self.state.lock().await;
+        let mut state = self.shared.state.lock().await;
         if let Some(message) = state.failed.take() {
             return Err(Error::backend(
-                self.manager.store().provider(),
+                self.manager().store().provider(),
                 format!("an earlier session operation failed: {message}"),
             ));
         }
@@ -465,7 +474,7 @@ impl Session {
 
     /// The cookie decided by this request, after its changes are persisted.
     fn take_commit(&self, state: &mut State) -> Commit {
-        let options = &self.manager.inner.options;
+        let options = &self.manager().inner.options;
         let set_cookie = match (state.cookie, state.loaded.as_ref()) {
             (CookieAction::Set, Some(Loaded { id: Some(id), .. })) => {
                 let value = crate::protect::cookie_value(options, id);
@@ -506,18 +515,22 @@ impl Session {
     }
 
     async fn insert_new(&self, loaded: &mut Loaded) -> Result<()> {
-        let inner = &self.manager.inner;
+        let inner = &self.manager().inner;
         let body = loaded.current.encode(inner.options.max_record_size)?;
-        let expires_at = self.manager.next_expiry(loaded.current.created);
+        let expires_at = self.manager().next_expiry(loaded.current.created);
         for attempt in 0..MAX_ID_ATTEMPTS {
             let id = match loaded.id.take() {
                 Some(id) if attempt == 0 => id,
                 _ => self.new_id()?,
             };
             let write = self.write(&body, expires_at, loaded.current.owner.as_deref());
-            match inner.store.insert(&*self.manager.key(&id)?, write).await? {
+            match inner
+                .store
+                .insert(&*self.manager().key(&id)?, write)
+                .await?
+            {
                 Inserted::Created(version) => {
-                    self.manager.emit(Event::Created {
+                    self.manager().emit(Event::Created {
                         session: id.fingerprint(),
                     });
                     loaded.id = Some(id);
@@ -542,23 +555,23 @@ impl Session {
         mut version: Version,
         cookie: &mut CookieAction,
     ) -> Result<()> {
-        let inner = &self.manager.inner;
+        let inner = &self.manager().inner;
         let Some(id) = loaded.id.clone() else {
             return Ok(());
         };
-        let key = self.manager.key(&id)?;
+        let key = self.manager().key(&id)?;
         for attempt in 1..=MAX_SAVE_ATTEMPTS {
             if loaded.current.values.is_empty() {
                 inner.store.destroy(&key).await?;
-                self.manager.emit(Event::Destroyed {
+                self.manager().emit(Event::Destroyed {
                     session: id.fingerprint(),
                 });
-                *loaded = self.fresh(Record::new(self.manager.clock().now()), Vec::new());
+                *loaded = self.fresh(Record::new(self.manager().clock().now()), Vec::new());
                 *cookie = CookieAction::Remove;
                 return Ok(());
             }
             let body = loaded.current.encode(inner.options.max_record_size)?;
-            let expires_at = self.manager.next_expiry(loaded.current.created);
+            let expires_at = self.manager().next_expiry(loaded.current.created);
             let write = self.write(&body, expires_at, loaded.current.owner.as_deref());
             match inner.store.save(&key, version, write).await? {
                 Saved::Saved(new_version) => {
@@ -573,12 +586,12 @@ impl Session {
                 }
                 Saved::Missing => return self.vanished(loaded, &id, cookie),
                 Saved::Conflict => {
-                    self.manager.emit(Event::ConflictRetried {
+                    self.manager().emit(Event::ConflictRetried {
                         session: id.fingerprint(),
                         attempt,
                     });
                     backoff(attempt).await;
-                    let Some((stored, mut record)) = self.manager.read_live(&id).await? else {
+                    let Some((stored, mut record)) = self.manager().read_live(&id).await? else {
                         return self.vanished(loaded, &id, cookie);
                     };
                     for change in &loaded.changes {
@@ -604,7 +617,7 @@ impl Session {
         cookie: &mut CookieAction,
     ) -> Result<()> {
         tracing::debug!(session = %id, "session vanished during the request; changes dropped");
-        *loaded = self.fresh(Record::new(self.manager.clock().now()), Vec::new());
+        *loaded = self.fresh(Record::new(self.manager().clock().now()), Vec::new());
         *cookie = CookieAction::Keep;
         Ok(())
     }
@@ -614,24 +627,24 @@ impl Session {
     fn touch_due(&self, loaded: &Loaded, now: Millis) -> Option<Millis> {
         loaded.version?;
         loaded.id.as_ref()?;
-        let expires_at = self.manager.expiry_at(loaded.current.created, now);
+        let expires_at = self.manager().expiry_at(loaded.current.created, now);
         let refreshed_by = expires_at.saturating_sub(loaded.expires_at);
-        (refreshed_by >= self.manager.inner.touch_ms.max(1)).then_some(expires_at)
+        (refreshed_by >= self.manager().inner.touch_ms.max(1)).then_some(expires_at)
     }
 
     async fn maybe_touch(&self, loaded: &mut Loaded, cookie: &mut CookieAction) -> Result<()> {
-        let Some(expires_at) = self.touch_due(loaded, self.manager.clock().now()) else {
+        let Some(expires_at) = self.touch_due(loaded, self.manager().clock().now()) else {
             return Ok(());
         };
         let Some(id) = &loaded.id else {
             return Ok(());
         };
-        let inner = &self.manager.inner;
-        let now = self.manager.clock().now();
+        let inner = &self.manager().inner;
+        let now = self.manager().clock().now();
         let ttl = expires_at.saturating_sub(now).max(1);
         let touched = inner
             .store
-            .touch(&*self.manager.key(id)?, expires_at, ttl)
+            .touch(&*self.manager().key(id)?, expires_at, ttl)
             .instrument(crate::events::debug_span(
                 || tracing::debug_span!("session.touch", session = %id),
             ))
@@ -652,7 +665,7 @@ impl Session {
         if state.loaded.is_none() {
             // The raw values stay in the state: after an outage a later call tries them again.
             let ids: SmallVec<[SessionId; 2]> =
-                self.manager.cookie_ids(&state.cookie_values).collect();
+                self.manager().cookie_ids(&state.cookie_values).collect();
             state.presented = !ids.is_empty();
             let adopted = match self.adopt_now(&ids) {
                 Ok(Adopt::Done(adopted)) => Ok(adopted),
@@ -665,7 +678,7 @@ impl Session {
             match adopted {
                 Ok(adopted) => {
                     let loaded = adopted.unwrap_or_else(|| {
-                        self.fresh(Record::new(self.manager.clock().now()), Vec::new())
+                        self.fresh(Record::new(self.manager().clock().now()), Vec::new())
                     });
                     state.loaded = Some(loaded);
                 }
@@ -689,9 +702,9 @@ impl Session {
             let _span =
                 crate::events::debug_span(|| tracing::debug_span!("session.load", session = %id))
                     .entered();
-            match self.manager.read_now(id) {
+            match self.manager().read_now(id) {
                 None | Some(Ok(Found::Dead { .. })) => return Ok(Adopt::NeedsIo(i)),
-                Some(Ok(Found::Absent(event))) => self.manager.emit(event),
+                Some(Ok(Found::Absent(event))) => self.manager().emit(event),
                 Some(Ok(Found::Live(stored, record, now))) => {
                     return Ok(Adopt::Done(Some(self.adopted(id, stored, record, now))));
                 }
@@ -704,8 +717,8 @@ impl Session {
     /// The first live session among `ids`, read with `.await`.
     async fn adopt(&self, ids: &[SessionId]) -> Result<Option<Loaded>> {
         for id in ids {
-            if let Some((stored, record)) = self.manager.read_live(id).await? {
-                let now = self.manager.clock().now();
+            if let Some((stored, record)) = self.manager().read_live(id).await? {
+                let now = self.manager().clock().now();
                 return Ok(Some(self.adopted(id, stored, record, now)));
             }
         }
@@ -745,11 +758,11 @@ impl Session {
     }
 
     fn new_id(&self) -> Result<SessionId> {
-        SessionId::generate(self.manager.inner.options.id_length)
+        SessionId::generate(self.manager().inner.options.id_length)
     }
 
     fn write<'a>(&self, body: &'a [u8], expires_at: Millis, owner: Option<&'a str>) -> Write<'a> {
-        let now = self.manager.clock().now();
+        let now = self.manager().clock().now();
         Write {
             body,
             expires_at,
@@ -760,7 +773,7 @@ impl Session {
 
     async fn note<T>(&self, result: Result<T>) -> Result<T> {
         if let Err(e) = &result {
-            note_failure(&mut *self.state.lock().await, e);
+            note_failure(&mut *self.shared.state.lock().await, e);
         }
         result
     }
