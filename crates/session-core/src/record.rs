@@ -9,10 +9,13 @@
 //! - a type mismatch on `get::<T>` is a typed [`Error::Decode`], not garbage;
 //! - only the keys a handler reads are decoded.
 //!
-//! rmp-serde was chosen over postcard because session values must be self-describing; the
-//! codec benchmark in `BENCHMARKS.md` measures the cost. Input longer than the configured
-//! limit is refused before decoding, and rmp-serde never preallocates beyond what the input
-//! can hold, so a forged length prefix cannot make decoding allocate.
+//! MessagePack (rmp-serde for values) was chosen over postcard because session values must
+//! be self-describing; the codec benchmark in `BENCHMARKS.md` measures the cost. The
+//! envelope itself is written and read with `rmp`'s primitives, not through serde: it is on
+//! every request's path, and the bytes are the same (a test pins them). Input longer than
+//! the configured limit is refused before decoding; every length prefix is checked against
+//! the bytes that remain before it is used, and the entry count only reserves what the
+//! remaining input could hold, so a forged length cannot make decoding allocate.
 
 use bytes::Bytes;
 
