@@ -231,7 +231,7 @@ fn sint_len(v: i64) -> usize {
 ///
 /// Most session values are small, so they are encoded into a buffer on the stack first and
 /// copied into one allocation of the exact size; a value that does not fit is encoded again
-/// into a growing buffer (at most [`STACK_VALUE`] bytes of work are thrown away).
+/// into a growing buffer (at most 128 bytes of work are thrown away).
 pub fn encode_value<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Bytes> {
     let mut stack = [0u8; STACK_VALUE];
     let mut cursor = std::io::Cursor::new(&mut stack[..]);
