@@ -49,18 +49,7 @@ impl SessionId {
     /// Parses an ID of exactly `len` lowercase hex characters; anything else is rejected
     /// before it can reach a provider.
     pub fn parse(value: &str, len: usize) -> Result<Self> {
-        check_length(len)?;
-        if value.len() != len {
-            return Err(Error::InvalidId("wrong length"));
-        }
-        // No early exit: a fold over plain byte arithmetic compiles to a few vector
-        // instructions, where a per-byte branch or table lookup costs a loop of them.
-        let hex = value.bytes().fold(true, |ok, b| {
-            ok & ((b.wrapping_sub(b'0') < 10) | (b.wrapping_sub(b'a') < 6))
-        });
-        if !hex {
-            return Err(Error::InvalidId("not lowercase hex"));
-        }
+        check(value, len)?;
         Ok(SessionId(value.into()))
     }
 
@@ -82,8 +71,39 @@ impl SessionId {
     /// A short, non-reversible fingerprint of the ID (first 8 hex characters of its SHA-256),
     /// safe to log and enough to correlate log lines.
     pub fn fingerprint(&self) -> String {
-        let digest = Sha256::digest(self.0.as_bytes());
-        hex::encode(&digest[..4])
+        fingerprint(&self.0)
+    }
+}
+
+/// [`SessionId::fingerprint`] of an ID not (yet) held as a `SessionId`.
+pub(crate) fn fingerprint(id: &str) -> String {
+    let digest = Sha256::digest(id.as_bytes());
+    hex::encode(&digest[..4])
+}
+
+/// What [`SessionId::parse`] checks, without making an ID: `value` is exactly `len`
+/// lowercase hex characters.
+pub(crate) fn check(value: &str, len: usize) -> Result<()> {
+    check_length(len)?;
+    if value.len() != len {
+        return Err(Error::InvalidId("wrong length"));
+    }
+    // No early exit: a fold over plain byte arithmetic compiles to a few vector
+    // instructions, where a per-byte branch or table lookup costs a loop of them.
+    let hex = value.bytes().fold(true, |ok, b| {
+        ok & ((b.wrapping_sub(b'0') < 10) | (b.wrapping_sub(b'a') < 6))
+    });
+    if !hex {
+        return Err(Error::InvalidId("not lowercase hex"));
+    }
+    Ok(())
+}
+
+/// Lets maps keyed by `SessionId` be searched with a `&str` (an ID checked but not yet
+/// copied into a `SessionId`): equality and hashing are the text's own.
+impl std::borrow::Borrow<str> for SessionId {
+    fn borrow(&self) -> &str {
+        &self.0
     }
 }
 

@@ -157,26 +157,18 @@ impl Manager {
         Session::new(self.clone(), values)
     }
 
-    /// The well-formed (and, with signing keys, verified) IDs among a request's raw cookie
-    /// values, in order; a value that fails its signature check is reported as an event.
-    pub(crate) fn cookie_ids<'v>(
-        &'v self,
-        values: &'v [u8],
-    ) -> impl Iterator<Item = SessionId> + 'v {
-        values
-            .split(|&b| b == b';')
-            .filter(|v| !v.is_empty())
-            .filter_map(|value| std::str::from_utf8(value).ok())
-            .filter_map(
-                |value| match protect::parse_cookie_value(&self.inner.options, value) {
-                    Ok(id) => Some(id),
-                    Err(Rejected::BadSignature) => {
-                        self.emit(Event::BadSignature);
-                        None
-                    }
-                    Err(Rejected::Malformed) => None,
-                },
-            )
+    /// The ID in one raw cookie value, if it is well-formed (and, with signing keys,
+    /// verifies); a value that fails its signature check is reported as an event.
+    pub(crate) fn cookie_id<'v>(&self, value: &'v [u8]) -> Option<&'v str> {
+        let value = std::str::from_utf8(value).ok()?;
+        match protect::parse_cookie_value(&self.inner.options, value) {
+            Ok(id) => Some(id),
+            Err(Rejected::BadSignature) => {
+                self.emit(Event::BadSignature);
+                None
+            }
+            Err(Rejected::Malformed) => None,
+        }
     }
 
     /// Reads session `sid` for admin use (Macaron's `Store.Read`), without creating anything.
@@ -200,11 +192,11 @@ impl Manager {
     async fn read_live_inner(&self, id: &SessionId) -> Result<Option<(Stored, Record)>> {
         let store = &self.inner.store;
         let key = self.key(id)?;
-        let read = match store.read_in_memory(&key) {
-            Some(read) => read,
+        let read = match store.read_in_memory(key.as_str()) {
+            Some(read) => read.map(|found| found.map(|(_, stored)| stored)),
             None => store.read(&key).await,
         };
-        match self.check(id, read)? {
+        match self.check(id.as_str(), read)? {
             Found::Live(stored, record, _) => Ok(Some((stored, record))),
             Found::Absent(event) => {
                 self.emit(event);
@@ -224,20 +216,35 @@ impl Manager {
     /// [`Manager::read_live`] without an `.await`, for stores that answer in memory
     /// ([`RawStore::read_in_memory`]): `None` when the store needs one. Nothing is reported
     /// or deleted here: a [`Found::Dead`] record is left for `read_live` to delete.
-    pub(crate) fn read_now(&self, id: &SessionId) -> Option<Result<Found>> {
-        let key = match self.key(id) {
-            Ok(key) => key,
-            Err(e) => return Some(Err(e)),
+    ///
+    /// `id` is a checked cookie ID not yet copied into a [`SessionId`]. A record comes with
+    /// the store's own `SessionId` for its key when that key is the ID itself (IDs not
+    /// hashed): adopting the session then takes a reference count, not an allocation.
+    pub(crate) fn read_now(&self, id: &str) -> Option<Result<(Found, Option<SessionId>)>> {
+        let hashed;
+        let key = if self.inner.options.hash_ids {
+            hashed = match protect::hashed_key(&self.inner.options, id) {
+                Ok(key) => key,
+                Err(e) => return Some(Err(e)),
+            };
+            hashed.as_str()
+        } else {
+            id
         };
-        let read = self.inner.store.read_in_memory(&key)?;
-        Some(self.check(id, read))
+        let (own, read) = match self.inner.store.read_in_memory(key)? {
+            Ok(Some((own, stored))) => (Some(own), Ok(Some(stored))),
+            Ok(None) => (None, Ok(None)),
+            Err(e) => (None, Err(e)),
+        };
+        let own = own.filter(|_| !self.inner.options.hash_ids);
+        Some(self.check(id, read).map(|found| (found, own)))
     }
 
     /// What a read of `id` found, checked for corruption and expiry; no I/O.
-    fn check(&self, id: &SessionId, read: Result<Option<Stored>>) -> Result<Found> {
+    fn check(&self, id: &str, read: Result<Option<Stored>>) -> Result<Found> {
         let corrupt = |error: String| Found::Dead {
             event: Event::Corrupt {
-                session: id.fingerprint(),
+                session: crate::id::fingerprint(id),
             },
             corrupt: Some(error),
         };
@@ -245,7 +252,7 @@ impl Manager {
             Ok(Some(stored)) => stored,
             Ok(None) => {
                 return Ok(Found::Absent(Event::UnknownId {
-                    session: id.fingerprint(),
+                    session: crate::id::fingerprint(id),
                 }));
             }
             // A record the provider itself cannot parse is as good as absent, like one whose
@@ -261,7 +268,7 @@ impl Manager {
         if stored.expires_at <= now || self.absolute_deadline(record.created) <= now {
             return Ok(Found::Dead {
                 event: Event::Expired {
-                    session: id.fingerprint(),
+                    session: crate::id::fingerprint(id),
                 },
                 corrupt: None,
             });

@@ -15,7 +15,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::error::Result;
-use crate::id::SessionId;
+use crate::id::{self, SessionId};
 use crate::options::Options;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -29,8 +29,13 @@ pub(crate) fn storage_key<'a>(options: &Options, id: &'a SessionId) -> Result<Co
     if !options.hash_ids {
         return Ok(Cow::Borrowed(id));
     }
-    let digest = hex::encode(Sha512::digest(id.as_str().as_bytes()));
-    SessionId::parse(&digest[..options.id_length], options.id_length).map(Cow::Owned)
+    hashed_key(options, id.as_str()).map(Cow::Owned)
+}
+
+/// The backend key for `id` when `hash_ids` is on.
+pub(crate) fn hashed_key(options: &Options, id: &str) -> Result<SessionId> {
+    let digest = hex::encode(Sha512::digest(id.as_bytes()));
+    SessionId::parse(&digest[..options.id_length], options.id_length)
 }
 
 fn mac(key: &[u8], cookie_name: &str, id: &str) -> Option<HmacSha256> {
@@ -64,19 +69,25 @@ pub(crate) enum Rejected {
     BadSignature,
 }
 
-/// The ID in a cookie value, verifying its signature when signing keys are set.
-pub(crate) fn parse_cookie_value(options: &Options, value: &str) -> Result<SessionId, Rejected> {
+/// The ID in a cookie value, verifying its signature when signing keys are set: a
+/// well-formed ID (as [`SessionId::parse`] checks), borrowed from `value`, so a request's
+/// first lookup needs no copy of it.
+pub(crate) fn parse_cookie_value<'v>(
+    options: &Options,
+    value: &'v str,
+) -> Result<&'v str, Rejected> {
     if options.signing_keys.is_empty() {
-        return SessionId::parse(value, options.id_length).map_err(|_| Rejected::Malformed);
+        return id::check(value, options.id_length)
+            .map(|()| value)
+            .map_err(|_| Rejected::Malformed);
     }
     let (id, signature) = value.split_once('.').ok_or(Rejected::BadSignature)?;
-    let id = SessionId::parse(id, options.id_length).map_err(|_| Rejected::Malformed)?;
+    id::check(id, options.id_length).map_err(|_| Rejected::Malformed)?;
     let signature = URL_SAFE_NO_PAD
         .decode(signature)
         .map_err(|_| Rejected::BadSignature)?;
     let verified = options.signing_keys.iter().any(|key| {
-        mac(key, &options.cookie_name, id.as_str())
-            .is_some_and(|m| m.verify_slice(&signature).is_ok())
+        mac(key, &options.cookie_name, id).is_some_and(|m| m.verify_slice(&signature).is_ok())
     });
     if verified {
         Ok(id)
@@ -103,10 +114,10 @@ mod tests {
         let old = signed(&[&[1; 32]]);
         let value = cookie_value(&old, &id);
         assert!(value.starts_with(id.as_str()) && value.len() > 40);
-        assert_eq!(parse_cookie_value(&old, &value), Ok(id.clone()));
+        assert_eq!(parse_cookie_value(&old, &value), Ok(id.as_str()));
         // Rotation: a new first key signs, the old one still verifies.
         let rotated = signed(&[&[2; 32], &[1; 32]]);
-        assert_eq!(parse_cookie_value(&rotated, &value), Ok(id.clone()));
+        assert_eq!(parse_cookie_value(&rotated, &value), Ok(id.as_str()));
         assert_ne!(cookie_value(&rotated, &id), value);
         // Dropped key: fails closed.
         let only_new = signed(&[&[2; 32]]);

@@ -16,7 +16,6 @@ use crate::id::SessionId;
 use crate::manager::{Found, Manager};
 use crate::record::{Record, decode_value, encode_value};
 use crate::store::{Inserted, Saved, Stored, Version, Write};
-use smallvec::SmallVec;
 
 /// Conditional saves tried before giving up with [`Error::Conflict`]. Every conflict means
 /// another writer succeeded, so this bounds the wait, not the correctness.
@@ -138,8 +137,22 @@ impl Change {
 enum Adopt {
     /// Done: the live session found, if any.
     Done(Option<Loaded>),
-    /// The ID at this index (and the rest) need [`Session::adopt`].
+    /// The raw cookie values from this byte offset on need [`Session::adopt`].
     NeedsIo(usize),
+}
+
+/// The raw cookie values held in a [`CookieValues`], each with its byte offset.
+fn raw_values(values: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let rest = values.get(at..).filter(|rest| !rest.is_empty())?;
+        // Every value is followed by `;` (see `Manager::load_bytes`); memchr finds it a
+        // word at a time.
+        let len = memchr::memchr(b';', rest).unwrap_or(rest.len());
+        let value = (at, &rest[..len]);
+        at += len + 1;
+        Some(value)
+    })
 }
 
 /// The longest owner [`Session::set_owner`] accepts, in bytes.
@@ -664,17 +677,18 @@ impl Session {
     async fn ensure_loaded<'s>(&self, state: &'s mut State) -> Result<&'s mut Loaded> {
         if state.loaded.is_none() {
             // The raw values stay in the state: after an outage a later call tries them again.
-            let ids: SmallVec<[SessionId; 2]> =
-                self.manager().cookie_ids(&state.cookie_values).collect();
-            state.presented = !ids.is_empty();
-            let adopted = match self.adopt_now(&ids) {
+            let mut presented = false;
+            let adopted = match self.adopt_now(&state.cookie_values, &mut presented) {
                 Ok(Adopt::Done(adopted)) => Ok(adopted),
                 // Boxed: the futures of `get`, `set` and the rest then stay small for stores
                 // that answer in memory (moving a future copies all of it), and a store that
                 // needs I/O pays one allocation next to a network round trip.
-                Ok(Adopt::NeedsIo(from)) => Box::pin(self.adopt(&ids[from..])).await,
+                Ok(Adopt::NeedsIo(from)) => {
+                    Box::pin(self.adopt(&state.cookie_values[from..], &mut presented)).await
+                }
                 Err(e) => Err(e),
             };
+            state.presented = presented;
             match adopted {
                 Ok(adopted) => {
                     let loaded = adopted.unwrap_or_else(|| {
@@ -694,18 +708,29 @@ impl Session {
             .ok_or_else(|| Error::Corrupt("session state missing".into()))
     }
 
-    /// The first live session among the cookie's `ids`, looked up without an `.await` while
-    /// the store answers in memory; from the first ID that needs I/O (or a dead record that
-    /// must be deleted) on, [`Session::adopt`] takes over.
-    fn adopt_now(&self, ids: &[SessionId]) -> Result<Adopt> {
-        for (i, id) in ids.iter().enumerate() {
-            let _span =
-                crate::events::debug_span(|| tracing::debug_span!("session.load", session = %id))
-                    .entered();
+    /// The first live session among the raw cookie `values`, looked up without an `.await`
+    /// while the store answers in memory; from the first ID that needs I/O (or a dead record
+    /// that must be deleted) on, [`Session::adopt`] takes over. Values are parsed one at a
+    /// time, so the usual single cookie costs one ID and no list of candidates.
+    /// `presented` becomes true once a well-formed ID is seen.
+    fn adopt_now(&self, values: &[u8], presented: &mut bool) -> Result<Adopt> {
+        for (at, value) in raw_values(values) {
+            let Some(id) = self.manager().cookie_id(value) else {
+                continue;
+            };
+            *presented = true;
+            let _span = crate::events::debug_span(
+                || tracing::debug_span!("session.load", session = %crate::id::fingerprint(id)),
+            )
+            .entered();
             match self.manager().read_now(id) {
-                None | Some(Ok(Found::Dead { .. })) => return Ok(Adopt::NeedsIo(i)),
-                Some(Ok(Found::Absent(event))) => self.manager().emit(event),
-                Some(Ok(Found::Live(stored, record, now))) => {
+                None | Some(Ok((Found::Dead { .. }, _))) => return Ok(Adopt::NeedsIo(at)),
+                Some(Ok((Found::Absent(event), _))) => self.manager().emit(event),
+                Some(Ok((Found::Live(stored, record, now), own))) => {
+                    let id = match own {
+                        Some(own) => own,
+                        None => SessionId::parse(id, self.manager().options().id_length)?,
+                    };
                     return Ok(Adopt::Done(Some(self.adopted(id, stored, record, now))));
                 }
                 Some(Err(e)) => return Err(e),
@@ -714,10 +739,13 @@ impl Session {
         Ok(Adopt::Done(None))
     }
 
-    /// The first live session among `ids`, read with `.await`.
-    async fn adopt(&self, ids: &[SessionId]) -> Result<Option<Loaded>> {
+    /// The first live session among the raw cookie `values`, read with `.await`.
+    async fn adopt(&self, values: &[u8], presented: &mut bool) -> Result<Option<Loaded>> {
+        let ids = raw_values(values).filter_map(|(_, v)| self.manager().cookie_id(v));
         for id in ids {
-            if let Some((stored, record)) = self.manager().read_live(id).await? {
+            *presented = true;
+            let id = SessionId::parse(id, self.manager().options().id_length)?;
+            if let Some((stored, record)) = self.manager().read_live(&id).await? {
                 let now = self.manager().clock().now();
                 return Ok(Some(self.adopted(id, stored, record, now)));
             }
@@ -725,9 +753,9 @@ impl Session {
         Ok(None)
     }
 
-    fn adopted(&self, id: &SessionId, stored: Stored, record: Record, read_at: Millis) -> Loaded {
+    fn adopted(&self, id: SessionId, stored: Stored, record: Record, read_at: Millis) -> Loaded {
         Loaded {
-            id: Some(id.clone()),
+            id: Some(id),
             version: Some(stored.version),
             expires_at: stored.expires_at,
             read_at,

@@ -107,11 +107,15 @@ pub trait RawStore: Send + Sync + 'static {
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>>;
 
     /// For stores that hold records in this process: [`RawStore::read`] without an
-    /// `.await`, or `None` (the default) to have core call `read`.
+    /// `.await`, or `None` (the default) to have core call `read`. A record comes with the
+    /// store's own `SessionId` for the key (a clone of the one it was inserted under).
     ///
     /// It exists for speed alone: an async trait method returns a boxed future, and for a
     /// store that answers from memory that allocation is a good part of a session read.
-    fn read_in_memory(&self, id: &SessionId) -> Option<Result<Option<Stored>>> {
+    /// For the same reason `id` is a `&str`: core has checked it is a well-formed ID (as
+    /// [`SessionId::parse`] does) but has not copied it, and adopts the returned `SessionId`
+    /// instead of allocating its own.
+    fn read_in_memory(&self, id: &str) -> Option<Result<Option<(SessionId, Stored)>>> {
         let _ = id;
         None
     }

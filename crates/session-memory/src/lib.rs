@@ -146,19 +146,23 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn shard(&self, id: &SessionId) -> &RwLock<Shard> {
+    fn shard(&self, id: &str) -> &RwLock<Shard> {
         // IDs are uniformly random hex, so their first characters spread evenly.
-        let index = id.as_str().bytes().take(4).fold(0usize, |acc, b| {
+        let index = id.bytes().take(4).fold(0usize, |acc, b| {
             acc.wrapping_mul(31).wrapping_add(usize::from(b))
         });
         &self.shards[index % SHARDS]
     }
 
-    fn get(&self, id: &SessionId) -> Option<Stored> {
-        read(self.shard(id)).get(id).map(|e| Stored {
-            body: e.body.clone(),
-            version: Version(e.version),
-            expires_at: e.expires_at,
+    /// The record under `id`, with the store's own copy of the key.
+    fn get(&self, id: &str) -> Option<(SessionId, Stored)> {
+        read(self.shard(id)).get_key_value(id).map(|(key, e)| {
+            let stored = Stored {
+                body: e.body.clone(),
+                version: Version(e.version),
+                expires_at: e.expires_at,
+            };
+            (key.clone(), stored)
         })
     }
 
@@ -243,19 +247,19 @@ impl RawStore for MemoryStore {
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
-        Ok(self.get(id))
+        Ok(self.get(id.as_str()).map(|(_, stored)| stored))
     }
 
-    fn read_in_memory(&self, id: &SessionId) -> Option<Result<Option<Stored>>> {
+    fn read_in_memory(&self, id: &str) -> Option<Result<Option<(SessionId, Stored)>>> {
         Some(Ok(self.get(id)))
     }
 
     async fn exist(&self, id: &SessionId) -> Result<bool> {
-        Ok(read(self.shard(id)).contains_key(id))
+        Ok(read(self.shard(id.as_str())).contains_key(id))
     }
 
     async fn insert(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
-        let mut shard = write(self.shard(id));
+        let mut shard = write(self.shard(id.as_str()));
         if shard.contains_key(id) {
             return Ok(Inserted::Exists);
         }
@@ -277,7 +281,7 @@ impl RawStore for MemoryStore {
     }
 
     async fn save(&self, id: &SessionId, expected: Version, record: Write<'_>) -> Result<Saved> {
-        let mut shard = write(self.shard(id));
+        let mut shard = write(self.shard(id.as_str()));
         let Some(entry) = shard.get_mut(id) else {
             return Ok(Saved::Missing);
         };
@@ -295,7 +299,7 @@ impl RawStore for MemoryStore {
     }
 
     async fn touch(&self, id: &SessionId, expires_at: Millis, _ttl_ms: Millis) -> Result<bool> {
-        let mut shard = write(self.shard(id));
+        let mut shard = write(self.shard(id.as_str()));
         Ok(match shard.get_mut(id) {
             Some(entry) => {
                 entry.expires_at = expires_at;
@@ -306,7 +310,7 @@ impl RawStore for MemoryStore {
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<bool> {
-        let removed = write(self.shard(id)).remove(id);
+        let removed = write(self.shard(id.as_str())).remove(id);
         Ok(match removed {
             Some(entry) => {
                 self.len.fetch_sub(1, Ordering::Relaxed);
@@ -359,7 +363,7 @@ impl RawStore for MemoryStore {
         Ok(ids
             .into_iter()
             .filter(|id| {
-                read(self.shard(id))
+                read(self.shard(id.as_str()))
                     .get(id)
                     .is_some_and(|e| e.expires_at > now && e.owner.as_deref() == Some(owner))
             })

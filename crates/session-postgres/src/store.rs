@@ -8,7 +8,7 @@ use session_core::{
     Write,
 };
 use sqlx::postgres::PgConnection;
-use sqlx::{AssertSqlSafe, Connection, SqlSafeStr, SqlStr};
+use sqlx::{AssertSqlSafe, Connection, Row, SqlSafeStr, SqlStr};
 
 use crate::NAME;
 use crate::config::PgConfig;
@@ -207,6 +207,22 @@ fn column(v: Version) -> i64 {
     v.0 as i64
 }
 
+/// A statement creating row `id` (insert, regenerate), with its five row values bound as
+/// `$1`..`$5`: id, body, expiry, version, owner. Statements add their own parameters after.
+fn new_row<'q>(
+    sql: SqlStr,
+    id: &'q SessionId,
+    record: &Write<'q>,
+    v: Version,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(sql)
+        .bind(id.as_str())
+        .bind(record.body)
+        .bind(record.expires_at)
+        .bind(column(v))
+        .bind(record.owner)
+}
+
 #[async_trait]
 impl RawStore for PostgresStore {
     fn provider(&self) -> &'static str {
@@ -243,12 +259,7 @@ impl RawStore for PostgresStore {
         self.check(&record)?;
         let v = Version::random(NAME)?;
         let done = Lease::run(&self.pool, async |conn| {
-            sqlx::query(self.sql.insert.clone())
-                .bind(id.as_str())
-                .bind(record.body)
-                .bind(record.expires_at)
-                .bind(column(v))
-                .bind(record.owner)
+            new_row(self.sql.insert.clone(), id, &record, v)
                 .execute(conn)
                 .await
         })
@@ -311,16 +322,12 @@ impl RawStore for PostgresStore {
     ) -> Result<Inserted> {
         self.check(&record)?;
         let v = Version::random(NAME)?;
-        let (created,): (i64,) = Lease::run(&self.pool, async |conn| {
-            sqlx::query_as(self.sql.regenerate.clone())
-                .bind(new.as_str())
-                .bind(record.body)
-                .bind(record.expires_at)
-                .bind(column(v))
-                .bind(record.owner)
+        let created: i64 = Lease::run(&self.pool, async |conn| {
+            new_row(self.sql.regenerate.clone(), new, &record, v)
                 .bind(old.as_str())
                 .fetch_one(conn)
-                .await
+                .await?
+                .try_get(0)
         })
         .await?;
         Ok(if created == 1 {

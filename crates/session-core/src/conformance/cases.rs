@@ -298,8 +298,12 @@ async fn conditional_save_conflict(c: &Ctx<'_>) -> CaseResult {
         || "a conflicting save wrote".into(),
     )?;
     // A store that answers reads synchronously must answer what `read` does.
-    if let Some(now) = store.read_in_memory(&id) {
-        check(now? == stored, || {
+    if let Some(now) = store.read_in_memory(id.as_str()) {
+        let now = now?;
+        check(now.as_ref().map(|(key, _)| key) == Some(&id), || {
+            "read_in_memory did not answer with the record's key".into()
+        })?;
+        check(now.map(|(_, stored)| stored) == stored, || {
             "read_in_memory disagrees with read".into()
         })?;
     }
