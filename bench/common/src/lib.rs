@@ -10,6 +10,8 @@
 //! Servers run one single-threaded tokio runtime (actix-web: one worker), so a figure is
 //! the throughput of one core, which the harness pins with `taskset`.
 
+pub mod floor;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use adapter_axum::{Session, SessionError, SessionLayer};
@@ -61,6 +63,11 @@ pub fn bare_router() -> Router {
         .route("/untouched", get(|| async { "ok" }))
         .route("/read", get(|| async { "0" }))
         .route("/write", get(|| async { "ok" }))
+}
+
+/// The no-layer routes under [`floor::FloorLayer`]: the least any axum session layer costs.
+pub fn floor_router() -> Router {
+    bare_router().layer(floor::FloorLayer)
 }
 
 /// The three routes on this workspace's axum adapter over `manager`.

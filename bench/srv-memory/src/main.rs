@@ -1,21 +1,23 @@
-//! `srv-memory <none|ours|ts> <port>`: the memory comparison's three contenders.
+//! `srv-memory <none|floor|ours|ts> <port>`: the memory comparison's three contenders, and
+//! `floor`, the least any axum session layer costs (see `bench_common::floor`).
 
 use anyhow::{Result, bail};
 use axum::Router;
 use axum::routing::get;
 use bench_common::{
-    arg, bare_router, next_value, ours_options, ours_router, port_arg, runtime, serve,
+    arg, bare_router, floor_router, next_value, ours_options, ours_router, port_arg, runtime, serve,
 };
 use session_core::{Manager, Registry};
 use session_memory::MemoryProvider;
 use tower_sessions::{MemoryStore, Session, SessionManagerLayer};
 
 fn main() -> Result<()> {
-    let mode = arg(1, "mode (none|ours|ts)")?;
+    let mode = arg(1, "mode (none|floor|ours|ts)")?;
     let port = port_arg(2, "port")?;
     runtime()?.block_on(async move {
         let router = match mode.as_str() {
             "none" => bare_router(),
+            "floor" => floor_router(),
             "ours" => {
                 let registry = Registry::new().with(MemoryProvider)?;
                 let manager = Manager::new(ours_options("memory", ""), &registry).await?;

@@ -13,7 +13,7 @@ use crate::cookies;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::id::SessionId;
-use crate::manager::{Found, Manager};
+use crate::manager::{Found, IdBuf, Manager};
 use crate::record::{Record, decode_value, encode_value};
 use crate::store::{Inserted, Saved, Stored, Version, Write};
 
@@ -715,7 +715,8 @@ impl Session {
     /// `presented` becomes true once a well-formed ID is seen.
     fn adopt_now(&self, values: &[u8], presented: &mut bool) -> Result<Adopt> {
         for (at, value) in raw_values(values) {
-            let Some(id) = self.manager().cookie_id(value) else {
+            let mut buf = IdBuf::new();
+            let Some(id) = self.manager().cookie_id(value, &mut buf) else {
                 continue;
             };
             *presented = true;
@@ -741,8 +742,11 @@ impl Session {
 
     /// The first live session among the raw cookie `values`, read with `.await`.
     async fn adopt(&self, values: &[u8], presented: &mut bool) -> Result<Option<Loaded>> {
-        let ids = raw_values(values).filter_map(|(_, v)| self.manager().cookie_id(v));
-        for id in ids {
+        for (_, value) in raw_values(values) {
+            let mut buf = IdBuf::new();
+            let Some(id) = self.manager().cookie_id(value, &mut buf) else {
+                continue;
+            };
             *presented = true;
             let id = SessionId::parse(id, self.manager().options().id_length)?;
             if let Some((stored, record)) = self.manager().read_live(&id).await? {
