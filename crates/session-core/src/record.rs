@@ -379,6 +379,58 @@ mod tests {
         }
     }
 
+    /// A record body with `entries` written in the given order, as a foreign or damaged
+    /// writer might.
+    fn body_with(entries: &[(&[u8], &[u8])]) -> Vec<u8> {
+        let mut out = vec![FORMAT_V1, 0x93, 0x01, 0xc0];
+        rmp::encode::write_map_len(&mut out, entries.len() as u32).unwrap();
+        for (k, v) in entries {
+            rmp::encode::write_str_len(&mut out, k.len() as u32).unwrap();
+            out.extend_from_slice(k);
+            rmp::encode::write_bin(&mut out, v).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn stored_maps_in_any_key_order_read_back() {
+        // Out of order and with a repeated key: the later value wins.
+        let body = body_with(&[(b"b", b"2"), (b"a", b"1"), (b"b", b"3")]);
+        let r = dec(&body, 1 << 20).unwrap();
+        assert_eq!(r.values.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(r.values.get("b").map(|v| &v[..]), Some(&b"3"[..]));
+        for n in [0, 1, 9, 40] {
+            let mut expect = Record::new(1);
+            for i in 0..n {
+                expect
+                    .values
+                    .insert(&format!("k{i:03}"), vec![i as u8].into());
+            }
+            let r = dec(&expect.encode(1 << 20).unwrap(), 1 << 20).unwrap();
+            assert_eq!(r, expect, "{n} keys");
+            assert_eq!(r.values.get("z"), None);
+        }
+    }
+
+    #[test]
+    fn a_damaged_map_is_corrupt() {
+        let mut truncated = body_with(&[(b"a", b"1"), (b"b", b"2")]);
+        truncated.pop();
+        let mut bad_key = body_with(&[(b"a", b"1"), (b"\xff", b"2")]);
+        let mut trailing = body_with(&[(b"a", b"1")]);
+        trailing.push(0);
+        let mut short_count = body_with(&[(b"a", b"1")]);
+        short_count[4] = 0x82; // claims two entries, holds one
+        for bad in [
+            &mut truncated,
+            &mut bad_key,
+            &mut trailing,
+            &mut short_count,
+        ] {
+            assert!(matches!(dec(bad, 1 << 20), Err(Error::Corrupt(_))));
+        }
+    }
+
     #[test]
     fn values_of_every_size_encode_alike() {
         for len in [0, 1, 100, 124, 125, 126, 127, 128, 129, 200, 5000] {
