@@ -86,7 +86,7 @@ impl Plan {
                 criterion_secs: 2,
                 count_secs: 2,
                 callgrind_requests: 2_000,
-                callgrind_processes: 3,
+                callgrind_processes: 5,
             }
         }
     }
