@@ -86,6 +86,13 @@ impl RawStore for Instrumented {
         self.inner.read(id).await
     }
 
+    /// Forwarded, so the cases also cover core's synchronous path for stores that answer
+    /// in memory: counted and failed like `read` when the inner store answers this way.
+    fn read_in_memory(&self, id: &str) -> Option<Result<Option<(SessionId, Stored)>>> {
+        let answer = self.inner.read_in_memory(id)?;
+        Some(self.enter().and(answer))
+    }
+
     async fn exist(&self, id: &SessionId) -> Result<bool> {
         self.enter()?;
         self.inner.exist(id).await
