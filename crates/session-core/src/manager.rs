@@ -221,22 +221,22 @@ impl Manager {
     /// the store's own `SessionId` for its key when that key is the ID itself (IDs not
     /// hashed): adopting the session then takes a reference count, not an allocation.
     pub(crate) fn read_now(&self, id: &str) -> Option<Result<(Found, Option<SessionId>)>> {
-        let hashed;
-        let key = if self.inner.options.hash_ids {
-            hashed = match protect::hashed_key(&self.inner.options, id) {
+        let store = &self.inner.store;
+        if self.inner.options.hash_ids {
+            // The store's key is the hash, not the ID: nothing of it to adopt.
+            let key = match protect::hashed_key(&self.inner.options, id) {
                 Ok(key) => key,
                 Err(e) => return Some(Err(e)),
             };
-            hashed.as_str()
-        } else {
-            id
-        };
-        let (own, read) = match self.inner.store.read_in_memory(key)? {
+            let read = store.read_in_memory(key.as_str())?;
+            let read = read.map(|found| found.map(|(_, stored)| stored));
+            return Some(self.check(id, read).map(|found| (found, None)));
+        }
+        let (own, read) = match store.read_in_memory(id)? {
             Ok(Some((own, stored))) => (Some(own), Ok(Some(stored))),
             Ok(None) => (None, Ok(None)),
             Err(e) => (None, Err(e)),
         };
-        let own = own.filter(|_| !self.inner.options.hash_ids);
         Some(self.check(id, read).map(|found| (found, own)))
     }
 

@@ -416,17 +416,12 @@ mod tests {
     fn a_damaged_map_is_corrupt() {
         let mut truncated = body_with(&[(b"a", b"1"), (b"b", b"2")]);
         truncated.pop();
-        let mut bad_key = body_with(&[(b"a", b"1"), (b"\xff", b"2")]);
+        let bad_key = body_with(&[(b"a", b"1"), (b"\xff", b"2")]);
         let mut trailing = body_with(&[(b"a", b"1")]);
         trailing.push(0);
         let mut short_count = body_with(&[(b"a", b"1")]);
         short_count[4] = 0x82; // claims two entries, holds one
-        for bad in [
-            &mut truncated,
-            &mut bad_key,
-            &mut trailing,
-            &mut short_count,
-        ] {
+        for bad in [&truncated, &bad_key, &trailing, &short_count] {
             assert!(matches!(dec(bad, 1 << 20), Err(Error::Corrupt(_))));
         }
     }
