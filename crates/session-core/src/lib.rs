@@ -46,7 +46,7 @@
 //! ```
 
 pub mod clock;
-pub mod config;
+pub mod config_string;
 pub mod cookies;
 pub mod error;
 pub mod events;
@@ -73,4 +73,7 @@ pub use manager::{GcHandle, Manager, SessionData};
 pub use options::{Options, SameSite, SigningKeys};
 pub use registry::Registry;
 pub use session::{Commit, MAX_OWNER_LEN, Session};
-pub use store::{Inserted, Provider, ProviderContext, RawStore, Saved, Stored, Version, Write};
+pub use store::{
+    Capabilities, Inserted, Moved, Provider, ProviderContext, RawStore, Saved, Stored, Version,
+    Write,
+};

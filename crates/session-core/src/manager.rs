@@ -260,6 +260,12 @@ impl Manager {
             Err(Error::Corrupt(e)) => return Ok(corrupt(e)),
             Err(e) => return Err(e),
         };
+        if stored.body == crate::record::TOMBSTONE {
+            // Mid-move (regenerate): the session lives under its new ID now.
+            return Ok(Found::Absent(Event::UnknownId {
+                session: crate::id::fingerprint(id),
+            }));
+        }
         let record = match Record::decode(&stored.body, self.inner.options.max_record_size) {
             Ok(record) => record,
             Err(e) => return Ok(corrupt(e.to_string())),

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::{boolean, number, seconds};
+use crate::config_string::{boolean, number, seconds};
 use crate::error::{Error, Result};
 use crate::id::{DEFAULT_ID_LENGTH, MAX_ID_LENGTH, MIN_ID_LENGTH};
 

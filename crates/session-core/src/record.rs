@@ -29,6 +29,11 @@ pub use crate::values::Values;
 /// The only record format this version writes and reads.
 pub const FORMAT_V1: u8 = 1;
 
+/// The body of a record that was moved to a new ID (see [`crate::RawStore::regenerate`]): a
+/// format byte no record has, so a reader that meets it treats the ID as unknown. It lives
+/// only between the two steps of a move.
+pub const TOMBSTONE: &[u8] = &[0];
+
 /// A decoded session record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Record {

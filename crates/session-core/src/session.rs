@@ -15,7 +15,7 @@ use crate::events::Event;
 use crate::id::SessionId;
 use crate::manager::{Found, IdBuf, Manager};
 use crate::record::{Record, decode_value, encode_value};
-use crate::store::{Inserted, Saved, Stored, Version, Write};
+use crate::store::{Inserted, Moved, Saved, Stored, Version, Write};
 
 /// Conditional saves tried before giving up with [`Error::Conflict`]. Every conflict means
 /// another writer succeeded, so this bounds the wait, not the correctness.
@@ -374,48 +374,71 @@ impl Session {
             }
             return Ok(());
         };
-        // Start from the latest stored state so concurrent changes are carried over.
-        let Some((stored, mut record)) = self.manager().read_live(&old).await? else {
-            // Destroyed meanwhile: continue as a new session holding only this request's changes.
-            let mut fresh = Record::new(self.manager().clock().now());
-            for change in &loaded.changes {
-                change.replay(&mut fresh, &loaded.current);
-            }
-            *loaded = self.fresh(fresh, loaded.changes.clone());
-            return Ok(());
-        };
-        let _ = stored;
-        for change in &loaded.changes {
-            change.replay(&mut record, &loaded.current);
-        }
         let inner = &self.manager().inner;
-        let body = record.encode(inner.options.max_record_size)?;
-        let expires_at = self.manager().next_expiry(record.created);
-        for _ in 0..MAX_ID_ATTEMPTS {
+        let mut id_attempts = 0;
+        for attempt in 1..=MAX_SAVE_ATTEMPTS {
+            // Start from the latest stored state so concurrent changes are carried over, and
+            // move on condition of its version: of two concurrent moves only one wins.
+            let Some((stored, mut record)) = self.manager().read_live(&old).await? else {
+                // Destroyed or moved meanwhile: continue as a new session holding only this
+                // request's changes.
+                let mut fresh = Record::new(self.manager().clock().now());
+                for change in &loaded.changes {
+                    change.replay(&mut fresh, &loaded.current);
+                }
+                *loaded = self.fresh(fresh, loaded.changes.clone());
+                return Ok(());
+            };
+            for change in &loaded.changes {
+                change.replay(&mut record, &loaded.current);
+            }
+            let body = record.encode(inner.options.max_record_size)?;
+            let expires_at = self.manager().next_expiry(record.created);
             let new = self.new_id()?;
             let write = self.write(&body, expires_at, record.owner.as_deref());
             let (old_key, new_key) = (self.manager().key(&old)?, self.manager().key(&new)?);
-            if let Inserted::Created(version) =
-                inner.store.regenerate(&old_key, &new_key, write).await?
+            match inner
+                .store
+                .regenerate(&old_key, stored.version, &new_key, write)
+                .await?
             {
-                self.manager().emit(Event::Regenerated {
-                    from: old.fingerprint(),
-                    to: new.fingerprint(),
-                });
-                *loaded = Loaded {
-                    id: Some(new),
-                    version: Some(version),
-                    expires_at,
-                    read_at: self.manager().clock().now(),
-                    current: record,
-                    changes: Vec::new(),
-                };
-                state.cookie = CookieAction::Set;
-                return Ok(());
+                Moved::Moved(version) => {
+                    self.manager().emit(Event::Regenerated {
+                        from: old.fingerprint(),
+                        to: new.fingerprint(),
+                    });
+                    *loaded = Loaded {
+                        id: Some(new),
+                        version: Some(version),
+                        expires_at,
+                        read_at: self.manager().clock().now(),
+                        current: record,
+                        changes: Vec::new(),
+                    };
+                    state.cookie = CookieAction::Set;
+                    return Ok(());
+                }
+                Moved::Exists => {
+                    id_attempts += 1;
+                    tracing::warn!("session id collision; retrying with a fresh id");
+                    if id_attempts >= MAX_ID_ATTEMPTS {
+                        return Err(Error::Conflict {
+                            attempts: MAX_ID_ATTEMPTS,
+                        });
+                    }
+                }
+                // Changed meanwhile: read again. Gone: the next read finds it missing.
+                Moved::Conflict | Moved::Missing => {
+                    self.manager().emit(Event::ConflictRetried {
+                        session: old.fingerprint(),
+                        attempt,
+                    });
+                    backoff(attempt).await;
+                }
             }
         }
         Err(Error::Conflict {
-            attempts: MAX_ID_ATTEMPTS,
+            attempts: MAX_SAVE_ATTEMPTS,
         })
     }
 

@@ -74,6 +74,48 @@ pub enum Inserted {
     Exists,
 }
 
+/// Result of [`RawStore::regenerate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moved {
+    /// The record now lives under the new ID with this version; the old ID is gone.
+    Moved(Version),
+    /// A record already exists under the new ID; nothing was written.
+    Exists,
+    /// The old record's version differs from the expected one; nothing was moved.
+    Conflict,
+    /// There is no record under the old ID (destroyed, expired or moved meanwhile).
+    Missing,
+}
+
+/// What a [`RawStore`] can do beyond the operations every store has, declared once by the
+/// store (as OpenDAL's services declare theirs). The conformance suite, the demos and admin
+/// tools read it before calling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// [`RawStore::count`] answers with the number of live sessions.
+    pub count: bool,
+    /// [`RawStore::owner_sessions`] lists an owner's sessions ("log out everywhere").
+    pub owner_index: bool,
+    /// [`RawStore::gc`] removes expired records. False when the backend expires records
+    /// itself and cannot enumerate them (memcached, Couchbase).
+    pub gc: bool,
+}
+
+impl Capabilities {
+    /// Every capability: count, owner index and GC.
+    pub const ALL: Capabilities = Capabilities {
+        count: true,
+        owner_index: true,
+        gc: true,
+    };
+    /// None of them: a store that only reads and writes records.
+    pub const NONE: Capabilities = Capabilities {
+        count: false,
+        owner_index: false,
+        gc: false,
+    };
+}
+
 /// Result of [`RawStore::save`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Saved {
@@ -138,20 +180,56 @@ pub trait RawStore: Send + Sync + 'static {
     /// Deletes the record; returns whether there was one.
     async fn destroy(&self, id: &SessionId) -> Result<bool>;
 
-    /// Moves a session to a new ID: creates `new` with `record` (insert-if-absent), then
-    /// deletes `old`. Providers with transactions may override this to do both at once.
+    /// Moves a session to a new ID if `old` still holds version `expected`: creates `new`
+    /// with `record` and retires `old`, so that of two concurrent moves of one record exactly
+    /// one carries the data over ([`Moved::Conflict`] or [`Moved::Missing`] for the other).
+    ///
+    /// The default writes `new` first (insert-if-absent), then replaces `old` with a
+    /// [`crate::record::TOMBSTONE`] by a conditional [`RawStore::save`] (the step that decides
+    /// which of two movers wins), then deletes `old`. A loser deletes the `new` record it wrote.
+    /// Writing `new` first means a failure in between leaves the session where it was, never
+    /// nowhere. Stores with transactions may override it to do the same in one.
     async fn regenerate(
         &self,
         old: &SessionId,
+        expected: Version,
         new: &SessionId,
         record: Write<'_>,
-    ) -> Result<Inserted> {
-        let inserted = self.insert(new, record).await?;
-        if matches!(inserted, Inserted::Created(_)) {
-            self.destroy(old).await?;
+    ) -> Result<Moved> {
+        let version = match self.insert(new, record).await? {
+            Inserted::Created(version) => version,
+            Inserted::Exists => return Ok(Moved::Exists),
+        };
+        let tombstone = Write {
+            body: crate::record::TOMBSTONE,
+            owner: None,
+            ..record
+        };
+        let lost = match self.save(old, expected, tombstone).await {
+            Ok(Saved::Saved(_)) => None,
+            Ok(Saved::Conflict) => Some(Moved::Conflict),
+            Ok(Saved::Missing) => Some(Moved::Missing),
+            Err(e) => {
+                self.destroy(new).await?;
+                return Err(e);
+            }
+        };
+        match lost {
+            None => {
+                self.destroy(old).await?;
+                Ok(Moved::Moved(version))
+            }
+            Some(lost) => {
+                self.destroy(new).await?;
+                Ok(lost)
+            }
         }
-        Ok(inserted)
     }
+
+    /// What this store can do beyond the operations every store has. Callers ask it instead
+    /// of discovering [`Error::Unsupported`] at run time; an unsupported call still returns
+    /// that error.
+    fn capabilities(&self) -> Capabilities;
 
     /// Counts live sessions (`expires_at > now`), or [`Error::Unsupported`].
     async fn count(&self, now: Millis) -> Result<u64> {

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
-use session_core::config::Secret;
+use session_core::config_string::Secret;
 use session_core::{Error, Result};
 
 /// Default per-operation bound.

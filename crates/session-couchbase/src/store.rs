@@ -12,7 +12,8 @@ use couchbase::error::ErrorKind;
 use couchbase::options::cluster_options::ClusterOptions;
 use couchbase::options::kv_options::{InsertOptions, ReplaceOptions};
 use session_core::{
-    Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version, Write,
+    Capabilities, Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version,
+    Write,
 };
 
 use crate::NAME;
@@ -178,6 +179,10 @@ impl CouchbaseStore {
 impl RawStore for CouchbaseStore {
     fn provider(&self) -> &'static str {
         NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {

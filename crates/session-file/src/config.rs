@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use session_core::{Error, Result, config};
+use session_core::{Error, Result, config_string};
 
 /// Macaron's default root, used when the config string is empty.
 pub const DEFAULT_ROOT: &str = "data/sessions";
@@ -54,7 +54,7 @@ impl FileConfig {
         }
         let mut root = None;
         let mut grace = None;
-        for (key, value) in config::pairs(config, ',')? {
+        for (key, value) in config_string::pairs(config, ',')? {
             let key = key.as_str();
             match key {
                 "root" => {
@@ -64,7 +64,7 @@ impl FileConfig {
                     set_once(&mut root, key, PathBuf::from(value))?;
                 }
                 "orphan_grace" => {
-                    let grace_value = config::seconds(key, &value)?;
+                    let grace_value = config_string::seconds(key, &value)?;
                     if grace_value < MIN_ORPHAN_GRACE {
                         return Err(Error::config(
                             key,

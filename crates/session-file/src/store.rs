@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version, Write,
+    Capabilities, Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version,
+    Write,
 };
 
 use crate::config::FileConfig;
@@ -355,6 +356,10 @@ impl OwnedWrite {
 impl RawStore for FileStore {
     fn provider(&self) -> &'static str {
         NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {

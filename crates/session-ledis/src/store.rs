@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use session_core::{
-    Bytes, Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version, Write,
+    Bytes, Capabilities, Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored,
+    Version, Write,
 };
 use sled::{IVec, Tree};
 
@@ -338,6 +339,10 @@ impl RawStore for LedisStore {
         NAME
     }
 
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
         let Some(raw) = self.trees.sessions.get(id.as_str()).map_err(backend)? else {
             return Ok(None);
@@ -432,31 +437,6 @@ impl RawStore for LedisStore {
             self.flush().await?;
         }
         Ok(removed)
-    }
-
-    async fn regenerate(
-        &self,
-        old: &SessionId,
-        new: &SessionId,
-        record: Write<'_>,
-    ) -> Result<Inserted> {
-        let (version, value) = self.encode(&record)?;
-        let created = {
-            // Under one lock: no other request sees the new ID without the old one gone.
-            let _writer = self.trees.lock();
-            let created = self
-                .trees
-                .create(new.as_str().as_bytes(), &value, &record)?;
-            if created {
-                self.trees.delete(old.as_str().as_bytes())?;
-            }
-            created
-        };
-        if !created {
-            return Ok(Inserted::Exists);
-        }
-        self.flush().await?;
-        Ok(Inserted::Created(Version(version)))
     }
 
     async fn count(&self, now: Millis) -> Result<u64> {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use session_core::conformance;
 use session_core::{
-    Inserted, Millis, Provider, ProviderContext, RawStore, Result, Saved, SessionId, Stored,
-    Version, Write,
+    Capabilities, Inserted, Millis, Moved, Provider, ProviderContext, RawStore, Result, Saved,
+    SessionId, Stored, Version, Write,
 };
 use session_ledis::LedisProvider;
 use tempfile::TempDir;
@@ -22,6 +22,10 @@ struct InTempDir {
 impl RawStore for InTempDir {
     fn provider(&self) -> &'static str {
         self.store.provider()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.store.capabilities()
     }
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
         self.store.read(id).await
@@ -44,10 +48,11 @@ impl RawStore for InTempDir {
     async fn regenerate(
         &self,
         old: &SessionId,
+        expected: Version,
         new: &SessionId,
         record: Write<'_>,
-    ) -> Result<Inserted> {
-        self.store.regenerate(old, new, record).await
+    ) -> Result<Moved> {
+        self.store.regenerate(old, expected, new, record).await
     }
     async fn count(&self, now: Millis) -> Result<u64> {
         self.store.count(now).await

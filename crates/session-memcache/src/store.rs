@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use memcache::exp::{AsyncMetaClient, Delete, Get, Meta, MutationStatus, Ttl};
 use session_core::{
-    Bytes, Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version, Write,
+    Bytes, Capabilities, Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored,
+    Version, Write,
 };
 
 use crate::config::MemcacheConfig;
@@ -144,6 +145,13 @@ fn unexpected(op: &str, status: MutationStatus) -> Error {
 impl RawStore for MemcacheStore {
     fn provider(&self) -> &'static str {
         NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            gc: true,
+            ..Capabilities::NONE
+        }
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {

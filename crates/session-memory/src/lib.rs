@@ -39,8 +39,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use async_trait::async_trait;
 use session_core::{
-    Bytes, Clock, Error, Inserted, Millis, Provider, ProviderContext, RawStore, Result, Saved,
-    SessionId, Stored, SystemClock, Version, Write,
+    Bytes, Capabilities, Clock, Error, Inserted, Millis, Provider, ProviderContext, RawStore,
+    Result, Saved, SessionId, Stored, SystemClock, Version, Write,
 };
 
 const NAME: &str = "memory";
@@ -244,6 +244,10 @@ fn write<'a>(lock: &'a RwLock<Shard>) -> RwLockWriteGuard<'a, Shard> {
 impl RawStore for MemoryStore {
     fn provider(&self) -> &'static str {
         NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {

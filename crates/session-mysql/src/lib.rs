@@ -81,7 +81,7 @@
 //! | save | ``UPDATE ... SET ..., version = version + 1 WHERE id = ? AND version = ?``; when no row matched, one more query tells Conflict from Missing |
 //! | touch | ``UPDATE ... SET expires_at = ? WHERE id = ?`` |
 //! | destroy | ``DELETE ... WHERE id = ?`` |
-//! | regenerate | insert-if-absent of the new ID, then delete of the old one |
+//! | regenerate | core's conditional move: insert-if-absent of the new ID, a conditional save that retires the old one, then its delete (3 statements) |
 //! | count | ``SELECT COUNT(*) ... WHERE expires_at > ?`` |
 //! | gc | ``DELETE ... WHERE expires_at <= ? LIMIT 1000``, repeated until a batch comes back short |
 //! | owner index | ``SELECT id ... WHERE owner = ? AND expires_at > ?`` |

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use session_core::{
-    Error, Inserted, Millis, ProviderContext, RawStore, Result, Saved, SessionId, Stored, Version,
-    Write,
+    Capabilities, Error, Inserted, Millis, ProviderContext, RawStore, Result, Saved, SessionId,
+    Stored, Version, Write,
 };
 use sqlx::mysql::MySqlConnection;
 use sqlx::{AssertSqlSafe, Connection, SqlSafeStr, SqlStr};
@@ -323,6 +323,10 @@ fn backend(e: sqlx::Error) -> Error {
 impl RawStore for MySqlStore {
     fn provider(&self) -> &'static str {
         NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use session_core::config::SqlName;
+use session_core::config_string::SqlName;
 use session_core::{Error, Result};
 
 /// The table used when the config names none.

@@ -64,7 +64,7 @@
 //! | save | `UPDATE ... SET ..., version = version + 1 WHERE id = $1 AND version = $2` inside a CTE that also reports whether the row exists, so Conflict and Missing need no second query |
 //! | touch | `UPDATE ... SET expires_at = $2 WHERE id = $1` |
 //! | destroy | `DELETE ... WHERE id = $1` |
-//! | regenerate | one statement: insert-if-absent of the new ID, and delete of the old one only if the insert created a row |
+//! | regenerate | core's conditional move: insert-if-absent of the new ID, a conditional save that retires the old one, then its delete (3 statements) |
 //! | count | `SELECT count(*) ... WHERE expires_at > $1` |
 //! | gc | `DELETE ... WHERE expires_at <= $1 AND id IN (SELECT id ... WHERE expires_at <= $1 LIMIT 1000 FOR UPDATE SKIP LOCKED)`, repeated until a batch comes back short |
 //! | owner index | `SELECT id ... WHERE owner = $1 AND expires_at > $2` |

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use session_core::{
-    Error, Inserted, Millis, ProviderContext, RawStore, Result, Saved, SessionId, Stored, Version,
-    Write,
+    Capabilities, Error, Inserted, Millis, ProviderContext, RawStore, Result, Saved, SessionId,
+    Stored, Version, Write,
 };
 use sqlx::postgres::PgConnection;
-use sqlx::{AssertSqlSafe, Connection, Row, SqlSafeStr, SqlStr};
+use sqlx::{AssertSqlSafe, Connection, SqlSafeStr, SqlStr};
 
 use crate::NAME;
 use crate::config::PgConfig;
@@ -47,7 +47,6 @@ struct Statements {
     save: SqlStr,
     touch: SqlStr,
     destroy: SqlStr,
-    regenerate: SqlStr,
     count: SqlStr,
     gc: SqlStr,
     owner: SqlStr,
@@ -81,16 +80,6 @@ impl Statements {
             )),
             touch: sql(format!("UPDATE {t} SET expires_at = $2 WHERE id = $1")),
             destroy: sql(format!("DELETE FROM {t} WHERE id = $1")),
-            // Insert-if-absent of the new ID and removal of the old one as one statement:
-            // the DELETE only runs when the INSERT created a row.
-            regenerate: sql(format!(
-                "WITH created AS (\
-                     INSERT INTO {t} (id, data, expires_at, version, owner) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING RETURNING 1), \
-                 removed AS (\
-                     DELETE FROM {t} WHERE id = $6 AND EXISTS (SELECT 1 FROM created)) \
-                 SELECT count(*) FROM created"
-            )),
             count: sql(format!("SELECT count(*) FROM {t} WHERE expires_at > $1")),
             // The outer `expires_at <= $1` is re-checked on the newest row version when a
             // concurrent touch committed meanwhile, so a refreshed session is never deleted;
@@ -229,6 +218,10 @@ impl RawStore for PostgresStore {
         NAME
     }
 
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
         let row: Option<(Vec<u8>, i64, i64)> = Lease::run(&self.pool, async |conn| {
             sqlx::query_as(self.sql.read.clone())
@@ -312,29 +305,6 @@ impl RawStore for PostgresStore {
         })
         .await?;
         Ok(done.rows_affected() > 0)
-    }
-
-    async fn regenerate(
-        &self,
-        old: &SessionId,
-        new: &SessionId,
-        record: Write<'_>,
-    ) -> Result<Inserted> {
-        self.check(&record)?;
-        let v = Version::random(NAME)?;
-        let created: i64 = Lease::run(&self.pool, async |conn| {
-            new_row(self.sql.regenerate.clone(), new, &record, v)
-                .bind(old.as_str())
-                .fetch_one(conn)
-                .await?
-                .try_get(0)
-        })
-        .await?;
-        Ok(if created == 1 {
-            Inserted::Created(v)
-        } else {
-            Inserted::Exists
-        })
     }
 
     async fn count(&self, now: Millis) -> Result<u64> {

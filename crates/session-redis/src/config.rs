@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
-use session_core::config::{self, Secret};
+use session_core::config_string::{self, Secret};
 use session_core::{Error, Result};
 
 /// The default Redis port.
@@ -195,7 +195,7 @@ fn parse_positional(config: &str) -> Result<RedisConfig> {
         ..RedisConfig::default()
     };
     if let Some(pool) = parts.get(1).filter(|p| !p.is_empty()) {
-        parsed.pool_size = Some(config::positive("pool_size", pool)?);
+        parsed.pool_size = Some(config_string::positive("pool_size", pool)?);
     }
     if let Some(password) = parts.get(2).filter(|p| !p.is_empty()) {
         parsed.password = Some(Secret::new(*password));
@@ -238,7 +238,7 @@ impl Pairs {
 fn parse_pairs(config: &str) -> Result<RedisConfig> {
     let mut parsed = RedisConfig::default();
     let mut pairs = Pairs::default();
-    for (key, value) in config::pairs(config, ',')? {
+    for (key, value) in config_string::pairs(config, ',')? {
         apply(&mut parsed, &mut pairs, &key, &value)?;
     }
     pairs.finish(&mut parsed)?;
@@ -254,8 +254,8 @@ fn apply(parsed: &mut RedisConfig, pairs: &mut Pairs, key: &str, value: &str) ->
         "addrs" => pairs.addrs = some(value),
         "username" => parsed.username = some(value),
         "password" => parsed.password = some(value).map(Secret::new),
-        "db" => parsed.db = config::number(key, value)?,
-        "pool_size" => parsed.pool_size = Some(config::positive("pool_size", value)?),
+        "db" => parsed.db = config_string::number(key, value)?,
+        "pool_size" => parsed.pool_size = Some(config_string::positive("pool_size", value)?),
         "idle_timeout" => parsed.idle_timeout = Some(parse_duration(key, value)?),
         "dial_timeout" => parsed.connect_timeout = nonzero(key, parse_duration(key, value)?)?,
         "read_timeout" => pairs.read_timeout = Some(nonzero(key, parse_duration(key, value)?)?),
@@ -267,9 +267,9 @@ fn apply(parsed: &mut RedisConfig, pairs: &mut Pairs, key: &str, value: &str) ->
         "master_name" => pairs.master_name = some(value),
         "sentinel_addrs" => pairs.sentinel_addrs = some(value),
         "sentinel_password" => pairs.sentinel_password = some(value).map(Secret::new),
-        "cluster" => pairs.cluster = config::boolean(key, value)?,
+        "cluster" => pairs.cluster = config_string::boolean(key, value)?,
         "tls" => {
-            if config::boolean(key, value)? {
+            if config_string::boolean(key, value)? {
                 return Err(Error::config(key, NO_TLS));
             }
         }

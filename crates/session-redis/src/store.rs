@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use futures_util::future::try_join_all;
 use redis::{RedisError, Script, ScriptInvocation};
 use session_core::{
-    Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version, Write,
+    Capabilities, Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version,
+    Write,
 };
 
 use crate::NAME;
@@ -234,6 +235,10 @@ impl RedisStore {
 impl RawStore for RedisStore {
     fn provider(&self) -> &'static str {
         NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {

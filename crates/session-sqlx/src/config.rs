@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use session_core::{Error, Result, config};
+use session_core::{Error, Result, config_string};
 
 /// Pool size when the config sets none.
 pub const DEFAULT_POOL_SIZE: u32 = 10;
@@ -22,7 +22,7 @@ pub fn pool_key(
     acquire_timeout: &mut Duration,
 ) -> Result<bool> {
     match key {
-        "pool_size" | "max_connections" => *pool_size = config::positive(key, value)?,
+        "pool_size" | "max_connections" => *pool_size = config_string::positive(key, value)?,
         // Fractional seconds are allowed, so `config::seconds` does not fit.
         "acquire_timeout" => {
             *acquire_timeout = value

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use session_core::{
-    Error, Inserted, Manager, Options, Provider, ProviderContext, RawStore, Registry, Saved,
+    Error, Inserted, Manager, Moved, Options, Provider, ProviderContext, RawStore, Registry, Saved,
     SessionId, SystemClock, Write,
 };
 use sqlx::pool::PoolOptions;
@@ -214,14 +214,14 @@ pub async fn every_operation(store: &dyn RawStore) -> usize {
     assert!(read.is_some(), "read found nothing");
     assert!(store.exist(&id).await.unwrap_or_else(|e| ok("exist", e)));
     let saved = store.save(&id, v, write(b"b")).await;
-    let Saved::Saved(_) = saved.unwrap_or_else(|e| ok("save", e)) else {
+    let Saved::Saved(v) = saved.unwrap_or_else(|e| ok("save", e)) else {
         panic!("save did not save");
     };
     let touched = store.touch(&id, i64::MAX - 1, 60_000).await;
     assert!(touched.unwrap_or_else(|e| ok("touch", e)), "touch missed");
-    let regenerated = store.regenerate(&id, &new, write(b"c")).await;
-    let Inserted::Created(_) = regenerated.unwrap_or_else(|e| ok("regenerate", e)) else {
-        panic!("regenerate did not create");
+    let regenerated = store.regenerate(&id, v, &new, write(b"c")).await;
+    let Moved::Moved(_) = regenerated.unwrap_or_else(|e| ok("regenerate", e)) else {
+        panic!("regenerate did not move");
     };
     assert!(store.count(0).await.unwrap_or_else(|e| ok("count", e)) >= 1);
     let owned = store.owner_sessions("alice", 0).await;

@@ -8,11 +8,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{CaseResult, Ctx, Failure, check};
+use crate::clock::Clock as _;
 use crate::error::{Error, Result};
 use crate::id::SessionId;
 use crate::manager::Manager;
 use crate::record::{Record, encode_value};
-use crate::store::{Inserted, RawStore, Saved, Write};
+use crate::store::{Inserted, Moved, RawStore, Saved, Write};
 
 type CaseFuture<'a> = Pin<Box<dyn Future<Output = CaseResult> + Send + 'a>>;
 type CaseFn = for<'a> fn(&'a Ctx<'a>) -> CaseFuture<'a>;
@@ -48,6 +49,9 @@ pub(crate) const ALL: &[(&str, CaseFn)] = &[
     }),
     ("regenerate_kills_old_id", |c| {
         Box::pin(regenerate_kills_old_id(c))
+    }),
+    ("concurrent_regenerates_do_not_fork", |c| {
+        Box::pin(concurrent_regenerates_do_not_fork(c))
     }),
     ("destroy_is_not_undone", |c| {
         Box::pin(destroy_is_not_undone(c))
@@ -505,6 +509,90 @@ async fn regenerate_kills_old_id(c: &Ctx<'_>) -> CaseResult {
     check(get_string(&m, &cookie, "uname").await?.is_none(), || {
         "the old cookie still works".into()
     })?;
+    Ok(store.provider())
+}
+
+/// Of two moves of one record, only one carries the data: first through the store with a
+/// stale version (deterministic), then through two requests regenerating at once.
+async fn concurrent_regenerates_do_not_fork(c: &Ctx<'_>) -> CaseResult {
+    let (m, store) = c.manager(c.options()).await?;
+    let now = c.clock.now();
+    let old = SessionId::generate(32)?;
+    let (first, second) = (SessionId::generate(32)?, SessionId::generate(32)?);
+    let Inserted::Created(v1) = store.insert(&old, write(b"\x01data", now + 60_000)).await? else {
+        return Err(Failure::Failed("insert did not create".into()));
+    };
+    let moved = store
+        .regenerate(&old, v1, &first, write(b"\x01data", now + 60_000))
+        .await?;
+    check(matches!(moved, Moved::Moved(_)), || {
+        format!("the first move answered {moved:?}")
+    })?;
+    let again = store
+        .regenerate(&old, v1, &second, write(b"\x01data", now + 60_000))
+        .await?;
+    check(matches!(again, Moved::Missing | Moved::Conflict), || {
+        format!("a second move of the same version answered {again:?}")
+    })?;
+    check(!store.exist(&second).await?, || {
+        "a losing move left its new record behind".into()
+    })?;
+    check(!store.exist(&old).await?, || {
+        "the old ID still exists after a move".into()
+    })?;
+    let Inserted::Created(v2) = store.insert(&old, write(b"\x01data", now + 60_000)).await? else {
+        return Err(Failure::Failed("insert did not create".into()));
+    };
+    let stale = store
+        .regenerate(
+            &old,
+            crate::store::Version(v2.0 ^ 1),
+            &second,
+            write(b"x", now + 60_000),
+        )
+        .await?;
+    check(stale == Moved::Conflict, || {
+        format!("a move with a stale version answered {stale:?}")
+    })?;
+    check(
+        !store.exist(&second).await? && store.exist(&old).await?,
+        || "a move with a stale version changed something".into(),
+    )?;
+
+    // Two logins with the same pre-login cookie, at once, several rounds.
+    for round in 0..10 {
+        let cookie = create(&m, &[("cart", "3 items")]).await?;
+        let login = |m: Manager, cookie: String| {
+            tokio::spawn(async move {
+                let s = m.load([cookie.as_str()]);
+                s.get::<String>("cart").await?;
+                s.regenerate().await?;
+                let id = s.id().await?;
+                s.commit().await?;
+                Ok::<_, Error>(id)
+            })
+        };
+        let (a, b) = (
+            login(m.clone(), cookie.clone()),
+            login(m.clone(), cookie.clone()),
+        );
+        let (a, b) = (a.await, b.await);
+        let ids = [a, b].into_iter().map(|r| {
+            r.map_err(|e| Failure::Failed(format!("a login panicked: {e}")))?
+                .map_err(Failure::from)
+        });
+        let mut carried = 0;
+        for id in ids {
+            if let Some(id) = id? {
+                if let Some(data) = m.read(id.as_str()).await? {
+                    carried += usize::from(data.get::<String>("cart")?.is_some());
+                }
+            }
+        }
+        check(carried == 1, || {
+            format!("round {round}: {carried} sessions carry the pre-login data, not 1")
+        })?;
+    }
     Ok(store.provider())
 }
 

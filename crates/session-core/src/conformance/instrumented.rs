@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use crate::clock::Millis;
 use crate::error::{Error, Result};
 use crate::id::SessionId;
-use crate::store::{Inserted, RawStore, Saved, Stored, Version, Write};
+use crate::store::{Capabilities, Inserted, Moved, RawStore, Saved, Stored, Version, Write};
 
 /// Wraps a store, counting every call and failing on demand.
 pub struct Instrumented {
@@ -124,12 +124,17 @@ impl RawStore for Instrumented {
     async fn regenerate(
         &self,
         old: &SessionId,
+        expected: Version,
         new: &SessionId,
         record: Write<'_>,
-    ) -> Result<Inserted> {
+    ) -> Result<Moved> {
         self.enter()?;
         self.saves.fetch_add(1, Ordering::SeqCst);
-        self.inner.regenerate(old, new, record).await
+        self.inner.regenerate(old, expected, new, record).await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
     }
 
     async fn count(&self, now: Millis) -> Result<u64> {

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use couchbase_testserver::{Clock, TestConfig, TestServer};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use session_core::{
-    Inserted, Millis, Provider, ProviderContext, RawStore, Result, Saved, SessionId, Stored,
-    Version, Write,
+    Capabilities, Inserted, Millis, Moved, Provider, ProviderContext, RawStore, Result, Saved,
+    SessionId, Stored, Version, Write,
 };
 use session_couchbase::CouchbaseProvider;
 
@@ -101,6 +101,10 @@ impl RawStore for WithServer {
     fn provider(&self) -> &'static str {
         self.inner.provider()
     }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
         self.inner.read(id).await
     }
@@ -122,10 +126,11 @@ impl RawStore for WithServer {
     async fn regenerate(
         &self,
         old: &SessionId,
+        expected: Version,
         new: &SessionId,
         record: Write<'_>,
-    ) -> Result<Inserted> {
-        self.inner.regenerate(old, new, record).await
+    ) -> Result<Moved> {
+        self.inner.regenerate(old, expected, new, record).await
     }
     async fn count(&self, now: Millis) -> Result<u64> {
         self.inner.count(now).await

@@ -1,5 +1,6 @@
-//! Helpers for provider config strings, so every provider parses the same way: `key=value`
-//! lists, numbers, durations, booleans, SQL identifiers and secrets that stay out of logs.
+//! Helpers for parsing provider config strings (the `provider_config` of [`crate::Options`]),
+//! so every provider parses the same way: `key=value` lists, numbers, durations, booleans,
+//! SQL identifiers and secrets that stay out of logs.
 //! Every error is an [`Error::Config`] naming the key at fault.
 
 use std::fmt;
