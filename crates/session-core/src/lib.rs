@@ -46,11 +46,13 @@
 //! ```
 
 pub mod clock;
+mod commit;
 pub mod config_string;
 pub mod cookies;
 pub mod error;
 pub mod events;
 pub mod id;
+mod load;
 pub mod manager;
 pub mod options;
 mod protect;
@@ -59,6 +61,7 @@ pub mod registry;
 pub mod session;
 pub mod store;
 mod values;
+mod working;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -69,7 +72,8 @@ pub use clock::{Clock, Millis, MockClock, SystemClock};
 pub use error::{BoxError, Error, Result};
 pub use events::{Event, EventHook};
 pub use id::SessionId;
-pub use manager::{GcHandle, Manager, SessionData};
+pub use load::SessionData;
+pub use manager::{GcHandle, Manager};
 pub use options::{Options, SameSite, SigningKeys};
 pub use registry::Registry;
 pub use session::{Commit, MAX_OWNER_LEN, Session};

@@ -1,29 +1,31 @@
-//! The [`Manager`]: one provider store plus the options, shared by every request.
+//! The [`Manager`]: one provider store plus the options and the clock, shared by every
+//! request; the admin calls (destroy by ID, count, owner index) and GC.
+//!
+//! This is the bottom of core's request path: the modules above it add to `Manager` what
+//! needs them, so imports run one way. [`Manager::load`], which starts a request, lives with
+//! the [`crate::Session`] it builds (`session`); [`Manager::read`] with the checks of a read
+//! (`load`).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
 use crate::clock::{Clock, Millis, SystemClock, duration_millis};
-use crate::cookies;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventHook};
 use crate::id::SessionId;
 use crate::options::Options;
-use crate::protect::{self, Rejected};
-use crate::record::{Record, decode_value};
+use crate::protect;
 use crate::registry::Registry;
-use crate::session::{CookieValues, Session};
-use crate::store::{ProviderContext, RawStore, Stored};
+use crate::store::{ProviderContext, RawStore, Write};
 
 /// Owns the provider store and the options; cheap to clone (an `Arc`).
 ///
 /// Per request, an adapter calls [`Manager::load`] with the request's `Cookie` headers, hands
-/// the [`Session`] to the handler, and afterwards calls [`Session::commit`] to persist changes
+/// the [`crate::Session`] to the handler, and afterwards calls [`crate::Session::commit`] to persist changes
 /// and learn which `Set-Cookie` to send.
 #[derive(Clone)]
 pub struct Manager {
@@ -113,6 +115,26 @@ impl Manager {
         protect::storage_key(&self.inner.options, id)
     }
 
+    /// A fresh session ID of the configured length.
+    pub(crate) fn new_id(&self) -> Result<SessionId> {
+        SessionId::generate(self.inner.options.id_length)
+    }
+
+    /// What to ask the store to write now: `body` expiring at `expires_at`, bound to `owner`.
+    pub(crate) fn write<'a>(
+        &self,
+        body: &'a [u8],
+        expires_at: Millis,
+        owner: Option<&'a str>,
+    ) -> Write<'a> {
+        Write {
+            body,
+            expires_at,
+            ttl_ms: expires_at.saturating_sub(self.inner.clock.now()).max(1),
+            owner,
+        }
+    }
+
     /// The options in effect.
     pub fn options(&self) -> &Options {
         &self.inner.options
@@ -128,171 +150,16 @@ impl Manager {
         &self.inner.clock
     }
 
-    /// Starts a request's session from its `Cookie` header values. Nothing is read from the
-    /// provider until the handler first uses the session; values of the cookie that are not
-    /// well-formed IDs (or, with signing keys, do not verify) are dropped then, before any
-    /// provider call.
-    ///
-    /// When the cookie appears several times (cookie tossing, stale paths), each well-formed
-    /// value is tried in order and the first live session is used; an unknown value is never
-    /// adopted.
-    pub fn load<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a str>) -> Session {
-        self.load_bytes(cookie_headers.into_iter().map(str::as_bytes))
-    }
-
-    /// [`Manager::load`] from the raw bytes of the `Cookie` header values, as HTTP libraries
-    /// hold them: saves adapters checking that every header is text (only the session
-    /// cookie's own value has to be).
-    pub fn load_bytes<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
-        // Only the raw values are kept here; parsing and signature checks wait for the first
-        // use, so a handler that never looks at its session pays for one scan of the header.
-        let mut values = CookieValues::new();
-        cookies::for_each_value(cookie_headers, &self.inner.options.cookie_name, |value| {
-            // `;` cannot occur in a cookie value, so it separates the candidates.
-            if !value.is_empty() {
-                values.extend_from_slice(value);
-                values.push(b';');
-            }
-        });
-        Session::new(self.clone(), values)
-    }
-
-    /// The ID in one raw cookie value, if it is well-formed (and, with signing keys,
-    /// verifies); a value that fails its signature check is reported as an event.
-    pub(crate) fn cookie_id<'v>(&self, value: &'v [u8], buf: &'v mut IdBuf) -> Option<&'v str> {
-        let value = buf.text(value)?;
-        match protect::parse_cookie_value(&self.inner.options, value) {
-            Ok(id) => Some(id),
-            Err(Rejected::BadSignature) => {
-                self.emit(Event::BadSignature);
-                None
-            }
-            Err(Rejected::Malformed) => None,
-        }
-    }
-
-    /// Reads session `sid` for admin use (Macaron's `Store.Read`), without creating anything.
-    /// An invalid ID is an error; an unknown, expired or corrupt session is `None`.
-    pub async fn read(&self, sid: &str) -> Result<Option<SessionData>> {
-        let id = SessionId::parse(sid, self.inner.options.id_length)?;
-        Ok(self
-            .read_live(&id)
-            .await?
-            .map(|(_, record)| SessionData { id, record }))
-    }
-
-    /// Reads and checks a record: `None` when absent, expired or corrupt (the latter two are
-    /// deleted, best effort).
-    pub(crate) async fn read_live(&self, id: &SessionId) -> Result<Option<(Stored, Record)>> {
-        let span =
-            crate::events::debug_span(|| tracing::debug_span!("session.load", session = %id));
-        self.read_live_inner(id).instrument(span).await
-    }
-
-    async fn read_live_inner(&self, id: &SessionId) -> Result<Option<(Stored, Record)>> {
-        let store = &self.inner.store;
-        let key = self.key(id)?;
-        let read = match store.read_in_memory(key.as_str()) {
-            Some(read) => read.map(|found| found.map(|(_, stored)| stored)),
-            None => store.read(&key).await,
-        };
-        match self.check(id.as_str(), read)? {
-            Found::Live(stored, record, _) => Ok(Some((stored, record))),
-            Found::Absent(event) => {
-                self.emit(event);
-                Ok(None)
-            }
-            Found::Dead { event, corrupt } => {
-                if let Some(error) = corrupt {
-                    tracing::warn!(session = %id, %error, "corrupt session record treated as absent");
-                }
-                self.emit(event);
-                self.discard(&key).await;
-                Ok(None)
-            }
-        }
-    }
-
-    /// [`Manager::read_live`] without an `.await`, for stores that answer in memory
-    /// ([`RawStore::read_in_memory`]): `None` when the store needs one. Nothing is reported
-    /// or deleted here: a [`Found::Dead`] record is left for `read_live` to delete.
-    ///
-    /// `id` is a checked cookie ID not yet copied into a [`SessionId`]. A record comes with
-    /// the store's own `SessionId` for its key when that key is the ID itself (IDs not
-    /// hashed): adopting the session then takes a reference count, not an allocation.
-    pub(crate) fn read_now(&self, id: &str) -> Option<Result<(Found, Option<SessionId>)>> {
-        let store = &self.inner.store;
-        if self.inner.options.hash_ids {
-            // The store's key is the hash, not the ID: nothing of it to adopt.
-            let key = match protect::hashed_key(&self.inner.options, id) {
-                Ok(key) => key,
-                Err(e) => return Some(Err(e)),
-            };
-            let read = store.read_in_memory(key.as_str())?;
-            let read = read.map(|found| found.map(|(_, stored)| stored));
-            return Some(self.check(id, read).map(|found| (found, None)));
-        }
-        let (own, read) = match store.read_in_memory(id)? {
-            Ok(Some((own, stored))) => (Some(own), Ok(Some(stored))),
-            Ok(None) => (None, Ok(None)),
-            Err(e) => (None, Err(e)),
-        };
-        Some(self.check(id, read).map(|found| (found, own)))
-    }
-
-    /// What a read of `id` found, checked for corruption and expiry; no I/O.
-    fn check(&self, id: &str, read: Result<Option<Stored>>) -> Result<Found> {
-        let corrupt = |error: String| Found::Dead {
-            event: Event::Corrupt {
-                session: crate::id::fingerprint(id),
-            },
-            corrupt: Some(error),
-        };
-        let stored = match read {
-            Ok(Some(stored)) => stored,
-            Ok(None) => {
-                return Ok(Found::Absent(Event::UnknownId {
-                    session: crate::id::fingerprint(id),
-                }));
-            }
-            // A record the provider itself cannot parse is as good as absent, like one whose
-            // body does not decode: a corrupt record must not become a 500 on every request.
-            Err(Error::Corrupt(e)) => return Ok(corrupt(e)),
-            Err(e) => return Err(e),
-        };
-        if stored.body == crate::record::TOMBSTONE {
-            // Mid-move (regenerate): the session lives under its new ID now.
-            return Ok(Found::Absent(Event::UnknownId {
-                session: crate::id::fingerprint(id),
-            }));
-        }
-        let record = match Record::decode(&stored.body, self.inner.options.max_record_size) {
-            Ok(record) => record,
-            Err(e) => return Ok(corrupt(e.to_string())),
-        };
-        let now = self.inner.clock.now();
-        if stored.expires_at <= now || self.absolute_deadline(record.created) <= now {
-            return Ok(Found::Dead {
-                event: Event::Expired {
-                    session: crate::id::fingerprint(id),
-                },
-                corrupt: None,
-            });
-        }
-        Ok(Found::Live(stored, record, now))
-    }
-
-    async fn discard(&self, key: &SessionId) {
-        if let Err(e) = self.inner.store.destroy(key).await {
-            tracing::warn!(session = %key, error = %e, "could not delete a dead session record");
-        }
-    }
-
     /// The instant a session created at `created` reaches its absolute lifetime.
     pub(crate) fn absolute_deadline(&self, created: Millis) -> Millis {
         self.inner
             .absolute_ms
             .map_or(Millis::MAX, |abs| created.saturating_add(abs))
+    }
+
+    /// The least an expiry refresh must move the expiry by to be written (`touch_interval`).
+    pub(crate) fn touch_interval_ms(&self) -> Millis {
+        self.inner.touch_ms
     }
 
     /// The expiry to write now for a session created at `created`.
@@ -423,86 +290,6 @@ impl Drop for GcHandle {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
-        }
-    }
-}
-
-/// What a read of one session ID found.
-pub(crate) enum Found {
-    /// A live record, and the time it was judged live at.
-    Live(Stored, Record, Millis),
-    /// No record: the ID is unknown (the event reports it).
-    Absent(Event),
-    /// An expired or corrupt record, to report and delete (best effort).
-    Dead {
-        /// What to report.
-        event: Event,
-        /// Why the record is corrupt (for the log); `None` when it expired.
-        corrupt: Option<String>,
-    },
-}
-
-/// A read-only view of a stored session, from [`Manager::read`].
-#[derive(Debug, Clone)]
-pub struct SessionData {
-    id: SessionId,
-    record: Record,
-}
-
-impl SessionData {
-    /// The session's ID.
-    pub fn id(&self) -> &SessionId {
-        &self.id
-    }
-
-    /// The owner the session is bound to.
-    pub fn owner(&self) -> Option<&str> {
-        self.record.owner.as_deref()
-    }
-
-    /// The stored keys.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.record.values.keys()
-    }
-
-    /// Value `key` decoded as `T`.
-    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        self.record
-            .values
-            .get(key)
-            .map(|bytes| decode_value(key, bytes))
-            .transpose()
-    }
-}
-
-/// Room for the longest cookie value that can carry an ID: 128 hex characters, a `.` and a
-/// 43-character HMAC-SHA256 signature.
-const MAX_ID_VALUE: usize = 176;
-
-/// A buffer that checks a cookie value is UTF-8 from an 8-byte-aligned copy.
-///
-/// std's UTF-8 check walks byte by byte up to the first aligned address and only then
-/// checks ASCII a word at a time; a cookie value sits at any offset in the header. For a
-/// 32-character ID, copying it to an aligned buffer and checking there costs well under
-/// half of checking it in place (measured with callgrind: about 50 instructions against
-/// 168), and this runs on every request that uses its session.
-#[repr(align(8))]
-pub(crate) struct IdBuf([u8; MAX_ID_VALUE]);
-
-impl IdBuf {
-    pub(crate) fn new() -> Self {
-        IdBuf([0; MAX_ID_VALUE])
-    }
-
-    /// `value` as text, if it is UTF-8. A value too long to carry an ID is checked in
-    /// place: it is rejected later, but a signature failure must still be reported.
-    fn text<'v>(&'v mut self, value: &'v [u8]) -> Option<&'v str> {
-        match self.0.get_mut(..value.len()) {
-            Some(copy) => {
-                copy.copy_from_slice(value);
-                std::str::from_utf8(copy).ok()
-            }
-            None => std::str::from_utf8(value).ok(),
         }
     }
 }

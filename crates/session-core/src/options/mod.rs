@@ -1,12 +1,13 @@
 //! Session options: Macaron's `session.Options`, secure defaults, config-file loading and
 //! config-time validation.
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::config_string::{boolean, number, seconds};
 use crate::error::{Error, Result};
 use crate::id::{DEFAULT_ID_LENGTH, MAX_ID_LENGTH, MIN_ID_LENGTH};
+
+mod files;
 
 /// The cookie's `SameSite` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -169,37 +170,6 @@ impl Options {
     /// The touch interval in effect: `touch_interval`, at most a tenth of the idle lifetime.
     pub fn effective_touch_interval(&self) -> Duration {
         self.touch_interval.min(self.idle_lifetime() / 10)
-    }
-
-    /// Loads options from the `[session]` section of a TOML (`.toml`) or INI (anything else)
-    /// file. Keys use Macaron's spellings (`PROVIDER`, `PROVIDER_CONFIG`, `COOKIE_NAME`, ...),
-    /// in any case; an unknown key or a bad value is an error that names it.
-    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
-        Self::from_file_section(path, "session")
-    }
-
-    /// Like [`Options::from_file`], reading section `section` instead of `[session]`.
-    pub fn from_file_section(path: impl AsRef<Path>, section: &str) -> Result<Self> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::config("config file", format!("{}: {e}", path.display())))?;
-        let is_toml = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
-        let pairs = if is_toml {
-            toml_section(&text, section)?
-        } else {
-            ini_section(&text, section)?
-        };
-        let mut options = Options {
-            section: section.to_owned(),
-            ..Options::default()
-        };
-        for (key, value) in pairs {
-            options.set(&key, &value)?;
-        }
-        options.validate()?;
-        Ok(options)
     }
 
     /// Sets one option from its config-file key and textual value (the INI/TOML/environment
@@ -402,44 +372,6 @@ fn same_site(key: &str, value: &str) -> Result<SameSite> {
             format!("expected lax, strict or none, got {value:?}"),
         )),
     }
-}
-
-fn toml_section(text: &str, section: &str) -> Result<Vec<(String, String)>> {
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| Error::config("config file", e.to_string()))?;
-    let Some(found) = table.get(section) else {
-        return Ok(Vec::new());
-    };
-    let found = found
-        .as_table()
-        .ok_or_else(|| Error::config(section, "is not a table"))?;
-    found
-        .iter()
-        .map(|(k, v)| {
-            let text = match v {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                _ => return Err(Error::config(k, "expected a string, integer or boolean")),
-            };
-            Ok((k.clone(), text))
-        })
-        .collect()
-}
-
-fn ini_section(text: &str, section: &str) -> Result<Vec<(String, String)>> {
-    let ini =
-        ini::Ini::load_from_str(text).map_err(|e| Error::config("config file", e.to_string()))?;
-    Ok(ini
-        .section(Some(section))
-        .map(|props| {
-            props
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect()
-        })
-        .unwrap_or_default())
 }
 
 #[cfg(test)]

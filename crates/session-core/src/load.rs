@@ -1,0 +1,331 @@
+//! Loading a request's session: the session cookie's raw values → a checked ID → the
+//! stored record, read and checked (corruption, expiry) → a [`WorkingCopy`].
+//!
+//! Stores that hold records in this process answer [`RawStore::read_in_memory`] without an
+//! `.await`; [`adopt_now`] walks the cookie's values on that path and hands over to
+//! [`adopt`] only for a value whose read needs I/O (or whose dead record must be deleted).
+//! Both paths judge what they read with [`Manager::judge`], the one place the checks live.
+//!
+//! [`RawStore::read_in_memory`]: crate::store::RawStore::read_in_memory
+
+use serde::de::DeserializeOwned;
+use tracing::Instrument as _;
+
+use crate::clock::Millis;
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::id::{self, SessionId};
+use crate::manager::Manager;
+use crate::protect::{self, Rejected};
+use crate::record::{self, Record, decode_value};
+use crate::store::Stored;
+use crate::working::WorkingCopy;
+
+/// The raw values of the session cookie, each followed by `;`, parsed on first use. Inline
+/// up to 96 bytes (one signed ID), so a request's session state is one allocation.
+pub(crate) type CookieValues = smallvec::SmallVec<[u8; 96]>;
+
+/// The raw cookie values held in a [`CookieValues`] from byte offset `from` on, each with
+/// its own offset.
+fn raw_values(values: &[u8], from: usize) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut at = from;
+    std::iter::from_fn(move || {
+        let rest = values.get(at..).filter(|rest| !rest.is_empty())?;
+        // Every value is followed by `;` (see `Manager::load_bytes`); memchr finds it a
+        // word at a time.
+        let len = memchr::memchr(b';', rest).unwrap_or(rest.len());
+        let value = (at, &rest[..len]);
+        at += len + 1;
+        Some(value)
+    })
+}
+
+/// Room for the longest cookie value that can carry an ID: 128 hex characters, a `.` and a
+/// 43-character HMAC-SHA256 signature.
+const MAX_ID_VALUE: usize = 176;
+
+/// Checks that a cookie value is UTF-8 on an 8-byte-aligned copy of it.
+///
+/// std's UTF-8 check walks byte by byte up to the first aligned address and only then
+/// checks ASCII a word at a time, and a cookie value sits at any offset in the header: for
+/// an ID, copying it first is cheaper than checking it in place, and this runs on every
+/// request that uses its session.
+#[repr(align(8))]
+struct AlignedUtf8([u8; MAX_ID_VALUE]);
+
+impl AlignedUtf8 {
+    fn new() -> Self {
+        AlignedUtf8([0; MAX_ID_VALUE])
+    }
+
+    /// `value` as text, if it is UTF-8. A value too long to carry an ID is checked in
+    /// place: it is rejected later, but a signature failure must still be reported.
+    fn text<'v>(&'v mut self, value: &'v [u8]) -> Option<&'v str> {
+        match self.0.get_mut(..value.len()) {
+            Some(copy) => {
+                copy.copy_from_slice(value);
+                std::str::from_utf8(copy).ok()
+            }
+            None => std::str::from_utf8(value).ok(),
+        }
+    }
+}
+
+/// What a read of one session ID found, once checked.
+pub(crate) enum Verdict {
+    /// A live record, and the time it was judged live at.
+    Live(Stored, Record, Millis),
+    /// No record, or one that was moved to a new ID: the ID is unknown (the event says so).
+    Absent(Event),
+    /// An expired or corrupt record, to report and delete (best effort).
+    Dead {
+        /// What to report.
+        event: Event,
+        /// Why the record is corrupt (for the log); `None` when it expired.
+        corrupt: Option<String>,
+    },
+}
+
+/// How far [`adopt_now`] got.
+pub(crate) enum Adopt {
+    /// Done: the live session found, if any.
+    Done(Option<WorkingCopy>),
+    /// The raw cookie value at this byte offset needs [`adopt`].
+    NeedsIo(usize),
+}
+
+/// The first live session among the raw cookie `values` from offset `from` on, looked up
+/// without an `.await`; stops at the first value whose read needs I/O (or whose dead record
+/// must be deleted) and says where it is. Values are parsed one at a time, so the usual
+/// single cookie costs one ID and no list of candidates. `presented` becomes true once a
+/// well-formed ID is seen.
+pub(crate) fn adopt_now(
+    manager: &Manager,
+    values: &[u8],
+    from: usize,
+    presented: &mut bool,
+) -> Result<Adopt> {
+    for (at, value) in raw_values(values, from) {
+        let mut buf = AlignedUtf8::new();
+        let Some(id) = manager.cookie_id(value, &mut buf) else {
+            continue;
+        };
+        *presented = true;
+        let _span = crate::events::debug_span(
+            || tracing::debug_span!("session.load", session = %id::fingerprint(id)),
+        )
+        .entered();
+        match manager.find_in_memory(id) {
+            None | Some(Ok((Verdict::Dead { .. }, _))) => return Ok(Adopt::NeedsIo(at)),
+            Some(Ok((Verdict::Absent(event), _))) => manager.emit(event),
+            Some(Ok((Verdict::Live(stored, record, now), own))) => {
+                let id = match own {
+                    Some(own) => own,
+                    None => SessionId::parse(id, manager.options().id_length)?,
+                };
+                return Ok(Adopt::Done(Some(WorkingCopy::adopted(
+                    id, stored, record, now,
+                ))));
+            }
+            Some(Err(e)) => return Err(e),
+        }
+    }
+    Ok(Adopt::Done(None))
+}
+
+/// [`adopt_now`] resumed at the value at offset `at`, which needs I/O: that one is read
+/// with `.await` (a dead record deleted), the rest go back to [`adopt_now`].
+pub(crate) async fn adopt(
+    manager: &Manager,
+    values: &[u8],
+    mut at: usize,
+    presented: &mut bool,
+) -> Result<Option<WorkingCopy>> {
+    loop {
+        let Some((_, value)) = raw_values(values, at).next() else {
+            return Ok(None);
+        };
+        let mut buf = AlignedUtf8::new();
+        if let Some(id) = manager.cookie_id(value, &mut buf) {
+            let id = SessionId::parse(id, manager.options().id_length)?;
+            if let Some((stored, record)) = manager.find_live(&id).await? {
+                let now = manager.clock().now();
+                return Ok(Some(WorkingCopy::adopted(id, stored, record, now)));
+            }
+        }
+        match adopt_now(manager, values, at + value.len() + 1, presented)? {
+            Adopt::Done(found) => return Ok(found),
+            Adopt::NeedsIo(next) => at = next,
+        }
+    }
+}
+
+impl Manager {
+    /// The ID in one raw cookie value, if it is well-formed (and, with signing keys,
+    /// verifies); a value that fails its signature check is reported as an event.
+    fn cookie_id<'v>(&self, value: &'v [u8], buf: &'v mut AlignedUtf8) -> Option<&'v str> {
+        let value = buf.text(value)?;
+        match protect::parse_cookie_value(self.options(), value) {
+            Ok(id) => Some(id),
+            Err(Rejected::BadSignature) => {
+                self.emit(Event::BadSignature);
+                None
+            }
+            Err(Rejected::Malformed) => None,
+        }
+    }
+
+    /// Reads session `sid` for admin use (Macaron's `Store.Read`), without creating anything.
+    /// An invalid ID is an error; an unknown, expired or corrupt session is `None`.
+    pub async fn read(&self, sid: &str) -> Result<Option<SessionData>> {
+        let id = SessionId::parse(sid, self.options().id_length)?;
+        Ok(self
+            .find_live(&id)
+            .await?
+            .map(|(_, record)| SessionData { id, record }))
+    }
+
+    /// The live record of `id`: `None` when absent, expired or corrupt (the latter two are
+    /// deleted, best effort).
+    pub(crate) async fn find_live(&self, id: &SessionId) -> Result<Option<(Stored, Record)>> {
+        let span =
+            crate::events::debug_span(|| tracing::debug_span!("session.load", session = %id));
+        async {
+            let verdict = match self.find_in_memory(id.as_str()) {
+                Some(found) => found?.0,
+                None => {
+                    let read = self.store().read(&*self.key(id)?).await;
+                    self.judge(id.as_str(), read, self.clock().now())?
+                }
+            };
+            match verdict {
+                Verdict::Live(stored, record, _) => Ok(Some((stored, record))),
+                Verdict::Absent(event) => {
+                    self.emit(event);
+                    Ok(None)
+                }
+                Verdict::Dead { event, corrupt } => {
+                    if let Some(error) = corrupt {
+                        tracing::warn!(session = %id, %error, "corrupt session record treated as absent");
+                    }
+                    self.emit(event);
+                    self.discard(id).await;
+                    Ok(None)
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The read of `id` judged, without an `.await`, for stores that answer in memory
+    /// ([`crate::RawStore::read_in_memory`]); `None` when the store needs I/O. Nothing is
+    /// reported or deleted here.
+    ///
+    /// `id` is a checked cookie ID not yet copied into a [`SessionId`]. The record comes with
+    /// the store's own `SessionId` for its key when that key is the ID itself (IDs not
+    /// hashed): adopting the session then takes a reference count, not an allocation.
+    fn find_in_memory(&self, id: &str) -> Option<Result<(Verdict, Option<SessionId>)>> {
+        let store = self.store();
+        if self.options().hash_ids {
+            // The store's key is the hash, not the ID: nothing of it to adopt.
+            let key = match protect::hashed_key(self.options(), id) {
+                Ok(key) => key,
+                Err(e) => return Some(Err(e)),
+            };
+            let read = store.read_in_memory(key.as_str())?;
+            let read = read.map(|found| found.map(|(_, stored)| stored));
+            return Some(self.judge(id, read, self.clock().now()).map(|v| (v, None)));
+        }
+        let (own, read) = match store.read_in_memory(id)? {
+            Ok(Some((own, stored))) => (Some(own), Ok(Some(stored))),
+            Ok(None) => (None, Ok(None)),
+            Err(e) => (None, Err(e)),
+        };
+        Some(self.judge(id, read, self.clock().now()).map(|v| (v, own)))
+    }
+
+    /// What a read of `id` found, checked for corruption and expiry at `now`; no I/O.
+    fn judge(&self, id: &str, read: Result<Option<Stored>>, now: Millis) -> Result<Verdict> {
+        let corrupt = |error: String| Verdict::Dead {
+            event: Event::Corrupt {
+                session: id::fingerprint(id),
+            },
+            corrupt: Some(error),
+        };
+        let unknown = || {
+            Verdict::Absent(Event::UnknownId {
+                session: id::fingerprint(id),
+            })
+        };
+        let stored = match read {
+            Ok(Some(stored)) => stored,
+            Ok(None) => return Ok(unknown()),
+            // A record the provider itself cannot parse is as good as absent, like one whose
+            // body does not decode: a corrupt record must not become a 500 on every request.
+            Err(Error::Corrupt(e)) => return Ok(corrupt(e)),
+            Err(e) => return Err(e),
+        };
+        if stored.body == record::TOMBSTONE {
+            // Mid-move (regenerate): the session lives under its new ID now.
+            return Ok(unknown());
+        }
+        let record = match Record::decode(&stored.body, self.options().max_record_size) {
+            Ok(record) => record,
+            Err(e) => return Ok(corrupt(e.to_string())),
+        };
+        if stored.expires_at <= now || self.absolute_deadline(record.created) <= now {
+            return Ok(Verdict::Dead {
+                event: Event::Expired {
+                    session: id::fingerprint(id),
+                },
+                corrupt: None,
+            });
+        }
+        Ok(Verdict::Live(stored, record, now))
+    }
+
+    /// Deletes the dead record of `id`, best effort: the next read judges it dead again.
+    async fn discard(&self, id: &SessionId) {
+        let destroyed = match self.key(id) {
+            Ok(key) => self.store().destroy(&key).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = destroyed {
+            tracing::warn!(session = %id, error = %e, "could not delete a dead session record");
+        }
+    }
+}
+
+/// A read-only view of a stored session, from [`Manager::read`].
+#[derive(Debug, Clone)]
+pub struct SessionData {
+    id: SessionId,
+    record: Record,
+}
+
+impl SessionData {
+    /// The session's ID.
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    /// The owner the session is bound to.
+    pub fn owner(&self) -> Option<&str> {
+        self.record.owner.as_deref()
+    }
+
+    /// The stored keys.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.record.values.keys()
+    }
+
+    /// Value `key` decoded as `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        self.record
+            .values
+            .get(key)
+            .map(|bytes| decode_value(key, bytes))
+            .transpose()
+    }
+}
