@@ -146,14 +146,7 @@ impl Session {
         {
             return None;
         }
-        let State {
-            working, cookie, ..
-        } = &mut *state;
-        Some(commit::take_commit(
-            self.manager(),
-            working.as_ref(),
-            cookie,
-        ))
+        Some(self.take_commit(&mut state))
     }
 
     /// The manager this session belongs to.
@@ -343,14 +336,12 @@ impl Session {
             None => Ok(()),
         };
         note_failure(&mut state, result)?;
-        let State {
-            working, cookie, ..
-        } = &mut *state;
-        Ok(commit::take_commit(
-            self.manager(),
-            working.as_ref(),
-            cookie,
-        ))
+        Ok(self.take_commit(&mut state))
+    }
+
+    /// The cookie decided by this request, once its changes are persisted.
+    fn take_commit(&self, state: &mut State) -> Commit {
+        commit::take_commit(self.manager(), state.working.as_ref(), &mut state.cookie)
     }
 
     async fn ensure_loaded<'s>(&self, state: &'s mut State) -> Result<&'s mut WorkingCopy> {
