@@ -12,51 +12,45 @@
 //! The factory must return a fresh, isolated store on every call (its own key prefix, table,
 //! directory, ...): cases count sessions and must not see each other's. Every case drives the
 //! store through a real [`Manager`] with a [`MockClock`], so expiry is tested at the boundary
-//! without sleeping. A case that needs an operation the provider reports as
-//! [`Error::Unsupported`] is marked unsupported, not failed.
+//! without sleeping.
+//!
+//! Cases that need an optional operation (count, the owner index, GC) ask the store's
+//! [`RawStore::capabilities`] first and are marked unsupported, without a call, when it
+//! declares the capability missing. The declaration is held to what the store does: the case
+//! `capabilities_match_behaviour` calls each optional operation and fails when a declared one
+//! answers [`Error::Unsupported`] or an undeclared one answers anything else, and a case that
+//! runs fails on any `Unsupported` error.
+//!
+//! Test wrappers around a store (one that keeps a test server or a temporary directory alive,
+//! one that counts calls) implement [`Wrapper`], which forwards every operation, or use
+//! [`Forward`] when all they add is something to keep alive.
+//!
+//! [`Manager`]: crate::Manager
+//! [`RawStore::capabilities`]: crate::RawStore::capabilities
+//! [`Error::Unsupported`]: crate::Error::Unsupported
 
 mod cases;
+mod context;
+mod factory;
 mod instrumented;
+mod wrapper;
 
 use std::fmt::Write as _;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
+pub use factory::{StoreFactory, StoreFuture};
 pub use instrumented::Instrumented;
+pub use wrapper::{Call, Forward, Wrapper};
 
-use crate::clock::{Clock, MockClock, duration_millis};
-use crate::error::{Error, Result};
-use crate::manager::Manager;
-use crate::options::Options;
-use crate::store::{ProviderContext, RawStore};
-
-/// A boxed future returned by a [`StoreFactory`].
-pub type StoreFuture = Pin<Box<dyn Future<Output = Result<Arc<dyn RawStore>>> + Send>>;
-
-/// Opens a fresh, isolated store for one case.
-pub trait StoreFactory: Send + Sync {
-    /// Opens a store with this context (its clock is the case's mock clock).
-    fn open(&self, ctx: ProviderContext) -> StoreFuture;
-}
-
-impl<F, Fut> StoreFactory for F
-where
-    F: Fn(ProviderContext) -> Fut + Send + Sync,
-    Fut: Future<Output = Result<Arc<dyn RawStore>>> + Send + 'static,
-{
-    fn open(&self, ctx: ProviderContext) -> StoreFuture {
-        Box::pin(self(ctx))
-    }
-}
+use crate::clock::MockClock;
+use context::{Ctx, Failure};
 
 /// How one case ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Every assertion held.
     Passed,
-    /// The provider reported the operation as unsupported.
+    /// The store declares that it lacks a capability the case needs; the case did not run.
     Unsupported(String),
     /// An assertion failed or an unexpected error occurred.
     Failed(String),
@@ -111,7 +105,7 @@ impl Report {
 
 /// The names of every case, in run order.
 pub fn case_names() -> Vec<&'static str> {
-    cases::ALL.iter().map(|(name, _)| *name).collect()
+    cases::ALL.iter().map(|case| case.name).collect()
 }
 
 /// Runs every case against stores from `factory`.
@@ -122,16 +116,16 @@ pub async fn run(factory: &dyn StoreFactory) -> Report {
 /// Runs the cases whose name `filter` accepts.
 pub async fn run_only(factory: &dyn StoreFactory, filter: impl Fn(&str) -> bool) -> Report {
     let mut report = Report::default();
-    for (name, case) in cases::ALL {
-        if !filter(name) {
+    for case in cases::ALL {
+        if !filter(case.name) {
             continue;
         }
-        let clock = MockClock::default();
         let ctx = Ctx {
             factory,
-            clock: clock.clone(),
+            clock: MockClock::default(),
+            needs: case.needs,
         };
-        let outcome = match tokio::time::timeout(Duration::from_secs(120), case(&ctx)).await {
+        let outcome = match tokio::time::timeout(Duration::from_secs(120), (case.run)(&ctx)).await {
             Ok(Ok(provider)) => {
                 report.provider = provider.to_owned();
                 Outcome::Passed
@@ -140,74 +134,10 @@ pub async fn run_only(factory: &dyn StoreFactory, filter: impl Fn(&str) -> bool)
             Ok(Err(Failure::Failed(why))) => Outcome::Failed(why),
             Err(_) => Outcome::Failed("timed out after 120 s".into()),
         };
-        report.cases.push(CaseReport { name, outcome });
+        report.cases.push(CaseReport {
+            name: case.name,
+            outcome,
+        });
     }
     report
-}
-
-/// Why a case did not pass.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    Unsupported(String),
-    Failed(String),
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        if e.is_unsupported() {
-            Failure::Unsupported(e.to_string())
-        } else {
-            Failure::Failed(format!("unexpected error: {e}"))
-        }
-    }
-}
-
-pub(crate) type CaseResult = std::result::Result<&'static str, Failure>;
-
-/// What a case gets: the factory and the shared mock clock.
-pub(crate) struct Ctx<'a> {
-    factory: &'a dyn StoreFactory,
-    pub(crate) clock: MockClock,
-}
-
-impl Ctx<'_> {
-    /// The options every case starts from: a small record limit every backend can hold.
-    pub(crate) fn options(&self) -> Options {
-        Options {
-            max_lifetime: Some(Duration::from_secs(60)),
-            touch_interval: Duration::from_secs(1),
-            max_record_size: 64 * 1024,
-            ..Options::default()
-        }
-    }
-
-    pub(crate) async fn store(&self, options: &Options) -> Result<Arc<dyn RawStore>> {
-        let clock: Arc<dyn Clock> = Arc::new(self.clock.clone());
-        self.factory
-            .open(ProviderContext {
-                clock,
-                max_record_size: options.max_record_size,
-                max_lifetime_ms: duration_millis(options.idle_lifetime()),
-            })
-            .await
-    }
-
-    /// A manager over a fresh store, and the store itself wrapped to count calls.
-    pub(crate) async fn manager(&self, options: Options) -> Result<(Manager, Arc<Instrumented>)> {
-        let store = Arc::new(Instrumented::new(self.store(&options).await?));
-        let manager = Manager::with_store(options, store.clone(), Arc::new(self.clock.clone()))?;
-        Ok((manager, store))
-    }
-}
-
-/// Fails the case with `message` unless `cond` holds.
-pub(crate) fn check(
-    cond: bool,
-    message: impl FnOnce() -> String,
-) -> std::result::Result<(), Failure> {
-    if cond {
-        Ok(())
-    } else {
-        Err(Failure::Failed(message()))
-    }
 }

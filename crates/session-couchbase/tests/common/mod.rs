@@ -4,13 +4,10 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use couchbase_testserver::{Clock, TestConfig, TestServer};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use session_core::{
-    Capabilities, Inserted, Millis, Moved, Provider, ProviderContext, RawStore, Result, Saved,
-    SessionId, Stored, Version, Write,
-};
+use session_core::conformance::Forward;
+use session_core::{Provider, ProviderContext, RawStore, Result, SessionId};
 use session_couchbase::CouchbaseProvider;
 
 pub const USER: &str = "app";
@@ -84,61 +81,6 @@ pub async fn open_store(ctx: ProviderContext) -> Result<Arc<dyn RawStore>> {
     let store = CouchbaseProvider
         .open(&local_config(&server, ""), &ctx)
         .await?;
-    Ok(Arc::new(WithServer {
-        inner: store,
-        _server: server,
-    }))
-}
-
-/// A store that keeps its test server alive as long as it lives.
-pub struct WithServer {
-    pub inner: Arc<dyn RawStore>,
-    pub _server: TestServer,
-}
-
-#[async_trait]
-impl RawStore for WithServer {
-    fn provider(&self) -> &'static str {
-        self.inner.provider()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-    async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
-        self.inner.read(id).await
-    }
-    async fn exist(&self, id: &SessionId) -> Result<bool> {
-        self.inner.exist(id).await
-    }
-    async fn insert(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
-        self.inner.insert(id, record).await
-    }
-    async fn save(&self, id: &SessionId, expected: Version, record: Write<'_>) -> Result<Saved> {
-        self.inner.save(id, expected, record).await
-    }
-    async fn touch(&self, id: &SessionId, expires_at: Millis, ttl_ms: Millis) -> Result<bool> {
-        self.inner.touch(id, expires_at, ttl_ms).await
-    }
-    async fn destroy(&self, id: &SessionId) -> Result<bool> {
-        self.inner.destroy(id).await
-    }
-    async fn regenerate(
-        &self,
-        old: &SessionId,
-        expected: Version,
-        new: &SessionId,
-        record: Write<'_>,
-    ) -> Result<Moved> {
-        self.inner.regenerate(old, expected, new, record).await
-    }
-    async fn count(&self, now: Millis) -> Result<u64> {
-        self.inner.count(now).await
-    }
-    async fn gc(&self, now: Millis) -> Result<u64> {
-        self.inner.gc(now).await
-    }
-    async fn owner_sessions(&self, owner: &str, now: Millis) -> Result<Vec<SessionId>> {
-        self.inner.owner_sessions(owner, now).await
-    }
+    // The store keeps its test server alive as long as it lives.
+    Ok(Arc::new(Forward::new(store, server)))
 }
