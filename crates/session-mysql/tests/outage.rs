@@ -14,7 +14,7 @@ use session_sqlx::testing;
 
 async fn manager(config: String) -> (Manager, Arc<MySqlStore>) {
     let config: MySqlConfig = config.parse().unwrap();
-    let store = MySqlStore::connect(config, &common::context(1 << 20))
+    let store = MySqlStore::open(config, &common::context(1 << 20))
         .await
         .unwrap_or_else(|e| panic!("MariaDB at {} is not reachable: {e}", common::URL));
     let store = Arc::new(store);

@@ -16,7 +16,7 @@ async fn store(table: &str) -> MySqlStore {
     let config: MySqlConfig = format!("{}?table={table}&pool_size=2", common::URL)
         .parse()
         .unwrap();
-    MySqlStore::connect(config, &common::context(1 << 20))
+    MySqlStore::open(config, &common::context(1 << 20))
         .await
         .unwrap_or_else(|e| panic!("MariaDB at {} is not reachable: {e}", common::URL))
 }
@@ -76,7 +76,7 @@ async fn a_record_limit_beyond_max_allowed_packet_is_a_config_error() {
     let config: MySqlConfig = format!("{}?table={}", common::URL, tables.add())
         .parse()
         .unwrap();
-    match MySqlStore::connect(config, &common::context(1 << 30)).await {
+    match MySqlStore::open(config, &common::context(1 << 30)).await {
         Err(Error::Config { field, message }) => {
             assert_eq!(field, "max_record_size");
             assert!(message.contains("max_allowed_packet"), "{message}");

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::{Error, Manager, Provider};
-use session_postgres::{PgConfig, PostgresStore};
+use session_postgres::{PostgresConfig, PostgresStore};
 use session_sqlx::testing;
 
 async fn manager(config: String) -> (Manager, Arc<PostgresStore>) {
-    let config: PgConfig = config.parse().unwrap();
-    let store = PostgresStore::connect(config, &common::context(1 << 20))
+    let config: PostgresConfig = config.parse().unwrap();
+    let store = PostgresStore::open(config, &common::context(1 << 20))
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL at {} is not reachable: {e}", common::URL));
     let store = Arc::new(store);

@@ -8,15 +8,15 @@ mod common;
 use std::sync::Arc;
 
 use session_core::{Error, Manager, RawStore, Registry, SessionId, Write};
-use session_postgres::{PgConfig, PostgresProvider, PostgresStore, schema_sql};
+use session_postgres::{PostgresConfig, PostgresProvider, PostgresStore, schema_sql};
 use session_sqlx::testing;
 use sqlx::Row;
 
 async fn store(table: &str) -> PostgresStore {
-    let config: PgConfig = format!("{}?table={table}&pool_size=2", common::URL)
+    let config: PostgresConfig = format!("{}?table={table}&pool_size=2", common::URL)
         .parse()
         .unwrap();
-    PostgresStore::connect(config, &common::context(1 << 20))
+    PostgresStore::open(config, &common::context(1 << 20))
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL at {} is not reachable: {e}", common::URL))
 }

@@ -31,9 +31,22 @@ pub trait SqlxProvider: Send + Sync + 'static {
     /// The sqlx connection the pool holds (`PgConnection`, `MySqlConnection`, ...).
     type Connection: Connection;
 
-    /// Host and port that `options` connect to, for `Debug` output: the options' own
-    /// `Debug` prints the password.
-    fn endpoint(options: &ConnectOptionsOf<Self>) -> (&str, u16);
+    /// Where `options` connect, for `Debug` output: the options' own `Debug` prints the
+    /// password.
+    fn endpoint(options: &ConnectOptionsOf<Self>) -> Endpoint<'_>;
+}
+
+/// Where a provider connects, without the password: what `Debug` output shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint<'a> {
+    /// Host name or address.
+    pub host: &'a str,
+    /// TCP port.
+    pub port: u16,
+    /// Database, when one is set.
+    pub database: Option<&'a str>,
+    /// User name.
+    pub user: &'a str,
 }
 
 /// The sqlx connect options of a provider's connection type.
@@ -62,10 +75,10 @@ impl<P: SqlxProvider> Clone for ConnectionManager<P> {
 impl<P: SqlxProvider> fmt::Debug for ConnectionManager<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Not derived: the connect options' own `Debug` prints the password.
-        let (host, port) = P::endpoint(&self.options);
+        let endpoint = P::endpoint(&self.options);
         f.debug_struct("ConnectionManager")
-            .field("host", &host)
-            .field("port", &port)
+            .field("host", &endpoint.host)
+            .field("port", &endpoint.port)
             .field("acquire_timeout", &self.acquire_timeout)
             .finish_non_exhaustive()
     }
