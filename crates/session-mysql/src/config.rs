@@ -223,20 +223,13 @@ fn host_port(addr: &str) -> std::result::Result<Vec<(String, String)>, ()> {
 mod tests {
     use std::time::Duration;
 
-    use session_sqlx::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_TABLE};
+    use session_sqlx::testing;
 
     use super::*;
     use crate::MySqlConfig;
 
     fn parse(s: &str) -> Result<MySqlConfig> {
         s.parse()
-    }
-
-    fn field_of(result: Result<MySqlConfig>) -> String {
-        match result {
-            Err(Error::Config { field, .. }) => field,
-            other => panic!("expected a config error, got {other:?}"),
-        }
     }
 
     #[test]
@@ -286,65 +279,44 @@ mod tests {
         let c = parse("mysql://u@[::1]:3308/db?ssl-cert=/c.pem&timezone=UTC&charset=utf8").unwrap();
         assert_eq!((c.connect.get_host(), c.connect.get_port()), ("::1", 3308));
         assert_eq!(c.connect.get_charset(), "utf8mb4");
-        assert_eq!(
-            field_of(parse("mysql://u@h/db?parseTime=true")),
-            "parseTime"
-        );
+        testing::refused_naming::<MySqlProvider>(&[("mysql://u@h/db?parseTime=true", "parseTime")]);
     }
 
     #[test]
-    fn defaults() {
-        let c = parse("").unwrap();
-        assert_eq!(c.table.name(), DEFAULT_TABLE);
-        assert_eq!(c.pool_size, DEFAULT_POOL_SIZE);
-        assert_eq!(c.acquire_timeout, DEFAULT_ACQUIRE_TIMEOUT);
+    fn defaults_and_hidden_password() {
+        testing::defaults_and_hidden_password::<MySqlProvider>("u:hunter2@tcp(h:1)/db");
     }
 
     #[test]
-    fn unknown_keys_are_named() {
-        assert_eq!(field_of(parse("u@tcp(h:1)/db?colour=blue")), "colour");
-        assert_eq!(field_of(parse("mysql://u@h/db?fancy=1")), "fancy");
-    }
-
-    #[test]
-    fn bad_values_are_named() {
-        assert_eq!(field_of(parse("u@tcp(h:port)/db")), "port");
-        assert_eq!(field_of(parse("u@tcp(h:1/db")), "dsn");
-        assert_eq!(field_of(parse("u@pipe(x)/db")), "dsn");
-        assert_eq!(field_of(parse("no-slash")), "dsn");
-        assert_eq!(field_of(parse("/db?pool_size=0")), "pool_size");
-        assert_eq!(field_of(parse("/db?acquire_timeout=-1")), "acquire_timeout");
-        assert_eq!(field_of(parse("/db?tls=custom")), "tls");
-        assert_eq!(
-            field_of(parse("mysql://h/db?ssl-mode=sometimes")),
-            "ssl-mode"
-        );
-        assert_eq!(field_of(parse("/db?table=x;%20DROP%20TABLE%20y")), "table");
-        assert_eq!(
-            field_of(parse("mysql://h/db?table=x%3B%20DROP%20TABLE%20y")),
-            "table"
-        );
-        assert_eq!(field_of(parse("mysql://h:99999/db")), "url");
+    fn unknown_keys_and_bad_values_are_named() {
+        testing::refused_naming::<MySqlProvider>(&[
+            ("u@tcp(h:1)/db?colour=blue", "colour"),
+            ("mysql://u@h/db?fancy=1", "fancy"),
+            ("u@tcp(h:port)/db", "port"),
+            ("u@tcp(h:1/db", "dsn"),
+            ("u@pipe(x)/db", "dsn"),
+            ("no-slash", "dsn"),
+            ("/db?pool_size=0", "pool_size"),
+            ("/db?acquire_timeout=-1", "acquire_timeout"),
+            ("/db?tls=custom", "tls"),
+            ("mysql://h/db?ssl-mode=sometimes", "ssl-mode"),
+            ("/db?table=x;%20DROP%20TABLE%20y", "table"),
+            ("mysql://h/db?table=x%3B%20DROP%20TABLE%20y", "table"),
+            ("mysql://h:99999/db", "url"),
+        ]);
     }
 
     #[cfg(not(feature = "tls"))]
     #[test]
     fn tls_without_the_feature_is_a_clear_config_error() {
-        for (key, value) in [
-            ("tls", "true"),
-            ("tls", "skip-verify"),
-            ("ssl-mode", "REQUIRED"),
-            ("ssl-mode", "VERIFY_IDENTITY"),
-        ] {
-            match parse(&format!("/db?{key}={value}")) {
-                Err(Error::Config { field, message }) => {
-                    assert_eq!(field, key);
-                    assert!(message.contains("`tls` feature"), "{message}");
-                }
-                other => panic!("{key}={value} accepted: {other:?}"),
-            }
-        }
-        assert!(parse("/db?tls=false").is_ok());
-        assert!(parse("/db?ssl-mode=PREFERRED").is_ok());
+        testing::tls_needs_the_feature::<MySqlProvider>(
+            &[
+                ("/db?tls=true", "tls"),
+                ("/db?tls=skip-verify", "tls"),
+                ("/db?ssl-mode=REQUIRED", "ssl-mode"),
+                ("/db?ssl-mode=VERIFY_IDENTITY", "ssl-mode"),
+            ],
+            &["/db?tls=false", "/db?ssl-mode=PREFERRED"],
+        );
     }
 }

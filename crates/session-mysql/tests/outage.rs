@@ -7,27 +7,16 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use session_sqlx::testing;
+use session_sqlx::testing::suite::Outage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_connections_give_backend_errors_then_recover() {
-    let tables = common::Tables::default();
-    let config = format!(
-        "{}?table={}&pool_size=2&acquire_timeout=2",
-        common::URL,
-        tables.add()
-    );
-    let store = Arc::new(testing::open::<common::Server>(config).await);
-    let manager = testing::manager(store.clone());
-    let cookie = testing::create(&manager, "v").await;
-    let admin = common::admin_pool().await;
+    let outage = Outage::<common::Server>::new("").await;
 
     // The server-side thread IDs of both pooled connections.
     let mut held = vec![
-        store.pool().get().await.unwrap(),
-        store.pool().get().await.unwrap(),
+        outage.store.pool().get().await.unwrap(),
+        outage.store.pool().get().await.unwrap(),
     ];
     let mut threads = Vec::new();
     for conn in &mut held {
@@ -45,7 +34,7 @@ async fn killed_connections_give_backend_errors_then_recover() {
         for thread in &threads {
             // A thread ID is a number the server handed out, not input: safe to format.
             let done = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL CONNECTION {thread}")))
-                .execute(&admin)
+                .execute(&outage.admin)
                 .await;
             if done.is_ok() {
                 killed += 1;
@@ -53,9 +42,6 @@ async fn killed_connections_give_backend_errors_then_recover() {
         }
         killed
     };
-    testing::killed_connections_give_backend_errors_then_recover(&manager, &cookie, kill).await;
-
-    admin.close().await;
-    drop((manager, store));
-    tables.drop_all().await;
+    outage.run(kill).await;
+    outage.end().await;
 }

@@ -157,7 +157,7 @@ fn libpq_pairs(config: &str) -> Result<Vec<(String, String)>> {
 mod tests {
     use std::time::Duration;
 
-    use session_sqlx::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_TABLE};
+    use session_sqlx::testing;
 
     use super::*;
     use crate::PostgresConfig;
@@ -166,11 +166,8 @@ mod tests {
         s.parse()
     }
 
-    fn field_of(result: Result<PostgresConfig>) -> String {
-        match result {
-            Err(Error::Config { field, .. }) => field,
-            other => panic!("expected a config error, got {other:?}"),
-        }
+    fn field_of(config: &str) -> String {
+        testing::config_field::<PostgresProvider>(config)
     }
 
     #[test]
@@ -200,8 +197,8 @@ mod tests {
         assert_eq!(c.connect.get_username(), "a b");
         assert_eq!(c.connect.get_database(), Some("x y"));
         assert_eq!(c.pool_size, 2);
-        assert_eq!(field_of(parse("user='open")), "user");
-        assert_eq!(field_of(parse("user")), "user");
+        assert_eq!(field_of("user='open"), "user");
+        assert_eq!(field_of("user"), "user");
     }
 
     #[test]
@@ -230,52 +227,37 @@ mod tests {
     }
 
     #[test]
-    fn defaults() {
-        let c = parse("").unwrap();
-        assert_eq!(c.table.name(), DEFAULT_TABLE);
-        assert_eq!(c.pool_size, DEFAULT_POOL_SIZE);
-        assert_eq!(c.acquire_timeout, DEFAULT_ACQUIRE_TIMEOUT);
+    fn defaults_and_hidden_password() {
+        testing::defaults_and_hidden_password::<PostgresProvider>("user=a password=hunter2");
     }
 
     #[test]
-    fn unknown_keys_are_named() {
-        assert_eq!(field_of(parse("user=a colour=blue")), "colour");
-        assert_eq!(
-            field_of(parse("postgres://u@h/db?sslmode=disable&fancy=1")),
-            "fancy"
-        );
-    }
-
-    #[test]
-    fn bad_values_are_named() {
-        assert_eq!(field_of(parse("port=http")), "port");
-        assert_eq!(field_of(parse("pool_size=0")), "pool_size");
-        assert_eq!(field_of(parse("max_connections=-1")), "max_connections");
-        assert_eq!(field_of(parse("acquire_timeout=0")), "acquire_timeout");
-        assert_eq!(field_of(parse("acquire_timeout=soon")), "acquire_timeout");
-        assert_eq!(field_of(parse("sslmode=sometimes")), "sslmode");
-        assert_eq!(field_of(parse("table='x; DROP TABLE y'")), "table");
-        assert_eq!(
-            field_of(parse("postgres://u@h/db?table=x%3B%20DROP%20TABLE%20y")),
-            "table"
-        );
-        assert_eq!(field_of(parse("postgres://u@h:99999/db")), "url");
+    fn unknown_keys_and_bad_values_are_named() {
+        testing::refused_naming::<PostgresProvider>(&[
+            ("user=a colour=blue", "colour"),
+            ("postgres://u@h/db?sslmode=disable&fancy=1", "fancy"),
+            ("port=http", "port"),
+            ("pool_size=0", "pool_size"),
+            ("max_connections=-1", "max_connections"),
+            ("acquire_timeout=0", "acquire_timeout"),
+            ("acquire_timeout=soon", "acquire_timeout"),
+            ("sslmode=sometimes", "sslmode"),
+            ("table='x; DROP TABLE y'", "table"),
+            ("postgres://u@h/db?table=x%3B%20DROP%20TABLE%20y", "table"),
+            ("postgres://u@h:99999/db", "url"),
+        ]);
     }
 
     #[cfg(not(feature = "tls"))]
     #[test]
     fn tls_without_the_feature_is_a_clear_config_error() {
-        for mode in ["require", "verify-ca", "verify-full"] {
-            match parse(&format!("sslmode={mode}")) {
-                Err(Error::Config { field, message }) => {
-                    assert_eq!(field, "sslmode");
-                    assert!(message.contains("`tls` feature"), "{message}");
-                }
-                other => panic!("{mode} accepted: {other:?}"),
-            }
-        }
-        for mode in ["disable", "allow", "prefer"] {
-            assert!(parse(&format!("sslmode={mode}")).is_ok());
-        }
+        testing::tls_needs_the_feature::<PostgresProvider>(
+            &[
+                ("sslmode=require", "sslmode"),
+                ("sslmode=verify-ca", "sslmode"),
+                ("sslmode=verify-full", "sslmode"),
+            ],
+            &["sslmode=disable", "sslmode=allow", "sslmode=prefer"],
+        );
     }
 }

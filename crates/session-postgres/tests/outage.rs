@@ -7,24 +7,14 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use session_sqlx::testing;
+use session_sqlx::testing::suite::Outage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_connections_give_backend_errors_then_recover() {
-    let tables = common::Tables::default();
     let app = format!("sess_kill_{}", &common::unique_table()[10..]);
-    let config = format!(
-        "{}?table={}&pool_size=2&acquire_timeout=2&application_name={app}",
-        common::URL,
-        tables.add()
-    );
-    let store = Arc::new(testing::open::<common::Server>(config).await);
-    let manager = testing::manager(store.clone());
-    let cookie = testing::create(&manager, "v").await;
-    let admin = common::admin_pool().await;
+    let outage = Outage::<common::Server>::new(&format!("&application_name={app}")).await;
 
     // Requests run while the server terminates the pool's connections.
     let kill = async {
@@ -35,7 +25,7 @@ async fn killed_connections_give_backend_errors_then_recover() {
              WHERE datname = 'test' AND pid <> pg_backend_pid() AND application_name = $1",
             )
             .bind(&app)
-            .fetch_one(&admin)
+            .fetch_one(&outage.admin)
             .await
             .unwrap();
             killed += usize::try_from(n).unwrap();
@@ -43,9 +33,6 @@ async fn killed_connections_give_backend_errors_then_recover() {
         }
         killed
     };
-    testing::killed_connections_give_backend_errors_then_recover(&manager, &cookie, kill).await;
-
-    admin.close().await;
-    drop((manager, store));
-    tables.drop_all().await;
+    outage.run(kill).await;
+    outage.end().await;
 }

@@ -6,6 +6,7 @@
 //!
 //! These are test helpers: a failure is a panic with a message that says what failed.
 
+mod config;
 mod scenarios;
 pub mod suite;
 
@@ -22,6 +23,7 @@ use sqlx::{ColumnIndex, Database, Decode, Executor, IntoArguments, Type};
 
 use crate::{Pool, SqlxProvider};
 
+pub use config::*;
 pub use scenarios::*;
 
 /// The database server a provider's tests run against, and how they open its store.

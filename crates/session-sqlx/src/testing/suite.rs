@@ -1,6 +1,7 @@
 //! Whole tests every sqlx-based provider runs, generic over its [`TestServer`];
 //! [`sql_provider_tests!`](crate::sql_provider_tests) writes a `#[tokio::test]` for each.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use session_core::{Error, Inserted, Manager, Moved, RawStore, Registry, SessionId, Write};
@@ -256,4 +257,55 @@ pub async fn owner_is_refused_before_writing(store: &dyn RawStore, owner: &str) 
     let exists = store.exist(&id).await;
     assert!(!exists.unwrap_or_else(|e| panic!("exist: {e}")));
     id
+}
+
+/// A store, a manager and a stored session (`k = "v"`) for an outage test: the test breaks
+/// the database in its own dialect while [`Outage::run`] sends requests.
+pub struct Outage<S: TestServer> {
+    tables: Tables<S>,
+    /// The store, on a pool of two connections with an acquire timeout of 2 s.
+    pub store: Arc<S::Store>,
+    /// A manager on the store.
+    pub manager: Manager,
+    /// The stored session's cookie.
+    pub cookie: String,
+    /// An admin pool on the server.
+    pub admin: S::Admin,
+}
+
+impl<S: TestServer> Outage<S> {
+    /// Opens the store on a new table, with `params` (`&`-joined) added to its config.
+    pub async fn new(params: &str) -> Self {
+        let tables = Tables::<S>::default();
+        let params = format!("&pool_size=2&acquire_timeout=2{params}");
+        let store = Arc::new(open::<S>(config::<S>(&tables.add(), &params)).await);
+        let manager = manager(store.clone());
+        let cookie = super::create(&manager, "v").await;
+        let admin = admin_pool::<S>().await;
+        Outage {
+            tables,
+            store,
+            manager,
+            cookie,
+            admin,
+        }
+    }
+
+    /// See [`scenarios::killed_connections_give_backend_errors_then_recover`].
+    pub async fn run(&self, kill: impl Future<Output = usize>) {
+        scenarios::killed_connections_give_backend_errors_then_recover(
+            &self.manager,
+            &self.cookie,
+            kill,
+        )
+        .await;
+    }
+
+    /// Closes the admin pool and drops the table.
+    pub async fn end(self) {
+        self.admin.close().await;
+        let tables = self.tables.clone();
+        drop(self);
+        tables.drop_all().await;
+    }
 }
