@@ -8,7 +8,8 @@ mod common;
 
 use session_core::{Error, Manager, RawStore, Registry, SessionId, Write};
 use session_mysql::{MySqlConfig, MySqlProvider, MySqlStore, TableName};
-use session_sqlx::testing::{self, suite};
+use session_sqlx::testing;
+use session_sqlx::testing::suite::{self, Fixture};
 use sqlx::Row;
 
 #[tokio::test]
@@ -73,17 +74,15 @@ async fn a_record_limit_beyond_max_allowed_packet_is_a_config_error() {
 
 #[tokio::test]
 async fn creates_the_documented_schema() {
-    let tables = common::Tables::default();
-    let table = tables.add();
-    let store = common::store(&table).await;
-    let pool = common::admin_pool().await;
+    let fixture = Fixture::<common::Server>::new().await;
+    let (table, pool) = (&fixture.table, &fixture.admin);
     let columns: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
         "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLLATION_NAME \
          FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
          ORDER BY ORDINAL_POSITION",
     )
-    .bind(&table)
-    .fetch_all(&pool)
+    .bind(table)
+    .fetch_all(pool)
     .await
     .unwrap();
     let columns: Vec<_> = columns
@@ -104,8 +103,8 @@ async fn creates_the_documented_schema() {
         "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
          AND TABLE_NAME = ?",
     )
-    .bind(&table)
-    .fetch_one(&pool)
+    .bind(table)
+    .fetch_one(pool)
     .await
     .unwrap();
     assert_eq!(engine, "InnoDB");
@@ -113,8 +112,8 @@ async fn creates_the_documented_schema() {
         "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS \
          WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY INDEX_NAME",
     )
-    .bind(&table)
-    .fetch_all(&pool)
+    .bind(table)
+    .fetch_all(pool)
     .await
     .unwrap();
     let indexes: Vec<_> = indexes
@@ -129,9 +128,7 @@ async fn creates_the_documented_schema() {
             ("PRIMARY", "id")
         ]
     );
-    drop(store);
-    pool.close().await;
-    tables.drop_all().await;
+    fixture.end().await;
 }
 
 #[tokio::test]
@@ -163,24 +160,13 @@ async fn plan(pool: &sqlx::MySqlPool, statement: String, now: i64) -> (String, O
 
 #[tokio::test]
 async fn gc_count_and_owner_queries_use_their_indexes() {
-    let tables = common::Tables::default();
-    let table = tables.add();
-    let store = common::store(&table).await;
-    let pool = common::admin_pool().await;
-    // 5 000 sessions expiring one second apart, a few bound to an owner.
-    let rows: Vec<_> = (1..=5000)
-        .map(|n| (n * 1000, (n % 1000 == 0).then_some("alice")))
-        .collect();
-    testing::fill::<common::Server>(&pool, &table, &rows).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ANALYZE TABLE `{table}`")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let t = TableName::parse(&table).unwrap().quoted();
+    let fixture = Fixture::<common::Server>::for_plans().await;
+    let (table, pool) = (&fixture.table, &fixture.admin);
+    let t = TableName::parse(table).unwrap().quoted();
     let expiry_index = Some("expires_at_idx".to_owned());
 
     let gc = plan(
-        &pool,
+        pool,
         format!("DELETE FROM {t} WHERE `expires_at` <= ? LIMIT 1000"),
         10_000,
     )
@@ -189,7 +175,7 @@ async fn gc_count_and_owner_queries_use_their_indexes() {
     assert_eq!(gc, ("range".to_owned(), expiry_index.clone()));
 
     let count = plan(
-        &pool,
+        pool,
         format!("SELECT COUNT(*) FROM {t} WHERE `expires_at` > ?"),
         4_990_000,
     )
@@ -202,7 +188,7 @@ async fn gc_count_and_owner_queries_use_their_indexes() {
     )))
     .bind("alice")
     .bind(0i64)
-    .fetch_one(&pool)
+    .fetch_one(pool)
     .await
     .unwrap();
     let key: Option<String> = row.get("key");
@@ -214,7 +200,7 @@ async fn gc_count_and_owner_queries_use_their_indexes() {
         "EXPLAIN SELECT `data`, `version`, `expires_at` FROM {t} WHERE `id` = ?"
     )))
     .bind(testing::nth_id(1)) // a stored ID
-    .fetch_one(&pool)
+    .fetch_one(pool)
     .await
     .unwrap();
     let (access, key): (String, Option<String>) = (row.get("type"), row.get("key"));
@@ -224,9 +210,7 @@ async fn gc_count_and_owner_queries_use_their_indexes() {
         ("const", Some("PRIMARY"))
     );
 
-    drop(store);
-    pool.close().await;
-    tables.drop_all().await;
+    fixture.end().await;
 }
 
 #[tokio::test]

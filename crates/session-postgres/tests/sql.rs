@@ -7,7 +7,8 @@
 mod common;
 
 use session_postgres::PostgresProvider;
-use session_sqlx::testing::{self, suite};
+use session_sqlx::testing;
+use session_sqlx::testing::suite::{self, Fixture};
 use sqlx::Row;
 
 #[tokio::test]
@@ -37,16 +38,14 @@ async fn config_errors_come_before_any_connection() {
 
 #[tokio::test]
 async fn creates_the_documented_schema() {
-    let tables = common::Tables::default();
-    let table = tables.add();
-    let store = common::store(&table).await;
-    let pool = common::admin_pool().await;
+    let fixture = Fixture::<common::Server>::new().await;
+    let (table, pool) = (&fixture.table, &fixture.admin);
     let columns: Vec<(String, String, Option<i32>, String)> = sqlx::query_as(
         "SELECT column_name::text, data_type::text, character_maximum_length, is_nullable::text \
          FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position",
     )
-    .bind(&table)
-    .fetch_all(&pool)
+    .bind(table)
+    .fetch_all(pool)
     .await
     .unwrap();
     let expected = [
@@ -63,8 +62,8 @@ async fn creates_the_documented_schema() {
     assert_eq!(columns, expected);
     let indexes: Vec<(String,)> =
         sqlx::query_as("SELECT indexdef FROM pg_indexes WHERE tablename = $1 ORDER BY indexname")
-            .bind(&table)
-            .fetch_all(&pool)
+            .bind(table)
+            .fetch_all(pool)
             .await
             .unwrap();
     let indexes: Vec<&str> = indexes.iter().map(|(d,)| d.as_str()).collect();
@@ -80,9 +79,7 @@ async fn creates_the_documented_schema() {
             .iter()
             .any(|d| d.contains("UNIQUE") && d.contains("(id)"))
     );
-    drop(store);
-    pool.close().await;
-    tables.drop_all().await;
+    fixture.end().await;
 }
 
 /// The plan of `statement` (with `$1` bound to `now`) as one string.
@@ -100,25 +97,14 @@ async fn plan(pool: &sqlx::PgPool, statement: String, now: i64) -> String {
 
 #[tokio::test]
 async fn gc_count_and_owner_queries_use_their_indexes() {
-    let tables = common::Tables::default();
-    let table = tables.add();
-    let store = common::store(&table).await;
-    let pool = common::admin_pool().await;
-    // 5 000 sessions expiring one second apart, a few bound to an owner.
-    let rows: Vec<_> = (1..=5000)
-        .map(|n| (n * 1000, (n % 1000 == 0).then_some("alice")))
-        .collect();
-    testing::fill::<common::Server>(&pool, &table, &rows).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ANALYZE \"{table}\"")))
-        .execute(&pool)
-        .await
-        .unwrap();
+    let fixture = Fixture::<common::Server>::for_plans().await;
+    let (table, pool) = (&fixture.table, &fixture.admin);
     let t = format!("\"{table}\"");
     let expiry_index = format!("{table}_expires_at_idx");
 
     // GC right after the first ten sessions expired: the batch is found through the index.
     let gc = plan(
-        &pool,
+        pool,
         format!(
             "DELETE FROM {t} WHERE expires_at <= $1 AND id IN (SELECT id FROM {t} \
              WHERE expires_at <= $1 LIMIT 1000 FOR UPDATE SKIP LOCKED)"
@@ -134,7 +120,7 @@ async fn gc_count_and_owner_queries_use_their_indexes() {
 
     // Count when few sessions are still live.
     let count = plan(
-        &pool,
+        pool,
         format!("SELECT count(*) FROM {t} WHERE expires_at > $1"),
         4_990_000,
     )
@@ -150,7 +136,7 @@ async fn gc_count_and_owner_queries_use_their_indexes() {
     )))
     .bind("alice")
     .bind(0i64)
-    .fetch_all(&pool)
+    .fetch_all(pool)
     .await
     .unwrap()
     .iter()
@@ -160,9 +146,7 @@ async fn gc_count_and_owner_queries_use_their_indexes() {
     println!("{owner}");
     assert!(owner.contains(&format!("{table}_owner_idx")), "{owner}");
 
-    drop(store);
-    pool.close().await;
-    tables.drop_all().await;
+    fixture.end().await;
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@ impl TestServer for Server {
     type Store = MySqlStore;
     const URL: &'static str = URL;
     const SERVER: &'static str = "MariaDB";
+    const ANALYZE: &'static str = "ANALYZE TABLE";
 
     fn quote(name: &str) -> String {
         format!("`{name}`")

@@ -20,6 +20,7 @@ impl TestServer for Server {
     type Store = PostgresStore;
     const URL: &'static str = URL;
     const SERVER: &'static str = "PostgreSQL";
+    const ANALYZE: &'static str = "ANALYZE";
 
     fn quote(name: &str) -> String {
         format!("\"{name}\"")

@@ -38,6 +38,8 @@ pub trait TestServer: Send + Sync + 'static {
     const URL: &'static str;
     /// The server's name in failure messages (`"PostgreSQL"`, `"MariaDB"`).
     const SERVER: &'static str;
+    /// The statement that updates a table's planner statistics, before the table's name.
+    const ANALYZE: &'static str;
     /// `name` quoted as an identifier in the server's dialect.
     fn quote(name: &str) -> String;
     /// The provider's `schema_sql`.

@@ -309,3 +309,51 @@ impl<S: TestServer> Outage<S> {
         tables.drop_all().await;
     }
 }
+
+/// A store on a new table and an admin pool, for a test that looks at the database itself.
+pub struct Fixture<S: TestServer> {
+    tables: Tables<S>,
+    /// The table's name, unquoted.
+    pub table: String,
+    /// The store, on a pool of two connections.
+    pub store: S::Store,
+    /// An admin pool on the server.
+    pub admin: S::Admin,
+}
+
+impl<S: TestServer> Fixture<S> {
+    /// Opens the store; it creates the table.
+    pub async fn new() -> Self {
+        let tables = Tables::<S>::default();
+        let table = tables.add();
+        let store = open::<S>(config::<S>(&table, "&pool_size=2")).await;
+        let admin = admin_pool::<S>().await;
+        Fixture {
+            tables,
+            table,
+            store,
+            admin,
+        }
+    }
+
+    /// [`Fixture::new`] with 5 000 rows for query plans, expiring one second apart (the
+    /// `n`th at `n * 1000`), every thousandth owned by `alice`, and the table analysed.
+    pub async fn for_plans() -> Self {
+        let fixture = Self::new().await;
+        let rows: Vec<_> = (1..=5000)
+            .map(|n| (n * 1000, (n % 1000 == 0).then_some("alice")))
+            .collect();
+        fill::<S>(&fixture.admin, &fixture.table, &rows).await;
+        let analyze = format!("{} {}", S::ANALYZE, S::quote(&fixture.table));
+        fixture.admin.exec(analyze).await;
+        fixture
+    }
+
+    /// Closes the admin pool and drops the table.
+    pub async fn end(self) {
+        self.admin.close().await;
+        let tables = self.tables.clone();
+        drop(self);
+        tables.drop_all().await;
+    }
+}
