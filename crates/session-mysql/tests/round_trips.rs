@@ -1,6 +1,6 @@
-//! Each session operation is one command to the server (one round trip). sqlx's own pool sent
-//! a `COM_PING` after every operation, when the connection went back to the pool; the
-//! server's per-connection command counters would show it.
+//! Each session operation is one command to the server (one round trip), regenerate two. A
+//! pool that pinged connections on their way back (as sqlx's own does) would add a
+//! `COM_PING` to every operation; the server's per-connection command counters would show it.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 

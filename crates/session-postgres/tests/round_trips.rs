@@ -1,6 +1,6 @@
-//! Each session operation is one round trip to the server: one `Sync` message, answered by
-//! one `ReadyForQuery`. sqlx's own pool added a second one to every operation (a `Sync` ping
-//! when the connection went back to the pool); this counts the client's `Sync` messages on
+//! Each session operation, regenerate included, is one round trip to the server: one `Sync`
+//! message, answered by one `ReadyForQuery`. A pool that pinged connections on their way back
+//! (as sqlx's own does) would add a second one; this counts the client's `Sync` messages on
 //! the wire, through a proxy, so that ping would show.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions

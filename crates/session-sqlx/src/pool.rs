@@ -1,8 +1,7 @@
 //! The connection pool: deadpool over sqlx connections.
 //!
-//! sqlx's own pool pings every connection when it goes back to the pool (sqlx-core 0.9,
-//! `return_to_pool`, with no option to turn it off), which doubles the round trips of an
-//! operation that is one statement. This pool hands a connection back as it is, pings only
+//! sqlx's own pool pings every connection when it goes back to the pool, with no option to
+//! turn it off, which doubles the round trips of an operation that is one statement. This pool hands a connection back as it is, pings only
 //! one that sat unused long enough for a firewall or the server to have dropped it, and
 //! closes one whose last use did not end cleanly instead of handing it to the next request.
 
