@@ -139,6 +139,33 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The same store built in code, without a config string:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use session_core::{Manager, Options, ProviderContext, SystemClock};
+//! use session_postgres::{PostgresConfig, PostgresStore};
+//! use sqlx::postgres::PgConnectOptions;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> session_core::Result<()> {
+//! let options = PgConnectOptions::new().host("127.0.0.1").username("postgres").database("test");
+//! let mut config = PostgresConfig::new(options);
+//! config.table = "app.sessions".parse()?;
+//! config.pool_size = 4;
+//! let ctx = ProviderContext {
+//!     clock: Arc::new(SystemClock),
+//!     max_record_size: 1 << 20,
+//!     max_lifetime_ms: 3_600_000,
+//! };
+//! let store = PostgresStore::open(config, &ctx).await?;
+//! let manager = Manager::with_store(Options::default(), Arc::new(store), ctx.clock)?;
+//! # let _ = manager;
+//! # Ok(())
+//! # }
+//! ```
 
 mod config;
 mod dialect;

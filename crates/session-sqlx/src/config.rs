@@ -166,13 +166,12 @@ impl<D: ConfigSyntax> FromStr for SqlConfig<D> {
             return from_url(config);
         }
         let mut parsed = SqlConfig::<D>::new(D::default_options());
-        let mut connect = D::default_options();
         for (key, value) in D::pairs(config)? {
             if !parsed.provider_key(&key, &value)? {
-                connect = D::connection_key(connect, &key, &value)?;
+                parsed.connect = D::connection_key(parsed.connect, &key, &value)?;
             }
         }
-        parsed.connect = D::finish(connect);
+        parsed.connect = D::finish(parsed.connect);
         Ok(parsed)
     }
 }

@@ -92,10 +92,13 @@
 //!
 //! # Test support
 //!
-//! The `test-support` feature adds the module `testing`: the helpers the providers'
-//! integration tests share (unique test tables dropped at the end, a session context, and
-//! the outage, round-trip and SQL-injection scenarios that are the same for every dialect).
-//! Only dev-dependencies should enable it.
+//! The `test-support` feature adds the module `testing`: the helpers the providers' tests
+//! share (unique test tables dropped at the end, a session context, config-string checks,
+//! the outage, round-trip and SQL-injection scenarios that are the same for every dialect),
+//! and `sql_provider_tests!`, which writes the whole tests every provider runs against its
+//! server (schema from `schema_sql`, hostile strings, GC in batches, concurrent moves of one
+//! record, an exhausted pool, a server down at start-up, ...). Only dev-dependencies should
+//! enable it.
 
 mod config;
 mod dialect;
