@@ -127,6 +127,8 @@ fn session_ids(rows: Vec<(String,)>, table: &dyn fmt::Display) -> Vec<SessionId>
         .collect()
 }
 
+// The bounds are what the shared statements bind and decode. Every sqlx driver meets them,
+// but sqlx implements them per driver rather than promising them on `Database`.
 #[async_trait]
 impl<D: Dialect> RawStore for SqlStore<D>
 where
@@ -134,7 +136,6 @@ where
     <D::Database as Database>::Arguments: IntoArguments<D::Database>,
     usize: ColumnIndex<<D::Database as Database>::Row>,
     for<'q> &'q str: Encode<'q, D::Database> + Type<D::Database>,
-    for<'r> &'r str: Decode<'r, D::Database>,
     for<'r> String: Decode<'r, D::Database> + Type<D::Database>,
     for<'q, 'r> i64: Encode<'q, D::Database> + Decode<'r, D::Database> + Type<D::Database>,
     for<'r> i32: Decode<'r, D::Database> + Type<D::Database>,
