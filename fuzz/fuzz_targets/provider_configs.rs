@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(memcache.prefix.bytes().all(|b| b.is_ascii_graphic()));
     }
     let _ = session_ledis::LedisConfig::parse(config);
-    if let Ok(pg) = session_postgres::PgConfig::from_str(config) {
+    if let Ok(pg) = session_postgres::PostgresConfig::from_str(config) {
         assert!(
             pg.table
                 .quoted()

@@ -1,6 +1,6 @@
 //! Helpers for parsing provider config strings (the `provider_config` of [`crate::Options`]),
-//! so every provider parses the same way: `key=value` lists, numbers, durations, booleans,
-//! SQL identifiers and secrets that stay out of logs.
+//! so every provider parses the same way: `key=value` lists, numbers, durations, booleans and
+//! secrets that stay out of logs. (SQL table names are `session-sqlx`'s.)
 //! Every error is an [`Error::Config`] naming the key at fault.
 
 use std::fmt;
@@ -72,49 +72,6 @@ pub fn boolean(key: &str, value: &str) -> Result<bool> {
             key,
             format!("expected true or false, got {value:?}"),
         )),
-    }
-}
-
-/// A validated SQL name, optionally qualified (`schema.table` / `database.table`): each part a
-/// letter or `_` followed by letters, digits or `_`, at most `max_part` characters. Providers
-/// still quote it in SQL; the check keeps anything else out of the statement text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SqlName {
-    /// The qualifier, when given.
-    pub qualifier: Option<String>,
-    /// The unqualified name.
-    pub name: String,
-}
-
-impl SqlName {
-    /// Parses `value` for config key `key`.
-    pub fn parse(key: &str, value: &str, max_part: usize) -> Result<Self> {
-        let (qualifier, name) = match value.split_once('.') {
-            Some((q, n)) => (Some(q), n),
-            None => (None, value),
-        };
-        let is_ident = |part: &str| {
-            let mut chars = part.chars();
-            part.len() <= max_part
-                && chars
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        };
-        if qualifier.is_none_or(is_ident) && is_ident(name) {
-            Ok(SqlName {
-                qualifier: qualifier.map(str::to_owned),
-                name: name.to_owned(),
-            })
-        } else {
-            Err(Error::config(
-                key,
-                format!(
-                    "{value:?} is not a valid name: use `name` or `qualifier.name`, each part a \
-                     letter or `_` followed by letters, digits or `_`, at most {max_part} long"
-                ),
-            ))
-        }
     }
 }
 
@@ -194,32 +151,6 @@ mod tests {
         assert_eq!(field(seconds("timeout", "-1").unwrap_err()), "timeout");
         assert!(boolean("tls", "On").unwrap());
         assert_eq!(field(boolean("tls", "maybe").unwrap_err()), "tls");
-    }
-
-    #[test]
-    fn sql_names_allow_only_identifiers() {
-        assert_eq!(
-            SqlName::parse("table", "app.sessions", 63)
-                .unwrap()
-                .qualifier
-                .as_deref(),
-            Some("app")
-        );
-        for bad in [
-            "",
-            "1x",
-            "x; DROP TABLE y",
-            "a.b.c",
-            "a-b",
-            "\"x\"",
-            &"x".repeat(64),
-        ] {
-            assert_eq!(
-                field(SqlName::parse("table", bad, 63).unwrap_err()),
-                "table",
-                "{bad}"
-            );
-        }
     }
 
     #[test]

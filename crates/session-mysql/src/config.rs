@@ -1,106 +1,15 @@
-//! The provider config string: a Go MySQL driver DSN (as Macaron documented) or a `mysql://`
-//! URL. A DSN is split here and applied key by key; a URL goes to sqlx's own parser once the
-//! provider's keys are taken out of it and the rest are checked. Either way an unknown key is
-//! an error that names it.
+//! The MySQL config string: a Go MySQL driver DSN (as Macaron documented) or a `mysql://`
+//! URL; [`session_sqlx::SqlConfig`] does the rest (shared keys, the URL form).
 
+use std::borrow::Cow;
 use std::str::FromStr;
-use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
 use session_core::{Error, Result};
+use session_sqlx::{ConfigSyntax, require_tls, unknown_key};
 use sqlx::mysql::{MySqlConnectOptions, MySqlSslMode};
-use url::{Host, Url};
 
-use crate::table::TableName;
-
-pub use session_sqlx::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE};
-
-const KEYS: &str = "table, pool_size (or max_connections), acquire_timeout; in a Go DSN also \
-                    charset, collation, tls, ssl-mode, ssl-ca, socket, parseTime, loc; in a \
-                    mysql:// URL also the parameters sqlx knows: ssl-mode, ssl-ca, ssl-cert, \
-                    ssl-key, charset, collation, socket, timezone, statement-cache-capacity";
-
-/// A parsed config string.
-#[derive(Clone)]
-pub struct MySqlConfig {
-    /// Where and how to connect.
-    pub connect: MySqlConnectOptions,
-    /// The session table.
-    pub table: TableName,
-    /// Maximum number of pooled connections.
-    pub pool_size: u32,
-    /// Bound on waiting for a pooled connection (and so on connecting to a dead server).
-    pub acquire_timeout: Duration,
-}
-
-impl std::fmt::Debug for MySqlConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Not derived: `MySqlConnectOptions`'s own `Debug` prints the password.
-        f.debug_struct("MySqlConfig")
-            .field("host", &self.connect.get_host())
-            .field("port", &self.connect.get_port())
-            .field("database", &self.connect.get_database())
-            .field("user", &self.connect.get_username())
-            .field("table", &self.table)
-            .field("pool_size", &self.pool_size)
-            .field("acquire_timeout", &self.acquire_timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl FromStr for MySqlConfig {
-    type Err = Error;
-
-    fn from_str(config: &str) -> Result<Self> {
-        let config = config.trim();
-        if config.starts_with("mysql://") || config.starts_with("mariadb://") {
-            return from_url(config);
-        }
-        let mut parsed = MySqlConfig::with(MySqlConnectOptions::new());
-        for (key, value) in go_dsn_pairs(config)? {
-            if !parsed.provider_key(&key, &value)? {
-                parsed.connection_key(&key, &value)?;
-            }
-        }
-        Ok(parsed)
-    }
-}
-
-/// The URL form: the provider's own keys are taken out of the query, the other keys are
-/// checked (sqlx ignores parameters it does not know, which would hide a typo) and the URL
-/// goes to sqlx's own parser.
-fn from_url(config: &str) -> Result<MySqlConfig> {
-    let bad_url =
-        |e: &dyn std::fmt::Display| Error::config("url", format!("not a valid mysql URL: {e}"));
-    let mut url = Url::parse(config).map_err(|e| bad_url(&e))?;
-    let mut parsed = MySqlConfig::with(MySqlConnectOptions::new());
-    let mut forwarded = Vec::new();
-    for (key, value) in url.query_pairs() {
-        if parsed.provider_key(&key, &value)? {
-            continue;
-        }
-        let value = match &*key {
-            "sslmode" | "ssl-mode" => {
-                ssl_mode(&key, &value)?;
-                value
-            }
-            "charset" => charset(&value).into(),
-            key if SQLX_URL_KEYS.contains(&key) => value,
-            _ => return Err(unknown(&key)),
-        };
-        forwarded.push((key.into_owned(), value.into_owned()));
-    }
-    url.set_query(None);
-    if !forwarded.is_empty() {
-        url.query_pairs_mut().extend_pairs(forwarded);
-    }
-    let mut connect = MySqlConnectOptions::from_str(url.as_str()).map_err(|e| bad_url(&e))?;
-    // sqlx keeps the brackets of an IPv6 literal, which then fails to resolve.
-    if let Some(Host::Ipv6(addr)) = url.host() {
-        connect = connect.host(&addr.to_string());
-    }
-    Ok(MySqlConfig { connect, ..parsed })
-}
+use crate::MySqlProvider;
 
 /// Query parameters sqlx 0.9 understands in a `mysql://` URL (`ssl-mode` and `charset` are
 /// checked separately).
@@ -118,36 +27,29 @@ const SQLX_URL_KEYS: &[&str] = &[
     "time-zone",
 ];
 
-fn unknown(key: &str) -> Error {
-    Error::config(
-        key,
-        format!("unknown mysql provider option (accepted: {KEYS})"),
-    )
-}
+impl ConfigSyntax for MySqlProvider {
+    const URL_SCHEMES: &'static [&'static str] = &["mysql://", "mariadb://"];
 
-impl MySqlConfig {
-    fn with(connect: MySqlConnectOptions) -> Self {
-        MySqlConfig {
-            connect,
-            table: TableName::default(),
-            pool_size: DEFAULT_POOL_SIZE,
-            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
-        }
+    const KEYS: &'static str = "table, pool_size (or max_connections), acquire_timeout; in a Go \
+                                DSN also charset, collation, tls, ssl-mode, ssl-ca, socket, \
+                                parseTime, loc; in a mysql:// URL also the parameters sqlx \
+                                knows: ssl-mode, ssl-ca, ssl-cert, ssl-key, charset, collation, \
+                                socket, timezone, statement-cache-capacity";
+
+    fn default_options() -> MySqlConnectOptions {
+        MySqlConnectOptions::new()
     }
 
-    /// Applies one of the provider's own keys; false when `key` is not one of them.
-    fn provider_key(&mut self, key: &str, value: &str) -> Result<bool> {
-        if key == "table" {
-            self.table = TableName::parse(value)?;
-            return Ok(true);
-        }
-        session_sqlx::pool_key(key, value, &mut self.pool_size, &mut self.acquire_timeout)
+    fn pairs(config: &str) -> Result<Vec<(String, String)>> {
+        go_dsn_pairs(config)
     }
 
-    /// Applies a Go DSN part or parameter.
-    fn connection_key(&mut self, key: &str, value: &str) -> Result<()> {
-        let connect = std::mem::take(&mut self.connect);
-        self.connect = match key {
+    fn connection_key(
+        connect: MySqlConnectOptions,
+        key: &str,
+        value: &str,
+    ) -> Result<MySqlConnectOptions> {
+        Ok(match key {
             "user" => connect.username(value),
             // `root:@tcp(...)` means no password in the Go driver; sqlx would send an empty one,
             // which the server refuses for an account without a password.
@@ -167,9 +69,20 @@ impl MySqlConfig {
             // Go's time parsing options: this provider stores no DATE/TIME columns (expiry is
             // BIGINT milliseconds), so DSNs copied from a Go application keep working.
             "parseTime" | "loc" => connect,
-            _ => return Err(unknown(key)),
-        };
-        Ok(())
+            _ => return Err(unknown_key::<Self>(key)),
+        })
+    }
+
+    fn url_parameter<'v>(key: &str, value: Cow<'v, str>) -> Result<Cow<'v, str>> {
+        Ok(match key {
+            "sslmode" | "ssl-mode" => {
+                ssl_mode(key, &value)?;
+                value
+            }
+            "charset" => charset(&value).into(),
+            key if SQLX_URL_KEYS.contains(&key) => value,
+            _ => return Err(unknown_key::<Self>(key)),
+        })
     }
 }
 
@@ -186,15 +99,7 @@ fn charset(value: &str) -> String {
 
 fn require_tls_support(key: &str, value: &str, mode: MySqlSslMode) -> Result<MySqlSslMode> {
     let needs_tls = !matches!(mode, MySqlSslMode::Disabled | MySqlSslMode::Preferred);
-    if needs_tls && !cfg!(feature = "tls") {
-        return Err(Error::config(
-            key,
-            format!(
-                "{key}={value} needs TLS, but session-mysql was built without it: enable its \
-                 `tls` feature"
-            ),
-        ));
-    }
+    require_tls::<MySqlProvider>(key, value, needs_tls, cfg!(feature = "tls"))?;
     Ok(mode)
 }
 
@@ -316,18 +221,15 @@ fn host_port(addr: &str) -> std::result::Result<Vec<(String, String)>, ()> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use session_sqlx::testing;
+
     use super::*;
-    use crate::table::DEFAULT_TABLE;
+    use crate::MySqlConfig;
 
     fn parse(s: &str) -> Result<MySqlConfig> {
         s.parse()
-    }
-
-    fn field_of(result: Result<MySqlConfig>) -> String {
-        match result {
-            Err(Error::Config { field, .. }) => field,
-            other => panic!("expected a config error, got {other:?}"),
-        }
     }
 
     #[test]
@@ -377,65 +279,44 @@ mod tests {
         let c = parse("mysql://u@[::1]:3308/db?ssl-cert=/c.pem&timezone=UTC&charset=utf8").unwrap();
         assert_eq!((c.connect.get_host(), c.connect.get_port()), ("::1", 3308));
         assert_eq!(c.connect.get_charset(), "utf8mb4");
-        assert_eq!(
-            field_of(parse("mysql://u@h/db?parseTime=true")),
-            "parseTime"
-        );
+        testing::refused_naming::<MySqlProvider>(&[("mysql://u@h/db?parseTime=true", "parseTime")]);
     }
 
     #[test]
-    fn defaults() {
-        let c = parse("").unwrap();
-        assert_eq!(c.table.name(), DEFAULT_TABLE);
-        assert_eq!(c.pool_size, DEFAULT_POOL_SIZE);
-        assert_eq!(c.acquire_timeout, DEFAULT_ACQUIRE_TIMEOUT);
+    fn defaults_and_hidden_password() {
+        testing::defaults_and_hidden_password::<MySqlProvider>("u:hunter2@tcp(h:1)/db");
     }
 
     #[test]
-    fn unknown_keys_are_named() {
-        assert_eq!(field_of(parse("u@tcp(h:1)/db?colour=blue")), "colour");
-        assert_eq!(field_of(parse("mysql://u@h/db?fancy=1")), "fancy");
-    }
-
-    #[test]
-    fn bad_values_are_named() {
-        assert_eq!(field_of(parse("u@tcp(h:port)/db")), "port");
-        assert_eq!(field_of(parse("u@tcp(h:1/db")), "dsn");
-        assert_eq!(field_of(parse("u@pipe(x)/db")), "dsn");
-        assert_eq!(field_of(parse("no-slash")), "dsn");
-        assert_eq!(field_of(parse("/db?pool_size=0")), "pool_size");
-        assert_eq!(field_of(parse("/db?acquire_timeout=-1")), "acquire_timeout");
-        assert_eq!(field_of(parse("/db?tls=custom")), "tls");
-        assert_eq!(
-            field_of(parse("mysql://h/db?ssl-mode=sometimes")),
-            "ssl-mode"
-        );
-        assert_eq!(field_of(parse("/db?table=x;%20DROP%20TABLE%20y")), "table");
-        assert_eq!(
-            field_of(parse("mysql://h/db?table=x%3B%20DROP%20TABLE%20y")),
-            "table"
-        );
-        assert_eq!(field_of(parse("mysql://h:99999/db")), "url");
+    fn unknown_keys_and_bad_values_are_named() {
+        testing::refused_naming::<MySqlProvider>(&[
+            ("u@tcp(h:1)/db?colour=blue", "colour"),
+            ("mysql://u@h/db?fancy=1", "fancy"),
+            ("u@tcp(h:port)/db", "port"),
+            ("u@tcp(h:1/db", "dsn"),
+            ("u@pipe(x)/db", "dsn"),
+            ("no-slash", "dsn"),
+            ("/db?pool_size=0", "pool_size"),
+            ("/db?acquire_timeout=-1", "acquire_timeout"),
+            ("/db?tls=custom", "tls"),
+            ("mysql://h/db?ssl-mode=sometimes", "ssl-mode"),
+            ("/db?table=x;%20DROP%20TABLE%20y", "table"),
+            ("mysql://h/db?table=x%3B%20DROP%20TABLE%20y", "table"),
+            ("mysql://h:99999/db", "url"),
+        ]);
     }
 
     #[cfg(not(feature = "tls"))]
     #[test]
     fn tls_without_the_feature_is_a_clear_config_error() {
-        for (key, value) in [
-            ("tls", "true"),
-            ("tls", "skip-verify"),
-            ("ssl-mode", "REQUIRED"),
-            ("ssl-mode", "VERIFY_IDENTITY"),
-        ] {
-            match parse(&format!("/db?{key}={value}")) {
-                Err(Error::Config { field, message }) => {
-                    assert_eq!(field, key);
-                    assert!(message.contains("`tls` feature"), "{message}");
-                }
-                other => panic!("{key}={value} accepted: {other:?}"),
-            }
-        }
-        assert!(parse("/db?tls=false").is_ok());
-        assert!(parse("/db?ssl-mode=PREFERRED").is_ok());
+        testing::tls_needs_the_feature::<MySqlProvider>(
+            &[
+                ("/db?tls=true", "tls"),
+                ("/db?tls=skip-verify", "tls"),
+                ("/db?ssl-mode=REQUIRED", "ssl-mode"),
+                ("/db?ssl-mode=VERIFY_IDENTITY", "ssl-mode"),
+            ],
+            &["/db?tls=false", "/db?ssl-mode=PREFERRED"],
+        );
     }
 }

@@ -81,10 +81,17 @@
 //! | save | ``UPDATE ... SET ..., version = version + 1 WHERE id = ? AND version = ?``; when no row matched, one more query tells Conflict from Missing |
 //! | touch | ``UPDATE ... SET expires_at = ? WHERE id = ?`` |
 //! | destroy | ``DELETE ... WHERE id = ?`` |
-//! | regenerate | core's conditional move: insert-if-absent of the new ID, a conditional save that retires the old one, then its delete (3 statements) |
+//! | regenerate | two statements: the insert of the new row, then ``DELETE ... WHERE id = ? AND version = ?`` of the old one; when that deletes nothing, the new row is deleted again and one more query tells Conflict from Missing |
 //! | count | ``SELECT COUNT(*) ... WHERE expires_at > ?`` |
 //! | gc | ``DELETE ... WHERE expires_at <= ? LIMIT 1000``, repeated until a batch comes back short |
 //! | owner index | ``SELECT id ... WHERE owner = ? AND expires_at > ?`` |
+//!
+//! Regenerate's conditional delete decides between concurrent moves of one session: InnoDB
+//! lets only one of them delete the old row, and the other finds it gone (Missing) or
+//! rewritten (Conflict), removes its copy and carries nothing over. MySQL has neither
+//! `RETURNING` nor data-modifying CTEs, so the single statement PostgreSQL uses is not
+//! available; a transaction (`BEGIN`, lock the old row, insert, delete, `COMMIT`) would cost
+//! five round trips where this costs two.
 //!
 //! GC is a conditional statement: InnoDB re-reads every row it deletes under a lock, so a
 //! session touched meanwhile no longer matches and is kept. GC and count go through
@@ -132,28 +139,70 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The same store built in code, without a config string:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use session_core::{Manager, Options, ProviderContext, SystemClock};
+//! use session_mysql::{MySqlConfig, MySqlStore};
+//! use sqlx::mysql::MySqlConnectOptions;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> session_core::Result<()> {
+//! let options = MySqlConnectOptions::new().host("127.0.0.1").username("root").database("test");
+//! let mut config = MySqlConfig::new(options);
+//! config.table = "sessions".parse()?;
+//! let ctx = ProviderContext {
+//!     clock: Arc::new(SystemClock),
+//!     max_record_size: 1 << 20,
+//!     max_lifetime_ms: 3_600_000,
+//! };
+//! let store = MySqlStore::open(config, &ctx).await?;
+//! let manager = Manager::with_store(Options::default(), Arc::new(store), ctx.clock)?;
+//! # let _ = manager;
+//! # Ok(())
+//! # }
+//! ```
 
 mod config;
+mod dialect;
 mod pool;
-mod store;
-mod table;
+mod schema;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use session_core::{Provider, ProviderContext, RawStore, Result};
 
-pub use config::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, MySqlConfig};
+pub use dialect::{GC_BATCH, MySqlState};
 pub use pool::{ConnectionManager, PING_IF_IDLE_FOR, Pool};
-pub use store::{GC_BATCH, MySqlStore};
-pub use table::{DEFAULT_TABLE, MAX_OWNER_CHARS, TableName, schema_sql};
+pub use schema::{MAX_OWNER_CHARS, schema_sql};
+pub use session_sqlx::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_TABLE};
 
 const NAME: &str = "mysql";
 
 /// The `"mysql"` provider factory (MySQL and MariaDB): parses the config string and opens a
-/// [`MySqlStore`] with its own pool.
+/// [`MySqlStore`] with its own pool. It is also the MySQL [`Dialect`](session_sqlx::Dialect)
+/// of the shared store.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MySqlProvider;
+
+/// The provider config: parse it from the config string ([`FromStr`](std::str::FromStr)) or
+/// build it with `MySqlConfig::new(MySqlConnectOptions)` and its public fields. `Debug` never
+/// shows the password.
+pub type MySqlConfig = session_sqlx::SqlConfig<MySqlProvider>;
+
+/// Sessions in one MySQL/MariaDB table, through a pool of sqlx connections: open one with
+/// `MySqlStore::open(config, &ctx)`, or `from_pool` to share a pool you built (which checks
+/// the server's `max_allowed_packet` and the `data` column's size, see above).
+pub type MySqlStore = session_sqlx::SqlStore<MySqlProvider>;
+
+/// A validated table name, optionally qualified by a database (`database.table`): each part
+/// a letter or `_` followed by letters, digits or `_`, at most 64 characters. Names are
+/// always backtick-quoted in SQL, so reserved words work as names.
+pub type TableName = session_sqlx::TableName<MySqlProvider>;
 
 #[async_trait]
 impl Provider for MySqlProvider {
@@ -163,6 +212,6 @@ impl Provider for MySqlProvider {
 
     async fn open(&self, config: &str, ctx: &ProviderContext) -> Result<Arc<dyn RawStore>> {
         let config: MySqlConfig = config.parse()?;
-        Ok(Arc::new(MySqlStore::connect(config, ctx).await?))
+        Ok(Arc::new(MySqlStore::open(config, ctx).await?))
     }
 }

@@ -1,6 +1,6 @@
 //! The connection pool: [`session_sqlx`]'s deadpool over sqlx connections, for MySQL and MariaDB.
 
-use session_sqlx::{ConnectOptionsOf, SqlxProvider};
+use session_sqlx::{ConnectOptionsOf, Endpoint, SqlxProvider};
 use sqlx::mysql::MySqlConnection;
 
 use crate::{MySqlProvider, NAME};
@@ -15,14 +15,16 @@ pub type Pool = session_sqlx::Pool<MySqlProvider>;
 /// acquire_timeout)` with sqlx's [`MySqlConnectOptions`](sqlx::mysql::MySqlConnectOptions).
 pub type ConnectionManager = session_sqlx::ConnectionManager<MySqlProvider>;
 
-/// A connection checked out for one operation (see [`session_sqlx::Lease`]).
-pub(crate) type Lease = session_sqlx::Lease<MySqlProvider>;
-
 impl SqlxProvider for MySqlProvider {
     const NAME: &'static str = NAME;
     type Connection = MySqlConnection;
 
-    fn endpoint(options: &ConnectOptionsOf<Self>) -> (&str, u16) {
-        (options.get_host(), options.get_port())
+    fn endpoint(options: &ConnectOptionsOf<Self>) -> Endpoint<'_> {
+        Endpoint {
+            host: options.get_host(),
+            port: options.get_port(),
+            database: options.get_database(),
+            user: options.get_username(),
+        }
     }
 }

@@ -1,25 +1,16 @@
-//! What the provider does in the database: the registry name, the schema it creates, bound
-//! parameters for hostile strings, batched GC, and query plans through the expiry index.
+//! What the provider does in the database: the registry name, the schema it creates and the
+//! query plans through its indexes; then the tests every sqlx-based provider runs
+//! (`session_sqlx::sql_provider_tests!`).
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 mod common;
 
-use std::sync::Arc;
-
 use session_core::{Error, Manager, RawStore, Registry, SessionId, Write};
-use session_mysql::{MySqlConfig, MySqlProvider, MySqlStore, TableName, schema_sql};
+use session_mysql::{MySqlConfig, MySqlProvider, MySqlStore, TableName};
 use session_sqlx::testing;
+use session_sqlx::testing::suite::{self, Fixture};
 use sqlx::Row;
-
-async fn store(table: &str) -> MySqlStore {
-    let config: MySqlConfig = format!("{}?table={table}&pool_size=2", common::URL)
-        .parse()
-        .unwrap();
-    MySqlStore::connect(config, &common::context(1 << 20))
-        .await
-        .unwrap_or_else(|e| panic!("MariaDB at {} is not reachable: {e}", common::URL))
-}
 
 #[tokio::test]
 async fn registered_as_mysql_and_opened_from_the_macaron_form() {
@@ -52,8 +43,7 @@ async fn registered_as_mysql_and_opened_from_the_macaron_form() {
 
 #[tokio::test]
 async fn config_errors_come_before_any_connection() {
-    let registry = Registry::new().with(MySqlProvider).unwrap();
-    for (config, field) in [
+    suite::config_errors_come_before_any_connection::<common::Server>(&[
         ("root:@tcp(127.0.0.1:3306)/test?colour=blue", "colour"),
         (
             "root:@tcp(127.0.0.1:3306)/test?table=x;%20DROP%20TABLE%20y",
@@ -62,12 +52,8 @@ async fn config_errors_come_before_any_connection() {
         ("mysql://root@127.0.0.1/test?table=a.b.c", "table"),
         ("mysql://root@127.0.0.1/test?ssl-mode=REQUIRED", "ssl-mode"),
         ("root:@tcp(127.0.0.1:3306)/test?tls=true", "tls"),
-    ] {
-        match Manager::new(testing::options("mysql", config.into()), &registry).await {
-            Err(Error::Config { field: got, .. }) => assert_eq!(got, field, "{config}"),
-            other => panic!("{config}: expected a config error, got {other:?}"),
-        }
-    }
+    ])
+    .await;
 }
 
 #[tokio::test]
@@ -76,7 +62,7 @@ async fn a_record_limit_beyond_max_allowed_packet_is_a_config_error() {
     let config: MySqlConfig = format!("{}?table={}", common::URL, tables.add())
         .parse()
         .unwrap();
-    match MySqlStore::connect(config, &common::context(1 << 30)).await {
+    match MySqlStore::open(config, &common::context(1 << 30)).await {
         Err(Error::Config { field, message }) => {
             assert_eq!(field, "max_record_size");
             assert!(message.contains("max_allowed_packet"), "{message}");
@@ -88,17 +74,15 @@ async fn a_record_limit_beyond_max_allowed_packet_is_a_config_error() {
 
 #[tokio::test]
 async fn creates_the_documented_schema() {
-    let tables = common::Tables::default();
-    let table = tables.add();
-    let store = store(&table).await;
-    let pool = common::admin_pool().await;
+    let fixture = Fixture::<common::Server>::new().await;
+    let (table, pool) = (&fixture.table, &fixture.admin);
     let columns: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
         "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLLATION_NAME \
          FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
          ORDER BY ORDINAL_POSITION",
     )
-    .bind(&table)
-    .fetch_all(&pool)
+    .bind(table)
+    .fetch_all(pool)
     .await
     .unwrap();
     let columns: Vec<_> = columns
@@ -119,8 +103,8 @@ async fn creates_the_documented_schema() {
         "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
          AND TABLE_NAME = ?",
     )
-    .bind(&table)
-    .fetch_one(&pool)
+    .bind(table)
+    .fetch_one(pool)
     .await
     .unwrap();
     assert_eq!(engine, "InnoDB");
@@ -128,8 +112,8 @@ async fn creates_the_documented_schema() {
         "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS \
          WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY INDEX_NAME",
     )
-    .bind(&table)
-    .fetch_all(&pool)
+    .bind(table)
+    .fetch_all(pool)
     .await
     .unwrap();
     let indexes: Vec<_> = indexes
@@ -144,100 +128,23 @@ async fn creates_the_documented_schema() {
             ("PRIMARY", "id")
         ]
     );
-    drop(store);
-    pool.close().await;
-    tables.drop_all().await;
-}
-
-#[tokio::test]
-async fn works_on_a_table_created_from_schema_sql() {
-    let tables = common::Tables::default();
-    let table = tables.add();
-    let pool = common::admin_pool().await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(schema_sql(&table).unwrap()))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let store = store(&table).await;
-    testing::longest_id_and_far_expiry_read_back(&store).await;
-    pool.close().await;
-    tables.drop_all().await;
-}
-
-#[tokio::test]
-async fn hostile_strings_are_bound_parameters() {
-    let tables = common::Tables::default();
-    let table = tables.add();
-    let manager = testing::manager(Arc::new(store(&table).await));
-
-    // Owners are free text: quotes, backticks and SQL are stored and matched verbatim.
-    let owner = "o'brien\"; DROP TABLE sessions; -- \\ ` ? ' OR '1'='1";
-    testing::hostile_strings_are_bound_parameters(&manager, owner).await;
-
-    let pool = common::admin_pool().await;
-    let stored: Vec<(Option<String>,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT `owner` FROM `{table}` ORDER BY `owner` IS NOT NULL, `owner`"
-    )))
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert_eq!(stored, [(None,), (Some(owner.to_owned()),)]);
-    assert_eq!(manager.count().await.unwrap(), 2, "the table is intact");
-    pool.close().await;
-    tables.drop_all().await;
+    fixture.end().await;
 }
 
 #[tokio::test]
 async fn an_owner_longer_than_the_column_is_refused_before_writing() {
     let tables = common::Tables::default();
-    let store = store(&tables.add()).await;
-    let id = SessionId::generate(32).unwrap();
-    let owner = "é".repeat(256);
+    let store = common::store(&tables.add()).await;
+    let id = suite::owner_is_refused_before_writing(&store, &"é".repeat(256)).await;
+    let fits = "é".repeat(255);
     let write = Write {
         body: b"x",
         expires_at: 1,
         ttl_ms: 1,
-        owner: Some(&owner),
+        owner: Some(&fits),
     };
-    let result = store.insert(&id, write).await;
-    assert!(
-        matches!(&result, Err(Error::Encode { key, .. }) if key == "owner"),
-        "{result:?}"
-    );
-    assert!(!store.exist(&id).await.unwrap());
-    let fits = "é".repeat(255);
-    store
-        .insert(
-            &id,
-            Write {
-                owner: Some(&fits),
-                ..write
-            },
-        )
-        .await
-        .unwrap();
+    store.insert(&id, write).await.unwrap();
     assert_eq!(store.owner_sessions(&fits, 0).await.unwrap(), [id]);
-    tables.drop_all().await;
-}
-
-#[tokio::test]
-async fn gc_deletes_in_batches_until_none_is_left() {
-    let tables = common::Tables::default();
-    let table = tables.add();
-    let store = store(&table).await;
-    let pool = common::admin_pool().await;
-    // 2 500 expired rows (more than two GC batches) and 5 live ones.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO `{table}` (`id`, `data`, `expires_at`, `version`) \
-         SELECT MD5(seq), '', IF(seq <= 2500, 1000, 10000), 1 FROM seq_1_to_2505"
-    )))
-    .execute(&pool)
-    .await
-    .unwrap();
-    assert_eq!(store.gc(1000).await.unwrap(), 2500);
-    assert_eq!(store.count(0).await.unwrap(), 5);
-    assert_eq!(store.gc(1000).await.unwrap(), 0);
-    pool.close().await;
     tables.drop_all().await;
 }
 
@@ -253,28 +160,13 @@ async fn plan(pool: &sqlx::MySqlPool, statement: String, now: i64) -> (String, O
 
 #[tokio::test]
 async fn gc_count_and_owner_queries_use_their_indexes() {
-    let tables = common::Tables::default();
-    let table = tables.add();
-    let store = store(&table).await;
-    let pool = common::admin_pool().await;
-    // 5 000 sessions expiring one second apart, a few bound to an owner.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO `{table}` (`id`, `data`, `expires_at`, `version`, `owner`) \
-         SELECT MD5(seq), '', seq * 1000, 1, IF(seq % 1000 = 0, 'alice', NULL) \
-         FROM seq_1_to_5000"
-    )))
-    .execute(&pool)
-    .await
-    .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ANALYZE TABLE `{table}`")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let t = TableName::parse(&table).unwrap().quoted();
+    let fixture = Fixture::<common::Server>::for_plans().await;
+    let (table, pool) = (&fixture.table, &fixture.admin);
+    let t = TableName::parse(table).unwrap().quoted();
     let expiry_index = Some("expires_at_idx".to_owned());
 
     let gc = plan(
-        &pool,
+        pool,
         format!("DELETE FROM {t} WHERE `expires_at` <= ? LIMIT 1000"),
         10_000,
     )
@@ -283,7 +175,7 @@ async fn gc_count_and_owner_queries_use_their_indexes() {
     assert_eq!(gc, ("range".to_owned(), expiry_index.clone()));
 
     let count = plan(
-        &pool,
+        pool,
         format!("SELECT COUNT(*) FROM {t} WHERE `expires_at` > ?"),
         4_990_000,
     )
@@ -296,7 +188,7 @@ async fn gc_count_and_owner_queries_use_their_indexes() {
     )))
     .bind("alice")
     .bind(0i64)
-    .fetch_one(&pool)
+    .fetch_one(pool)
     .await
     .unwrap();
     let key: Option<String> = row.get("key");
@@ -307,8 +199,8 @@ async fn gc_count_and_owner_queries_use_their_indexes() {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "EXPLAIN SELECT `data`, `version`, `expires_at` FROM {t} WHERE `id` = ?"
     )))
-    .bind("c4ca4238a0b923820dcc509a6f75849b") // MD5('1'), a stored ID
-    .fetch_one(&pool)
+    .bind(testing::nth_id(1)) // a stored ID
+    .fetch_one(pool)
     .await
     .unwrap();
     let (access, key): (String, Option<String>) = (row.get("type"), row.get("key"));
@@ -318,17 +210,7 @@ async fn gc_count_and_owner_queries_use_their_indexes() {
         ("const", Some("PRIMARY"))
     );
 
-    drop(store);
-    pool.close().await;
-    tables.drop_all().await;
-}
-
-#[tokio::test]
-async fn provider_open_returns_a_working_store() {
-    let tables = common::Tables::default();
-    let config = format!("{}?table={}", common::URL, tables.add());
-    testing::open_instances(MySqlProvider, &config, 1).await;
-    tables.drop_all().await;
+    fixture.end().await;
 }
 
 #[tokio::test]
@@ -336,7 +218,7 @@ async fn touch_with_an_unchanged_expiry_still_finds_the_record() {
     // MySQL reports changed rows, not matched ones, unless the client asks otherwise: a touch
     // that sets the expiry it already has must still report the record as present.
     let tables = common::Tables::default();
-    let store = store(&tables.add()).await;
+    let store = common::store(&tables.add()).await;
     let id = SessionId::generate(32).unwrap();
     let write = Write {
         body: b"x",
@@ -351,10 +233,4 @@ async fn touch_with_an_unchanged_expiry_still_finds_the_record() {
     tables.drop_all().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn instances_starting_together_create_the_table_once() {
-    let tables = common::Tables::default();
-    let config = format!("{}?table={}&pool_size=1", common::URL, tables.add());
-    testing::open_instances(MySqlProvider, &config, 6).await;
-    tables.drop_all().await;
-}
+session_sqlx::sql_provider_tests!(common::Server);

@@ -1,110 +1,17 @@
-//! The provider config string: a libpq `key=value` list (as Macaron documented) or a
-//! `postgres://` URL. A `key=value` list is split here and applied key by key; a URL goes to
-//! sqlx's own parser once the provider's keys are taken out of it and the rest are checked.
-//! Either way an unknown key is an error that names it.
+//! The PostgreSQL config string: a libpq `key=value` list (as Macaron documented) or a
+//! `postgres://` URL; [`session_sqlx::SqlConfig`] does the rest (shared keys, the URL form).
 
+use std::borrow::Cow;
 use std::str::FromStr;
-use std::time::Duration;
 
 use session_core::{Error, Result};
+use session_sqlx::{ConfigSyntax, require_tls, unknown_key};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
-use url::{Host, Url};
 
-use crate::table::TableName;
-
-pub use session_sqlx::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE};
+use crate::PostgresProvider;
 
 /// Shown in `pg_stat_activity` unless the config sets `application_name`.
 pub const DEFAULT_APPLICATION_NAME: &str = "session-postgres";
-
-const KEYS: &str = "table, pool_size (or max_connections), acquire_timeout; in the key=value \
-                    form also host, port, dbname, user, password, sslmode, sslrootcert, \
-                    application_name; in a postgres:// URL also the parameters sqlx knows: \
-                    sslmode, sslrootcert, sslcert, sslkey, host, hostaddr, port, dbname, user, \
-                    password, application_name, options, statement-cache-capacity";
-
-/// A parsed config string.
-#[derive(Clone)]
-pub struct PgConfig {
-    /// Where and how to connect.
-    pub connect: PgConnectOptions,
-    /// The session table.
-    pub table: TableName,
-    /// Maximum number of pooled connections.
-    pub pool_size: u32,
-    /// Bound on waiting for a pooled connection (and so on connecting to a dead server).
-    pub acquire_timeout: Duration,
-}
-
-impl std::fmt::Debug for PgConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Not derived: `PgConnectOptions`'s own `Debug` prints the password.
-        f.debug_struct("PgConfig")
-            .field("host", &self.connect.get_host())
-            .field("port", &self.connect.get_port())
-            .field("database", &self.connect.get_database())
-            .field("user", &self.connect.get_username())
-            .field("table", &self.table)
-            .field("pool_size", &self.pool_size)
-            .field("acquire_timeout", &self.acquire_timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl FromStr for PgConfig {
-    type Err = Error;
-
-    fn from_str(config: &str) -> Result<Self> {
-        let config = config.trim();
-        if config.starts_with("postgres://") || config.starts_with("postgresql://") {
-            return from_url(config);
-        }
-        let mut parsed = PgConfig::with(PgConnectOptions::new());
-        for (key, value) in libpq_pairs(config)? {
-            if !parsed.provider_key(&key, &value)? {
-                parsed.connection_key(&key, &value)?;
-            }
-        }
-        Ok(parsed)
-    }
-}
-
-/// The URL form: the provider's own keys are taken out of the query, the other keys are
-/// checked (sqlx ignores parameters it does not know, which would hide a typo) and the URL
-/// goes to sqlx's own parser.
-fn from_url(config: &str) -> Result<PgConfig> {
-    let mut url = Url::parse(config)
-        .map_err(|e| Error::config("url", format!("not a valid postgres URL: {e}")))?;
-    let mut parsed = PgConfig::with(PgConnectOptions::new());
-    let mut forwarded = Vec::new();
-    for (key, value) in url.query_pairs() {
-        if parsed.provider_key(&key, &value)? {
-            continue;
-        }
-        match &*key {
-            "sslmode" | "ssl-mode" => {
-                ssl_mode(&key, &value)?;
-            }
-            key if SQLX_URL_KEYS.contains(&key) => {}
-            _ => return Err(unknown(&key)),
-        }
-        forwarded.push((key.into_owned(), value.into_owned()));
-    }
-    url.set_query(None);
-    if !forwarded.is_empty() {
-        url.query_pairs_mut().extend_pairs(forwarded);
-    }
-    let mut connect = PgConnectOptions::from_str(url.as_str())
-        .map_err(|e| Error::config("url", format!("not a valid postgres URL: {e}")))?;
-    // sqlx keeps the brackets of an IPv6 literal, which then fails to resolve.
-    if let Some(Host::Ipv6(addr)) = url.host() {
-        connect = connect.host(&addr.to_string());
-    }
-    Ok(PgConfig {
-        connect: default_application_name(connect),
-        ..parsed
-    })
-}
 
 /// Query parameters sqlx 0.9 understands in a `postgres://` URL.
 const SQLX_URL_KEYS: &[&str] = &[
@@ -126,44 +33,30 @@ const SQLX_URL_KEYS: &[&str] = &[
     "options",
 ];
 
-fn unknown(key: &str) -> Error {
-    Error::config(
-        key,
-        format!("unknown postgres provider option (accepted: {KEYS})"),
-    )
-}
+impl ConfigSyntax for PostgresProvider {
+    const URL_SCHEMES: &'static [&'static str] = &["postgres://", "postgresql://"];
 
-fn default_application_name(connect: PgConnectOptions) -> PgConnectOptions {
-    if connect.get_application_name().is_some() {
-        connect
-    } else {
-        connect.application_name(DEFAULT_APPLICATION_NAME)
-    }
-}
+    const KEYS: &'static str = "table, pool_size (or max_connections), acquire_timeout; in the \
+                                key=value form also host, port, dbname, user, password, \
+                                sslmode, sslrootcert, application_name; in a postgres:// URL \
+                                also the parameters sqlx knows: sslmode, sslrootcert, sslcert, \
+                                sslkey, host, hostaddr, port, dbname, user, password, \
+                                application_name, options, statement-cache-capacity";
 
-impl PgConfig {
-    fn with(connect: PgConnectOptions) -> Self {
-        PgConfig {
-            connect: default_application_name(connect),
-            table: TableName::default(),
-            pool_size: DEFAULT_POOL_SIZE,
-            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
-        }
+    fn default_options() -> PgConnectOptions {
+        PgConnectOptions::new()
     }
 
-    /// Applies one of the provider's own keys; false when `key` is not one of them.
-    fn provider_key(&mut self, key: &str, value: &str) -> Result<bool> {
-        if key == "table" {
-            self.table = TableName::parse(value)?;
-            return Ok(true);
-        }
-        session_sqlx::pool_key(key, value, &mut self.pool_size, &mut self.acquire_timeout)
+    fn pairs(config: &str) -> Result<Vec<(String, String)>> {
+        libpq_pairs(config)
     }
 
-    /// Applies a libpq connection key.
-    fn connection_key(&mut self, key: &str, value: &str) -> Result<()> {
-        let connect = std::mem::take(&mut self.connect);
-        self.connect = match key {
+    fn connection_key(
+        connect: PgConnectOptions,
+        key: &str,
+        value: &str,
+    ) -> Result<PgConnectOptions> {
+        Ok(match key {
             // libpq reads a host starting with `/` as a Unix-socket directory.
             "host" if value.starts_with('/') => connect.socket(value),
             "host" => connect.host(value),
@@ -176,9 +69,27 @@ impl PgConfig {
             "sslmode" => connect.ssl_mode(ssl_mode(key, value)?),
             "sslrootcert" => connect.ssl_root_cert(value),
             "application_name" => connect.application_name(value),
-            _ => return Err(unknown(key)),
-        };
-        Ok(())
+            _ => return Err(unknown_key::<Self>(key)),
+        })
+    }
+
+    fn url_parameter<'v>(key: &str, value: Cow<'v, str>) -> Result<Cow<'v, str>> {
+        match key {
+            "sslmode" | "ssl-mode" => {
+                ssl_mode(key, &value)?;
+            }
+            key if SQLX_URL_KEYS.contains(&key) => {}
+            _ => return Err(unknown_key::<Self>(key)),
+        }
+        Ok(value)
+    }
+
+    fn finish(connect: PgConnectOptions) -> PgConnectOptions {
+        if connect.get_application_name().is_some() {
+            connect
+        } else {
+            connect.application_name(DEFAULT_APPLICATION_NAME)
+        }
     }
 }
 
@@ -195,15 +106,7 @@ fn ssl_mode(key: &str, value: &str) -> Result<PgSslMode> {
         mode,
         PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull
     );
-    if needs_tls && !cfg!(feature = "tls") {
-        return Err(Error::config(
-            key,
-            format!(
-                "{key}={value} needs TLS, but session-postgres was built without it: enable \
-                 its `tls` feature"
-            ),
-        ));
-    }
+    require_tls::<PostgresProvider>(key, value, needs_tls, cfg!(feature = "tls"))?;
     Ok(mode)
 }
 
@@ -252,18 +155,19 @@ fn libpq_pairs(config: &str) -> Result<Vec<(String, String)>> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::table::DEFAULT_TABLE;
+    use std::time::Duration;
 
-    fn parse(s: &str) -> Result<PgConfig> {
+    use session_sqlx::testing;
+
+    use super::*;
+    use crate::PostgresConfig;
+
+    fn parse(s: &str) -> Result<PostgresConfig> {
         s.parse()
     }
 
-    fn field_of(result: Result<PgConfig>) -> String {
-        match result {
-            Err(Error::Config { field, .. }) => field,
-            other => panic!("expected a config error, got {other:?}"),
-        }
+    fn field_of(config: &str) -> String {
+        testing::config_field::<PostgresProvider>(config)
     }
 
     #[test]
@@ -293,8 +197,8 @@ mod tests {
         assert_eq!(c.connect.get_username(), "a b");
         assert_eq!(c.connect.get_database(), Some("x y"));
         assert_eq!(c.pool_size, 2);
-        assert_eq!(field_of(parse("user='open")), "user");
-        assert_eq!(field_of(parse("user")), "user");
+        assert_eq!(field_of("user='open"), "user");
+        assert_eq!(field_of("user"), "user");
     }
 
     #[test]
@@ -323,52 +227,37 @@ mod tests {
     }
 
     #[test]
-    fn defaults() {
-        let c = parse("").unwrap();
-        assert_eq!(c.table.name(), DEFAULT_TABLE);
-        assert_eq!(c.pool_size, DEFAULT_POOL_SIZE);
-        assert_eq!(c.acquire_timeout, DEFAULT_ACQUIRE_TIMEOUT);
+    fn defaults_and_hidden_password() {
+        testing::defaults_and_hidden_password::<PostgresProvider>("user=a password=hunter2");
     }
 
     #[test]
-    fn unknown_keys_are_named() {
-        assert_eq!(field_of(parse("user=a colour=blue")), "colour");
-        assert_eq!(
-            field_of(parse("postgres://u@h/db?sslmode=disable&fancy=1")),
-            "fancy"
-        );
-    }
-
-    #[test]
-    fn bad_values_are_named() {
-        assert_eq!(field_of(parse("port=http")), "port");
-        assert_eq!(field_of(parse("pool_size=0")), "pool_size");
-        assert_eq!(field_of(parse("max_connections=-1")), "max_connections");
-        assert_eq!(field_of(parse("acquire_timeout=0")), "acquire_timeout");
-        assert_eq!(field_of(parse("acquire_timeout=soon")), "acquire_timeout");
-        assert_eq!(field_of(parse("sslmode=sometimes")), "sslmode");
-        assert_eq!(field_of(parse("table='x; DROP TABLE y'")), "table");
-        assert_eq!(
-            field_of(parse("postgres://u@h/db?table=x%3B%20DROP%20TABLE%20y")),
-            "table"
-        );
-        assert_eq!(field_of(parse("postgres://u@h:99999/db")), "url");
+    fn unknown_keys_and_bad_values_are_named() {
+        testing::refused_naming::<PostgresProvider>(&[
+            ("user=a colour=blue", "colour"),
+            ("postgres://u@h/db?sslmode=disable&fancy=1", "fancy"),
+            ("port=http", "port"),
+            ("pool_size=0", "pool_size"),
+            ("max_connections=-1", "max_connections"),
+            ("acquire_timeout=0", "acquire_timeout"),
+            ("acquire_timeout=soon", "acquire_timeout"),
+            ("sslmode=sometimes", "sslmode"),
+            ("table='x; DROP TABLE y'", "table"),
+            ("postgres://u@h/db?table=x%3B%20DROP%20TABLE%20y", "table"),
+            ("postgres://u@h:99999/db", "url"),
+        ]);
     }
 
     #[cfg(not(feature = "tls"))]
     #[test]
     fn tls_without_the_feature_is_a_clear_config_error() {
-        for mode in ["require", "verify-ca", "verify-full"] {
-            match parse(&format!("sslmode={mode}")) {
-                Err(Error::Config { field, message }) => {
-                    assert_eq!(field, "sslmode");
-                    assert!(message.contains("`tls` feature"), "{message}");
-                }
-                other => panic!("{mode} accepted: {other:?}"),
-            }
-        }
-        for mode in ["disable", "allow", "prefer"] {
-            assert!(parse(&format!("sslmode={mode}")).is_ok());
-        }
+        testing::tls_needs_the_feature::<PostgresProvider>(
+            &[
+                ("sslmode=require", "sslmode"),
+                ("sslmode=verify-ca", "sslmode"),
+                ("sslmode=verify-full", "sslmode"),
+            ],
+            &["sslmode=disable", "sslmode=allow", "sslmode=prefer"],
+        );
     }
 }

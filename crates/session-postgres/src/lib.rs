@@ -62,12 +62,16 @@
 //! | read | `SELECT data, version, expires_at ... WHERE id = $1` (expired rows too: core decides) |
 //! | insert | `INSERT ... ON CONFLICT (id) DO NOTHING`; the affected-row count tells created from exists |
 //! | save | `UPDATE ... SET ..., version = version + 1 WHERE id = $1 AND version = $2` inside a CTE that also reports whether the row exists, so Conflict and Missing need no second query |
-//! | touch | `UPDATE ... SET expires_at = $2 WHERE id = $1` |
+//! | touch | `UPDATE ... SET expires_at = $1 WHERE id = $2` |
 //! | destroy | `DELETE ... WHERE id = $1` |
-//! | regenerate | core's conditional move: insert-if-absent of the new ID, a conditional save that retires the old one, then its delete (3 statements) |
+//! | regenerate | one statement: a CTE locks the old row (`SELECT version ... WHERE id = $1 FOR UPDATE`), inserts the new row only when the old one holds the expected version (`INSERT ... SELECT ... ON CONFLICT (id) DO NOTHING`) and deletes the old row only when that insert happened; it returns the old version and the new one, which tell Moved, Exists, Conflict and Missing apart |
 //! | count | `SELECT count(*) ... WHERE expires_at > $1` |
 //! | gc | `DELETE ... WHERE expires_at <= $1 AND id IN (SELECT id ... WHERE expires_at <= $1 LIMIT 1000 FOR UPDATE SKIP LOCKED)`, repeated until a batch comes back short |
 //! | owner index | `SELECT id ... WHERE owner = $1 AND expires_at > $2` |
+//!
+//! Regenerate is atomic: a second mover of the same session waits on the row lock and then,
+//! under READ COMMITTED, finds the old row deleted (Missing) or rewritten (Conflict), so of
+//! two concurrent moves exactly one carries the data over.
 //!
 //! GC is a conditional statement: a session touched while GC runs is re-checked against
 //! `expires_at <= $1` on its newest version and kept. Both GC and count go through the expiry
@@ -135,28 +139,72 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The same store built in code, without a config string:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use session_core::{Manager, Options, ProviderContext, SystemClock};
+//! use session_postgres::{PostgresConfig, PostgresStore};
+//! use sqlx::postgres::PgConnectOptions;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> session_core::Result<()> {
+//! let options = PgConnectOptions::new().host("127.0.0.1").username("postgres").database("test");
+//! let mut config = PostgresConfig::new(options);
+//! config.table = "app.sessions".parse()?;
+//! config.pool_size = 4;
+//! let ctx = ProviderContext {
+//!     clock: Arc::new(SystemClock),
+//!     max_record_size: 1 << 20,
+//!     max_lifetime_ms: 3_600_000,
+//! };
+//! let store = PostgresStore::open(config, &ctx).await?;
+//! let manager = Manager::with_store(Options::default(), Arc::new(store), ctx.clock)?;
+//! # let _ = manager;
+//! # Ok(())
+//! # }
+//! ```
 
 mod config;
+mod dialect;
 mod pool;
-mod store;
-mod table;
+mod schema;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use session_core::{Provider, ProviderContext, RawStore, Result};
 
-pub use config::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_APPLICATION_NAME, DEFAULT_POOL_SIZE, PgConfig};
+pub use config::DEFAULT_APPLICATION_NAME;
+pub use dialect::{GC_BATCH, PgStatements};
 pub use pool::{ConnectionManager, PING_IF_IDLE_FOR, Pool};
-pub use store::{GC_BATCH, PostgresStore};
-pub use table::{DEFAULT_TABLE, TableName, schema_sql};
+pub use schema::schema_sql;
+pub use session_sqlx::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_TABLE};
 
 const NAME: &str = "postgres";
 
 /// The `"postgres"` provider factory: parses the config string and opens a
-/// [`PostgresStore`] with its own pool.
+/// [`PostgresStore`] with its own pool. It is also the PostgreSQL
+/// [`Dialect`](session_sqlx::Dialect) of the shared store.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PostgresProvider;
+
+/// The provider config: parse it from the config string ([`FromStr`](std::str::FromStr)) or
+/// build it with `PostgresConfig::new(PgConnectOptions)` and its public fields. `Debug` never
+/// shows the password.
+pub type PostgresConfig = session_sqlx::SqlConfig<PostgresProvider>;
+
+/// Sessions in one PostgreSQL table, through a pool of sqlx connections: open one with
+/// `PostgresStore::open(config, &ctx)`, or `from_pool` to share a pool you built.
+pub type PostgresStore = session_sqlx::SqlStore<PostgresProvider>;
+
+/// A validated table name, optionally qualified by a schema (`schema.table`): each part
+/// matches `^[A-Za-z_][A-Za-z0-9_]{0,62}$`. Names are always double-quoted in SQL, so a
+/// reserved word works as a name and the case is kept as written: create the table with
+/// [`schema_sql`] (or the same quoting) when you run migrations yourself.
+pub type TableName = session_sqlx::TableName<PostgresProvider>;
 
 #[async_trait]
 impl Provider for PostgresProvider {
@@ -165,7 +213,7 @@ impl Provider for PostgresProvider {
     }
 
     async fn open(&self, config: &str, ctx: &ProviderContext) -> Result<Arc<dyn RawStore>> {
-        let config: PgConfig = config.parse()?;
-        Ok(Arc::new(PostgresStore::connect(config, ctx).await?))
+        let config: PostgresConfig = config.parse()?;
+        Ok(Arc::new(PostgresStore::open(config, ctx).await?))
     }
 }

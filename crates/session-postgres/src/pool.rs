@@ -1,6 +1,6 @@
 //! The connection pool: [`session_sqlx`]'s deadpool over sqlx connections, for PostgreSQL.
 
-use session_sqlx::{ConnectOptionsOf, SqlxProvider};
+use session_sqlx::{ConnectOptionsOf, Endpoint, SqlxProvider};
 use sqlx::postgres::PgConnection;
 
 use crate::{NAME, PostgresProvider};
@@ -15,14 +15,16 @@ pub type Pool = session_sqlx::Pool<PostgresProvider>;
 /// acquire_timeout)` with sqlx's [`PgConnectOptions`](sqlx::postgres::PgConnectOptions).
 pub type ConnectionManager = session_sqlx::ConnectionManager<PostgresProvider>;
 
-/// A connection checked out for one operation (see [`session_sqlx::Lease`]).
-pub(crate) type Lease = session_sqlx::Lease<PostgresProvider>;
-
 impl SqlxProvider for PostgresProvider {
     const NAME: &'static str = NAME;
     type Connection = PgConnection;
 
-    fn endpoint(options: &ConnectOptionsOf<Self>) -> (&str, u16) {
-        (options.get_host(), options.get_port())
+    fn endpoint(options: &ConnectOptionsOf<Self>) -> Endpoint<'_> {
+        Endpoint {
+            host: options.get_host(),
+            port: options.get_port(),
+            database: options.get_database(),
+            user: options.get_username(),
+        }
     }
 }

@@ -1,5 +1,17 @@
-//! Shared plumbing for the sqlx-based session providers (`session-postgres`,
-//! `session-mysql`): the connection pool they both use.
+//! What the sqlx-based session providers (`session-postgres`, `session-mysql`) share, written
+//! once: the session store, its config, table names and the connection pool. A provider
+//! supplies only what differs, its [`Dialect`] (as sqlx's drivers supply a `Database` to one
+//! generic core): statement text, identifier quoting, the `version` column's type, how an
+//! insert learns the row exists, and the writes whose shape differs between servers.
+//!
+//! - [`SqlStore`] is the store: read, exist, touch, destroy, count, GC in batches and the
+//!   owner index are the same code for every dialect; insert, save and regenerate are the
+//!   dialect's.
+//! - [`SqlConfig`] is the config: the shared keys (`table`, `pool_size` or
+//!   `max_connections`, `acquire_timeout`), the sqlx URL form with its unknown-key check, and
+//!   a `Debug` that never prints the password; the provider's [`ConfigSyntax`] adds its
+//!   native form.
+//! - [`TableName`] is a table name checked by [`SqlName`]'s rules and quoted in the dialect.
 //!
 //! # Why not sqlx's pool
 //!
@@ -18,14 +30,9 @@
 //!   closes its connection, so the next request never gets one with unread replies or an
 //!   open transaction on it.
 //!
-//! The config keys for the pool (`pool_size` or `max_connections`, `acquire_timeout`) are
-//! the same for every provider: [`pool_key`] applies them.
-//!
-//! Two pieces of a store are the same in every dialect: [`gc_in_batches`] and
-//! [`session_ids`].
-//!
 //! The crate has no SQL driver of its own: a provider names its connection type and its
-//! registry name by implementing [`SqlxProvider`].
+//! registry name by implementing [`SqlxProvider`], and its dialect by implementing
+//! [`Dialect`].
 //!
 //! # Example
 //!
@@ -35,7 +42,7 @@
 //! ```
 //! use std::time::Duration;
 //!
-//! use session_sqlx::{ConnectOptionsOf, ConnectionManager, Lease, Pool, SqlxProvider};
+//! use session_sqlx::{ConnectOptionsOf, ConnectionManager, Endpoint, Lease, Pool, SqlxProvider};
 //! use sqlx::postgres::{PgConnectOptions, PgConnection};
 //!
 //! struct Postgres;
@@ -44,8 +51,13 @@
 //!     const NAME: &'static str = "postgres";
 //!     type Connection = PgConnection;
 //!
-//!     fn endpoint(options: &ConnectOptionsOf<Self>) -> (&str, u16) {
-//!         (options.get_host(), options.get_port())
+//!     fn endpoint(options: &ConnectOptionsOf<Self>) -> Endpoint<'_> {
+//!         Endpoint {
+//!             host: options.get_host(),
+//!             port: options.get_port(),
+//!             database: options.get_database(),
+//!             user: options.get_username(),
+//!         }
 //!     }
 //! }
 //!
@@ -80,17 +92,29 @@
 //!
 //! # Test support
 //!
-//! The `test-support` feature adds the module `testing`: the helpers the providers'
-//! integration tests share (unique test tables dropped at the end, a session context, and
-//! the outage, round-trip and SQL-injection scenarios that are the same for every dialect).
-//! Only dev-dependencies should enable it.
+//! The `test-support` feature adds the module `testing`: the helpers the providers' tests
+//! share (unique test tables dropped at the end, a session context, config-string checks,
+//! the outage, round-trip and SQL-injection scenarios that are the same for every dialect),
+//! and `sql_provider_tests!`, which writes the whole tests every provider runs against its
+//! server (schema from `schema_sql`, hostile strings, GC in batches, concurrent moves of one
+//! record, an exhausted pool, a server down at start-up, ...). Only dev-dependencies should
+//! enable it.
 
 mod config;
+mod dialect;
+mod name;
 mod pool;
 mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-pub use config::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, pool_key};
-pub use pool::{ConnectOptionsOf, ConnectionManager, Lease, PING_IF_IDLE_FOR, Pool, SqlxProvider};
-pub use store::{gc_in_batches, session_ids};
+pub use config::{
+    ConfigSyntax, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, SqlConfig, pool_key, require_tls,
+    unknown_key,
+};
+pub use dialect::{Dialect, GC_BATCH, Statements, sql};
+pub use name::{DEFAULT_TABLE, SqlName, TableName};
+pub use pool::{
+    ConnectOptionsOf, ConnectionManager, Endpoint, Lease, PING_IF_IDLE_FOR, Pool, SqlxProvider,
+};
+pub use store::SqlStore;

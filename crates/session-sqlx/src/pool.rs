@@ -1,8 +1,7 @@
 //! The connection pool: deadpool over sqlx connections.
 //!
-//! sqlx's own pool pings every connection when it goes back to the pool (sqlx-core 0.9,
-//! `return_to_pool`, with no option to turn it off), which doubles the round trips of an
-//! operation that is one statement. This pool hands a connection back as it is, pings only
+//! sqlx's own pool pings every connection when it goes back to the pool, with no option to
+//! turn it off, which doubles the round trips of an operation that is one statement. This pool hands a connection back as it is, pings only
 //! one that sat unused long enough for a firewall or the server to have dropped it, and
 //! closes one whose last use did not end cleanly instead of handing it to the next request.
 
@@ -31,9 +30,22 @@ pub trait SqlxProvider: Send + Sync + 'static {
     /// The sqlx connection the pool holds (`PgConnection`, `MySqlConnection`, ...).
     type Connection: Connection;
 
-    /// Host and port that `options` connect to, for `Debug` output: the options' own
-    /// `Debug` prints the password.
-    fn endpoint(options: &ConnectOptionsOf<Self>) -> (&str, u16);
+    /// Where `options` connect, for `Debug` output: the options' own `Debug` prints the
+    /// password.
+    fn endpoint(options: &ConnectOptionsOf<Self>) -> Endpoint<'_>;
+}
+
+/// Where a provider connects, without the password: what `Debug` output shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint<'a> {
+    /// Host name or address.
+    pub host: &'a str,
+    /// TCP port.
+    pub port: u16,
+    /// Database, when one is set.
+    pub database: Option<&'a str>,
+    /// User name.
+    pub user: &'a str,
 }
 
 /// The sqlx connect options of a provider's connection type.
@@ -62,10 +74,10 @@ impl<P: SqlxProvider> Clone for ConnectionManager<P> {
 impl<P: SqlxProvider> fmt::Debug for ConnectionManager<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Not derived: the connect options' own `Debug` prints the password.
-        let (host, port) = P::endpoint(&self.options);
+        let endpoint = P::endpoint(&self.options);
         f.debug_struct("ConnectionManager")
-            .field("host", &host)
-            .field("port", &port)
+            .field("host", &endpoint.host)
+            .field("port", &endpoint.port)
             .field("acquire_timeout", &self.acquire_timeout)
             .finish_non_exhaustive()
     }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use session_core::Error;
-use session_sqlx::{ConnectOptionsOf, ConnectionManager, Lease, Pool, SqlxProvider};
+use session_sqlx::{ConnectOptionsOf, ConnectionManager, Endpoint, Lease, Pool, SqlxProvider};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 const URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -17,8 +17,13 @@ impl SqlxProvider for Postgres {
     const NAME: &'static str = "postgres";
     type Connection = PgConnection;
 
-    fn endpoint(options: &ConnectOptionsOf<Self>) -> (&str, u16) {
-        (options.get_host(), options.get_port())
+    fn endpoint(options: &ConnectOptionsOf<Self>) -> Endpoint<'_> {
+        Endpoint {
+            host: options.get_host(),
+            port: options.get_port(),
+            database: options.get_database(),
+            user: options.get_username(),
+        }
     }
 }
 

@@ -3,8 +3,9 @@
 
 #![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
+use session_mysql::{MySqlConfig, MySqlProvider, MySqlStore, Pool};
 use session_sqlx::testing::TestServer;
-use sqlx::mysql::{MySql, MySqlPool};
+use sqlx::mysql::MySqlPool;
 
 pub use session_sqlx::testing::{context, unique_table};
 
@@ -14,12 +15,28 @@ pub const URL: &str = "mysql://root@127.0.0.1:3306/test";
 pub struct Server;
 
 impl TestServer for Server {
-    type Database = MySql;
+    type Admin = MySqlPool;
+    type Provider = MySqlProvider;
+    type Store = MySqlStore;
     const URL: &'static str = URL;
     const SERVER: &'static str = "MariaDB";
+    const ANALYZE: &'static str = "ANALYZE TABLE";
 
     fn quote(name: &str) -> String {
         format!("`{name}`")
+    }
+
+    fn schema_sql(table: &str) -> session_core::Result<String> {
+        session_mysql::schema_sql(table)
+    }
+
+    async fn open(config: String) -> session_core::Result<MySqlStore> {
+        let config: MySqlConfig = config.parse()?;
+        MySqlStore::open(config, &context(1 << 20)).await
+    }
+
+    fn pool(store: &MySqlStore) -> &Pool {
+        store.pool()
     }
 }
 
@@ -29,4 +46,9 @@ pub type Tables = session_sqlx::testing::Tables<Server>;
 /// A pool for test-side inspection.
 pub async fn admin_pool() -> MySqlPool {
     session_sqlx::testing::admin_pool::<Server>().await
+}
+
+/// A store on `table` with a pool of two connections.
+pub async fn store(table: &str) -> MySqlStore {
+    session_sqlx::testing::open::<Server>(format!("{URL}?table={table}&pool_size=2")).await
 }
