@@ -14,8 +14,8 @@ pub const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(10 * 60);
 /// disk under load must never see its file removed mid-write.
 pub const MIN_ORPHAN_GRACE: Duration = Duration::from_secs(60);
 
-/// Settings of a [`crate::FileStore`]: parsed from the config string (`FromStr`, see
-/// [`FileConfig::from_str`]) or built in code with [`FileConfig::new`] or a struct literal.
+/// Settings of a [`crate::FileStore`]: parsed from the config string (`FromStr`) or built in
+/// code with [`FileConfig::new`] or a struct literal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileConfig {
     /// The root directory (relative paths are relative to the process's working directory).

@@ -7,10 +7,11 @@
 //!
 //! [`FileConfig`]. The config string is the root directory, as in Macaron (`data/sessions`,
 //! the default when the string is empty), or `key=value` pairs:
-//! `root=/var/lib/app/sessions,orphan_grace=600` (see [`FileConfig::from_str`]). An unknown
-//! key is an [`Error::Config`](session_core::Error) naming it. In code, [`FileConfig::new`]
-//! or a struct literal, then [`FileStore::open`]. The root is created with mode 0700 when missing; an existing root that is
-//! world-writable, or not a directory, is refused at open with a config error.
+//! `root=/var/lib/app/sessions,orphan_grace=600` (see `FromStr` for [`FileConfig`]). An
+//! unknown key is an [`Error::Config`](session_core::Error) naming it. In code,
+//! [`FileConfig::new`] or a struct literal, then [`FileStore::open`]. The root is created
+//! with mode 0700 when missing; an existing root that is world-writable, or not a directory,
+//! is refused at open with a config error.
 //!
 //! # Layout
 //!
