@@ -16,6 +16,19 @@ pub const MIN_ORPHAN_GRACE: Duration = Duration::from_secs(60);
 
 /// Settings of a [`crate::FileStore`]: parsed from the config string (`FromStr`) or built in
 /// code with [`FileConfig::new`] or a struct literal.
+///
+/// ```
+/// use std::time::Duration;
+/// use session_file::FileConfig;
+///
+/// let parsed: FileConfig = "root=/srv/sessions,orphan_grace=600".parse()?;
+/// let built = FileConfig {
+///     orphan_grace: Duration::from_secs(600),
+///     ..FileConfig::new("/srv/sessions")
+/// };
+/// assert_eq!(parsed, built);
+/// # Ok::<(), session_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileConfig {
     /// The root directory (relative paths are relative to the process's working directory).
