@@ -1,10 +1,13 @@
 //! In-process session provider, and the worked example for provider authors.
 //!
-//! A provider is two small pieces: a [`Provider`] (a factory registered by name that parses
-//! its config string) and a [`RawStore`] (the I/O: read, insert-if-absent, conditional save,
-//! touch, destroy, count, GC, owner index). All session logic lives in `session-core`; this
-//! crate only keeps bytes. Read it top to bottom before writing your own, then run the
-//! conformance suite from your tests with one call (see the `tests/` folder here).
+//! A provider is three small pieces, the same shape in every provider crate: a config type
+//! (`FromStr` for the registry's config string, a struct for code), a [`RawStore`] with an
+//! `open(config, &ProviderContext)` constructor (the I/O: read, insert-if-absent, conditional
+//! save, touch, destroy, count, GC, owner index), and a [`Provider`] (a factory registered
+//! by name that parses the string and calls `open`). All session logic lives in
+//! `session-core`; this crate only keeps bytes. Read it before writing your own (`config.rs`: the config type
+//! every provider offers; `store.rs`: the store), then run the conformance suite from your
+//! tests with one call (see the `tests/` folder here).
 //!
 //! Design: sessions are spread over 64 shards, each behind its own `RwLock`, so requests on
 //! different cores rarely contend (no global mutex). GC walks one shard at a time and yields
