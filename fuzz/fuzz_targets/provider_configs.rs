@@ -10,14 +10,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(config) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = session_file::FileConfig::parse(config);
-    if let Ok(redis) = session_redis::RedisConfig::parse(config) {
+    let _ = session_file::FileConfig::from_str(config);
+    if let Ok(redis) = session_redis::RedisConfig::from_str(config) {
         assert!(!redis.prefix.chars().any(char::is_control));
     }
-    if let Ok(memcache) = session_memcache::MemcacheConfig::parse(config) {
+    if let Ok(memcache) = session_memcache::MemcacheConfig::from_str(config) {
         assert!(memcache.prefix.bytes().all(|b| b.is_ascii_graphic()));
     }
-    let _ = session_ledis::LedisConfig::parse(config);
+    let _ = session_ledis::LedisConfig::from_str(config);
     if let Ok(pg) = session_postgres::PostgresConfig::from_str(config) {
         assert!(
             pg.table
@@ -35,5 +35,5 @@ fuzz_target!(|data: &[u8]| {
                 .all(|c| c.is_ascii_alphanumeric() || "_.`".contains(c))
         );
     }
-    let _ = session_couchbase::Config::parse(config);
+    let _ = session_couchbase::CouchbaseConfig::from_str(config);
 });

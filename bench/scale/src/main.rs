@@ -77,7 +77,7 @@ async fn ours(n: usize, rounds: usize) -> Result<()> {
         ..Options::default()
     };
     let before = rss_bytes()?;
-    let store = Arc::new(MemoryStore::new(None, clock.clone()));
+    let store = Arc::new(MemoryStore::default());
     let manager = Manager::with_store(options, store, clock.clone())?;
     let half = n / 2;
     create(&manager, half, 0).await?;

@@ -1,6 +1,7 @@
 //! The provider's config string, in Macaron's form or as a `couchbase://` URL.
 
 use std::borrow::Cow;
+use std::str::FromStr;
 use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
@@ -16,9 +17,24 @@ const DEFAULT_PREFIX: &str = "session:";
 /// Couchbase keys are at most 250 bytes; session IDs are at most 128 characters.
 const MAX_PREFIX_LEN: usize = 250 - 128;
 
-/// A parsed config string.
+/// Settings of a [`crate::CouchbaseStore`]: parsed from the config string (`FromStr`) or
+/// built in code with [`CouchbaseConfig::new`] and a struct literal for the rest.
 ///
-/// Two forms are accepted:
+/// ```
+/// use session_core::config_string::Secret;
+/// use session_couchbase::CouchbaseConfig;
+///
+/// let parsed: CouchbaseConfig =
+///     "couchbase://app:secret@10.0.0.5:11210/sessions?prefix=web:".parse()?;
+/// let built = CouchbaseConfig {
+///     prefix: "web:".into(),
+///     ..CouchbaseConfig::new("couchbase://10.0.0.5:11210", "app", Secret::new("secret"), "sessions")
+/// };
+/// assert_eq!(parsed, built);
+/// # Ok::<(), session_core::Error>(())
+/// ```
+///
+/// Two forms of config string are accepted:
 ///
 /// - **URL**: `couchbase://USER:PASSWORD@HOST[:PORT][,HOST...]/BUCKET[?KEY=VALUE&...]`
 ///   (`couchbases://` for TLS). User, password and bucket are percent-decoded.
@@ -33,7 +49,7 @@ const MAX_PREFIX_LEN: usize = 250 - 128;
 /// `15s`); durations are `500ms`, `5s`, `2m` or whole seconds. Any other key is an error
 /// that names it. `Debug` does not show the password.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
+pub struct CouchbaseConfig {
     /// The SDK connection string: scheme and hosts, nothing else.
     pub connection_string: String,
     /// The user to authenticate as.
@@ -118,14 +134,16 @@ fn split_host_port(s: &str) -> Result<(&str, Option<u16>)> {
     Ok((host, port))
 }
 
-impl Config {
+impl FromStr for CouchbaseConfig {
+    type Err = Error;
+
     /// Parses a config string in either form.
-    pub fn parse(config: &str) -> Result<Config> {
+    fn from_str(config: &str) -> Result<CouchbaseConfig> {
         let config = config.trim();
         if config.starts_with("http://") || config.starts_with("https://") {
-            Config::parse_macaron(config)
+            CouchbaseConfig::parse_macaron(config)
         } else if config.starts_with("couchbase://") || config.starts_with("couchbases://") {
-            Config::parse_url(config)
+            CouchbaseConfig::parse_url(config)
         } else {
             Err(Error::config(
                 "provider_config",
@@ -133,13 +151,24 @@ impl Config {
             ))
         }
     }
+}
 
-    fn defaults(connection_string: String, bucket: String) -> Config {
-        Config {
-            connection_string,
-            username: String::new(),
-            password: Secret::default(),
-            bucket,
+impl CouchbaseConfig {
+    /// A config for `bucket` on the cluster at `connection_string` (the SDK's:
+    /// `couchbase://host[:port][,host...]`, `couchbases://` for TLS), as `username`, with the
+    /// defaults for the rest: the default collection, prefix `session:`, 5 s per operation,
+    /// 15 s to connect.
+    pub fn new(
+        connection_string: impl Into<String>,
+        username: impl Into<String>,
+        password: Secret,
+        bucket: impl Into<String>,
+    ) -> CouchbaseConfig {
+        CouchbaseConfig {
+            connection_string: connection_string.into(),
+            username: username.into(),
+            password,
+            bucket: bucket.into(),
             scope: "_default".into(),
             collection: "_default".into(),
             prefix: DEFAULT_PREFIX.into(),
@@ -148,7 +177,7 @@ impl Config {
         }
     }
 
-    fn parse_url(config: &str) -> Result<Config> {
+    fn parse_url(config: &str) -> Result<CouchbaseConfig> {
         let (scheme, rest) = config.split_once("://").unwrap_or(("couchbase", config));
         let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (authority, bucket) = rest.split_once('/').unwrap_or((rest, ""));
@@ -157,25 +186,29 @@ impl Config {
             return Err(Error::config("host", "no host in the couchbase:// URL"));
         }
         let bucket = decode("bucket", bucket.trim_end_matches('/'))?;
-        let mut cfg = Config::defaults(format!("{scheme}://{hosts}"), bucket);
         let Some((username, password)) = credentials else {
             return Err(Error::config(
                 "username",
                 "missing: write couchbase://user:password@host/bucket",
             ));
         };
-        cfg.username = username;
-        cfg.password = Secret::new(password);
+        let mut cfg = CouchbaseConfig::new(
+            format!("{scheme}://{hosts}"),
+            username,
+            Secret::new(password),
+            bucket,
+        );
         let mut options = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             options.push((decode(key, key)?, decode(key, value)?));
         }
         cfg.apply(options)?;
-        cfg.validate()
+        cfg.validate()?;
+        Ok(cfg)
     }
 
-    fn parse_macaron(config: &str) -> Result<Config> {
+    fn parse_macaron(config: &str) -> Result<CouchbaseConfig> {
         let mut parts = config.split(',').map(str::trim);
         let url = parts.next().unwrap_or_default();
         let pool = parts.next().unwrap_or_default();
@@ -205,11 +238,14 @@ impl Config {
             ));
         }
         let scheme = if tls { "couchbases" } else { "couchbase" };
-        let mut cfg = Config::defaults(format!("{scheme}://{host}"), bucket.to_owned());
         let (username, password) =
             credentials.unwrap_or_else(|| (bucket.to_owned(), String::new()));
-        cfg.username = username;
-        cfg.password = Secret::new(password);
+        let mut cfg = CouchbaseConfig::new(
+            format!("{scheme}://{host}"),
+            username,
+            Secret::new(password),
+            bucket,
+        );
         let mut options = Vec::new();
         for pair in parts.filter(|p| !p.is_empty()) {
             let (key, value) = pair
@@ -218,7 +254,8 @@ impl Config {
             options.push((key.trim().to_owned(), value.trim().to_owned()));
         }
         cfg.apply(options)?;
-        cfg.validate()
+        cfg.validate()?;
+        Ok(cfg)
     }
 
     fn apply(&mut self, options: Vec<(String, String)>) -> Result<()> {
@@ -247,7 +284,9 @@ impl Config {
         Ok(())
     }
 
-    fn validate(self) -> Result<Config> {
+    /// The rules every config obeys, parsed or built in code; [`crate::CouchbaseStore::open`]
+    /// checks them too.
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.bucket.is_empty() {
             return Err(Error::config("bucket", "no bucket given"));
         }
@@ -260,13 +299,23 @@ impl Config {
                 "empty scope or collection name",
             ));
         }
+        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(Error::config(
+                if self.timeout.is_zero() {
+                    "timeout"
+                } else {
+                    "connect_timeout"
+                },
+                "must be greater than zero",
+            ));
+        }
         if self.prefix.len() > MAX_PREFIX_LEN {
             return Err(Error::config(
                 "prefix",
                 format!("at most {MAX_PREFIX_LEN} bytes (Couchbase keys are at most 250)"),
             ));
         }
-        Ok(self)
+        Ok(())
     }
 }
 
@@ -283,7 +332,7 @@ mod tests {
 
     #[test]
     fn url_form() {
-        let c = Config::parse(
+        let c = CouchbaseConfig::from_str(
             "couchbase://app:p%40ss%3Aword@127.0.0.1:11210/sess%20ions?scope=s&collection=c&prefix=web%3A&timeout=250ms&connect_timeout=2m",
         )
         .expect("valid");
@@ -302,7 +351,7 @@ mod tests {
             "Debug shows the password"
         );
 
-        let c = Config::parse("couchbases://u:p@a.example,b.example/b").expect("valid");
+        let c = CouchbaseConfig::from_str("couchbases://u:p@a.example,b.example/b").expect("valid");
         assert_eq!(c.connection_string, "couchbases://a.example,b.example");
         assert_eq!(
             (c.scope.as_str(), c.collection.as_str()),
@@ -310,26 +359,30 @@ mod tests {
         );
         assert_eq!(c.prefix, "session:");
         assert_eq!(c.timeout, DEFAULT_TIMEOUT);
-        let c = Config::parse("couchbase://u:p@h/b?collection=c&timeout=3").expect("valid");
+        let c =
+            CouchbaseConfig::from_str("couchbase://u:p@h/b?collection=c&timeout=3").expect("valid");
         assert_eq!((c.scope.as_str(), c.collection.as_str()), ("_default", "c"));
         assert_eq!(c.timeout, Duration::from_secs(3));
     }
 
     #[test]
     fn macaron_form() {
-        let c = Config::parse("http://127.0.0.1:8091/,default,sessions").expect("valid");
+        let c =
+            CouchbaseConfig::from_str("http://127.0.0.1:8091/,default,sessions").expect("valid");
         assert_eq!(c.connection_string, "couchbase://127.0.0.1");
         assert_eq!((c.username.as_str(), c.password.expose()), ("sessions", ""));
         assert_eq!(c.bucket, "sessions");
-        let c = Config::parse("http://app:pw@db.local/,default,sessions,prefix=x:,timeout=2s")
-            .expect("valid");
+        let c = CouchbaseConfig::from_str(
+            "http://app:pw@db.local/,default,sessions,prefix=x:,timeout=2s",
+        )
+        .expect("valid");
         assert_eq!(c.connection_string, "couchbase://db.local");
         assert_eq!((c.username.as_str(), c.password.expose()), ("app", "pw"));
         assert_eq!(c.prefix, "x:");
         assert_eq!(c.timeout, Duration::from_secs(2));
-        let c = Config::parse("http://[::1]:8091/,default,b").expect("valid");
+        let c = CouchbaseConfig::from_str("http://[::1]:8091/,default,b").expect("valid");
         assert_eq!(c.connection_string, "couchbase://[::1]");
-        let c = Config::parse("https://db.local:18091/,,b").expect("valid");
+        let c = CouchbaseConfig::from_str("https://db.local:18091/,,b").expect("valid");
         assert_eq!(c.connection_string, "couchbases://db.local");
     }
 
@@ -355,7 +408,7 @@ mod tests {
             ("", "provider_config"),
         ];
         for (config, expected) in cases {
-            let e = Config::parse(config).expect_err(config);
+            let e = CouchbaseConfig::from_str(config).expect_err(config);
             assert_eq!(field(e), expected, "{config}");
         }
         let long = format!(
@@ -363,8 +416,47 @@ mod tests {
             "x".repeat(MAX_PREFIX_LEN + 1)
         );
         assert_eq!(
-            field(Config::parse(&long).expect_err("long prefix")),
+            field(CouchbaseConfig::from_str(&long).expect_err("long prefix")),
             "prefix"
         );
+    }
+
+    #[test]
+    fn a_config_built_in_code_obeys_the_same_rules() {
+        let base = CouchbaseConfig::new("couchbase://h", "u", Secret::new("p"), "b");
+        assert!(base.validate().is_ok());
+        let cases = [
+            (
+                CouchbaseConfig {
+                    bucket: String::new(),
+                    ..base.clone()
+                },
+                "bucket",
+            ),
+            (
+                CouchbaseConfig {
+                    timeout: Duration::ZERO,
+                    ..base.clone()
+                },
+                "timeout",
+            ),
+            (
+                CouchbaseConfig {
+                    connect_timeout: Duration::ZERO,
+                    ..base.clone()
+                },
+                "connect_timeout",
+            ),
+            (
+                CouchbaseConfig {
+                    prefix: "x".repeat(MAX_PREFIX_LEN + 1),
+                    ..base
+                },
+                "prefix",
+            ),
+        ];
+        for (config, expected) in cases {
+            assert_eq!(field(config.validate().expect_err(expected)), expected);
+        }
     }
 }

@@ -4,6 +4,17 @@
 //! Each session is one document, `PREFIX + ID` (prefix `session:` by default), in a bucket's
 //! default collection or a named one.
 //!
+//! # Operations
+//!
+//! | contract | couchbase |
+//! |---|---|
+//! | read | `get` (the CAS is the version) |
+//! | insert-if-absent | `insert` |
+//! | conditional save | `replace` with the CAS |
+//! | touch | `get`, then `replace` with that CAS (bounded retries) |
+//! | destroy | `remove` |
+//! | count, owner index, gc | no: [`Unsupported`](session_core::Error::Unsupported) (see below) |
+//!
 //! # Design
 //!
 //! - **Document**: a 9-byte header (format tag, expiry in ms) and core's encoded record, stored
@@ -29,7 +40,7 @@
 //! - **Every call is bounded.** The SDK retries many failures on its own, for ever in some
 //!   cases (a refused login, an unreachable node, TMPFAIL), so `Cluster::connect`, the first
 //!   operation and every operation run under `tokio::time::timeout`. Reaching a bound is a
-//!   [`Error::Backend`], like every other backend failure, so
+//!   [`Error::Backend`](session_core::Error::Backend), like every other backend failure, so
 //!   adapters answer 503 and never replace the client's cookie.
 //! - The store connects when the manager is created and proves the collection answers with
 //!   one `get`, so a wrong address, password, bucket or collection fails at startup, not on
@@ -37,7 +48,9 @@
 //!
 //! # Config
 //!
-//! Either a URL, or the form Macaron's couchbase provider took (see [`Config`] for details):
+//! [`CouchbaseConfig`], built in code or parsed from the config string, and handed to
+//! [`CouchbaseStore::open`]. The string is either a URL, or the form Macaron's couchbase
+//! provider took (see [`CouchbaseConfig`] for details):
 //!
 //! ```text
 //! couchbase://app:secret@127.0.0.1:11210/sessions?scope=web&collection=sessions&prefix=session:&timeout=5s
@@ -86,18 +99,16 @@ mod store;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use session_core::{Error, Provider, ProviderContext, RawStore, Result};
+use session_core::{Provider, ProviderContext, RawStore, Result};
 
-pub use config::Config;
+pub use config::CouchbaseConfig;
 pub use store::{CouchbaseStore, TimedOut};
 
 /// The registry name.
 const NAME: &str = "couchbase";
 
-/// Couchbase's document size limit.
-const MAX_DOCUMENT: usize = 20 * 1024 * 1024;
-
-/// The `"couchbase"` provider factory.
+/// The `"couchbase"` provider factory: parses the config string into a [`CouchbaseConfig`]
+/// and opens a [`CouchbaseStore`].
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CouchbaseProvider;
 
@@ -108,16 +119,6 @@ impl Provider for CouchbaseProvider {
     }
 
     async fn open(&self, config: &str, ctx: &ProviderContext) -> Result<Arc<dyn RawStore>> {
-        let config = Config::parse(config)?;
-        if ctx.max_record_size.saturating_add(document::HEADER_LEN) > MAX_DOCUMENT {
-            return Err(Error::config(
-                "max_record_size",
-                format!(
-                    "Couchbase documents hold at most {MAX_DOCUMENT} bytes, header included ({} bytes)",
-                    document::HEADER_LEN
-                ),
-            ));
-        }
-        Ok(Arc::new(CouchbaseStore::connect(&config).await?))
+        Ok(Arc::new(CouchbaseStore::open(config.parse()?, ctx).await?))
     }
 }

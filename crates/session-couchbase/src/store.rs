@@ -12,13 +12,16 @@ use couchbase::error::ErrorKind;
 use couchbase::options::cluster_options::ClusterOptions;
 use couchbase::options::kv_options::{InsertOptions, ReplaceOptions};
 use session_core::{
-    Capabilities, Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version,
-    Write,
+    Capabilities, Error, Inserted, Millis, ProviderContext, RawStore, Result, Saved, SessionId,
+    Stored, Version, Write,
 };
 
 use crate::NAME;
-use crate::config::Config;
+use crate::config::CouchbaseConfig;
 use crate::document;
+
+/// Couchbase's document size limit.
+const MAX_DOCUMENT: usize = 20 * 1024 * 1024;
 
 /// How often `touch` re-reads and retries when a concurrent write changed the CAS.
 const TOUCH_ATTEMPTS: u32 = 8;
@@ -66,12 +69,23 @@ fn ttl(ttl_ms: Millis) -> Duration {
 }
 
 impl CouchbaseStore {
-    /// Connects as the config says and checks that the collection answers.
+    /// Connects as `config` says and checks that the collection answers.
     ///
     /// Both steps are bounded by `connect_timeout`: the SDK retries a refused login (and
     /// waits for an unknown bucket) forever, so reaching the bound is reported as a backend
-    /// error that names the likely causes.
-    pub async fn connect(config: &Config) -> Result<CouchbaseStore> {
+    /// error that names the likely causes. A record size limit (`ctx.max_record_size`) that
+    /// would not fit in a Couchbase document is a config error.
+    pub async fn open(config: CouchbaseConfig, ctx: &ProviderContext) -> Result<CouchbaseStore> {
+        config.validate()?;
+        if ctx.max_record_size.saturating_add(document::HEADER_LEN) > MAX_DOCUMENT {
+            return Err(Error::config(
+                "max_record_size",
+                format!(
+                    "Couchbase documents hold at most {MAX_DOCUMENT} bytes, header included ({} bytes)",
+                    document::HEADER_LEN
+                ),
+            ));
+        }
         let options = ClusterOptions::new(
             PasswordAuthenticator::new(
                 config.username.clone(),

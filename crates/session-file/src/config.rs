@@ -1,6 +1,7 @@
 //! The provider config string.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use session_core::{Error, Result, config_string};
@@ -13,7 +14,21 @@ pub const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(10 * 60);
 /// disk under load must never see its file removed mid-write.
 pub const MIN_ORPHAN_GRACE: Duration = Duration::from_secs(60);
 
-/// Settings of a [`crate::FileStore`].
+/// Settings of a [`crate::FileStore`]: parsed from the config string (`FromStr`) or built in
+/// code with [`FileConfig::new`] or a struct literal.
+///
+/// ```
+/// use std::time::Duration;
+/// use session_file::FileConfig;
+///
+/// let parsed: FileConfig = "root=/srv/sessions,orphan_grace=600".parse()?;
+/// let built = FileConfig {
+///     orphan_grace: Duration::from_secs(600),
+///     ..FileConfig::new("/srv/sessions")
+/// };
+/// assert_eq!(parsed, built);
+/// # Ok::<(), session_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileConfig {
     /// The root directory (relative paths are relative to the process's working directory).
@@ -37,6 +52,25 @@ impl FileConfig {
         }
     }
 
+    /// The rules both the config string and a config built in code obey: a root, and a
+    /// grace of at least [`MIN_ORPHAN_GRACE`].
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.root.as_os_str().is_empty() {
+            return Err(Error::config("root", "must not be empty"));
+        }
+        if self.orphan_grace < MIN_ORPHAN_GRACE {
+            return Err(Error::config(
+                "orphan_grace",
+                format!("must be at least {} seconds", MIN_ORPHAN_GRACE.as_secs()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for FileConfig {
+    type Err = Error;
+
     /// Parses a provider config string.
     ///
     /// - empty: [`DEFAULT_ROOT`];
@@ -44,7 +78,7 @@ impl FileConfig {
     /// - `key=value` pairs separated by commas: `root=<path>` and `orphan_grace=<seconds>`
     ///   (at least 60). The key form is recognised when the text before the first `=` is a
     ///   bare word (letters, digits, `_`); any other key is an error naming it.
-    pub fn parse(config: &str) -> Result<Self> {
+    fn from_str(config: &str) -> Result<Self> {
         let config = config.trim();
         if config.is_empty() {
             return Ok(FileConfig::default());
@@ -57,29 +91,19 @@ impl FileConfig {
         for (key, value) in config_string::pairs(config, ',')? {
             let key = key.as_str();
             match key {
-                "root" => {
-                    if value.is_empty() {
-                        return Err(Error::config("root", "must not be empty"));
-                    }
-                    set_once(&mut root, key, PathBuf::from(value))?;
-                }
+                "root" => set_once(&mut root, key, PathBuf::from(value))?,
                 "orphan_grace" => {
-                    let grace_value = config_string::seconds(key, &value)?;
-                    if grace_value < MIN_ORPHAN_GRACE {
-                        return Err(Error::config(
-                            key,
-                            format!("must be at least {} seconds", MIN_ORPHAN_GRACE.as_secs()),
-                        ));
-                    }
-                    set_once(&mut grace, key, grace_value)?;
+                    set_once(&mut grace, key, config_string::seconds(key, &value)?)?;
                 }
                 _ => return Err(Error::config(key, "unknown file provider option")),
             }
         }
-        Ok(FileConfig {
+        let parsed = FileConfig {
             root: root.unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)),
             orphan_grace: grace.unwrap_or(DEFAULT_ORPHAN_GRACE),
-        })
+        };
+        parsed.validate()?;
+        Ok(parsed)
     }
 }
 
@@ -103,7 +127,7 @@ mod tests {
     use super::*;
 
     fn field(config: &str) -> String {
-        match FileConfig::parse(config) {
+        match FileConfig::from_str(config) {
             Err(Error::Config { field, .. }) => field,
             other => panic!("{config:?} gave {other:?}"),
         }
@@ -112,31 +136,33 @@ mod tests {
     #[test]
     fn macaron_forms() {
         assert_eq!(
-            FileConfig::parse("").unwrap().root,
+            FileConfig::from_str("").unwrap().root,
             PathBuf::from(DEFAULT_ROOT)
         );
         assert_eq!(
-            FileConfig::parse("data/sessions").unwrap().root,
+            FileConfig::from_str("data/sessions").unwrap().root,
             PathBuf::from("data/sessions")
         );
         assert_eq!(
-            FileConfig::parse(" /var/lib/app/sessions ").unwrap().root,
+            FileConfig::from_str(" /var/lib/app/sessions ")
+                .unwrap()
+                .root,
             PathBuf::from("/var/lib/app/sessions")
         );
         // A path that merely contains `=` after a slash is still a path.
         assert_eq!(
-            FileConfig::parse("data/a=b").unwrap().root,
+            FileConfig::from_str("data/a=b").unwrap().root,
             PathBuf::from("data/a=b")
         );
     }
 
     #[test]
     fn key_value_form() {
-        let config = FileConfig::parse("root=/srv/sessions, orphan_grace=600").unwrap();
+        let config = FileConfig::from_str("root=/srv/sessions, orphan_grace=600").unwrap();
         assert_eq!(config.root, PathBuf::from("/srv/sessions"));
         assert_eq!(config.orphan_grace, Duration::from_secs(600));
         assert_eq!(
-            FileConfig::parse("orphan_grace=120").unwrap().root,
+            FileConfig::from_str("orphan_grace=120").unwrap().root,
             PathBuf::from(DEFAULT_ROOT)
         );
     }
@@ -150,5 +176,20 @@ mod tests {
         assert_eq!(field("orphan_grace=soon"), "orphan_grace");
         assert_eq!(field("orphan_grace=5"), "orphan_grace");
         assert_eq!(field("root=/a,lonely"), "lonely");
+    }
+
+    #[test]
+    fn a_config_built_in_code_obeys_the_same_rules() {
+        let short = FileConfig {
+            orphan_grace: Duration::from_secs(5),
+            ..FileConfig::new("/srv/sessions")
+        };
+        assert!(
+            matches!(short.validate(), Err(Error::Config { field, .. }) if field == "orphan_grace")
+        );
+        assert!(
+            matches!(FileConfig::new("").validate(), Err(Error::Config { field, .. }) if field == "root")
+        );
+        assert!(FileConfig::default().validate().is_ok());
     }
 }

@@ -5,11 +5,13 @@
 //!
 //! # Config
 //!
-//! The config string is the root directory, as in Macaron (`data/sessions`, the default when
-//! the string is empty), or `key=value` pairs: `root=/var/lib/app/sessions,orphan_grace=600`
-//! (see [`FileConfig::parse`]). An unknown key is an [`Error::Config`](session_core::Error)
-//! naming it. The root is created with mode 0700 when missing; an existing root that is
-//! world-writable, or not a directory, is refused at open with a config error.
+//! [`FileConfig`]. The config string is the root directory, as in Macaron (`data/sessions`,
+//! the default when the string is empty), or `key=value` pairs:
+//! `root=/var/lib/app/sessions,orphan_grace=600` (see `FromStr` for [`FileConfig`]). An
+//! unknown key is an [`Error::Config`](session_core::Error) naming it. In code,
+//! [`FileConfig::new`] or a struct literal, then [`FileStore::open`]. The root is created
+//! with mode 0700 when missing; an existing root that is world-writable, or not a directory,
+//! is refused at open with a config error.
 //!
 //! # Layout
 //!
@@ -66,6 +68,16 @@
 //!
 //! All blocking I/O runs on tokio's blocking pool (`spawn_blocking`): a tokio runtime is
 //! required, and a slow disk never stalls the async workers.
+//!
+//! # Operations
+//!
+//! | contract | file |
+//! |---|---|
+//! | read, exist | open and parse the session file, no lock |
+//! | insert-if-absent, conditional save, touch, destroy | the directory's `flock`, then write a temporary file and `rename` (destroy: `unlink`) |
+//! | count | yes: a walk of the tree reading every header |
+//! | owner index | yes: marker files under `owners/`, re-checked against each header |
+//! | gc | yes: a walk of the tree, expired records deleted under the lock after a second check |
 //!
 //! # GC, count and the owner index
 //!
@@ -144,9 +156,6 @@ impl Provider for FileProvider {
     }
 
     async fn open(&self, config: &str, ctx: &ProviderContext) -> Result<Arc<dyn RawStore>> {
-        let config = FileConfig::parse(config)?;
-        Ok(Arc::new(
-            FileStore::open(config, ctx.max_record_size).await?,
-        ))
+        Ok(Arc::new(FileStore::open(config.parse()?, ctx).await?))
     }
 }

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    Capabilities, Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version,
-    Write,
+    Capabilities, Error, Inserted, Millis, ProviderContext, RawStore, Result, Saved, SessionId,
+    Stored, Version, Write,
 };
 
 use crate::config::FileConfig;
@@ -60,14 +60,15 @@ pub(crate) enum Loaded {
 impl FileStore {
     /// Opens (and if needed creates, mode 0700) the root directory of `config`.
     ///
-    /// Records whose body exceeds `max_record_size` are treated as corrupt when read; an owner
-    /// longer than 64 KiB is refused on write with [`Error::TooLarge`]. A root
+    /// Records whose body exceeds `ctx.max_record_size` are treated as corrupt when read; an
+    /// owner longer than 64 KiB is refused on write with [`Error::TooLarge`]. A root
     /// that is not a directory or that is world-writable is refused with [`Error::Config`]:
     /// anyone could plant or swap session files there.
-    pub async fn open(config: FileConfig, max_record_size: usize) -> Result<FileStore> {
+    pub async fn open(config: FileConfig, ctx: &ProviderContext) -> Result<FileStore> {
+        config.validate()?;
         let inner = Inner {
             root: config.root,
-            max_body: max_record_size,
+            max_body: ctx.max_record_size,
             orphan_grace: config.orphan_grace,
         };
         let inner = tokio::task::spawn_blocking(move || prepare_root(&inner.root).map(|()| inner))

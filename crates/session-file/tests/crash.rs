@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use session_core::{Clock, Manager, Options, RawStore, SystemClock};
+use session_core::{Clock, Manager, Options, ProviderContext, RawStore, SystemClock};
 use session_file::{FileConfig, FileStore};
 
 const CHILD_ENV: &str = "SESSION_FILE_CRASH_CHILD";
@@ -17,15 +17,16 @@ const SESSIONS: usize = 8;
 const FILLER: usize = 4096;
 
 async fn manager(root: &Path) -> (Manager, Arc<FileStore>) {
-    let store = Arc::new(
-        FileStore::open(FileConfig::new(root), 1 << 20)
-            .await
-            .unwrap(),
-    );
     let options = Options {
         max_lifetime: Some(Duration::from_secs(3600)),
         ..Options::default()
     };
+    let ctx = ProviderContext {
+        clock: Arc::new(SystemClock),
+        max_record_size: options.max_record_size,
+        max_lifetime_ms: 3_600_000,
+    };
+    let store = Arc::new(FileStore::open(FileConfig::new(root), &ctx).await.unwrap());
     let manager = Manager::with_store(options, store.clone(), Arc::new(SystemClock)).unwrap();
     (manager, store)
 }

@@ -53,7 +53,9 @@ fn mode(path: &Path) -> u32 {
 }
 
 async fn open(root: &Path) -> FileStore {
-    FileStore::open(FileConfig::new(root), LIMIT).await.unwrap()
+    FileStore::open(FileConfig::new(root), &ctx())
+        .await
+        .unwrap()
 }
 
 fn ctx() -> ProviderContext {

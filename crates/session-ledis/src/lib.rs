@@ -1,9 +1,19 @@
 //! Embedded session provider on sled (registry name `"ledis"`).
 //!
 //! Macaron's `ledis` provider kept sessions in an embedded LedisDB under a data directory;
-//! this one keeps them in an embedded [sled](https://docs.rs/sled/0.34.7) 0.34 database, so a
-//! single-instance site needs no server. (sled 0.34.7 is the last stable release; the 1.0
-//! alphas change the on-disk format.)
+//! this one keeps them in an embedded sled 0.34 database, so a single-instance site needs no
+//! server. (sled 0.34.7 is the last stable release; the 1.0 alphas change the on-disk
+//! format.)
+//!
+//! # Operations
+//!
+//! | contract | ledis (sled) |
+//! |---|---|
+//! | read, exist | a point lookup in `sessions` |
+//! | insert-if-absent, conditional save, touch, destroy | `compare_and_swap` on the record under the writer lock, then a flush |
+//! | count | yes: an in-memory record counter minus the expired entries of the expiry index |
+//! | owner index | yes: the `owners` tree, each entry checked against its record |
+//! | gc | yes: the expiry index up to `now`, each record's current expiry checked before deleting |
 //!
 //! # Layout
 //!
@@ -17,10 +27,7 @@
 //! # Writes: one writer lock and compare-and-swap, not sled transactions
 //!
 //! sled 0.34's multi-tree transactions (and `apply_batch`) take a process-wide write lock
-//! that deadlocks against concurrent flushes: this crate's first version hung in the
-//! conformance suite's 50-concurrent-writers case, with the I/O threads waiting for that
-//! lock (sled issues #1152, #1301, #1412 describe the same). So every write is a short
-//! sequence of single-key operations under a per-store mutex (held only around the
+//! that can deadlock against concurrent flushes. So every write is a short sequence of single-key operations under a per-store mutex (held only around the
 //! synchronous sled calls, never across an `.await`), and the record itself is written with
 //! `compare_and_swap` against the exact bytes read: insert-if-absent is a swap from `None`,
 //! a conditional save first checks the version in the header. sled's directory lock
@@ -55,11 +62,10 @@
 //! Every write (insert, save, touch, destroy, regenerate, a GC that removed something)
 //! waits for a flush — sled's log written and fsynced — before it returns, so a save that
 //! returned survives `kill -9` or a power cut (tested by killing a writer process). The cost
-//! is one fsync per write, roughly 0.1–10 ms depending on the disk; concurrent flushes share
-//! the log writes. The flush is sled's blocking `flush()` on tokio's blocking pool:
-//! `flush_async()` runs on sled's own small I/O pool, which also performs the log writes it
-//! waits for, and 50 concurrent calls starved that pool into a deadlock here. Reads never
-//! flush.
+//! is one fsync per write; concurrent flushes share the log writes. The flush is sled's
+//! blocking `flush()` on tokio's blocking pool: `flush_async()` runs on sled's own small I/O
+//! pool, which also performs the log writes it waits for, so enough concurrent calls can
+//! occupy every pool thread and deadlock. Reads never flush.
 //!
 //! # One owner per directory
 //!
@@ -75,10 +81,12 @@
 //! task; opening (log recovery and the record count), flushes and GC run in
 //! `spawn_blocking`.
 //!
-//! # Config string
+//! # Config
 //!
-//! Macaron's `data_dir=./data/sessions,db=0`, or a bare path (`./data/sessions`, no `=`).
-//! Empty means `data/ledis`, db 0. An unknown key is a config error naming it.
+//! [`LedisConfig`], built in code or parsed from the config string, and handed to
+//! [`LedisStore::open`]. The string is Macaron's `data_dir=./data/sessions,db=0`, or a bare
+//! path (`./data/sessions`, no `=`). Empty means `data/ledis`, db 0. An unknown key is a
+//! config error naming it.
 //!
 //! # Example
 //!
@@ -120,7 +128,8 @@ pub use store::LedisStore;
 /// The registry name.
 pub const NAME: &str = "ledis";
 
-/// The `"ledis"` provider factory.
+/// The `"ledis"` provider factory: parses the config string into a [`LedisConfig`] and opens a
+/// [`LedisStore`].
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LedisProvider;
 
@@ -130,7 +139,7 @@ impl Provider for LedisProvider {
         NAME
     }
 
-    async fn open(&self, config: &str, _ctx: &ProviderContext) -> Result<Arc<dyn RawStore>> {
-        Ok(Arc::new(LedisStore::open(config).await?))
+    async fn open(&self, config: &str, ctx: &ProviderContext) -> Result<Arc<dyn RawStore>> {
+        Ok(Arc::new(LedisStore::open(config.parse()?, ctx).await?))
     }
 }

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use session_core::{
-    Bytes, Capabilities, Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored,
-    Version, Write,
+    Bytes, Capabilities, Error, Inserted, Millis, ProviderContext, RawStore, Result, Saved,
+    SessionId, Stored, Version, Write,
 };
 use sled::{IVec, Tree};
 
@@ -58,10 +58,11 @@ fn cas_error(e: sled::CompareAndSwapError) -> Error {
 
 impl LedisStore {
     /// Opens (or creates) the store described by `config` (see the crate docs). Opening runs
-    /// sled's recovery and counts the records once, so it happens on the blocking pool.
-    pub async fn open(config: &str) -> Result<Self> {
-        let cfg = LedisConfig::parse(config)?;
-        tokio::task::spawn_blocking(move || Self::open_blocking(&cfg))
+    /// sled's recovery and counts the records once, so it happens on the blocking pool. The
+    /// context is not needed: core judges expiry, and sled has no record size limit to check.
+    pub async fn open(config: LedisConfig, _ctx: &ProviderContext) -> Result<Self> {
+        config.validate()?;
+        tokio::task::spawn_blocking(move || Self::open_blocking(&config))
             .await
             .map_err(|e| backend(format!("opening the store panicked: {e}")))?
     }

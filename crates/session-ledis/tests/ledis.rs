@@ -19,6 +19,11 @@ fn ctx() -> ProviderContext {
     }
 }
 
+/// A store from a config string, as the registry would open it.
+async fn open(config: &str) -> session_core::Result<LedisStore> {
+    LedisStore::open(config.parse()?, &ctx()).await
+}
+
 fn write(body: &[u8], expires_at: Millis) -> Write<'_> {
     Write {
         body,
@@ -71,15 +76,15 @@ async fn config_errors_name_the_key() {
 async fn a_second_open_of_the_directory_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let config = format!("data_dir={}", dir.path().join("s").display());
-    let first = LedisStore::open(&config).await.unwrap();
-    let (field, message) = config_error(LedisStore::open(&config).await);
+    let first = open(&config).await.unwrap();
+    let (field, message) = config_error(open(&config).await);
     assert_eq!(field, "data_dir");
     assert!(message.contains("is in use"), "{message}");
     // Through the registry, as an application would meet it.
     let (field, _) = config_error(LedisProvider.open(&config, &ctx()).await);
     assert_eq!(field, "data_dir");
     drop(first);
-    LedisStore::open(&config)
+    open(&config)
         .await
         .expect("reopen after the first store is gone");
 }
@@ -91,24 +96,18 @@ async fn data_survives_a_clean_reopen_and_namespaces_are_separate() {
     let id = SessionId::generate(32).unwrap();
     let far = SystemClock.now() + 3_600_000;
     {
-        let store = LedisStore::open(&format!("data_dir={base},db=0"))
-            .await
-            .unwrap();
+        let store = open(&format!("data_dir={base},db=0")).await.unwrap();
         store.insert(&id, write(b"zero", far)).await.unwrap();
     }
     {
-        let other = LedisStore::open(&format!("data_dir={base},db=1"))
-            .await
-            .unwrap();
+        let other = open(&format!("data_dir={base},db=1")).await.unwrap();
         assert!(
             other.read(&id).await.unwrap().is_none(),
             "db=1 saw db=0's session"
         );
         assert_eq!(other.count(SystemClock.now()).await.unwrap(), 0);
     }
-    let store = LedisStore::open(&format!("data_dir={base},db=0"))
-        .await
-        .unwrap();
+    let store = open(&format!("data_dir={base},db=0")).await.unwrap();
     assert_eq!(&store.read(&id).await.unwrap().unwrap().body[..], b"zero");
     assert_eq!(store.count(SystemClock.now()).await.unwrap(), 1);
 }
@@ -117,7 +116,7 @@ async fn data_survives_a_clean_reopen_and_namespaces_are_separate() {
 async fn gc_deletes_the_expired_range_and_keeps_refreshed_sessions() {
     let dir = tempfile::tempdir().unwrap();
     let config = format!("data_dir={}", dir.path().display());
-    let store = Arc::new(LedisStore::open(&config).await.unwrap());
+    let store = Arc::new(open(&config).await.unwrap());
     let t = 1_790_000_000_000;
     let ids: Vec<SessionId> = (0..300).map(|_| SessionId::generate(32).unwrap()).collect();
     for id in &ids {
@@ -163,7 +162,7 @@ async fn gc_deletes_the_expired_range_and_keeps_refreshed_sessions() {
     assert_eq!(store.count(t + 600_000).await.unwrap(), 0);
     // The counter is rebuilt when the store is reopened.
     drop(Arc::into_inner(store).expect("last reference"));
-    let store = LedisStore::open(&config).await.unwrap();
+    let store = open(&config).await.unwrap();
     assert_eq!(store.count(t + 2_000).await.unwrap(), kept);
     assert_eq!(store.gc(t + 600_000).await.unwrap(), kept);
     assert_eq!(store.count(t).await.unwrap(), 0);
@@ -172,9 +171,7 @@ async fn gc_deletes_the_expired_range_and_keeps_refreshed_sessions() {
 #[tokio::test]
 async fn owner_index_follows_saves_and_destroys() {
     let dir = tempfile::tempdir().unwrap();
-    let store = LedisStore::open(&dir.path().display().to_string())
-        .await
-        .unwrap();
+    let store = open(&dir.path().display().to_string()).await.unwrap();
     let now = SystemClock.now();
     let id = SessionId::generate(32).unwrap();
     let bound = |owner| Write {

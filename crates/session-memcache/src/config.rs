@@ -1,6 +1,7 @@
 //! The provider config string: Macaron's `host:port;host:port` list, `memcache://` URLs and
 //! `key=value` options, in any mix.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use session_core::id::MAX_ID_LENGTH;
@@ -11,11 +12,28 @@ use url::Url;
 pub(crate) const MAX_KEY_LEN: usize = 250;
 /// The default memcached item size limit (`-I 1m`).
 pub(crate) const DEFAULT_MAX_ITEM_SIZE: usize = 1024 * 1024;
+/// The smallest item size limit accepted (memcached's own minimum for `-I`).
+const MIN_ITEM_SIZE: usize = 1024;
 const DEFAULT_PORT: u16 = 11211;
 const DEFAULT_PREFIX: &str = "session:";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// A parsed config string.
+/// Settings of a [`crate::MemcacheStore`]: parsed from the config string (`FromStr`) or built
+/// in code from [`MemcacheConfig::default`] (one server on `127.0.0.1:11211`, prefix
+/// `session:`, 1 s timeout, 1 MiB items) with a struct literal.
+///
+/// ```
+/// use session_memcache::MemcacheConfig;
+///
+/// let parsed: MemcacheConfig = "10.0.0.1:11211;10.0.0.2:11211;prefix=app:".parse()?;
+/// let built = MemcacheConfig {
+///     servers: vec!["10.0.0.1:11211".into(), "10.0.0.2:11211".into()],
+///     prefix: "app:".into(),
+///     ..MemcacheConfig::default()
+/// };
+/// assert_eq!(parsed, built);
+/// # Ok::<(), session_core::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemcacheConfig {
     /// `host:port` of every server, in config order.
@@ -28,17 +46,28 @@ pub struct MemcacheConfig {
     pub max_item_size: usize,
 }
 
-impl MemcacheConfig {
+impl Default for MemcacheConfig {
+    fn default() -> Self {
+        MemcacheConfig {
+            servers: vec![format!("127.0.0.1:{DEFAULT_PORT}")],
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            max_item_size: DEFAULT_MAX_ITEM_SIZE,
+        }
+    }
+}
+
+impl FromStr for MemcacheConfig {
+    type Err = Error;
+
     /// Parses `config`. Items are separated by `;` (Macaron) or `,`; each is a server
     /// (`host:port`, `host`, `memcache://host:port[?option=value&...]`) or an option
     /// (`prefix=`, `timeout_ms=`, `max_item_size=`). An empty string means one server on
     /// `127.0.0.1:11211`.
-    pub fn parse(config: &str) -> Result<Self> {
+    fn from_str(config: &str) -> Result<Self> {
         let mut cfg = MemcacheConfig {
             servers: Vec::new(),
-            prefix: DEFAULT_PREFIX.to_owned(),
-            timeout: DEFAULT_TIMEOUT,
-            max_item_size: DEFAULT_MAX_ITEM_SIZE,
+            ..MemcacheConfig::default()
         };
         for item in config
             .split([';', ','])
@@ -59,9 +88,30 @@ impl MemcacheConfig {
             }
         }
         if cfg.servers.is_empty() {
-            cfg.servers.push(format!("127.0.0.1:{DEFAULT_PORT}"));
+            cfg.servers = MemcacheConfig::default().servers;
         }
         Ok(cfg)
+    }
+}
+
+impl MemcacheConfig {
+    /// The rules the config string's options obey, for a config built in code: at least one
+    /// server, a valid prefix, a non-zero timeout, items of at least 1024 bytes.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.servers.is_empty() {
+            return Err(Error::config("server", "at least one server is needed"));
+        }
+        validate_prefix(&self.prefix)?;
+        if self.timeout.is_zero() {
+            return Err(Error::config("timeout_ms", "must be greater than zero"));
+        }
+        if self.max_item_size < MIN_ITEM_SIZE {
+            return Err(Error::config(
+                "max_item_size",
+                format!("must be at least {MIN_ITEM_SIZE} bytes"),
+            ));
+        }
+        Ok(())
     }
 
     fn add_url(&mut self, text: &str) -> Result<()> {
@@ -107,11 +157,17 @@ impl MemcacheConfig {
                 self.timeout = Duration::from_millis(ms);
             }
             "max_item_size" => {
-                self.max_item_size =
-                    value.parse().ok().filter(|n| *n >= 1024).ok_or_else(|| {
+                self.max_item_size = value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n >= MIN_ITEM_SIZE)
+                    .ok_or_else(|| {
                         Error::config(
                             "max_item_size",
-                            format!("expected a number of bytes of at least 1024, got {value:?}"),
+                            format!(
+                                "expected a number of bytes of at least {MIN_ITEM_SIZE}, got \
+                                 {value:?}"
+                            ),
                         )
                     })?;
             }
@@ -165,20 +221,21 @@ mod tests {
 
     #[test]
     fn macaron_server_list() {
-        let c = MemcacheConfig::parse("127.0.0.1:11211;10.0.0.2:11212").unwrap();
+        let c = MemcacheConfig::from_str("127.0.0.1:11211;10.0.0.2:11212").unwrap();
         assert_eq!(c.servers, ["127.0.0.1:11211", "10.0.0.2:11212"]);
         assert_eq!(c.prefix, "session:");
     }
 
     #[test]
     fn urls_and_options() {
-        let c =
-            MemcacheConfig::parse("memcache://cache.local?prefix=app:s:&timeout_ms=250").unwrap();
+        let c = MemcacheConfig::from_str("memcache://cache.local?prefix=app:s:&timeout_ms=250")
+            .unwrap();
         assert_eq!(c.servers, ["cache.local:11211"]);
         assert_eq!(c.prefix, "app:s:");
         assert_eq!(c.timeout, Duration::from_millis(250));
-        let c = MemcacheConfig::parse("memcache://[::1]:11300, prefix=x_, max_item_size=2097152")
-            .unwrap();
+        let c =
+            MemcacheConfig::from_str("memcache://[::1]:11300, prefix=x_, max_item_size=2097152")
+                .unwrap();
         assert_eq!(c.servers, ["[::1]:11300"]);
         assert_eq!(c.max_item_size, 2 * 1024 * 1024);
     }
@@ -186,7 +243,7 @@ mod tests {
     #[test]
     fn empty_means_localhost() {
         assert_eq!(
-            MemcacheConfig::parse("").unwrap().servers,
+            MemcacheConfig::from_str("").unwrap().servers,
             ["127.0.0.1:11211"]
         );
     }
@@ -194,15 +251,15 @@ mod tests {
     #[test]
     fn unknown_keys_are_named() {
         assert_eq!(
-            field(MemcacheConfig::parse("127.0.0.1:11211;pool=4").unwrap_err()),
+            field(MemcacheConfig::from_str("127.0.0.1:11211;pool=4").unwrap_err()),
             "pool"
         );
         assert_eq!(
-            field(MemcacheConfig::parse("memcache://h:1?colour=red").unwrap_err()),
+            field(MemcacheConfig::from_str("memcache://h:1?colour=red").unwrap_err()),
             "colour"
         );
         assert_eq!(
-            field(MemcacheConfig::parse("memcache://h:1?protocol=ascii").unwrap_err()),
+            field(MemcacheConfig::from_str("memcache://h:1?protocol=ascii").unwrap_err()),
             "protocol"
         );
     }
@@ -210,23 +267,23 @@ mod tests {
     #[test]
     fn bad_servers_and_values() {
         assert_eq!(
-            field(MemcacheConfig::parse("redis://h:1").unwrap_err()),
+            field(MemcacheConfig::from_str("redis://h:1").unwrap_err()),
             "server"
         );
         assert_eq!(
-            field(MemcacheConfig::parse("h:notaport").unwrap_err()),
+            field(MemcacheConfig::from_str("h:notaport").unwrap_err()),
             "server"
         );
         assert_eq!(
-            field(MemcacheConfig::parse("memcache://u:p@h:1").unwrap_err()),
+            field(MemcacheConfig::from_str("memcache://u:p@h:1").unwrap_err()),
             "server"
         );
         assert_eq!(
-            field(MemcacheConfig::parse("timeout_ms=0").unwrap_err()),
+            field(MemcacheConfig::from_str("timeout_ms=0").unwrap_err()),
             "timeout_ms"
         );
         assert_eq!(
-            field(MemcacheConfig::parse("max_item_size=big").unwrap_err()),
+            field(MemcacheConfig::from_str("max_item_size=big").unwrap_err()),
             "max_item_size"
         );
     }
@@ -234,29 +291,67 @@ mod tests {
     #[test]
     fn prefix_rules() {
         assert_eq!(
-            field(MemcacheConfig::parse("prefix=has space").unwrap_err()),
+            field(MemcacheConfig::from_str("prefix=has space").unwrap_err()),
             "prefix"
         );
         assert_eq!(
-            field(MemcacheConfig::parse("prefix=tab\there").unwrap_err()),
+            field(MemcacheConfig::from_str("prefix=tab\there").unwrap_err()),
             "prefix"
         );
         assert_eq!(
-            field(MemcacheConfig::parse("prefix=caf\u{e9}").unwrap_err()),
+            field(MemcacheConfig::from_str("prefix=caf\u{e9}").unwrap_err()),
             "prefix"
         );
         let long = "p".repeat(MAX_KEY_LEN - MAX_ID_LENGTH + 1);
         assert_eq!(
-            field(MemcacheConfig::parse(&format!("prefix={long}")).unwrap_err()),
+            field(MemcacheConfig::from_str(&format!("prefix={long}")).unwrap_err()),
             "prefix"
         );
         let ok = "p".repeat(MAX_KEY_LEN - MAX_ID_LENGTH);
         assert_eq!(
-            MemcacheConfig::parse(&format!("prefix={ok}"))
+            MemcacheConfig::from_str(&format!("prefix={ok}"))
                 .unwrap()
                 .prefix,
             ok
         );
-        assert_eq!(MemcacheConfig::parse("prefix=").unwrap().prefix, "");
+        assert_eq!(MemcacheConfig::from_str("prefix=").unwrap().prefix, "");
+    }
+
+    #[test]
+    fn a_config_built_in_code_obeys_the_same_rules() {
+        assert!(MemcacheConfig::default().validate().is_ok());
+        let cases = [
+            (
+                MemcacheConfig {
+                    servers: Vec::new(),
+                    ..MemcacheConfig::default()
+                },
+                "server",
+            ),
+            (
+                MemcacheConfig {
+                    prefix: "has space".into(),
+                    ..MemcacheConfig::default()
+                },
+                "prefix",
+            ),
+            (
+                MemcacheConfig {
+                    timeout: Duration::ZERO,
+                    ..MemcacheConfig::default()
+                },
+                "timeout_ms",
+            ),
+            (
+                MemcacheConfig {
+                    max_item_size: 10,
+                    ..MemcacheConfig::default()
+                },
+                "max_item_size",
+            ),
+        ];
+        for (config, key) in cases {
+            assert_eq!(field(config.validate().unwrap_err()), key);
+        }
     }
 }

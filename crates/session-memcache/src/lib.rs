@@ -11,8 +11,8 @@
 //! | conditional save | `ms` with `C<cas>`; the **CAS value is the version** |
 //! | touch | `mg` + `ms C<cas>` rewriting the header's `expires_at` (bounded retries) |
 //! | destroy | `md` |
-//! | gc | `lru_crawler metadump`, then `md C<cas>` of records expired by core's clock |
-//! | count, owner index | [`Error::Unsupported`] |
+//! | gc | yes: `lru_crawler metadump`, then `md C<cas>` of records expired by core's clock |
+//! | count, owner index | no: [`Error::Unsupported`](session_core::Error::Unsupported) |
 //!
 //! # Why the experimental `memcache::exp` client
 //!
@@ -46,7 +46,7 @@
 //! days (2,592,000 s) as an absolute Unix time; the client sends such lifetimes as absolute
 //! times, so a long "remember me" does not expire at once (as it did in Macaron). Items
 //! have a size limit (memcached's `-I`, 1 MiB by default): a record that would not fit is
-//! refused before any I/O with [`Error::TooLarge`], never
+//! refused before any I/O with [`Error::TooLarge`](session_core::Error::TooLarge), never
 //! truncated. The check reserves room for the header (11 bytes), the key and memcached's
 //! per-item overhead (64 bytes), so with the default 1 MiB record limit the last ~120 bytes
 //! of it cannot be used; start memcached with a larger `-I` and set `max_item_size` to match
@@ -61,9 +61,11 @@
 //! unsupported: memcached has no consistent key listing, and a crawler dump per call would
 //! be an O(all items) scan.
 //!
-//! # Config string
+//! # Config
 //!
-//! Items separated by `;` (Macaron) or `,`, each a server or an option:
+//! [`MemcacheConfig`], built in code or parsed from the config string, and handed to
+//! [`MemcacheStore::open`]. In the string, items are separated by `;` (Macaron) or `,`, each
+//! a server or an option:
 //!
 //! - `127.0.0.1:11211;10.0.0.2:11211` (Macaron's list; the port defaults to 11211),
 //! - `memcache://host:port?prefix=app:&timeout_ms=500`,
@@ -105,7 +107,7 @@ mod store;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use session_core::{Error, Provider, ProviderContext, RawStore, Result};
+use session_core::{Provider, ProviderContext, RawStore, Result};
 
 pub use config::MemcacheConfig;
 pub use store::MemcacheStore;
@@ -113,7 +115,8 @@ pub use store::MemcacheStore;
 /// The registry name.
 pub const NAME: &str = "memcache";
 
-/// The `"memcache"` provider factory.
+/// The `"memcache"` provider factory: parses the config string into a [`MemcacheConfig`] and
+/// opens a [`MemcacheStore`].
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MemcacheProvider;
 
@@ -124,18 +127,6 @@ impl Provider for MemcacheProvider {
     }
 
     async fn open(&self, config: &str, ctx: &ProviderContext) -> Result<Arc<dyn RawStore>> {
-        let store = MemcacheStore::connect(config).await?;
-        if ctx.max_record_size > store.max_item_size() {
-            return Err(Error::config(
-                "max_item_size",
-                format!(
-                    "the record size limit ({} bytes) is above memcached's item size limit ({} \
-                     bytes): lower the limit or raise memcached's -I and max_item_size",
-                    ctx.max_record_size,
-                    store.max_item_size()
-                ),
-            ));
-        }
-        Ok(Arc::new(store))
+        Ok(Arc::new(MemcacheStore::open(config.parse()?, ctx).await?))
     }
 }

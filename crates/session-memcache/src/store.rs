@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use memcache::exp::{AsyncMetaClient, Delete, Get, Meta, MutationStatus, Ttl};
 use session_core::{
-    Bytes, Capabilities, Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored,
-    Version, Write,
+    Bytes, Capabilities, Error, Inserted, Millis, ProviderContext, RawStore, Result, Saved,
+    SessionId, Stored, Version, Write,
 };
 
 use crate::config::MemcacheConfig;
@@ -21,7 +21,7 @@ const TOUCH_ATTEMPTS: u32 = 5;
 const MAX_TTL_SECS: u64 = 20 * 365 * 24 * 3600;
 
 /// Sessions in memcached. Build it through [`crate::MemcacheProvider`] or
-/// [`MemcacheStore::connect`].
+/// [`MemcacheStore::open`].
 pub struct MemcacheStore {
     client: AsyncMetaClient,
     cfg: MemcacheConfig,
@@ -37,18 +37,32 @@ impl std::fmt::Debug for MemcacheStore {
 }
 
 impl MemcacheStore {
-    /// Parses `config` (see the crate docs) and sets up the client. Servers are dialed
-    /// lazily, so an unreachable server shows up as [`Error::Backend`] on the first
-    /// operation, not here: a site can start while memcached is still coming up.
-    pub async fn connect(config: &str) -> Result<Self> {
-        let cfg = MemcacheConfig::parse(config)?;
+    /// Sets up the client for `config`. Servers are dialed lazily, so an unreachable server
+    /// shows up as [`Error::Backend`] on the first operation, not here: a site can start
+    /// while memcached is still coming up. A record size limit (`ctx.max_record_size`) above
+    /// the item size limit is a config error: such records could never be stored.
+    pub async fn open(config: MemcacheConfig, ctx: &ProviderContext) -> Result<Self> {
+        config.validate()?;
+        if ctx.max_record_size > config.max_item_size {
+            return Err(Error::config(
+                "max_item_size",
+                format!(
+                    "the record size limit ({} bytes) is above memcached's item size limit ({} \
+                     bytes): lower the limit or raise memcached's -I and max_item_size",
+                    ctx.max_record_size, config.max_item_size
+                ),
+            ));
+        }
         let client = AsyncMetaClient::builder()
-            .connect_timeout(Some(cfg.timeout))
-            .io_timeout(Some(cfg.timeout))
-            .connect_multiple_async(cfg.servers.iter())
+            .connect_timeout(Some(config.timeout))
+            .io_timeout(Some(config.timeout))
+            .connect_multiple_async(config.servers.iter())
             .await
             .map_err(backend)?;
-        Ok(MemcacheStore { client, cfg })
+        Ok(MemcacheStore {
+            client,
+            cfg: config,
+        })
     }
 
     /// The key prefix in use.

@@ -1,8 +1,9 @@
 //! Redis session provider (`"redis"`): single server, Redis Cluster and Sentinel.
 //!
-//! # Config string
+//! # Config
 //!
-//! Macaron's forms and the client's URL form (see [`RedisConfig`]):
+//! [`RedisConfig`], parsed from Macaron's forms or the client's URL form, or built in code and
+//! handed to [`RedisStore::open`]:
 //!
 //! | form | example |
 //! |---|---|
@@ -43,23 +44,30 @@
 //!
 //! Read is one `HMGET`; exist one `EXISTS`. Count, insert-if-absent, conditional save
 //! (version compare), touch (expiry only, data untouched) and destroy are each one Lua script
-//! (`EVALSHA`; scripts are loaded when the store opens). Regenerate is core's insert-new then
-//! destroy-old, which works across cluster slots (Macaron's `RENAME` did not).
+//! (`EVALSHA`; scripts are loaded when the store opens). Regenerate is core's conditional
+//! move (insert the new ID, retire the old one by a conditional save, delete it), which works
+//! across cluster slots (Macaron's `RENAME` did not).
+//!
+//! | contract | redis |
+//! |---|---|
+//! | read, exist | `HMGET`, `EXISTS` |
+//! | insert-if-absent, conditional save, touch, destroy | one script each; saves compare the stored version |
+//! | count | yes: `ZCOUNT` on the expiry index plus a record check of the slack window |
+//! | owner index | yes: a set per owner, every listed session re-checked against its record |
+//! | gc | yes: the expiry index up to `now`, each record's stored expiry checked again before deleting |
 //!
 //! # Commands per write
 //!
 //! Inside Redis (`INFO commandstats` counts a script's `EVALSHA` and every command it runs) a
 //! save that changes neither the owner nor the expiry by much is `EVALSHA`, `HMGET`, `HSET`
-//! and `PEXPIRE`: with core's load (`HMGET`) 5 commands per write request, down from 9-10
-//! before. The index is written only when the expiry moved by at least the *slack* since
+//! and `PEXPIRE`: with core's load (`HMGET`), 5 commands per write request. The index is written only when the expiry moved by at least the *slack* since
 //! it was last written, and the owner index only when the owner changed. The slack is a
 //! tenth of the idle lifetime, at most 60 s (core's touch interval is never longer), so an
 //! index score lags its record by less than that. GC re-reads every record's stored expiry
 //! before deleting, `count` checks the entries in the 60 s below `now` against their records,
 //! and `owner_sessions` re-checks every record it lists, so the lag never drops a live
 //! session and never counts a dead one; at worst GC visits a live session's entry early and
-//! raises its score. [`RedisProvider::open_config`] (no manager, so no idle lifetime) uses
-//! 60 s.
+//! raises its score.
 //!
 //! Why not the 2 commands (`GET` + `SET`) of tower-sessions or actix-session: theirs are blind
 //! overwrites, where of two concurrent requests changing one session the last one silently
@@ -74,12 +82,13 @@
 //! another slot than the session, and a Lua script cannot touch two slots, so a write that
 //! changes what the index holds (an insert, a touch, a save that moves the expiry by the slack
 //! or changes the owner) is followed by a second script on the index slot (such writes cost
-//! two round trips there, reads and other saves one). Between the two, and if the second one fails (logged as a
-//! warning; the session operation itself still succeeds), the index lags: a new session can
-//! be missing from `count` until a touch or a write that moves its expiry by the slack
-//! re-adds it, and a session destroyed concurrently with a write to it can be counted until
-//! its expiry passes, when GC drops the entry. `owner_sessions` re-checks every listed session against its record, so it never
-//! returns a dead or re-bound session.
+//! two round trips there, reads and other saves one). Between the two, and if the second one
+//! fails (logged as a warning; the session operation itself still succeeds), the index
+//! lags: a new session can be missing from `count` until a touch or a write that moves its
+//! expiry by the slack re-adds it, and a session destroyed concurrently with a write to it
+//! can be counted until its expiry passes, when GC drops the entry. `owner_sessions`
+//! re-checks every listed session against its record, so it never returns a dead or
+//! re-bound session.
 //!
 //! The single-server scripts build some key names themselves (an owner's set, the session
 //! keys GC visits) instead of receiving them all in `KEYS`; Redis allows that outside cluster
@@ -147,7 +156,7 @@ mod store;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use session_core::{Error, Provider, ProviderContext, RawStore, Result};
+use session_core::{Provider, ProviderContext, RawStore, Result};
 
 pub use config::{DEFAULT_PORT, DEFAULT_PREFIX, Endpoint, RedisConfig, Topology};
 pub use store::RedisStore;
@@ -155,28 +164,10 @@ pub use store::RedisStore;
 /// The provider's registry name.
 pub const NAME: &str = "redis";
 
-/// The `"redis"` provider factory.
+/// The `"redis"` provider factory: parses the config string into a [`RedisConfig`] and opens
+/// a [`RedisStore`].
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RedisProvider;
-
-impl RedisProvider {
-    /// Opens a store from an already parsed config, with the largest index slack (60 s; see
-    /// "Commands per write" in the crate docs). [`Provider::open`] derives the slack from the
-    /// manager's idle lifetime instead.
-    pub async fn open_config(config: &RedisConfig) -> Result<RedisStore> {
-        Self::open_with_slack(config, store::MAX_SLACK_MS).await
-    }
-
-    async fn open_with_slack(
-        config: &RedisConfig,
-        slack: session_core::Millis,
-    ) -> Result<RedisStore> {
-        let conn = conn::Conn::open(config)
-            .await
-            .map_err(|e| Error::backend(NAME, e))?;
-        RedisStore::connect(conn, &config.prefix, slack).await
-    }
-}
 
 #[async_trait]
 impl Provider for RedisProvider {
@@ -185,10 +176,6 @@ impl Provider for RedisProvider {
     }
 
     async fn open(&self, config: &str, ctx: &ProviderContext) -> Result<Arc<dyn RawStore>> {
-        let config = RedisConfig::parse(config)?;
-        let slack = store::slack_for(ctx.max_lifetime_ms);
-        Ok(Arc::new(
-            RedisProvider::open_with_slack(&config, slack).await?,
-        ))
+        Ok(Arc::new(RedisStore::open(config.parse()?, ctx).await?))
     }
 }

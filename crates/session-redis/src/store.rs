@@ -6,11 +6,12 @@ use async_trait::async_trait;
 use futures_util::future::try_join_all;
 use redis::{RedisError, Script, ScriptInvocation};
 use session_core::{
-    Capabilities, Error, Inserted, Millis, RawStore, Result, Saved, SessionId, Stored, Version,
-    Write,
+    Capabilities, Error, Inserted, Millis, ProviderContext, RawStore, Result, Saved, SessionId,
+    Stored, Version, Write,
 };
 
 use crate::NAME;
+use crate::config::RedisConfig;
 use crate::conn::Conn;
 use crate::scripts::{Keys, Scripts, WRITTEN_INDEX_PENDING};
 
@@ -20,12 +21,12 @@ const GC_BATCH: usize = 500;
 /// The largest index slack any store uses (ms): how far an index score may lag its record's
 /// expiry. `count` and `owner_sessions` check records in a window this wide below `now`, so
 /// it bounds the slack of every store sharing a prefix, whatever their idle lifetimes.
-pub(crate) const MAX_SLACK_MS: Millis = 60_000;
+const MAX_SLACK_MS: Millis = 60_000;
 
 /// The index slack for an idle lifetime: a tenth of it, at most [`MAX_SLACK_MS`]. That is the
 /// most core's own touch interval can be (a tenth of the idle lifetime, 60 s by default), so
 /// the index is at most as stale as core already lets a stored expiry be.
-pub(crate) fn slack_for(idle_lifetime_ms: Millis) -> Millis {
+fn slack_for(idle_lifetime_ms: Millis) -> Millis {
     (idle_lifetime_ms / 10).clamp(0, MAX_SLACK_MS)
 }
 
@@ -58,12 +59,18 @@ fn corrupt(what: &str) -> Error {
 }
 
 impl RedisStore {
-    pub(crate) async fn connect(conn: Conn, prefix: &str, slack: Millis) -> Result<Self> {
+    /// Connects as `config` says and loads the scripts (on every master of a cluster), so a
+    /// wrong address or password fails here, not on the first request. The index slack is a
+    /// tenth of `ctx.max_lifetime_ms`, at most 60 s (see "Commands per write" in the crate
+    /// docs).
+    pub async fn open(config: RedisConfig, ctx: &ProviderContext) -> Result<RedisStore> {
+        config.validate()?;
+        let conn = Conn::open(&config).await.map_err(backend)?;
         let store = RedisStore {
             conn,
-            keys: Keys::new(prefix),
+            keys: Keys::new(&config.prefix),
             scripts: Scripts::new(),
-            slack: slack.clamp(0, MAX_SLACK_MS),
+            slack: slack_for(ctx.max_lifetime_ms),
         };
         store.load_scripts().await?;
         Ok(store)

@@ -8,7 +8,7 @@ mod support;
 
 use session_core::conformance;
 use session_core::{Provider, ProviderContext};
-use session_redis::RedisProvider;
+use session_redis::{RedisProvider, RedisStore};
 use support::cluster::RedisCluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -39,8 +39,8 @@ async fn cluster_index_lags_and_heals() {
 
     let cluster = RedisCluster::start(3);
     let prefix = support::unique_prefix();
-    let config = session_redis::RedisConfig::parse(&cluster.provider_config(&prefix)).unwrap();
-    let store = RedisProvider::open_config(&config).await.unwrap();
+    let config = cluster.provider_config(&prefix).parse().unwrap();
+    let store = RedisStore::open(config, &support::context()).await.unwrap();
     assert!(store.is_cluster());
     let client = redis::cluster::ClusterClient::new(
         cluster
@@ -122,10 +122,11 @@ async fn cluster_lagging_score_keeps_the_session_live() {
     use session_core::{Inserted, RawStore, Saved, SessionId, Write};
 
     let cluster = RedisCluster::start(3);
-    let config =
-        session_redis::RedisConfig::parse(&cluster.provider_config(&support::unique_prefix()))
-            .unwrap();
-    let store = RedisProvider::open_config(&config).await.unwrap();
+    let config = cluster
+        .provider_config(&support::unique_prefix())
+        .parse()
+        .unwrap();
+    let store = RedisStore::open(config, &support::context()).await.unwrap();
     let now = 1_000_000;
     let write = |expires_at, owner| Write {
         body: b"data",
@@ -145,7 +146,8 @@ async fn cluster_lagging_score_keeps_the_session_live() {
         Saved::Saved(version) => version,
         other => panic!("save answered {other:?}"),
     };
-    // 30 s further is within the 60 s slack of open_config: the index keeps now + 10 s.
+    // 30 s further is within the 60 s slack of a 10-minute idle lifetime: the index keeps
+    // now + 10 s.
     let v2 = saved(
         store
             .save(&id, v1, write(now + 40_000, Some("alice")))

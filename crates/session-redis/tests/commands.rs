@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::{Manager, MockClock, Options, RawStore, Registry, SessionId, Write};
-use session_redis::RedisProvider;
+use session_redis::{RedisProvider, RedisStore};
 use support::proxy::CountingProxy;
 use support::server::RedisServer;
 
@@ -94,11 +94,8 @@ async fn commands_per_request() {
 async fn commands_per_store_operation() {
     let server = RedisServer::start();
     let proxy = CountingProxy::start(server.addr()).await;
-    let store = RedisProvider::open_config(
-        &session_redis::RedisConfig::parse(&format!("addr={}", proxy.addr())).unwrap(),
-    )
-    .await
-    .unwrap();
+    let config = format!("addr={}", proxy.addr()).parse().unwrap();
+    let store = RedisStore::open(config, &support::context()).await.unwrap();
     proxy.take();
     let id = SessionId::generate(32).unwrap();
     let now = 1_000_000;

@@ -2,7 +2,9 @@
 
 #![allow(dead_code)]
 
-use session_core::{RawStore, SessionId};
+use std::sync::Arc;
+
+use session_core::{ProviderContext, RawStore, SessionId, SystemClock};
 use session_memcache::MemcacheStore;
 
 /// `MEMCACHED_ADDR`, default `127.0.0.1:11211`.
@@ -19,7 +21,13 @@ pub fn unique_prefix(tag: &str) -> String {
 /// A store on the test server under a fresh prefix; fails loudly when memcached is down.
 pub async fn store(tag: &str) -> MemcacheStore {
     let config = format!("{};prefix={}", addr(), unique_prefix(tag));
-    let store = MemcacheStore::connect(&config).await.expect("config");
+    let ctx = ProviderContext {
+        clock: Arc::new(SystemClock),
+        max_record_size: 1 << 20,
+        max_lifetime_ms: 3_600_000,
+    };
+    let config = config.parse().expect("config");
+    let store = MemcacheStore::open(config, &ctx).await.expect("config");
     let probe = SessionId::generate(32).expect("rng");
     if let Err(e) = store.exist(&probe).await {
         panic!(

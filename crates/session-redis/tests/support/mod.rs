@@ -30,3 +30,13 @@ pub async fn require_redis(addr: &str) {
         Err(_) => panic!("Redis at {addr} did not answer PING within 10 s"),
     }
 }
+
+/// What a manager with a 10-minute idle lifetime hands its store: the idle lifetime that
+/// gives the largest index slack (60 s), for tests that open a `RedisStore` directly.
+pub fn context() -> session_core::ProviderContext {
+    session_core::ProviderContext {
+        clock: std::sync::Arc::new(session_core::SystemClock),
+        max_record_size: 1 << 20,
+        max_lifetime_ms: 600_000,
+    }
+}
