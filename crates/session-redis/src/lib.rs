@@ -143,6 +143,8 @@ mod config;
 mod conn;
 mod scripts;
 mod store;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 use std::sync::Arc;
 

@@ -4,19 +4,17 @@
 // Test helpers outside #[test] functions panic on failure too: that is the point.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::{Manager, MockClock, Options, RawStore, Registry, SessionId, Write};
 use session_redis::RedisProvider;
-use support::proxy::CountingProxy;
-use support::server::RedisServer;
+use session_redis::testing::proxy::CountingProxy;
+use session_redis::testing::server::RedisServer;
 
 async fn setup() -> (RedisServer, CountingProxy, Manager, MockClock) {
-    let server = RedisServer::start();
-    let proxy = CountingProxy::start(server.addr()).await;
+    let server = RedisServer::start().unwrap();
+    let proxy = CountingProxy::start(server.addr()).await.unwrap();
     let registry = Registry::new().with(RedisProvider).unwrap();
     let options = Options {
         provider: "redis".into(),
@@ -92,8 +90,8 @@ async fn commands_per_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_per_store_operation() {
-    let server = RedisServer::start();
-    let proxy = CountingProxy::start(server.addr()).await;
+    let server = RedisServer::start().unwrap();
+    let proxy = CountingProxy::start(server.addr()).await.unwrap();
     let store = RedisProvider::open_config(
         &session_redis::RedisConfig::parse(&format!("addr={}", proxy.addr())).unwrap(),
     )
