@@ -166,7 +166,7 @@ fn prepare(
             TestStore::InProcess => Box::new(|| Ok(String::new())),
             TestStore::Directory => fresh_dirs()?,
             TestStore::Server { namespace, .. } if label == REDIS_CLUSTER => {
-                crate::services::ensure_tools(crate::services::TEST_TOOLS)?;
+                crate::services::ensure_tools(crate::services::REDIS_TOOLS)?;
                 eprintln!("xtask: starting a Redis Cluster of three masters");
                 let cluster = RedisCluster::start(3).context("starting a Redis Cluster")?;
                 let base = format!("cluster=true,addrs={}", cluster.addrs().join("|"));

@@ -60,12 +60,15 @@ const SERVICES: &[Service] = &[
     },
 ];
 
-/// Programs the tests start themselves (private servers for cluster and outage tests).
-pub const TEST_TOOLS: &[Tool] = &[
+/// The programs that start a private Redis or Redis Cluster and talk to it.
+pub const REDIS_TOOLS: &[Tool] = &[
     ("redis-server", "redis-server"),
     ("redis-cli", "redis-tools"),
-    ("memcached", "memcached"),
 ];
+
+/// Programs the tests start themselves (private servers for cluster and outage tests),
+/// besides [`REDIS_TOOLS`].
+const TEST_TOOLS: &[Tool] = &[("memcached", "memcached")];
 
 fn listening(port: u16) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -182,7 +185,7 @@ pub fn ensure_ports(ports: &[u16]) -> Result<()> {
 
 /// Ensures every service listens and every program the tests spawn is installed.
 pub fn ensure_all() -> Result<()> {
-    ensure_tools(TEST_TOOLS)?;
+    ensure_tools(&[REDIS_TOOLS, TEST_TOOLS].concat())?;
     SERVICES.iter().try_for_each(ensure_service)
 }
 

@@ -12,7 +12,7 @@ use super::redis::{redis_cli, redis_commandstats};
 use super::report::Report;
 use super::stats::PerRequest;
 use super::{Bench, HANDLERS, REDIS_PORT};
-use crate::services::ensure_tools;
+use crate::services::{REDIS_TOOLS, ensure_tools};
 
 impl Bench {
     pub(super) fn memory(&self, report: &mut Report) -> Result<()> {
@@ -34,10 +34,7 @@ impl Bench {
     }
 
     pub(super) fn redis(&self, report: &mut Report) -> Result<()> {
-        ensure_tools(&[
-            ("redis-server", "redis-server"),
-            ("redis-cli", "redis-tools"),
-        ])?;
+        ensure_tools(REDIS_TOOLS)?;
         self.build(&[
             "srv-memory",
             "srv-redis-ours",
