@@ -124,6 +124,12 @@ fn usage() -> String {
     text
 }
 
+/// Prints help text to stdout; a closed pipe (`cargo xtask --help | head`) is not an error.
+fn print_help(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
 fn is_help(arg: &str) -> bool {
     matches!(arg, "-h" | "--help")
 }
@@ -154,7 +160,7 @@ fn run() -> Result<()> {
         bail!("no task given");
     };
     if is_help(name) || name == "help" {
-        println!("{}", usage());
+        print_help(&usage());
         return Ok(());
     }
     let Some(task) = TASKS.iter().find(|t| t.name == name) else {
@@ -162,7 +168,7 @@ fn run() -> Result<()> {
         bail!("unknown task {name:?}");
     };
     if rest.iter().any(|arg| is_help(arg)) {
-        println!("{}", task.help);
+        print_help(task.help);
         return Ok(());
     }
     (task.run)(rest)
