@@ -1,10 +1,40 @@
-//! The conformance matrix: every provider x every case of `session_core::conformance`.
+//! `cargo xtask conformance`: every provider x every case of `session_core::conformance`,
+//! printed as a matrix. The providers and where their stores live come from
+//! `demo_support::providers()`; this module adds a second redis target on a Redis Cluster it
+//! starts, and starts what the chosen targets need (the machine's services, the cluster, the
+//! Couchbase test server).
 
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use demo_support::{Namespace, ProviderEntry, TestServer, TestStore};
 use session_core::conformance::{self, Outcome, Report};
-use session_core::{ProviderContext, RawStore, Registry};
+use session_core::{ProviderContext, RawStore};
+use session_redis::testing::cluster::RedisCluster;
+
+/// What `cargo xtask conformance --help` prints.
+pub const HELP: &str = "\
+usage: cargo xtask conformance [--provider NAME [--config STR]]
+
+Runs every case of the provider conformance suite (session_core::conformance) against every
+in-tree provider and prints the provider x case matrix; fails when a case fails.
+
+Before running, it makes sure what the chosen providers need is up: Redis, memcached,
+PostgreSQL and MariaDB on their standard loopback ports (started, or installed with apt when
+run as root on Debian), a three-master Redis Cluster on free ports and the in-repository
+Couchbase test server (both stopped at the end).
+
+options:
+  --provider NAME   only this provider: memory, file, redis, memcache, postgres, mysql,
+                    ledis, couchbase, or redis-cluster (`redis` runs both redis targets)
+  --config STR      with --provider: open every case's store with this config string
+                    instead of the machine's test setup; nothing is started for it. It must
+                    name an empty namespace, since the count cases expect to see only their
+                    own sessions
+  -h, --help        this text";
+
+/// The label of the extra redis target on a Redis Cluster.
+const REDIS_CLUSTER: &str = "redis-cluster";
 
 /// One provider to test, and how to give each case an isolated namespace.
 pub struct Target {
@@ -14,18 +44,6 @@ pub struct Target {
     pub provider: String,
     /// Builds a config string for one case (fresh directory, prefix, table, ...).
     pub config: Box<dyn Fn() -> Result<String> + Send + Sync>,
-}
-
-fn registry() -> Result<Registry> {
-    Ok(Registry::new()
-        .with(session_memory::MemoryProvider)?
-        .with(session_file::FileProvider)?
-        .with(session_redis::RedisProvider)?
-        .with(session_couchbase::CouchbaseProvider)?
-        .with(session_postgres::PostgresProvider)?
-        .with(session_mysql::MySqlProvider)?
-        .with(session_memcache::MemcacheProvider)?
-        .with(session_ledis::LedisProvider)?)
 }
 
 /// A config factory handing out fresh directories below one scratch directory, which is
@@ -45,30 +63,21 @@ fn fresh_dirs() -> Result<Box<dyn Fn() -> Result<String> + Send + Sync>> {
     }))
 }
 
-/// A config factory adding a fresh key prefix to `base` for every case.
-fn fresh_prefix(base: String) -> Box<dyn Fn() -> Result<String> + Send + Sync> {
-    Box::new(move || {
-        let n = getrandom::u64().map_err(|e| anyhow::anyhow!("OS random numbers: {e}"))?;
-        Ok(format!("{base},prefix=xtask-{n:016x}:"))
-    })
-}
-
-/// Like [`fresh_prefix`] for providers configured by URL (`?prefix=`).
-fn fresh_query_prefix(base: String) -> Box<dyn Fn() -> Result<String> + Send + Sync> {
-    Box::new(move || {
-        let n = getrandom::u64().map_err(|e| anyhow::anyhow!("OS random numbers: {e}"))?;
-        Ok(format!("{base}?prefix=xtask-{n:016x}:"))
-    })
-}
-
 /// Table names the SQL targets create all start with this; [`drop_tables`] removes them.
 const TABLE_PREFIX: &str = "xtask_conformance_";
 
-/// A config factory adding a fresh table to a SQL URL for every case.
-fn fresh_table(base: &'static str) -> Box<dyn Fn() -> Result<String> + Send + Sync> {
+/// A config factory adding a fresh namespace (key prefix or table) to `base` for every case.
+fn fresh_namespace(
+    base: String,
+    namespace: Namespace,
+) -> Box<dyn Fn() -> Result<String> + Send + Sync> {
     Box::new(move || {
         let n = getrandom::u64().map_err(|e| anyhow::anyhow!("OS random numbers: {e}"))?;
-        Ok(format!("{base}?table={TABLE_PREFIX}{n:016x}"))
+        let name = match namespace {
+            Namespace::Table => format!("{TABLE_PREFIX}{n:016x}"),
+            Namespace::KeyPrefix | Namespace::QueryPrefix => format!("xtask-{n:016x}:"),
+        };
+        Ok(namespace.apply(&base, &name))
     })
 }
 
@@ -92,101 +101,146 @@ fn drop_tables() {
     }
 }
 
-/// Things the targets need for as long as the matrix runs: a Redis Cluster and the
-/// Couchbase test server (CI has no Couchbase Server; see crates/couchbase-testserver).
-pub struct Services {
-    _cluster: crate::redis_cluster::cluster::RedisCluster,
-    _couchbase: couchbase_testserver::TestServer,
+/// What the targets need for as long as the matrix runs, stopped when dropped (inside the
+/// runtime, which the Couchbase test server runs on).
+#[derive(Default)]
+struct Services {
+    cluster: Option<RedisCluster>,
+    couchbase: Option<couchbase_testserver::TestServer>,
+    /// Whether SQL targets ran, so their tables are dropped at the end.
+    tables: bool,
 }
 
 impl Drop for Services {
     fn drop(&mut self) {
-        drop_tables();
+        if self.tables {
+            drop_tables();
+        }
     }
 }
 
 /// The runtime the matrix and its services run on.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
+fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
         .build()?)
 }
 
-/// The in-tree providers, configured for this machine's services.
-pub fn default_targets(runtime: &tokio::runtime::Runtime) -> Result<(Vec<Target>, Services)> {
-    let couchbase = runtime.block_on(couchbase_testserver::TestServer::start(
-        couchbase_testserver::TestConfig::default(),
-    ))?;
-    let couchbase_config = {
-        let config = couchbase_testserver::TestConfig::default();
-        format!(
-            "couchbase://{}:{}@{}/{}",
-            config.username,
-            config.password,
-            couchbase.addr(),
-            couchbase.bucket()
-        )
-    };
-    let cluster = crate::redis_cluster::cluster::RedisCluster::start(3);
-    let cluster_config = format!("cluster=true,addrs={}", cluster.addrs().join("|"));
-    let targets = vec![
-        Target {
-            label: "memory".into(),
-            provider: "memory".into(),
-            config: Box::new(|| Ok(String::new())),
-        },
-        Target {
-            label: "file".into(),
-            provider: "file".into(),
-            config: fresh_dirs()?,
-        },
-        Target {
-            label: "redis".into(),
-            provider: "redis".into(),
-            config: fresh_prefix("addr=127.0.0.1:6379".into()),
-        },
-        Target {
-            label: "redis-cluster".into(),
-            provider: "redis".into(),
-            config: fresh_prefix(cluster_config),
-        },
-        Target {
-            label: "memcache".into(),
-            provider: "memcache".into(),
-            config: fresh_query_prefix("memcache://127.0.0.1:11211".into()),
-        },
-        Target {
-            label: "postgres".into(),
-            provider: "postgres".into(),
-            config: fresh_table("postgres://postgres@127.0.0.1:5432/test"),
-        },
-        Target {
-            label: "mysql".into(),
-            provider: "mysql".into(),
-            config: fresh_table("mysql://root@127.0.0.1:3306/test"),
-        },
-        Target {
-            label: "ledis".into(),
-            provider: "ledis".into(),
-            config: fresh_dirs()?,
-        },
-        Target {
-            label: "couchbase".into(),
-            provider: "couchbase".into(),
-            config: fresh_query_prefix(couchbase_config),
-        },
-    ];
-    Ok((
-        targets,
-        Services {
-            _cluster: cluster,
-            _couchbase: couchbase,
-        },
-    ))
+/// The matrix's columns before anything is started: each compiled-in provider, with the
+/// redis one twice (the machine's Redis, then a cluster), kept when `only` names its label or
+/// its provider.
+fn plan(only: Option<&str>) -> Result<Vec<(String, ProviderEntry)>> {
+    let mut columns = Vec::new();
+    for entry in demo_support::providers() {
+        if !entry.is_compiled() {
+            continue;
+        }
+        columns.push((entry.name.to_owned(), entry));
+        if entry.name == session_redis::NAME {
+            columns.push((REDIS_CLUSTER.to_owned(), entry));
+        }
+    }
+    let labels: Vec<String> = columns.iter().map(|(label, _)| label.clone()).collect();
+    if let Some(only) = only {
+        columns.retain(|(label, entry)| label == only || entry.name == only);
+        if columns.is_empty() {
+            bail!(
+                "no conformance target for provider {only:?}; targets: {}",
+                labels.join(", ")
+            );
+        }
+    }
+    Ok(columns)
 }
 
-async fn run_target(registry: Arc<Registry>, target: &Target) -> Report {
+/// Starts what `columns` need and builds their targets.
+fn prepare(
+    runtime: &tokio::runtime::Runtime,
+    columns: Vec<(String, ProviderEntry)>,
+) -> Result<(Vec<Target>, Services)> {
+    let mut services = Services::default();
+    let mut targets = Vec::new();
+    for (label, entry) in columns {
+        let config = match entry.test_store {
+            TestStore::InProcess => Box::new(|| Ok(String::new())),
+            TestStore::Directory => fresh_dirs()?,
+            TestStore::Server { namespace, .. } if label == REDIS_CLUSTER => {
+                crate::services::ensure_tools(crate::services::REDIS_TOOLS)?;
+                eprintln!("xtask: starting a Redis Cluster of three masters");
+                let cluster = RedisCluster::start(3).context("starting a Redis Cluster")?;
+                let base = format!("cluster=true,addrs={}", cluster.addrs().join("|"));
+                services.cluster = Some(cluster);
+                fresh_namespace(base, namespace)
+            }
+            TestStore::Server {
+                server: TestServer::Local { config, port },
+                namespace,
+            } => {
+                crate::services::ensure_ports(&[port])?;
+                services.tables |= namespace == Namespace::Table;
+                fresh_namespace(config.to_owned(), namespace)
+            }
+            TestStore::Server {
+                server: TestServer::CouchbaseTestServer,
+                namespace,
+            } => {
+                let credentials = couchbase_testserver::TestConfig::default();
+                let server = runtime
+                    .block_on(couchbase_testserver::TestServer::start(
+                        couchbase_testserver::TestConfig::default(),
+                    ))
+                    .context("starting the Couchbase test server")?;
+                let base = format!(
+                    "couchbase://{}:{}@{}/{}",
+                    credentials.username,
+                    credentials.password,
+                    server.addr(),
+                    server.bucket()
+                );
+                services.couchbase = Some(server);
+                fresh_namespace(base, namespace)
+            }
+        };
+        targets.push(Target {
+            label,
+            provider: entry.name.to_owned(),
+            config,
+        });
+    }
+    Ok((targets, services))
+}
+
+/// Runs the matrix for the targets `only` selects (all when `None`), starting what they need
+/// first and stopping it afterwards.
+pub fn run(only: Option<&str>) -> Result<()> {
+    let columns = plan(only)?;
+    let runtime = runtime()?;
+    let (targets, services) = prepare(&runtime, columns)?;
+    let result = matrix(&runtime, &targets);
+    let _in_runtime = runtime.enter();
+    drop(services);
+    result
+}
+
+/// Runs every case of `provider` with the one config string `config`, starting nothing.
+fn run_with_config(provider: &str, config: String) -> Result<()> {
+    let registry = demo_support::registry()?;
+    if !registry.names().iter().any(|name| name == provider) {
+        bail!(
+            "unknown provider {provider:?}; providers: {}",
+            registry.names().join(", ")
+        );
+    }
+    let target = Target {
+        label: provider.to_owned(),
+        provider: provider.to_owned(),
+        config: Box::new(move || Ok(config.clone())),
+    };
+    matrix(&runtime()?, &[target])
+}
+
+async fn run_target(registry: Arc<session_core::Registry>, target: &Target) -> Report {
     let configs = Arc::new(std::sync::Mutex::new(Vec::new()));
     let name = target.provider.clone();
     let factory = |ctx: ProviderContext| {
@@ -209,8 +263,8 @@ async fn run_target(registry: Arc<Registry>, target: &Target) -> Report {
 }
 
 /// Runs every target and prints the matrix; fails when a case failed.
-pub fn matrix(runtime: &tokio::runtime::Runtime, targets: &[Target]) -> Result<()> {
-    let registry = Arc::new(registry()?);
+fn matrix(runtime: &tokio::runtime::Runtime, targets: &[Target]) -> Result<()> {
+    let registry = Arc::new(demo_support::registry()?);
     let reports: Vec<Report> = runtime.block_on(async {
         let mut reports = Vec::new();
         for target in targets {
@@ -267,42 +321,21 @@ fn print_matrix(reports: &[Report]) {
     println!();
 }
 
-/// `cargo xtask conformance [--provider NAME --config STR]`.
+/// `cargo xtask conformance [--provider NAME [--config STR]]`.
 pub fn main(args: &[String]) -> Result<()> {
     let mut provider = None;
     let mut config = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--provider" => provider = it.next().cloned(),
-            "--config" => config = it.next().cloned(),
-            other => bail!("unknown argument {other:?}"),
+            "--provider" => provider = Some(it.next().context("--provider needs a name")?),
+            "--config" => config = Some(it.next().context("--config needs a config string")?),
+            other => bail!("unknown argument {other:?}\n\n{HELP}"),
         }
     }
-    let runtime = runtime()?;
-    let (mut targets, services) = default_targets(&runtime)?;
-    if let Some(provider) = provider {
-        match config {
-            Some(config) => {
-                if !registry()?.names().contains(&provider) {
-                    bail!("unknown provider {provider:?}");
-                }
-                // A fixed config is shared by every case: give it an empty namespace, since
-                // the count cases expect to see only their own sessions.
-                targets = vec![Target {
-                    label: provider.clone(),
-                    provider: provider.clone(),
-                    config: Box::new(move || Ok(config.clone())),
-                }];
-            }
-            None => targets.retain(|t| t.provider == provider || t.label == provider),
-        }
-        if targets.is_empty() {
-            bail!("no conformance target for provider {provider:?}");
-        }
+    match (provider, config) {
+        (Some(provider), Some(config)) => run_with_config(provider, config.clone()),
+        (None, Some(_)) => bail!("--config needs --provider\n\n{HELP}"),
+        (provider, None) => run(provider.map(String::as_str)),
     }
-    let result = matrix(&runtime, &targets);
-    let _in_runtime = runtime.enter();
-    drop(services);
-    result
 }

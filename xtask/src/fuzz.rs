@@ -11,6 +11,20 @@ use anyhow::{Context, Result, bail};
 
 use crate::workspace_root;
 
+/// What `cargo xtask fuzz --help` prints.
+pub const HELP: &str = "\
+usage: cargo xtask fuzz [--seconds N]
+
+Runs every cargo-fuzz target of fuzz/ (cookie_header, session_id, record_decode,
+options_config) for the same time each, one unoptimised build shared by all; installs
+cargo-fuzz from crates.io when it is missing. Fails on the first target that finds a
+failure (its input is kept under fuzz/artifacts/TARGET/). `cargo xtask test` runs each target
+for 10 s.
+
+options:
+  --seconds N   how long each target runs (default 60)
+  -h, --help    this text";
+
 /// Fuzz targets, each run for the same time budget.
 const TARGETS: &[&str] = &[
     "cookie_header",
@@ -67,8 +81,20 @@ pub fn main(args: &[String]) -> Result<()> {
                     .and_then(|s| s.parse().ok())
                     .context("--seconds needs a number")?;
             }
-            other => bail!("unknown argument {other:?}"),
+            other => bail!("unknown argument {other:?}\n\n{HELP}"),
         }
     }
     run(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_names_every_target() {
+        for target in TARGETS {
+            assert!(HELP.contains(target), "{target} missing from:\n{HELP}");
+        }
+    }
 }

@@ -1,8 +1,10 @@
-//! Makes sure the servers the tests talk to are listening.
+//! Makes sure the servers the tests talk to are listening and the programs the tasks run are
+//! installed.
 //!
 //! For each service: use it if something already listens on its port; otherwise start the
 //! installed binary; otherwise (as root on Debian) install it with apt and start it;
-//! otherwise fail with a message naming what to install.
+//! otherwise fail with a message naming what to install. Programs (the private servers some
+//! tests start, the bench's load generator and profiler) are installed the same way.
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -10,16 +12,22 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-struct Service {
-    name: &'static str,
-    port: u16,
+/// A server the tests reach on a fixed loopback port.
+pub struct Service {
+    /// What it is called in messages.
+    pub name: &'static str,
+    /// The loopback port it listens on.
+    pub port: u16,
     /// Debian package providing the binary.
-    package: &'static str,
+    pub package: &'static str,
     /// The binary that must exist to start it.
-    binary: &'static str,
+    pub binary: &'static str,
     /// Shell command that starts it in the background.
-    start: &'static str,
+    pub start: &'static str,
 }
+
+/// A program a task runs, and the Debian package that installs it.
+pub type Tool = (&'static str, &'static str);
 
 const SERVICES: &[Service] = &[
     Service {
@@ -52,12 +60,15 @@ const SERVICES: &[Service] = &[
     },
 ];
 
-/// Binaries the tests start themselves (private servers for cluster and outage tests).
-const BINARIES: &[(&str, &str)] = &[
+/// The programs that start a private Redis or Redis Cluster and talk to it.
+pub const REDIS_TOOLS: &[Tool] = &[
     ("redis-server", "redis-server"),
     ("redis-cli", "redis-tools"),
-    ("memcached", "memcached"),
 ];
+
+/// Programs the tests start themselves (private servers for cluster and outage tests),
+/// besides [`REDIS_TOOLS`].
+const TEST_TOOLS: &[Tool] = &[("memcached", "memcached")];
 
 fn listening(port: u16) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -118,35 +129,126 @@ fn wait_for(port: u16, within: Duration) -> bool {
     false
 }
 
-/// Ensures every service listens and every binary the tests spawn is installed.
-pub fn ensure_all() -> Result<()> {
-    let missing: Vec<&str> = BINARIES
-        .iter()
-        .filter(|(bin, _)| !installed(bin))
-        .map(|(_, pkg)| *pkg)
-        .collect();
-    if !missing.is_empty() {
-        apt_install(&missing)?;
+/// The packages that install the programs of `tools` that are missing, each named once.
+fn missing_packages(tools: &[Tool]) -> Vec<&'static str> {
+    let mut packages: Vec<&str> = Vec::new();
+    for (binary, package) in tools {
+        if !installed(binary) && !packages.contains(package) {
+            packages.push(package);
+        }
     }
-    for service in SERVICES {
-        if listening(service.port) {
-            continue;
-        }
-        if !installed(service.binary) {
-            apt_install(&[service.package])?;
-        }
-        if !sh(service.start) || !wait_for(service.port, Duration::from_secs(30)) {
-            bail!(
-                "{} is not listening on 127.0.0.1:{} and could not be started (`{}`)",
-                service.name,
-                service.port,
-                service.start
-            );
-        }
-        eprintln!(
-            "xtask: started {} on 127.0.0.1:{}",
-            service.name, service.port
+    packages
+}
+
+/// Installs the programs of `tools` that are missing, with one apt call.
+pub fn ensure_tools(tools: &[Tool]) -> Result<()> {
+    let missing = missing_packages(tools);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    apt_install(&missing)
+}
+
+/// Makes `service` listen: started if installed, installed first if not.
+pub fn ensure_service(service: &Service) -> Result<()> {
+    if listening(service.port) {
+        return Ok(());
+    }
+    if !installed(service.binary) {
+        apt_install(&[service.package])?;
+    }
+    if !sh(service.start) || !wait_for(service.port, Duration::from_secs(30)) {
+        bail!(
+            "{} is not listening on 127.0.0.1:{} and could not be started (`{}`)",
+            service.name,
+            service.port,
+            service.start
         );
     }
+    eprintln!(
+        "xtask: started {} on 127.0.0.1:{}",
+        service.name, service.port
+    );
     Ok(())
+}
+
+/// Makes the services on these loopback ports listen.
+pub fn ensure_ports(ports: &[u16]) -> Result<()> {
+    for port in ports {
+        let Some(service) = SERVICES.iter().find(|s| s.port == *port) else {
+            bail!("no service known on 127.0.0.1:{port}");
+        };
+        ensure_service(service)?;
+    }
+    Ok(())
+}
+
+/// Ensures every service listens and every program the tests spawn is installed.
+pub fn ensure_all() -> Result<()> {
+    ensure_tools(&[REDIS_TOOLS, TEST_TOOLS].concat())?;
+    SERVICES.iter().try_for_each(ensure_service)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installed_programs_need_no_package() {
+        assert!(missing_packages(&[("sh", "dash")]).is_empty());
+    }
+
+    #[test]
+    fn a_missing_program_is_installed_from_its_package_once() {
+        let missing = missing_packages(&[
+            ("sh", "dash"),
+            ("xtask-no-such-program", "xtask-package"),
+            ("xtask-no-such-helper", "xtask-package"),
+        ]);
+        assert_eq!(missing, ["xtask-package"]);
+    }
+
+    #[test]
+    fn every_test_port_has_a_service() {
+        for entry in demo_support::providers() {
+            if let demo_support::TestStore::Server {
+                server: demo_support::TestServer::Local { port, .. },
+                ..
+            } = entry.test_store
+            {
+                assert!(
+                    SERVICES.iter().any(|s| s.port == port),
+                    "{} tests on port {port}, which no service provides",
+                    entry.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_service_that_is_not_listening_is_started() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("memcached.pid");
+        // In the background of the shell rather than `-d`, so the test knows the PID to stop.
+        let start = format!(
+            "memcached -u nobody -l 127.0.0.1 -p {port} >/dev/null 2>&1 & echo $! > {}",
+            pid_file.display()
+        );
+        let service = Service {
+            name: "memcached (test)",
+            port,
+            package: "memcached",
+            binary: "memcached",
+            start: start.leak(),
+        };
+        assert!(!listening(port));
+        ensure_service(&service).unwrap();
+        assert!(listening(port));
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        assert!(sh(&format!("kill {}", pid.trim())));
+    }
 }

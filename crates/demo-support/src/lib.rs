@@ -19,8 +19,12 @@
 //! - **One behaviour, one place.** The three demos serve the same HTTP contract; when its
 //!   logic lives here, a difference between them can only come from an adapter, which is what
 //!   the shared scenario suite is meant to catch.
-//! - **Every in-tree provider is registered**, so any demo can be pointed at any backend with
-//!   `SESSION_PROVIDER`; registering connects to nothing.
+//! - **The provider list is written once**, in [`providers`]: each in-tree provider's name,
+//!   how to register it, and where tests find a store for it (the xtask's conformance matrix
+//!   reads it too). Each provider is behind the cargo feature of its name, all on by default;
+//!   a crate that only tests with one backend turns the others off. Every provider built in is
+//!   registered, so a demo can be pointed at any of them with `SESSION_PROVIDER`; registering
+//!   connects to nothing.
 //! - **Errors are for people**: `anyhow` chains that name the argument, file or variable at
 //!   fault, printed as one line (`demo: applying SESSION_SECURE="maybe": ...`).
 //! - `publish = false`: this is the demos' support code, not a library to build on.
@@ -77,6 +81,6 @@ mod run;
 mod settings;
 
 pub use page::{SIGNUP_TEMPLATE, render_signup};
-pub use providers::registry;
+pub use providers::{Namespace, ProviderEntry, TestServer, TestStore, providers, registry};
 pub use run::{run, shutdown_signal};
 pub use settings::{DEFAULT_ADDR, Settings, USAGE, settings, settings_from};

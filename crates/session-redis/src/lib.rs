@@ -115,7 +115,8 @@
 //! - Cluster: the async cluster client (slot routing, MOVED/ASK, scripts loaded on every
 //!   master). To run any tool against a cluster, e.g. the conformance suite:
 //!   `SESSION_PROVIDER=redis SESSION_PROVIDER_CONFIG='cluster=true,addrs=127.0.0.1:7100|127.0.0.1:7101|127.0.0.1:7102,prefix=session:'`.
-//!   The tests start such a cluster themselves (`tests/support/cluster.rs`).
+//!   The tests start such a cluster themselves (`testing::cluster`, behind the feature
+//!   `test-support`).
 //! - Sentinel: the master's address comes from the first sentinel that answers; after a
 //!   connection failure or a `READONLY` answer (the old master was demoted) the next request
 //!   asks the sentinels again, so a failover needs no restart.
@@ -152,6 +153,8 @@ mod config;
 mod conn;
 mod scripts;
 mod store;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 use std::sync::Arc;
 

@@ -4,21 +4,21 @@
 // Test helpers outside #[test] functions panic on failure too: that is the point.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use session_redis::testing;
 
 use session_core::conformance;
 use session_core::{Provider, ProviderContext};
+use session_redis::testing::cluster::RedisCluster;
 use session_redis::{RedisProvider, RedisStore};
-use support::cluster::RedisCluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_cluster_passes_the_conformance_suite() {
-    let cluster = RedisCluster::start(3);
+    let cluster = RedisCluster::start(3).unwrap();
     let addrs = cluster.addrs().join("|");
     let report = conformance::run(&|ctx: ProviderContext| {
         let config = format!(
             "cluster=true,addrs={addrs},prefix={}",
-            support::unique_prefix()
+            testing::unique_prefix().unwrap()
         );
         async move { RedisProvider.open(&config, &ctx).await }
     })
@@ -37,10 +37,10 @@ async fn cluster_index_lags_and_heals() {
     use redis::AsyncCommands as _;
     use session_core::{RawStore, SessionId, Write};
 
-    let cluster = RedisCluster::start(3);
-    let prefix = support::unique_prefix();
+    let cluster = RedisCluster::start(3).unwrap();
+    let prefix = testing::unique_prefix().unwrap();
     let config = cluster.provider_config(&prefix).parse().unwrap();
-    let store = RedisStore::open(config, &support::context()).await.unwrap();
+    let store = RedisStore::open(config, &testing::context()).await.unwrap();
     assert!(store.is_cluster());
     let client = redis::cluster::ClusterClient::new(
         cluster
@@ -121,12 +121,12 @@ async fn cluster_index_lags_and_heals() {
 async fn cluster_lagging_score_keeps_the_session_live() {
     use session_core::{Inserted, RawStore, Saved, SessionId, Write};
 
-    let cluster = RedisCluster::start(3);
+    let cluster = RedisCluster::start(3).unwrap();
     let config = cluster
-        .provider_config(&support::unique_prefix())
+        .provider_config(&testing::unique_prefix().unwrap())
         .parse()
         .unwrap();
-    let store = RedisStore::open(config, &support::context()).await.unwrap();
+    let store = RedisStore::open(config, &testing::context()).await.unwrap();
     let now = 1_000_000;
     let write = |expires_at, owner| Write {
         body: b"data",

@@ -4,19 +4,17 @@
 // Test helpers outside #[test] functions panic on failure too: that is the point.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::{Manager, MockClock, Options, RawStore, Registry, SessionId, Write};
+use session_redis::testing::proxy::CountingProxy;
+use session_redis::testing::server::RedisServer;
 use session_redis::{RedisProvider, RedisStore};
-use support::proxy::CountingProxy;
-use support::server::RedisServer;
 
 async fn setup() -> (RedisServer, CountingProxy, Manager, MockClock) {
-    let server = RedisServer::start();
-    let proxy = CountingProxy::start(server.addr()).await;
+    let server = RedisServer::start().unwrap();
+    let proxy = CountingProxy::start(server.addr()).await.unwrap();
     let registry = Registry::new().with(RedisProvider).unwrap();
     let options = Options {
         provider: "redis".into(),
@@ -92,10 +90,12 @@ async fn commands_per_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_per_store_operation() {
-    let server = RedisServer::start();
-    let proxy = CountingProxy::start(server.addr()).await;
+    let server = RedisServer::start().unwrap();
+    let proxy = CountingProxy::start(server.addr()).await.unwrap();
     let config = format!("addr={}", proxy.addr()).parse().unwrap();
-    let store = RedisStore::open(config, &support::context()).await.unwrap();
+    let store = RedisStore::open(config, &session_redis::testing::context())
+        .await
+        .unwrap();
     proxy.take();
     let id = SessionId::generate(32).unwrap();
     let now = 1_000_000;

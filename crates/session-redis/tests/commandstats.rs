@@ -6,8 +6,6 @@
 // Test helpers outside #[test] functions panic on failure too: that is the point.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +13,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use session_core::{Clock, Manager, MockClock, Options, Registry, SessionId};
 use session_redis::RedisProvider;
-use support::server::RedisServer;
+use session_redis::testing::server::RedisServer;
 
 /// An idle lifetime of 600 s gives the store a 60 s index slack (a tenth, at most 60 s).
 const IDLE: Duration = Duration::from_secs(600);
@@ -28,7 +26,7 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let server = RedisServer::start();
+    let server = RedisServer::start().unwrap();
     let client = redis::Client::open(format!("redis://{}/", server.addr())).unwrap();
     let admin = client.get_multiplexed_async_connection().await.unwrap();
     let registry = Registry::new().with(RedisProvider).unwrap();

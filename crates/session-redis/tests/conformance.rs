@@ -3,7 +3,7 @@
 // Test helpers outside #[test] functions panic on failure too: that is the point.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use session_redis::testing;
 
 use session_core::conformance;
 use session_core::{Error, Manager, Options, Provider, ProviderContext, Registry};
@@ -11,13 +11,13 @@ use session_redis::RedisProvider;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_passes_the_conformance_suite() {
-    support::require_redis(support::LOCAL_REDIS).await;
+    testing::require_redis(testing::LOCAL_REDIS).await.unwrap();
     let report = conformance::run(&|ctx: ProviderContext| async move {
         // Every case gets its own prefix: the suite counts sessions.
         let config = format!(
             "addr={},prefix={}",
-            support::LOCAL_REDIS,
-            support::unique_prefix()
+            testing::LOCAL_REDIS,
+            testing::unique_prefix().unwrap()
         );
         RedisProvider.open(&config, &ctx).await
     })
@@ -28,12 +28,12 @@ async fn redis_passes_the_conformance_suite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_url_form_passes_the_conformance_suite() {
-    support::require_redis(support::LOCAL_REDIS).await;
+    testing::require_redis(testing::LOCAL_REDIS).await.unwrap();
     let report = conformance::run(&|ctx: ProviderContext| async move {
         let config = format!(
             "redis://{}/3?prefix={}",
-            support::LOCAL_REDIS,
-            support::unique_prefix()
+            testing::LOCAL_REDIS,
+            testing::unique_prefix().unwrap()
         );
         RedisProvider.open(&config, &ctx).await
     })
@@ -45,14 +45,15 @@ async fn redis_url_form_passes_the_conformance_suite() {
 /// requires a password, and a wrong password is an error at open, not a hang.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn positional_form_with_password() {
-    let server = support::server::RedisServer::start_with(&[
+    let server = testing::server::RedisServer::start_with(&[
         "--save",
         "",
         "--appendonly",
         "no",
         "--requirepass",
         "s3cret",
-    ]);
+    ])
+    .unwrap();
     let registry = Registry::new().with(RedisProvider).unwrap();
     let options = |config: String| Options {
         provider: "redis".into(),
@@ -86,14 +87,15 @@ async fn unix_socket() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("redis.sock");
     let socket = socket.to_str().unwrap();
-    let _server = support::server::RedisServer::start_with(&[
+    let _server = testing::server::RedisServer::start_with(&[
         "--save",
         "",
         "--appendonly",
         "no",
         "--unixsocket",
         socket,
-    ]);
+    ])
+    .unwrap();
     let registry = Registry::new().with(RedisProvider).unwrap();
     let options = Options {
         provider: "redis".into(),

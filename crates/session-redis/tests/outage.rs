@@ -5,14 +5,12 @@
 // Test helpers outside #[test] functions panic on failure too: that is the point.
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use session_core::{Error, Manager, Options, Registry};
 use session_redis::RedisProvider;
-use support::server::RedisServer;
+use session_redis::testing::server::RedisServer;
 
 async fn manager_for(server: &RedisServer) -> Manager {
     let registry = Registry::new().with(RedisProvider).unwrap();
@@ -138,11 +136,11 @@ async fn outage(server: &mut RedisServer, manager: &Manager) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn outage_then_restart_without_persistence() {
-    let mut server = RedisServer::start();
+    let mut server = RedisServer::start().unwrap();
     let manager = manager_for(&server).await;
     let cookies = outage(&mut server, &manager).await;
 
-    server.restart();
+    server.restart().unwrap();
     // Same manager, not rebuilt. The data is gone (no persistence), which reads as an
     // unknown session, and new sessions work again.
     assert_eq!(get(&manager, &cookies[0], "user").await.unwrap(), None);
@@ -163,11 +161,12 @@ async fn outage_then_restart_with_aof_keeps_the_data() {
         "yes",
         "--appendfsync",
         "always",
-    ]);
+    ])
+    .unwrap();
     let manager = manager_for(&server).await;
     let cookies = outage(&mut server, &manager).await;
 
-    server.restart();
+    server.restart().unwrap();
     for (i, cookie) in cookies.iter().enumerate() {
         assert_eq!(
             get(&manager, cookie, "user").await.unwrap(),

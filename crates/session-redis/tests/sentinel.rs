@@ -4,26 +4,26 @@
 // Test helpers outside #[test] functions panic on failure too: that is the point.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use session_redis::testing;
 
 use std::time::{Duration, Instant};
 
 use session_core::conformance;
 use session_core::{Manager, Options, Provider, ProviderContext, Registry};
 use session_redis::RedisProvider;
-use support::server::{RedisServer, redis_cli};
+use session_redis::testing::server::{RedisServer, redis_cli};
 
 const MASTER: &str = "sessions-master";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sentinel_passes_the_conformance_suite() {
-    let master = RedisServer::start();
-    let sentinel = RedisServer::start_sentinel(MASTER, master.port());
+    let master = RedisServer::start().unwrap();
+    let sentinel = RedisServer::start_sentinel(MASTER, master.port()).unwrap();
     let sentinel_addr = sentinel.addr();
     let report = conformance::run(&|ctx: ProviderContext| {
         let config = format!(
             "ha_mode=sentinel,master_name={MASTER},sentinel_addrs={sentinel_addr},prefix={}",
-            support::unique_prefix()
+            testing::unique_prefix().unwrap()
         );
         async move { RedisProvider.open(&config, &ctx).await }
     })
@@ -38,7 +38,7 @@ fn pair(set_cookie: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_manager_follows_a_failover() {
-    let mut master = RedisServer::start();
+    let mut master = RedisServer::start().unwrap();
     let replica_of = master.port().to_string();
     let replica = RedisServer::start_with(&[
         "--save",
@@ -48,8 +48,9 @@ async fn the_same_manager_follows_a_failover() {
         "--replicaof",
         "127.0.0.1",
         &replica_of,
-    ]);
-    let sentinel = RedisServer::start_sentinel(MASTER, master.port());
+    ])
+    .unwrap();
+    let sentinel = RedisServer::start_sentinel(MASTER, master.port()).unwrap();
 
     let registry = Registry::new().with(RedisProvider).unwrap();
     let options = Options {
@@ -65,7 +66,7 @@ async fn the_same_manager_follows_a_failover() {
     session.set("user", "alice").await.unwrap();
     let cookie = pair(&session.commit().await.unwrap().set_cookie.unwrap());
     // The write must have reached the replica before the master dies.
-    let acked = redis_cli(master.port(), &["WAIT", "1", "10000"]);
+    let acked = redis_cli(master.port(), &["WAIT", "1", "10000"]).unwrap();
     assert_eq!(
         acked.trim(),
         "1",
@@ -77,7 +78,7 @@ async fn the_same_manager_follows_a_failover() {
     // promoted replica and no longer flags it as down or failing over.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let reply = redis_cli(sentinel.port(), &["SENTINEL", "MASTER", MASTER]);
+        let reply = redis_cli(sentinel.port(), &["SENTINEL", "MASTER", MASTER]).unwrap();
         let fields: Vec<&str> = reply.lines().collect();
         let field = |name: &str| {
             fields

@@ -8,11 +8,11 @@ use anyhow::Result;
 
 use super::figures::Http;
 use super::plan::Plan;
-use super::process::need_tool;
 use super::redis::{redis_cli, redis_commandstats};
 use super::report::Report;
 use super::stats::PerRequest;
 use super::{Bench, HANDLERS, REDIS_PORT};
+use crate::services::{REDIS_TOOLS, ensure_tools};
 
 impl Bench {
     pub(super) fn memory(&self, report: &mut Report) -> Result<()> {
@@ -34,7 +34,7 @@ impl Bench {
     }
 
     pub(super) fn redis(&self, report: &mut Report) -> Result<()> {
-        need_tool("redis-server", "apt-get install -y redis-server")?;
+        ensure_tools(REDIS_TOOLS)?;
         self.build(&[
             "srv-memory",
             "srv-redis-ours",

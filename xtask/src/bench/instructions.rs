@@ -17,10 +17,11 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail, ensure};
 
 use super::client::Conn;
-use super::process::{free_port, need_tool};
+use super::process::free_port;
 use super::report::Report;
 use super::stats::median;
 use super::{Bench, HANDLERS};
+use crate::services::ensure_tools;
 
 /// Sessions created before counting; every later request carries one of their cookies.
 const SEEDED: usize = 500;
@@ -50,8 +51,7 @@ pub(super) struct Instructions {
 
 impl Bench {
     pub(super) fn instructions(&self, report: &mut Report) -> Result<()> {
-        need_tool("valgrind", "apt-get install -y valgrind")?;
-        need_tool("callgrind_control", "apt-get install -y valgrind")?;
+        ensure_tools(&[("valgrind", "valgrind"), ("callgrind_control", "valgrind")])?;
         self.build(&["srv-memory"])?;
         let mut counts = Instructions {
             requests: self.plan.callgrind_requests,

@@ -1,5 +1,6 @@
 //! `cargo xtask bench [--quick] [--only SECTION,...]`: benchmarks against the crates users
-//! would pick instead, written to `BENCHMARKS.md`.
+//! would pick instead, written to `BENCHMARKS.md`. The programs it runs are installed like
+//! the test services (see [`crate::services`]).
 //!
 //! Everything runs from the separate workspace in `bench/` (its own lock file and target
 //! directory), so the comparison crates never enter the main build. Sections:
@@ -52,10 +53,35 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::services::{Tool, ensure_tools};
 use crate::workspace_root;
 use plan::{Options, Plan};
-use process::need_tool;
 use report::Report;
+
+/// What `cargo xtask bench --help` prints.
+pub const HELP: &str = "\
+usage: cargo xtask bench [--quick] [--only SECTION,...]
+
+Builds the bench/ workspace in release mode, runs the benchmarks against the crates users
+would pick instead (tower-sessions, actix-session) and writes BENCHMARKS.md, with
+bench/NOTES.md appended. Not part of `cargo xtask test`; a full run takes about an hour.
+
+Sections: memory (HTTP, memory provider), instructions (the same servers under valgrind's
+callgrind), redis (a private redis-server on port 6390), sql (PostgreSQL and MariaDB on their
+standard ports), scale (1,000,000 sessions), codec (criterion).
+
+The programs it runs are installed when missing: wrk and taskset always, valgrind for
+instructions, redis-server and redis-cli for redis, and PostgreSQL and MariaDB are started for
+sql, the way `cargo xtask test` does it: with apt when run as root on Debian, otherwise it
+stops with a message naming what to install.
+
+options:
+  --quick             shorter runs (fewer repetitions, shorter measurements)
+  --only SECTION,...  run only these sections (comma-separated, from the list above)
+  -h, --help          this text";
+
+/// Programs every section runs: the load generator and the core pinning.
+const TOOLS: &[Tool] = &[("wrk", "wrk"), ("taskset", "util-linux")];
 
 const HANDLERS: [&str; 3] = ["untouched", "read", "write"];
 const SECTIONS: [&str; 6] = ["memory", "instructions", "redis", "sql", "scale", "codec"];
@@ -78,8 +104,7 @@ pub fn main(rest: &[String]) -> Result<()> {
         plan,
     };
     std::fs::create_dir_all(&bench.work)?;
-    need_tool("wrk", "apt-get install -y wrk")?;
-    need_tool("taskset", "apt-get install -y util-linux")?;
+    ensure_tools(TOOLS)?;
 
     let load_before = machine::load_average();
     let mut report = Report::default();
@@ -152,5 +177,17 @@ impl Bench {
 
     fn binary(&self, name: &str) -> PathBuf {
         self.bin.join(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_names_every_section() {
+        for section in SECTIONS {
+            assert!(HELP.contains(section), "{section} missing from:\n{HELP}");
+        }
     }
 }

@@ -27,7 +27,7 @@ impl Options {
                         bail!("unknown section {bad:?}; sections: {}", SECTIONS.join(", "));
                     }
                 }
-                other => bail!("unknown bench option {other:?} (use --quick, --only SECTIONS)"),
+                other => bail!("unknown bench option {other:?}\n\n{}", super::HELP),
             }
         }
         Ok(Options {

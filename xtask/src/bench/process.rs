@@ -130,18 +130,6 @@ pub(super) fn wait_for_port(port: u16, limit: Duration) -> Result<()> {
     bail!("nothing listens on 127.0.0.1:{port} after {limit:?}")
 }
 
-pub(super) fn need_tool(name: &str, install: &str) -> Result<()> {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        bail!("`{name}` is not installed: {install}");
-    }
-    Ok(())
-}
-
 /// Runs a command that prints `name value` lines; returns them (values parsed as numbers).
 pub(super) fn run_lines(cmd: &mut Command) -> Result<Vec<(String, f64)>> {
     eprintln!("bench: running {cmd:?}");

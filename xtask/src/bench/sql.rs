@@ -37,6 +37,7 @@ impl Bench {
     }
 
     fn sql_one(&self, db: Db, out: &mut Sql) -> Result<()> {
+        crate::services::ensure_ports(&[db.port()])?;
         db.create_database()?;
         let package = db.package();
         self.build(&[package])?;

@@ -1,6 +1,4 @@
-//! A private `redis-server` started by a test, killed when the guard drops.
-//!
-//! Only std and `tempfile`, so other tools (the xtask) can include this file as a module.
+//! A private `redis-server` child process, killed when its guard drops.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -8,22 +6,24 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::TestServerError;
+
 /// How long a server may take to answer PING after it was spawned.
 const STARTUP_LIMIT: Duration = Duration::from_secs(30);
 
 /// A free loopback TCP port (the kernel's pick). `also_free(port)` lets the caller demand
 /// more, e.g. the cluster bus port `port + 10000`.
-pub fn free_port(also_free: impl Fn(u16) -> bool) -> u16 {
+pub fn free_port(also_free: impl Fn(u16) -> bool) -> Result<u16, TestServerError> {
     for _ in 0..200 {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
-            .expect("cannot bind a loopback port");
+            .map_err(TestServerError::io("cannot bind a loopback port"))?;
         if also_free(port) {
-            return port;
+            return Ok(port);
         }
     }
-    panic!("found no free loopback port");
+    Err(TestServerError::NoFreePort)
 }
 
 /// Whether `port` can be bound on loopback right now.
@@ -49,14 +49,20 @@ pub fn answers_ping(port: u16) -> bool {
 }
 
 /// Runs `redis-cli -p <port> <args>` and returns its standard output.
-pub fn redis_cli(port: u16, args: &[&str]) -> String {
+pub fn redis_cli(port: u16, args: &[&str]) -> Result<String, TestServerError> {
     let output = Command::new("redis-cli")
         .arg("-p")
         .arg(port.to_string())
         .args(args)
         .output()
-        .expect("cannot run redis-cli (is redis-tools installed?)");
-    String::from_utf8_lossy(&output.stdout).into_owned()
+        .map_err(TestServerError::io(
+            "cannot run redis-cli (is redis-tools installed?)",
+        ))?;
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn temp_dir() -> Result<tempfile::TempDir, TestServerError> {
+    tempfile::tempdir().map_err(TestServerError::io("cannot create a temp dir"))
 }
 
 /// One `redis-server` child process on a private port and directory.
@@ -71,22 +77,22 @@ pub struct RedisServer {
 
 impl RedisServer {
     /// Starts a server with no persistence on a free port.
-    pub fn start() -> Self {
+    pub fn start() -> Result<Self, TestServerError> {
         Self::start_with(&["--save", "", "--appendonly", "no"])
     }
 
     /// Starts a server on a free port in a fresh temporary directory with these extra
     /// arguments (e.g. `--appendonly yes --appendfsync always`).
-    pub fn start_with(extra: &[&str]) -> Self {
-        let tmp = tempfile::tempdir().expect("cannot create a temp dir");
-        let port = free_port(|_| true);
-        let mut server = Self::start_in(tmp.path(), port, extra);
+    pub fn start_with(extra: &[&str]) -> Result<Self, TestServerError> {
+        let tmp = temp_dir()?;
+        let port = free_port(|_| true)?;
+        let mut server = Self::start_in(tmp.path(), port, extra)?;
         server._tmp = Some(tmp);
-        server
+        Ok(server)
     }
 
     /// Starts a server on `port` with its files in `dir` (kept by the caller).
-    pub fn start_in(dir: &Path, port: u16, extra: &[&str]) -> Self {
+    pub fn start_in(dir: &Path, port: u16, extra: &[&str]) -> Result<Self, TestServerError> {
         let mut server = RedisServer {
             child: None,
             config_file: None,
@@ -95,15 +101,15 @@ impl RedisServer {
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
             _tmp: None,
         };
-        server.spawn();
-        server
+        server.spawn()?;
+        Ok(server)
     }
 
     /// Starts a Redis Sentinel on a free port that monitors the master on `master_port` under
     /// `master_name`, with a quorum of one and a one-second down-after time.
-    pub fn start_sentinel(master_name: &str, master_port: u16) -> Self {
-        let tmp = tempfile::tempdir().expect("cannot create a temp dir");
-        let port = free_port(|_| true);
+    pub fn start_sentinel(master_name: &str, master_port: u16) -> Result<Self, TestServerError> {
+        let tmp = temp_dir()?;
+        let port = free_port(|_| true)?;
         // Sentinel rewrites its config file, so it lives in the temp dir.
         let config_file = tmp.path().join("sentinel.conf");
         std::fs::write(
@@ -114,7 +120,7 @@ impl RedisServer {
                  sentinel failover-timeout {master_name} 10000\n"
             ),
         )
-        .expect("cannot write sentinel.conf");
+        .map_err(TestServerError::io("cannot write sentinel.conf"))?;
         let mut server = RedisServer {
             child: None,
             config_file: Some(config_file),
@@ -123,11 +129,11 @@ impl RedisServer {
             extra: vec!["--sentinel".into()],
             _tmp: Some(tmp),
         };
-        server.spawn();
-        server
+        server.spawn()?;
+        Ok(server)
     }
 
-    fn spawn(&mut self) {
+    fn spawn(&mut self) -> Result<(), TestServerError> {
         let mut command = Command::new("redis-server");
         if let Some(config_file) = &self.config_file {
             command.arg(config_file);
@@ -145,27 +151,27 @@ impl RedisServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("cannot start redis-server (is it installed?)");
-        self.child = Some(child);
+            .map_err(TestServerError::io(
+                "cannot start redis-server (is it installed?)",
+            ))?;
+        let child = self.child.insert(child);
         let deadline = Instant::now() + STARTUP_LIMIT;
         while !answers_ping(self.port) {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!(
-                    "redis-server on port {} exited at start: {status}",
-                    self.port
-                );
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(TestServerError::ExitedAtStart {
+                    port: self.port,
+                    status,
+                });
             }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on port {} did not answer PING",
-                self.port
-            );
+            if Instant::now() >= deadline {
+                return Err(TestServerError::NoPing {
+                    port: self.port,
+                    limit: STARTUP_LIMIT,
+                });
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(())
     }
 
     /// The TCP port.
@@ -187,9 +193,9 @@ impl RedisServer {
     }
 
     /// Starts the server again on the same port and directory with the same arguments.
-    pub fn restart(&mut self) {
+    pub fn restart(&mut self) -> Result<(), TestServerError> {
         self.kill();
-        self.spawn();
+        self.spawn()
     }
 }
 

@@ -1,10 +1,8 @@
-//! A throwaway Redis Cluster of three masters on free loopback ports, for tests and tools.
-//!
-//! Only std and `tempfile` (plus `server.rs`), so the xtask can reuse it. Start it, point the
-//! provider at it, drop the guard to kill every node:
+//! A throwaway Redis Cluster of masters on free loopback ports, for tests and tools. Start
+//! it, point the provider at it, drop the guard to kill every node:
 //!
 //! ```text
-//! let cluster = RedisCluster::start(3);
+//! let cluster = RedisCluster::start(3)?;
 //! // SESSION_PROVIDER=redis
 //! // SESSION_PROVIDER_CONFIG=cluster=true,addrs=127.0.0.1:P1|127.0.0.1:P2|127.0.0.1:P3
 //! let config = cluster.provider_config("session:");
@@ -12,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::TestServerError;
 use super::server::{RedisServer, free_port, port_is_free, redis_cli};
 
 /// How long the nodes may take to agree that the cluster is up.
@@ -26,19 +25,24 @@ pub struct RedisCluster {
 impl RedisCluster {
     /// Starts `masters` nodes (at least 3), joins them with `redis-cli --cluster create` and
     /// waits until every node reports `cluster_state:ok`.
-    pub fn start(masters: usize) -> Self {
-        assert!(masters >= 3, "Redis Cluster needs at least three masters");
-        let tmp = tempfile::tempdir().expect("cannot create a temp dir");
+    pub fn start(masters: usize) -> Result<Self, TestServerError> {
+        if masters < 3 {
+            return Err(TestServerError::TooFewMasters(masters));
+        }
+        let tmp = tempfile::tempdir().map_err(TestServerError::io("cannot create a temp dir"))?;
         let mut nodes = Vec::new();
         let mut taken: Vec<u16> = Vec::new();
         for _ in 0..masters {
             // The cluster bus listens on port + 10000: both must be free.
             let port = free_port(|p| {
                 !taken.contains(&p) && p.checked_add(10_000).is_some_and(port_is_free)
-            });
+            })?;
             taken.push(port);
             let dir = tmp.path().join(format!("node-{port}"));
-            std::fs::create_dir_all(&dir).expect("cannot create a node dir");
+            std::fs::create_dir_all(&dir).map_err(TestServerError::io(format!(
+                "cannot create {}",
+                dir.display()
+            )))?;
             let config_file = dir.join(format!("nodes-{port}.conf"));
             let config_file = config_file.to_string_lossy().into_owned();
             nodes.push(RedisServer::start_in(
@@ -54,36 +58,34 @@ impl RedisCluster {
                     "--appendonly",
                     "no",
                 ],
-            ));
+            )?);
         }
         let addrs: Vec<String> = nodes.iter().map(RedisServer::addr).collect();
         let mut args = vec!["--cluster", "create"];
         args.extend(addrs.iter().map(String::as_str));
         args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
-        let out = redis_cli(nodes[0].port(), &args);
-        assert!(
-            out.contains("All 16384 slots covered"),
-            "redis-cli --cluster create failed:\n{out}"
-        );
+        let out = redis_cli(nodes[0].port(), &args)?;
+        if !out.contains("All 16384 slots covered") {
+            return Err(TestServerError::ClusterCreate(out));
+        }
         let cluster = RedisCluster { nodes, _tmp: tmp };
-        cluster.wait_until_ok();
-        cluster
+        cluster.wait_until_ok()?;
+        Ok(cluster)
     }
 
-    fn wait_until_ok(&self) {
+    fn wait_until_ok(&self) -> Result<(), TestServerError> {
         let deadline = Instant::now() + FORMATION_LIMIT;
         loop {
-            let ok = self
-                .nodes
-                .iter()
-                .all(|n| redis_cli(n.port(), &["cluster", "info"]).contains("cluster_state:ok"));
-            if ok {
-                return;
+            let mut ok = true;
+            for node in &self.nodes {
+                ok &= redis_cli(node.port(), &["cluster", "info"])?.contains("cluster_state:ok");
             }
-            assert!(
-                Instant::now() < deadline,
-                "the cluster did not reach cluster_state:ok"
-            );
+            if ok {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(TestServerError::ClusterNotOk(FORMATION_LIMIT));
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::TestServerError;
+
 /// The running proxy; it stops with the test's runtime.
 pub struct CountingProxy {
     port: u16,
@@ -15,11 +17,14 @@ pub struct CountingProxy {
 
 impl CountingProxy {
     /// Listens on a free loopback port and forwards every connection to `upstream`.
-    pub async fn start(upstream: String) -> Self {
+    pub async fn start(upstream: String) -> Result<Self, TestServerError> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
-            .expect("cannot bind the proxy port");
-        let port = listener.local_addr().expect("proxy address").port();
+            .map_err(TestServerError::io("cannot bind the proxy port"))?;
+        let port = listener
+            .local_addr()
+            .map_err(TestServerError::io("cannot read the proxy's address"))?
+            .port();
         let commands = Arc::new(AtomicU64::new(0));
         let counter = commands.clone();
         tokio::spawn(async move {
@@ -33,7 +38,7 @@ impl CountingProxy {
                 });
             }
         });
-        CountingProxy { port, commands }
+        Ok(CountingProxy { port, commands })
     }
 
     /// `127.0.0.1:<port>`.
