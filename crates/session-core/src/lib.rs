@@ -56,6 +56,7 @@ pub mod options;
 mod protect;
 pub mod record;
 pub mod registry;
+pub mod response;
 pub mod session;
 pub mod store;
 mod values;
@@ -72,6 +73,7 @@ pub use id::SessionId;
 pub use manager::{GcHandle, Manager, SessionData};
 pub use options::{Options, SameSite, SigningKeys};
 pub use registry::Registry;
+pub use response::{HeaderName, ResponseHeaders};
 pub use session::{Commit, MAX_OWNER_LEN, Session};
 pub use store::{
     Capabilities, Inserted, Moved, Provider, ProviderContext, RawStore, Saved, Stored, Version,
