@@ -3,26 +3,26 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+
+use crate::headers::Headers;
 
 /// Builds the response sent when the session fails (at commit, or from a handler's
 /// [`SessionError`]). Replace it with [`crate::SessionMiddleware::on_error`].
 pub type ErrorHook = Arc<dyn Fn(&session_core::Error) -> HttpResponse + Send + Sync>;
 
-/// The default [`ErrorHook`]: core's mapping ([`session_core::Error::http_status`]: 503 for
-/// backend failures, 500 otherwise) with core's short plain-text
-/// [`session_core::Error::public_message`], which reveals no details (they are logged
-/// instead), and `Cache-Control: no-store`.
+/// The default [`ErrorHook`]: core's answer to the error
+/// ([`session_core::Error::http_status`], the [`session_core::Error::public_message`] as
+/// plain text, `Cache-Control: no-store`; see [`session_core::response`]), in actix-web's
+/// types.
 pub fn default_error_response(error: &session_core::Error) -> HttpResponse {
-    HttpResponse::build(status_for(error))
-        .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .content_type("text/plain; charset=utf-8")
-        .body(error.public_message())
+    let mut response = HttpResponse::with_body(status(error), error.public_message());
+    error.write_headers(&mut Headers(response.headers_mut()));
+    response.map_into_boxed_body()
 }
 
-/// [`session_core::Error::http_status`] as an actix-web status.
-pub fn status_for(error: &session_core::Error) -> StatusCode {
+/// Core's status for `error` in actix-web's type.
+fn status(error: &session_core::Error) -> StatusCode {
     // Core only answers standard codes; the fallback keeps this total.
     StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
@@ -38,7 +38,7 @@ pub struct SessionError(#[from] pub session_core::Error);
 
 impl ResponseError for SessionError {
     fn status_code(&self) -> StatusCode {
-        status_for(&self.0)
+        status(&self.0)
     }
 
     fn error_response(&self) -> HttpResponse {

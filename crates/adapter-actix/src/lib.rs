@@ -11,13 +11,15 @@
 //! - **Headers as strings.** actix-web 4 uses `http` 0.2 and `cookie` 0.16 internally, while
 //!   core speaks `cookie` 0.18. The adapter only moves header strings across, so the two never
 //!   meet.
-//! - **`Cache-Control: no-store`** on every response that carries the session `Set-Cookie`,
-//!   so no cache can hand one user's session ID to another.
+//! - **Core decides what the response carries** ([`session_core::response`], the same for
+//!   every adapter): the session `Set-Cookie` with `Cache-Control: no-store` and
+//!   `Vary: Cookie`, so no cache can hand one user's session ID to another; the status,
+//!   message and log level of an error. This crate only copies that into actix-web's types.
 //! - **Failures.** If the commit fails, the response is replaced by the error hook's (by
-//!   default core's mapping, shared by every adapter: [`session_core::Error::http_status`],
-//!   503 for backend failures and 500 otherwise, with [`session_core::Error::public_message`];
-//!   replace it with [`SessionMiddleware::on_error`]) and carries **no** `Set-Cookie`: an
-//!   outage must never replace or remove the client's ID. A handler returning [`SessionError`]
+//!   default core's answer: [`session_core::Error::http_status`], 503 for backend failures,
+//!   413 for a record over `max_record_size`, 500 for bugs, with
+//!   [`session_core::Error::public_message`]; replace it with [`SessionMiddleware::on_error`])
+//!   and carries **no** `Set-Cookie`: an outage must never replace or remove the client's ID. A handler returning [`SessionError`]
 //!   (what `?` makes of a [`session_core::Error`]) gets the same hook, so both paths look
 //!   alike.
 //! - **Commit after every handler**, whatever its status: what a handler changed before
@@ -152,8 +154,9 @@
 
 mod error;
 mod extract;
+mod headers;
 mod middleware;
 
-pub use error::{ErrorHook, SessionError, default_error_response, status_for};
+pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, Session};
 pub use middleware::{SessionMiddleware, SessionService};

@@ -8,20 +8,23 @@ use actix_web::Error;
 use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::{CACHE_CONTROL, COOKIE, HeaderMap, HeaderValue, SET_COOKIE, VARY};
+use actix_web::http::header::COOKIE;
 use futures_util::future::LocalBoxFuture;
 use session_core::Manager;
 
 use crate::error::{ErrorHook, SessionError, default_error_response};
+use crate::headers::Headers;
 
 /// actix-web middleware that gives every request a [`session_core::Session`].
 ///
 /// Per request: the `Cookie` headers go to [`Manager::load`] (lazy: no provider call until the
 /// handler touches the session), the session is put in the request extensions for the
 /// [`crate::Session`] and [`crate::Flash`] extractors, the handler runs, then the session is
-/// committed. On success the `Set-Cookie` core asks for is appended, with
-/// `Cache-Control: no-store` and `Vary: Cookie`. On failure the response is replaced by the [`ErrorHook`]'s,
-/// without any `Set-Cookie`, so an outage never replaces the client's session ID.
+/// committed. On success the response gets what core's
+/// [`Commit::write_headers`](session_core::Commit::write_headers) asks for (a `Set-Cookie`
+/// with `Cache-Control: no-store` and `Vary: Cookie`). On failure the response is replaced by
+/// the [`ErrorHook`]'s, without any `Set-Cookie`, so an outage never replaces the client's
+/// session ID.
 #[derive(Clone)]
 pub struct SessionMiddleware {
     manager: Manager,
@@ -115,11 +118,14 @@ where
                 .response()
                 .error()
                 .and_then(|e| e.as_error::<SessionError>())
-                .map(|e| on_error(&e.0));
+                .map(|e| {
+                    e.0.log("session error returned by a handler");
+                    on_error(&e.0)
+                });
             let commit = match session.commit().await {
                 Ok(commit) => commit,
                 Err(e) => {
-                    log_failure(&e);
+                    e.log("session commit failed");
                     return Ok(res.into_response(on_error(&e)).map_into_right_body());
                 }
             };
@@ -127,45 +133,11 @@ where
                 Some(replacement) => res.into_response(replacement).map_into_right_body(),
                 None => res.map_into_left_body(),
             };
-            if let Some(set_cookie) = commit.set_cookie {
-                match HeaderValue::from_str(&set_cookie) {
-                    Ok(value) => mark_set_cookie(res.headers_mut(), value),
-                    Err(_) => {
-                        // Core validates cookie names, paths and domains at config time, so
-                        // this is unreachable in practice; never send a broken header.
-                        let e = session_core::Error::config(
-                            "cookie",
-                            "Set-Cookie is not a valid header value",
-                        );
-                        log_failure(&e);
-                        return Ok(res.into_response(on_error(&e)).map_into_right_body());
-                    }
-                }
+            if let Err(e) = commit.write_headers(&mut Headers(res.headers_mut())) {
+                e.log("session headers refused");
+                return Ok(res.into_response(on_error(&e)).map_into_right_body());
             }
             Ok(res)
         })
-    }
-}
-
-/// Adds the session cookie and the headers that keep shared caches from storing it.
-fn mark_set_cookie(headers: &mut HeaderMap, value: HeaderValue) {
-    headers.append(SET_COOKIE, value);
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let varies = headers.get_all(VARY).any(|v| {
-        v.to_str().is_ok_and(|s| {
-            s.split(',')
-                .any(|h| h.trim() == "*" || h.trim().eq_ignore_ascii_case("cookie"))
-        })
-    });
-    if !varies {
-        headers.append(VARY, HeaderValue::from_static("Cookie"));
-    }
-}
-
-fn log_failure(error: &session_core::Error) {
-    if error.is_backend() {
-        tracing::warn!(error = %error, "session commit failed: provider unavailable");
-    } else {
-        tracing::error!(error = %error, "session commit failed");
     }
 }

@@ -7,27 +7,29 @@ use std::task::{Context, Poll};
 
 use axum::BoxError;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
-use axum::http::{HeaderMap, HeaderValue, Request, Response};
+use axum::http::header::COOKIE;
+use axum::http::{Request, Response};
 use session_core::{Error, Manager};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::error::{ErrorHandler, HandlerError, default_error_response};
+use crate::error::{ErrorHook, HandlerError, default_error_response};
+use crate::headers::Headers;
 
 /// Adds a session to every request of the routes it wraps.
 ///
 /// Per request: the `Cookie` headers go to [`Manager::load`] (lazy: no provider call yet), the
 /// [`session_core::Session`] goes into the request extensions for the
 /// [`Session`](crate::Session) extractor, and after the handler [`session_core::Session::commit`]
-/// persists the changes. A `Set-Cookie` from the commit is appended together with
-/// `Cache-Control: no-store` and `Vary: Cookie`. A failed commit replaces the response with the
-/// error handler's, and never sends a `Set-Cookie`: a backend outage must not rotate or remove
-/// the client's cookie.
+/// persists the changes. The response then gets what core's
+/// [`Commit::write_headers`](session_core::Commit::write_headers) asks for (a `Set-Cookie`
+/// with `Cache-Control: no-store` and `Vary: Cookie`). A failed commit replaces the response
+/// with the [`ErrorHook`]'s, and never sends a `Set-Cookie`: a backend outage must not rotate
+/// or remove the client's cookie.
 #[derive(Clone)]
 pub struct SessionLayer {
     manager: Manager,
-    on_error: ErrorHandler,
+    on_error: ErrorHook,
 }
 
 impl std::fmt::Debug for SessionLayer {
@@ -40,7 +42,7 @@ impl std::fmt::Debug for SessionLayer {
 
 impl SessionLayer {
     /// A layer over `manager`, answering session failures with [`default_error_response`]
-    /// (503 for backend errors, 500 otherwise).
+    /// (core's status and message for the error).
     pub fn new(manager: Manager) -> Self {
         SessionLayer {
             manager,
@@ -48,14 +50,14 @@ impl SessionLayer {
         }
     }
 
-    /// Replaces the error response. `handler` gets the failed commit's error, or the error a
-    /// handler returned as [`SessionError`](crate::SessionError); whatever it answers is sent
-    /// without a `Set-Cookie` when the commit failed.
-    pub fn with_error_handler(
+    /// Replaces the response built for a session failure. `hook` gets the failed commit's
+    /// error, or the error a handler returned as [`SessionError`](crate::SessionError);
+    /// whatever it answers is sent without a `Set-Cookie` when the commit failed.
+    pub fn on_error(
         mut self,
-        handler: impl Fn(&Error) -> axum::response::Response + Send + Sync + 'static,
+        hook: impl Fn(&Error) -> axum::response::Response + Send + Sync + 'static,
     ) -> Self {
-        self.on_error = Arc::new(handler);
+        self.on_error = Arc::new(hook);
         self
     }
 
@@ -82,7 +84,7 @@ impl<S> Layer<S> for SessionLayer {
 pub struct SessionService<S> {
     inner: S,
     manager: Manager,
-    on_error: ErrorHandler,
+    on_error: ErrorHook,
 }
 
 impl<S> std::fmt::Debug for SessionService<S> {
@@ -142,7 +144,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         session: Option<session_core::Session>,
-        on_error: ErrorHandler,
+        on_error: ErrorHook,
         finishing: Option<BoxFuture<axum::response::Response>>,
     }
 }
@@ -189,47 +191,22 @@ where
 fn complete(
     mut response: axum::response::Response,
     commit: session_core::Result<session_core::Commit>,
-    on_error: &ErrorHandler,
+    on_error: &ErrorHook,
 ) -> axum::response::Response {
     let commit = match commit {
         Ok(commit) => commit,
         Err(e) => {
-            tracing::error!(error = %e, "session commit failed; answering with the error handler");
+            e.log("session commit failed");
             return on_error(&e);
         }
     };
     if let Some(HandlerError(e)) = response.extensions_mut().remove::<HandlerError>() {
-        tracing::error!(error = %e, "session error returned by a handler");
+        e.log("session error returned by a handler");
         response = on_error(&e);
     }
-    if let Some(set_cookie) = commit.set_cookie {
-        match HeaderValue::try_from(set_cookie) {
-            Ok(value) => mark_set_cookie(response.headers_mut(), value),
-            // Core validates every cookie attribute at config time, so this means a bug; never
-            // send a broken header.
-            Err(e) => {
-                tracing::error!(error = %e, "session Set-Cookie is not a valid header value");
-                return on_error(&Error::config(
-                    "cookie",
-                    "Set-Cookie is not a valid header value",
-                ));
-            }
-        }
+    if let Err(e) = commit.write_headers(&mut Headers(response.headers_mut())) {
+        e.log("session headers refused");
+        return on_error(&e);
     }
     response
-}
-
-/// Adds the session cookie and the headers that keep shared caches from storing it.
-fn mark_set_cookie(headers: &mut HeaderMap, value: HeaderValue) {
-    headers.append(SET_COOKIE, value);
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let varies = headers.get_all(VARY).iter().any(|v| {
-        v.to_str().is_ok_and(|s| {
-            s.split(',')
-                .any(|h| h.trim() == "*" || h.trim().eq_ignore_ascii_case("cookie"))
-        })
-    });
-    if !varies {
-        headers.append(VARY, HeaderValue::from_static("Cookie"));
-    }
 }

@@ -38,17 +38,20 @@
 //! # Design choices
 //!
 //! - **Commit after the handler, in the layer.** The handler never calls `commit`; the layer
-//!   does it once the response is built, then adds `Set-Cookie` with `Cache-Control: no-store`
-//!   (a cached response must not hand one user's session to another) and `Vary: Cookie`.
-//! - **Errors never touch the cookie.** When the commit fails (the backend is down, or a
-//!   handler swallowed a backend error, which core remembers), the response is replaced by the
-//!   error handler's and carries no `Set-Cookie`: a client whose session could not be read
-//!   keeps its ID and finds its data once the backend is back. The default handler is core's
-//!   mapping, shared by every adapter ([`session_core::Error::http_status`]: 503 for backend
-//!   errors, 500 otherwise, with [`session_core::Error::public_message`]); replace it with
-//!   [`SessionLayer::with_error_handler`].
+//!   does it once the response is built, then writes the headers core's response rule asks
+//!   for ([`session_core::response`], the same for every adapter): `Set-Cookie` with
+//!   `Cache-Control: no-store` (a cached response must not hand one user's session to
+//!   another) and `Vary: Cookie`.
+//! - **Errors never touch the cookie.** When the commit fails (the backend is down, a record
+//!   is over `max_record_size`, or a handler swallowed a backend error, which core remembers),
+//!   the response is replaced by the error hook's and carries no `Set-Cookie`: a client whose
+//!   session could not be read keeps its ID and finds its data once the backend is back. The
+//!   default hook is core's answer, shared by every adapter
+//!   ([`session_core::Error::http_status`]: 503 for backend errors, 413 for an oversized
+//!   record, 500 for bugs, with [`session_core::Error::public_message`]), logged at core's
+//!   [`session_core::Error::log_level`]; replace it with [`SessionLayer::on_error`].
 //! - **`?` in handlers.** [`SessionError`] wraps [`session_core::Error`] and implements
-//!   `IntoResponse`; the layer recognises it in the response and runs the same error handler,
+//!   `IntoResponse`; the layer recognises it in the response and runs the same error hook,
 //!   so one custom error page covers handler and commit errors.
 //! - **Changes made before a handler error are still committed.** A handler that regenerated
 //!   the ID and then failed must still send the new cookie, or the client would be left with a
@@ -60,8 +63,9 @@
 
 mod error;
 mod extract;
+mod headers;
 mod layer;
 
-pub use error::{ErrorHandler, SessionError, default_error_response, status_for};
+pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, MissingSessionLayer, Session};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};

@@ -128,7 +128,7 @@ async fn backend_errors_answer_503_without_set_cookie() {
 #[tokio::test]
 async fn the_error_hook_replaces_every_session_error_response() {
     let (manager, store) = instrumented_memory(Options::default());
-    let layer = SessionLayer::new(manager).with_error_handler(|e: &Error| {
+    let layer = SessionLayer::new(manager).on_error(|e: &Error| {
         let status = if e.is_backend() {
             StatusCode::IM_A_TEAPOT
         } else {

@@ -98,6 +98,28 @@ async fn the_suite_catches_broken_adapters() {
         "Domain=example.test",
     );
 
+    // An adapter that answers an oversized record with 500, as they all did before core's
+    // rule made it 413.
+    let (manager, _) = setups::instrumented_memory(options.clone());
+    let app = routes::app(manager).layer(axum::middleware::map_response(
+        |mut response: axum::response::Response| async move {
+            if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                *response.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+            }
+            response
+        },
+    ));
+    let url = serve_router(app).await;
+    let report = http_scenarios::run_only(&Target::for_options(url, &options), |n| {
+        n.contains("max_record_size")
+    })
+    .await;
+    failed(
+        &report,
+        "record over max_record_size is 413, data kept",
+        "expected 413",
+    );
+
     // An outage switch that does nothing: the app keeps answering 200.
     let (manager, _) = setups::instrumented_memory(options.clone());
     let target = Target::for_options(serve(manager).await, &options).with_outage(|_| {});

@@ -3,27 +3,28 @@
 use std::sync::Arc;
 
 use poem::http::StatusCode;
-use poem::http::header::CACHE_CONTROL;
 use poem::{IntoResponse, Response, error::ResponseError};
+
+use crate::headers::Headers;
 
 /// Builds the response sent when the session fails (at commit, or from a handler's
 /// [`SessionError`]). Replace it with [`crate::SessionMiddleware::on_error`].
 pub type ErrorHook = Arc<dyn Fn(&session_core::Error) -> Response + Send + Sync>;
 
-/// The default [`ErrorHook`]: core's mapping ([`session_core::Error::http_status`]: 503 for
-/// backend failures, 500 otherwise) with core's short plain-text
-/// [`session_core::Error::public_message`], which reveals no details (they are logged
-/// instead: they can name hosts or keys), and `Cache-Control: no-store`.
+/// The default [`ErrorHook`]: core's answer to the error
+/// ([`session_core::Error::http_status`], the [`session_core::Error::public_message`] as
+/// plain text, `Cache-Control: no-store`; see [`session_core::response`]), in poem's types.
 pub fn default_error_response(error: &session_core::Error) -> Response {
-    error
+    let mut response = error
         .public_message()
-        .with_status(status_for(error))
-        .with_header(CACHE_CONTROL, "no-store")
-        .into_response()
+        .with_status(status(error))
+        .into_response();
+    error.write_headers(&mut Headers(response.headers_mut()));
+    response
 }
 
-/// [`session_core::Error::http_status`] as a poem status.
-pub fn status_for(error: &session_core::Error) -> StatusCode {
+/// Core's status for `error` in poem's type.
+fn status(error: &session_core::Error) -> StatusCode {
     // Core only answers standard codes; the fallback keeps this total.
     StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
@@ -41,7 +42,7 @@ pub struct SessionError(#[from] pub session_core::Error);
 
 impl ResponseError for SessionError {
     fn status(&self) -> StatusCode {
-        status_for(&self.0)
+        status(&self.0)
     }
 
     fn as_response(&self) -> Response {

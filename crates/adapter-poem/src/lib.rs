@@ -7,13 +7,15 @@
 //!
 //! # Design choices
 //!
-//! - **`Cache-Control: no-store`** and `Vary: Cookie` on every response that carries the
-//!   session `Set-Cookie`, so no cache can hand one user's session ID to another.
+//! - **Core decides what the response carries** ([`session_core::response`], the same for
+//!   every adapter): the session `Set-Cookie` with `Cache-Control: no-store` and
+//!   `Vary: Cookie`, so no cache can hand one user's session ID to another; the status,
+//!   message and log level of an error. This crate only copies that into poem's types.
 //! - **Failures.** If the commit fails, the response is replaced by the error hook's (by
-//!   default core's mapping, shared by every adapter: [`session_core::Error::http_status`],
-//!   503 for backend failures and 500 otherwise, with [`session_core::Error::public_message`];
-//!   replace it with [`SessionMiddleware::on_error`]) and carries **no** `Set-Cookie`: an
-//!   outage must never replace or remove the client's ID. A handler returning [`SessionError`]
+//!   default core's answer: [`session_core::Error::http_status`], 503 for backend failures,
+//!   413 for a record over `max_record_size`, 500 for bugs, with
+//!   [`session_core::Error::public_message`]; replace it with [`SessionMiddleware::on_error`])
+//!   and carries **no** `Set-Cookie`: an outage must never replace or remove the client's ID. A handler returning [`SessionError`]
 //!   (what `?` makes of a [`session_core::Error`]) gets the same hook, so both paths look
 //!   alike.
 //! - **Other errors stay errors.** A [`poem::Error`] that is not a session error is passed on
@@ -58,8 +60,9 @@
 
 mod error;
 mod extract;
+mod headers;
 mod middleware;
 
-pub use error::{ErrorHook, SessionError, default_error_response, status_for};
+pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, Session};
 pub use middleware::{SessionEndpoint, SessionMiddleware};

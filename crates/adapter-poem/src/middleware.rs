@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use poem::http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
-use poem::http::{HeaderMap, HeaderValue};
+use poem::http::header::COOKIE;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use session_core::Manager;
 
 use crate::error::{ErrorHook, SessionError, default_error_response};
+use crate::headers::Headers;
 
 /// poem middleware that gives every request a [`session_core::Session`] and a
 /// [`session_flash::Flash`].
@@ -15,9 +15,10 @@ use crate::error::{ErrorHook, SessionError, default_error_response};
 /// Per request: the `Cookie` headers go to [`Manager::load`] (lazy: no provider call until the
 /// handler touches the session); the session and one shared flash handle go into the request
 /// extensions for the [`crate::Session`] and [`crate::Flash`] extractors; the endpoint runs;
-/// the session is committed. On success the `Set-Cookie` core asks for is appended with
-/// `Cache-Control: no-store` and `Vary: Cookie`. On failure the response is replaced by the
-/// [`ErrorHook`]'s, without any `Set-Cookie`, so an outage never replaces the client's ID.
+/// the session is committed. On success the response gets what core's
+/// [`Commit::write_headers`](session_core::Commit::write_headers) asks for (a `Set-Cookie`
+/// with `Cache-Control: no-store` and `Vary: Cookie`). On failure the response is replaced by
+/// the [`ErrorHook`]'s, without any `Set-Cookie`, so an outage never replaces the client's ID.
 #[derive(Clone)]
 pub struct SessionMiddleware {
     manager: Manager,
@@ -94,7 +95,7 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
         let commit = match session.commit().await {
             Ok(commit) => commit,
             Err(e) => {
-                log_failure(&e);
+                e.log("session commit failed");
                 return Ok((self.on_error)(&e));
             }
         };
@@ -102,53 +103,19 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
             Ok(output) => output.into_response(),
             Err(error) => match error.downcast_ref::<SessionError>() {
                 Some(SessionError(e)) => {
-                    log_failure(e);
+                    e.log("session error returned by a handler");
                     (self.on_error)(e)
                 }
                 // Other errors stay errors for outer middleware (`catch_error`, ...) unless a
                 // cookie must ride on them.
-                None if commit.set_cookie.is_none() => return Err(error),
+                None if !commit.sets_cookie() => return Err(error),
                 None => error.into_response(),
             },
         };
-        if let Some(set_cookie) = commit.set_cookie {
-            match HeaderValue::try_from(set_cookie) {
-                Ok(value) => mark_set_cookie(response.headers_mut(), value),
-                Err(_) => {
-                    // Core validates cookie names, paths and domains at config time, so this
-                    // means a bug; never send a broken header.
-                    let e = session_core::Error::config(
-                        "cookie",
-                        "Set-Cookie is not a valid header value",
-                    );
-                    log_failure(&e);
-                    return Ok((self.on_error)(&e));
-                }
-            }
+        if let Err(e) = commit.write_headers(&mut Headers(response.headers_mut())) {
+            e.log("session headers refused");
+            return Ok((self.on_error)(&e));
         }
         Ok(response)
-    }
-}
-
-/// Adds the session cookie and the headers that keep shared caches from storing it.
-fn mark_set_cookie(headers: &mut HeaderMap, value: HeaderValue) {
-    headers.append(SET_COOKIE, value);
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let varies = headers.get_all(VARY).iter().any(|v| {
-        v.to_str().is_ok_and(|s| {
-            s.split(',')
-                .any(|h| h.trim() == "*" || h.trim().eq_ignore_ascii_case("cookie"))
-        })
-    });
-    if !varies {
-        headers.append(VARY, HeaderValue::from_static("Cookie"));
-    }
-}
-
-fn log_failure(error: &session_core::Error) {
-    if error.is_backend() {
-        tracing::warn!(error = %error, "session failed: provider unavailable");
-    } else {
-        tracing::error!(error = %error, "session failed");
     }
 }

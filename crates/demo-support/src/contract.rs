@@ -17,6 +17,12 @@ pub const HTML: &str = "text/html; charset=utf-8";
 /// `Content-Type` of the JSON answers.
 pub const JSON: &str = "application/json";
 
+/// The largest request body the demos read, set in each framework's body limit. It is far
+/// above any `max_record_size` a demo runs with, so that an oversized value is refused by the
+/// session layer (413 from core's response rule), as an application would see it, and not
+/// by the framework first.
+pub const BODY_LIMIT: usize = 16 << 20;
+
 /// What a route answers, before a framework turns it into its own response type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -130,22 +136,29 @@ pub async fn logout(session: &Session) -> Answer {
 }
 
 /// `POST /logout-everywhere`: `{"destroyed": N}`, or 501 when the provider keeps no owner
-/// index.
+/// index (its capabilities say so; the session is then not even loaded).
 pub async fn logout_everywhere(session: &Session) -> Answer {
-    match session.destroy_other_sessions().await {
-        Ok(destroyed) => Ok(Reply::json(&serde_json::json!({ "destroyed": destroyed }))),
-        Err(e) if e.is_unsupported() => Ok(Reply::text(501, e.to_string())),
-        Err(e) => Err(e),
+    let store = session.manager().store();
+    if !store.capabilities().owner_index {
+        return Ok(Reply::text(
+            501,
+            format!(
+                "the `{}` session provider keeps no owner index",
+                store.provider()
+            ),
+        ));
     }
+    let destroyed = session.destroy_other_sessions().await?;
+    Ok(Reply::json(&serde_json::json!({ "destroyed": destroyed })))
 }
 
-/// `GET /stats`: `{"count": N}`, with `null` when the provider cannot count (memcached,
-/// couchbase): a made-up number would be worse than none.
+/// `GET /stats`: `{"count": N}`, with `null` when the provider's capabilities say it cannot
+/// count (memcached, couchbase): a made-up number would be worse than none.
 pub async fn stats(manager: &Manager) -> Answer {
-    let count = match manager.count().await {
-        Ok(n) => Some(n),
-        Err(e) if e.is_unsupported() => None,
-        Err(e) => return Err(e),
+    let count = if manager.store().capabilities().count {
+        Some(manager.count().await?)
+    } else {
+        None
     };
     Ok(Reply::json(&serde_json::json!({ "count": count })))
 }

@@ -12,7 +12,7 @@
 //! |---|---|
 //! | `GET /` | sets `session` = `"session middleware"` and returns that string (Macaron's seed) |
 //! | `GET /session/{key}` | 200 with the stored string, 404 when absent |
-//! | `PUT /session/{key}` (body = value) | 204 |
+//! | `PUT /session/{key}` (body = value) | 204; 413 when the session's record would be over `max_record_size` (bodies up to 16 MiB are read, so the session layer decides) |
 //! | `DELETE /session/{key}` | 204 |
 //! | `POST /login` (form `user=NAME`) | 204; regenerates the ID, stores `uid` = NAME, binds the session to owner NAME |
 //! | `GET /whoami` | 200 with the uid, or 401 |
@@ -24,7 +24,8 @@
 //! | `POST /flash` (form `level`, `text`, `now`) | 200, the page; queues the message, or with `now=true` shows it in this response only; 400 for an unknown level |
 //!
 //! Every response that sets the session cookie carries `Cache-Control: no-store` and
-//! `Vary: Cookie`. A backend failure answers 503 without `Set-Cookie`.
+//! `Vary: Cookie`. A backend failure answers 503 without `Set-Cookie`; an oversized record
+//! answers 413 without `Set-Cookie`, and the session keeps what it held.
 //!
 //! # Design choices
 //!
@@ -45,7 +46,7 @@
 //! - **Instrumentation is optional**: with [`Target::writes`] (the store's write count) the
 //!   scenarios also check that a request that must not store anything wrote nothing.
 //! - Scenarios are grouped in one module per topic (`basics`, `cookies`, `strict`, `auth`,
-//!   `outage`, `concurrency`, `flash`); a new group is one more module under `scenarios/` and
+//!   `outage`, `concurrency`, `limits`, `flash`); a new group is one more module under `scenarios/` and
 //!   one line per scenario in its list.
 //! - **The set-ups live here too** ([`setups`]): every adapter runs the suite under the same
 //!   provider and cookie configurations, and its test file holds only how to serve its demo.
@@ -99,6 +100,8 @@ pub struct Target {
     pub secure: bool,
     /// The `Domain` the cookie must carry, if one is configured (`Options::domain`).
     pub domain: Option<String>,
+    /// The largest record the session layer stores (`Options::max_record_size`).
+    pub max_record_size: usize,
     /// Makes the provider fail and recover, for the outage scenario.
     pub outage: Option<OutageSwitch>,
     /// Reads the store's write count, so scenarios can check that a request stored nothing.
@@ -113,6 +116,7 @@ impl std::fmt::Debug for Target {
             .field("cookie_path", &self.cookie_path)
             .field("secure", &self.secure)
             .field("domain", &self.domain)
+            .field("max_record_size", &self.max_record_size)
             .field("outage", &self.outage.is_some())
             .field("writes", &self.writes.is_some())
             .finish()
@@ -125,8 +129,8 @@ impl Target {
         Self::for_options(base_url, &session_core::Options::default())
     }
 
-    /// A target at `base_url` whose cookie settings are those of `options` (the options the
-    /// demo app's manager was built with).
+    /// A target at `base_url` whose cookie settings and record size limit are those of
+    /// `options` (the options the demo app's manager was built with).
     pub fn for_options(base_url: impl Into<String>, options: &session_core::Options) -> Self {
         let base_url = base_url.into().trim_end_matches('/').to_owned();
         Target {
@@ -135,6 +139,7 @@ impl Target {
             cookie_path: options.cookie_path.clone(),
             secure: options.secure,
             domain: options.domain.clone(),
+            max_record_size: options.max_record_size,
             outage: None,
             writes: None,
         }

@@ -74,8 +74,8 @@ where
     run_instrumented(MemoryProvider, "", options, serve).await;
 }
 
-/// The file provider in a temporary directory, with a custom cookie name, path and domain
-/// and without `Secure`.
+/// The file provider in a temporary directory, with a custom cookie name, path and domain,
+/// without `Secure`, and a record size limit of 64 KiB instead of the default 1 MiB.
 pub async fn file_with_cookie_name_path_and_domain<F, Fut>(serve: F)
 where
     F: Fn(Manager) -> Fut,
@@ -89,6 +89,7 @@ where
         cookie_path: "/app".into(),
         domain: Some("sessions.example.test".into()),
         secure: false,
+        max_record_size: 64 * 1024,
         ..Options::default()
     };
     let Some(config) = root.to_str() else {

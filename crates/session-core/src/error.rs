@@ -10,8 +10,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong with a session.
 ///
-/// Adapters map [`Error::is_backend`] errors to a 503 response and never replace the client's
-/// cookie because of them: a backend outage must not look like "unknown session".
+/// How an error is answered (status, public message, log level) is decided once, in
+/// [`crate::response`]. Adapters never replace the client's cookie because of an error: a
+/// backend outage must not look like "unknown session".
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -54,7 +55,8 @@ pub enum Error {
     /// A session ID string is not well formed.
     #[error("invalid session id: {0}")]
     InvalidId(&'static str),
-    /// A record is larger than the configured limit; nothing was written.
+    /// A record is larger than the configured limit; nothing was written. The client sent
+    /// too much, so it is answered with 413.
     #[error("session record is {size} bytes, over the limit of {limit} bytes")]
     TooLarge {
         /// Encoded size of the record.
@@ -122,29 +124,13 @@ impl Error {
         }
     }
 
-    /// True for errors caused by an unavailable or failing backend: adapters answer these with
-    /// 503 and leave the client's cookie alone.
+    /// True for errors caused by an unavailable or failing backend: answered with 503 (see
+    /// [`Error::http_status`]), and the client's cookie is left alone.
     pub fn is_backend(&self) -> bool {
         matches!(
             self,
             Error::Backend { .. } | Error::Conflict { .. } | Error::CapacityExceeded { .. }
         )
-    }
-
-    /// The HTTP status an adapter answers this error with by default: 503 for backend errors
-    /// (the client may retry, and keeps its cookie), 500 for anything else.
-    pub fn http_status(&self) -> u16 {
-        if self.is_backend() { 503 } else { 500 }
-    }
-
-    /// A short response body for [`Error::http_status`] that reveals no detail (details belong
-    /// in the log, not in a response).
-    pub fn public_message(&self) -> &'static str {
-        if self.is_backend() {
-            "session store unavailable"
-        } else {
-            "session error"
-        }
     }
 
     /// True for [`Error::Unsupported`].

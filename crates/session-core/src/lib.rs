@@ -58,6 +58,7 @@ pub mod options;
 mod protect;
 pub mod record;
 pub mod registry;
+pub mod response;
 pub mod session;
 pub mod store;
 mod values;
@@ -76,6 +77,7 @@ pub use load::SessionData;
 pub use manager::{GcHandle, Manager};
 pub use options::{Options, SameSite, SigningKeys};
 pub use registry::Registry;
+pub use response::{HeaderName, ResponseHeaders};
 pub use session::{Commit, MAX_OWNER_LEN, Session};
 pub use store::{
     Capabilities, Inserted, Moved, Provider, ProviderContext, RawStore, Saved, Stored, Version,

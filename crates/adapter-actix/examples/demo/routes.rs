@@ -9,7 +9,8 @@ use adapter_actix::{Flash, Session, SessionError, SessionMiddleware};
 use demo_support::contract::{self, Login, NewFlash, Reply};
 use session_core::Manager;
 
-/// Every route of the contract, behind a [`SessionMiddleware`] over `manager`.
+/// Every route of the contract, behind a [`SessionMiddleware`] over `manager`, reading bodies
+/// up to [`contract::BODY_LIMIT`].
 pub fn app(
     manager: Manager,
 ) -> App<
@@ -23,6 +24,7 @@ pub fn app(
 > {
     App::new()
         .app_data(web::Data::new(manager.clone()))
+        .app_data(web::PayloadConfig::new(contract::BODY_LIMIT))
         .wrap(SessionMiddleware::new(manager))
         .route("/", web::get().to(index))
         .service(

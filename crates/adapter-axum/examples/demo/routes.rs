@@ -2,7 +2,7 @@
 //! `demo_support::contract`, kept apart from `main` so the tests can serve the very same app.
 
 use adapter_axum::{Flash, Session, SessionError, SessionLayer};
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -11,7 +11,8 @@ use axum::{Form, Router};
 use demo_support::contract::{self, Login, NewFlash, Reply};
 use session_core::Manager;
 
-/// Every route of the contract, behind a [`SessionLayer`] over `manager`.
+/// Every route of the contract, behind a [`SessionLayer`] over `manager`, reading bodies up to
+/// [`contract::BODY_LIMIT`].
 pub fn app(manager: Manager) -> Router {
     Router::new()
         .route("/", get(index))
@@ -27,6 +28,7 @@ pub fn app(manager: Manager) -> Router {
         .route("/signup", get(signup))
         .route("/flash", get(show_flash).post(add_flash))
         .with_state(manager.clone())
+        .layer(DefaultBodyLimit::max(contract::BODY_LIMIT))
         .layer(SessionLayer::new(manager))
 }
 

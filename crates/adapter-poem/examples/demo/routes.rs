@@ -8,7 +8,9 @@ use poem::web::{Data, Form, Path};
 use poem::{Endpoint, EndpointExt, Response, Route, get, handler, post};
 use session_core::Manager;
 
-/// Every route of the contract, behind a [`SessionMiddleware`] over `manager`.
+/// Every route of the contract, behind a [`SessionMiddleware`] over `manager`. poem reads
+/// request bodies without a limit of its own, so an oversized value reaches the session layer
+/// (which answers 413) as in the other demos, whose limit is [`contract::BODY_LIMIT`].
 pub fn app(manager: Manager) -> impl Endpoint<Output = Response> {
     Route::new()
         .at("/", get(index))

@@ -8,6 +8,7 @@ mod basics;
 mod concurrency;
 mod cookies;
 mod flash;
+mod limits;
 mod outage;
 mod strict;
 
@@ -134,6 +135,16 @@ pub(crate) const ALL: &[Scenario] = &[
         "concurrency",
         "50 concurrent writes to one session",
         concurrency::fifty_writers,
+    ),
+    scenario(
+        "concurrency",
+        "concurrent logins: exactly one carries the data",
+        concurrency::concurrent_logins,
+    ),
+    scenario(
+        "limits",
+        "record over max_record_size is 413, data kept",
+        limits::oversized_record,
     ),
     scenario(
         "flash",
