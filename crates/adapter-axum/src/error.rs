@@ -6,8 +6,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use session_core::Error;
 
-use crate::headers::Headers;
-
 /// Builds the response that replaces a handler's when the session fails (at commit, or from a
 /// handler's [`SessionError`]). Replace it with
 /// [`SessionLayer::on_error`](crate::SessionLayer::on_error).
@@ -21,7 +19,7 @@ pub fn default_error_response(error: &Error) -> Response {
     let status =
         StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, error.public_message()).into_response();
-    error.write_headers(&mut Headers(response.headers_mut()));
+    error.write_headers(response.headers_mut());
     response
 }
 

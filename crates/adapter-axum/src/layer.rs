@@ -14,7 +14,6 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::{ErrorHook, HandlerError, default_error_response};
-use crate::headers::Headers;
 
 /// Adds a session to every request of the routes it wraps.
 ///
@@ -204,7 +203,7 @@ fn complete(
         e.log("session error returned by a handler");
         response = on_error(&e);
     }
-    if let Err(e) = commit.write_headers(&mut Headers(response.headers_mut())) {
+    if let Err(e) = commit.write_headers(response.headers_mut()) {
         e.log("session headers refused");
         return on_error(&e);
     }

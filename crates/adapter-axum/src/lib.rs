@@ -63,7 +63,6 @@
 
 mod error;
 mod extract;
-mod headers;
 mod layer;
 
 pub use error::{ErrorHook, SessionError, default_error_response};

@@ -5,8 +5,6 @@ use std::sync::Arc;
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response, error::ResponseError};
 
-use crate::headers::Headers;
-
 /// Builds the response sent when the session fails (at commit, or from a handler's
 /// [`SessionError`]). Replace it with [`crate::SessionMiddleware::on_error`].
 pub type ErrorHook = Arc<dyn Fn(&session_core::Error) -> Response + Send + Sync>;
@@ -19,7 +17,7 @@ pub fn default_error_response(error: &session_core::Error) -> Response {
         .public_message()
         .with_status(status(error))
         .into_response();
-    error.write_headers(&mut Headers(response.headers_mut()));
+    error.write_headers(response.headers_mut());
     response
 }
 

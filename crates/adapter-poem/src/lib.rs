@@ -60,7 +60,6 @@
 
 mod error;
 mod extract;
-mod headers;
 mod middleware;
 
 pub use error::{ErrorHook, SessionError, default_error_response};

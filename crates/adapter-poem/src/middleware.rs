@@ -7,7 +7,6 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use session_core::Manager;
 
 use crate::error::{ErrorHook, SessionError, default_error_response};
-use crate::headers::Headers;
 
 /// poem middleware that gives every request a [`session_core::Session`] and a
 /// [`session_flash::Flash`].
@@ -112,7 +111,7 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
                 None => error.into_response(),
             },
         };
-        if let Err(e) = commit.write_headers(&mut Headers(response.headers_mut())) {
+        if let Err(e) = commit.write_headers(response.headers_mut()) {
             e.log("session headers refused");
             return Ok((self.on_error)(&e));
         }
