@@ -69,8 +69,7 @@
 //! (redis, memcache, postgres, ...) has its connections driven by tasks on the runtime that
 //! opened it. Open such a [`Manager`](session_core::Manager) in `main` and every round trip
 //! to the store also wakes the main thread: CPU time on another core and a cross-thread
-//! hand-off per call (in this workspace's benchmark, about 3 µs of main-thread CPU per
-//! request with redis).
+//! hand-off per call (BENCHMARKS.md has the cost with redis).
 //!
 //! So open it on each worker. The `HttpServer::new` factory runs on the worker but cannot
 //! await; a middleware, though, is built asynchronously on the worker
