@@ -1,5 +1,7 @@
 //! [`LedisStore`]: the [`RawStore`] on sled.
 
+mod open;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,6 +27,8 @@ pub struct LedisStore {
     db: sled::Db,
     trees: Arc<Trees>,
     dir: PathBuf,
+    /// Declared last so it is released after the database handles above.
+    _claim: open::DirClaim,
 }
 
 impl std::fmt::Debug for LedisStore {
@@ -59,6 +63,10 @@ fn cas_error(e: sled::CompareAndSwapError) -> Error {
 impl LedisStore {
     /// Opens (or creates) the store described by `config` (see the crate docs). Opening runs
     /// sled's recovery and counts the records once, so it happens on the blocking pool.
+    ///
+    /// A directory locked by another process is retried for up to 5 s, so a restart right
+    /// after a `kill -9` waits for the killed process to be gone instead of failing; a
+    /// directory already open in this process is refused at once.
     pub async fn open(config: &str) -> Result<Self> {
         let cfg = LedisConfig::parse(config)?;
         tokio::task::spawn_blocking(move || Self::open_blocking(&cfg))
@@ -67,11 +75,7 @@ impl LedisStore {
     }
 
     fn open_blocking(cfg: &LedisConfig) -> Result<Self> {
-        create_private_dir(&cfg.data_dir)?;
-        let db = sled::Config::new()
-            .path(&cfg.data_dir)
-            .open()
-            .map_err(|e| open_error(&cfg.data_dir, e))?;
+        let (db, claim) = open::open_db(&cfg.data_dir)?;
         let tree = |name: &str| {
             db.open_tree(format!("db{}.{name}", cfg.db))
                 .map_err(backend)
@@ -93,6 +97,7 @@ impl LedisStore {
             db,
             trees: Arc::new(trees),
             dir: cfg.data_dir.clone(),
+            _claim: claim,
         })
     }
 
@@ -130,38 +135,6 @@ impl LedisStore {
         .encode()?;
         Ok((version, value))
     }
-}
-
-/// Creates the directory owner-only (0700) when it does not exist, so session files are not
-/// readable by other local users whatever the umask.
-fn create_private_dir(dir: &Path) -> Result<()> {
-    if dir.exists() {
-        return Ok(());
-    }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|e| Error::config("data_dir", format!("cannot create {}: {e}", dir.display())))
-}
-
-fn open_error(dir: &Path, e: sled::Error) -> Error {
-    if e.to_string().contains("could not acquire lock") {
-        return Error::config(
-            "data_dir",
-            format!(
-                "{} is in use: another process (or another store in this one) has it open, and \
-                 sled allows one owner per directory; give each manager its own data_dir",
-                dir.display()
-            ),
-        );
-    }
-    Error::backend(
-        NAME,
-        format!("cannot open the sled database in {}: {e}", dir.display()),
-    )
 }
 
 impl Trees {
