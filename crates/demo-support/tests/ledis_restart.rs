@@ -55,7 +55,7 @@ fn write(addr: Arc<Mutex<String>>, book: Book, stop: Arc<AtomicBool>, writer: us
         while !stop.load(Ordering::Relaxed) {
             n += 1;
             let value = format!("w{writer}-{n}-{}", "x".repeat((n % 7 * 300) as usize));
-            let cookie = if n % 3 == 0 || mine.is_empty() {
+            let cookie = if n.is_multiple_of(3) || mine.is_empty() {
                 None
             } else {
                 Some(mine[(n as usize) % mine.len()].clone())

@@ -45,12 +45,26 @@ impl Drop for Holder {
     }
 }
 
-/// Starts this test binary as a holder of `dir` and returns it with the ID it wrote.
-fn start_holder(test: &str, dir: &str, hold_ms: Option<u64>) -> (Holder, SessionId) {
+/// A directory held by a child process, and the ID of the session the child wrote.
+struct Held {
+    _dir: tempfile::TempDir,
+    data_dir: String,
+    holder: Holder,
+    id: SessionId,
+}
+
+/// In the child (this test binary started again by `test`): holds the directory and never
+/// returns. In the test: starts that child, holding for `hold_ms` (forever when `None`).
+async fn held_directory(test: &str, hold_ms: Option<u64>) -> Held {
+    if let Ok(dir) = std::env::var(HOLDER_DIR) {
+        hold(&dir).await;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s").display().to_string();
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(HOLDER_DIR, dir)
+        .env(HOLDER_DIR, &dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     if let Some(ms) = hold_ms {
@@ -64,40 +78,40 @@ fn start_holder(test: &str, dir: &str, hold_ms: Option<u64>) -> (Holder, Session
         // The harness's "test NAME ... " may start the line.
         .find_map(|l| l.split("holding ").nth(1).map(str::to_owned))
         .expect("the holder opened the store");
-    (holder, SessionId::parse_any(&id).unwrap())
+    Held {
+        _dir: tmp,
+        data_dir: dir,
+        holder,
+        id: SessionId::parse_any(&id).unwrap(),
+    }
 }
 
 #[tokio::test]
 async fn an_open_waits_for_the_previous_owner_to_exit() {
-    const TEST: &str = "an_open_waits_for_the_previous_owner_to_exit";
-    if let Ok(dir) = std::env::var(HOLDER_DIR) {
-        hold(&dir).await;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("s").display().to_string();
-    let (_holder, id) = start_holder(TEST, &data_dir, Some(1_000));
+    let held = held_directory("an_open_waits_for_the_previous_owner_to_exit", Some(1_000)).await;
     let started = Instant::now();
-    let store = LedisStore::open(&data_dir)
+    let store = LedisStore::open(&held.data_dir)
         .await
         .expect("the open outlasts the previous owner");
     assert!(
         started.elapsed() >= Duration::from_millis(500),
         "the directory was not held: the test tested nothing"
     );
-    assert_eq!(&store.read(&id).await.unwrap().unwrap().body[..], b"kept");
+    assert_eq!(
+        &store.read(&held.id).await.unwrap().unwrap().body[..],
+        b"kept"
+    );
 }
 
 #[tokio::test]
 async fn a_directory_whose_owner_stays_is_refused_after_the_wait() {
-    const TEST: &str = "a_directory_whose_owner_stays_is_refused_after_the_wait";
-    if let Ok(dir) = std::env::var(HOLDER_DIR) {
-        hold(&dir).await;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("s").display().to_string();
-    let (mut holder, id) = start_holder(TEST, &data_dir, None);
+    let mut held = held_directory(
+        "a_directory_whose_owner_stays_is_refused_after_the_wait",
+        None,
+    )
+    .await;
     let started = Instant::now();
-    match LedisStore::open(&data_dir).await {
+    match LedisStore::open(&held.data_dir).await {
         Err(Error::Config { field, message }) => {
             assert_eq!(field, "data_dir");
             assert!(
@@ -111,7 +125,10 @@ async fn a_directory_whose_owner_stays_is_refused_after_the_wait() {
     assert!(started.elapsed() >= Duration::from_secs(4), "gave up early");
     // Once the owner is gone (killed: nothing closed cleanly), the directory opens with its
     // data.
-    holder.0.kill().unwrap();
-    let store = LedisStore::open(&data_dir).await.unwrap();
-    assert_eq!(&store.read(&id).await.unwrap().unwrap().body[..], b"kept");
+    held.holder.0.kill().unwrap();
+    let store = LedisStore::open(&held.data_dir).await.unwrap();
+    assert_eq!(
+        &store.read(&held.id).await.unwrap().unwrap().body[..],
+        b"kept"
+    );
 }
