@@ -82,5 +82,5 @@ mod settings;
 
 pub use page::{SIGNUP_TEMPLATE, render_signup};
 pub use providers::{Namespace, ProviderEntry, TestServer, TestStore, providers, registry};
-pub use run::{run, shutdown_signal};
+pub use run::{run, run_with, shutdown_signal};
 pub use settings::{DEFAULT_ADDR, Settings, USAGE, settings, settings_from};

@@ -69,9 +69,11 @@
 //!
 //! # One owner per directory
 //!
-//! sled locks its directory. A second process — or a second store in this process — opening
-//! the same `data_dir` gets [`Error::Config`](session_core::Error::Config) naming `data_dir`
-//! and saying the directory is in use. Use one manager per directory, or a shared provider
+//! sled locks its directory. A second store in this process opening the same `data_dir` gets
+//! [`Error::Config`](session_core::Error::Config) naming `data_dir` and saying the directory
+//! is in use; a directory locked by another process is retried for 5 s first (a process just
+//! killed holds the lock until the kernel has torn it down, and a restart must not fail on
+//! that), then refused the same way. Use one manager per directory, or a shared provider
 //! (redis, postgres, ...) when several processes serve a site. A new directory is created
 //! with mode 0700.
 //!

@@ -1,5 +1,7 @@
 //! [`LedisStore`]: the [`RawStore`] on sled.
 
+mod open;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,6 +27,8 @@ pub struct LedisStore {
     db: sled::Db,
     trees: Arc<Trees>,
     dir: PathBuf,
+    /// Declared last so it is released after the database handles above.
+    _claim: open::DirClaim,
 }
 
 impl std::fmt::Debug for LedisStore {
@@ -60,6 +64,10 @@ impl LedisStore {
     /// Opens (or creates) the store described by `config` (see the crate docs). Opening runs
     /// sled's recovery and counts the records once, so it happens on the blocking pool. The
     /// context is not needed: core judges expiry, and sled has no record size limit to check.
+    ///
+    /// A directory locked by another process is retried for up to 5 s, so a restart right
+    /// after a `kill -9` waits for the killed process to be gone instead of failing; a
+    /// directory already open in this process is refused at once.
     pub async fn open(config: LedisConfig, _ctx: &ProviderContext) -> Result<Self> {
         config.validate()?;
         tokio::task::spawn_blocking(move || Self::open_blocking(&config))
@@ -68,11 +76,7 @@ impl LedisStore {
     }
 
     fn open_blocking(cfg: &LedisConfig) -> Result<Self> {
-        create_private_dir(&cfg.data_dir)?;
-        let db = sled::Config::new()
-            .path(&cfg.data_dir)
-            .open()
-            .map_err(|e| open_error(&cfg.data_dir, e))?;
+        let (db, claim) = open::open_db(&cfg.data_dir)?;
         let tree = |name: &str| {
             db.open_tree(format!("db{}.{name}", cfg.db))
                 .map_err(backend)
@@ -94,6 +98,7 @@ impl LedisStore {
             db,
             trees: Arc::new(trees),
             dir: cfg.data_dir.clone(),
+            _claim: claim,
         })
     }
 
@@ -107,8 +112,7 @@ impl LedisStore {
     ///
     /// `flush()` on the blocking pool, not `flush_async()`: the latter runs on sled's own
     /// small I/O pool, whose threads also write the log buffers a flush waits for; enough
-    /// concurrent `flush_async` calls occupy every pool thread and deadlock (seen here with
-    /// 50 concurrent writers).
+    /// concurrent `flush_async` calls occupy every pool thread and deadlock.
     async fn flush(&self) -> Result<()> {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
@@ -131,38 +135,6 @@ impl LedisStore {
         .encode()?;
         Ok((version, value))
     }
-}
-
-/// Creates the directory owner-only (0700) when it does not exist, so session files are not
-/// readable by other local users whatever the umask.
-fn create_private_dir(dir: &Path) -> Result<()> {
-    if dir.exists() {
-        return Ok(());
-    }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|e| Error::config("data_dir", format!("cannot create {}: {e}", dir.display())))
-}
-
-fn open_error(dir: &Path, e: sled::Error) -> Error {
-    if e.to_string().contains("could not acquire lock") {
-        return Error::config(
-            "data_dir",
-            format!(
-                "{} is in use: another process (or another store in this one) has it open, and \
-                 sled allows one owner per directory; give each manager its own data_dir",
-                dir.display()
-            ),
-        );
-    }
-    Error::backend(
-        NAME,
-        format!("cannot open the sled database in {}: {e}", dir.display()),
-    )
 }
 
 impl Trees {
