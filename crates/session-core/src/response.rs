@@ -9,7 +9,9 @@
 //!   ([`Error::write_headers`]) and how loudly to log it ([`Error::log_level`], [`Error::log`]).
 //!
 //! Core knows no HTTP crate: statuses are `u16`, header names a small [`HeaderName`] enum,
-//! values `&str`.
+//! values `&str`. The optional feature `http` implements [`ResponseHeaders`] for the `http`
+//! crate's `HeaderMap`, which axum, poem and hyper share, so those adapters write nothing of
+//! their own; actix-web has its own header types and a few lines of translation.
 //!
 //! # The rule
 //!
