@@ -239,6 +239,37 @@ fn varies_on_cookie<'a>(vary: impl Iterator<Item = &'a [u8]>) -> bool {
         .any(|field| field == b"*" || field.eq_ignore_ascii_case(b"cookie"))
 }
 
+/// The header map of the `http` crate, which axum, poem and hyper share (feature `http`).
+#[cfg(feature = "http")]
+impl ResponseHeaders for http::HeaderMap {
+    fn append(&mut self, name: HeaderName, value: &str) -> bool {
+        http::HeaderValue::from_str(value)
+            .map(|value| http::HeaderMap::append(self, http_name(name), value))
+            .is_ok()
+    }
+
+    fn remove(&mut self, name: HeaderName) {
+        http::HeaderMap::remove(self, http_name(name));
+    }
+
+    fn get_all(&self, name: HeaderName) -> impl Iterator<Item = &[u8]> {
+        http::HeaderMap::get_all(self, http_name(name))
+            .iter()
+            .map(http::HeaderValue::as_bytes)
+    }
+}
+
+#[cfg(feature = "http")]
+fn http_name(name: HeaderName) -> http::HeaderName {
+    use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE, VARY};
+    match name {
+        HeaderName::SetCookie => SET_COOKIE,
+        HeaderName::CacheControl => CACHE_CONTROL,
+        HeaderName::Vary => VARY,
+        HeaderName::ContentType => CONTENT_TYPE,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,36 +438,5 @@ mod tests {
                 "{s}"
             );
         }
-    }
-}
-
-/// The header map of the `http` crate, which axum, poem and hyper share (feature `http`).
-#[cfg(feature = "http")]
-impl ResponseHeaders for http::HeaderMap {
-    fn append(&mut self, name: HeaderName, value: &str) -> bool {
-        http::HeaderValue::from_str(value)
-            .map(|value| http::HeaderMap::append(self, http_name(name), value))
-            .is_ok()
-    }
-
-    fn remove(&mut self, name: HeaderName) {
-        http::HeaderMap::remove(self, http_name(name));
-    }
-
-    fn get_all(&self, name: HeaderName) -> impl Iterator<Item = &[u8]> {
-        http::HeaderMap::get_all(self, http_name(name))
-            .iter()
-            .map(http::HeaderValue::as_bytes)
-    }
-}
-
-#[cfg(feature = "http")]
-fn http_name(name: HeaderName) -> http::HeaderName {
-    use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE, VARY};
-    match name {
-        HeaderName::SetCookie => SET_COOKIE,
-        HeaderName::CacheControl => CACHE_CONTROL,
-        HeaderName::Vary => VARY,
-        HeaderName::ContentType => CONTENT_TYPE,
     }
 }
