@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use tracing::Instrument as _;
+
 use crate::clock::Millis;
 use crate::cookies;
 use crate::error::{Error, Result};
@@ -226,14 +228,11 @@ async fn maybe_touch(
     let ttl = expires_at.saturating_sub(now).max(1);
     let key = manager.key(id)?;
     let span = crate::events::debug_span(|| tracing::debug_span!("session.touch", session = %id));
-    let touched = {
-        use tracing::Instrument as _;
-        manager
-            .store()
-            .touch(&key, expires_at, ttl)
-            .instrument(span)
-            .await?
-    };
+    let touched = manager
+        .store()
+        .touch(&key, expires_at, ttl)
+        .instrument(span)
+        .await?;
     if touched {
         working.expires_at = expires_at;
         slide_persistent_cookie(manager, cookie);

@@ -191,14 +191,13 @@ impl Manager {
         let span =
             crate::events::debug_span(|| tracing::debug_span!("session.load", session = %id));
         async {
-            let verdict = match self.find_in_memory(id.as_str()) {
-                Some(found) => found?.0,
-                None => {
-                    let read = self.store().read(&*self.key(id)?).await;
-                    self.judge(id.as_str(), read, self.clock().now())?
-                }
+            // The backend key once (a hash with `hash_ids`), for the read and any delete.
+            let key = self.key(id)?;
+            let read = match self.store().read_in_memory(key.as_str()) {
+                Some(read) => read.map(|found| found.map(|(_, stored)| stored)),
+                None => self.store().read(&key).await,
             };
-            match verdict {
+            match self.judge(id.as_str(), read, self.clock().now())? {
                 Verdict::Live(stored, record, _) => Ok(Some((stored, record))),
                 Verdict::Absent(event) => {
                     self.emit(event);
@@ -209,7 +208,7 @@ impl Manager {
                         tracing::warn!(session = %id, %error, "corrupt session record treated as absent");
                     }
                     self.emit(event);
-                    self.discard(id).await;
+                    self.discard(&key).await;
                     Ok(None)
                 }
             }
@@ -285,14 +284,11 @@ impl Manager {
         Ok(Verdict::Live(stored, record, now))
     }
 
-    /// Deletes the dead record of `id`, best effort: the next read judges it dead again.
-    async fn discard(&self, id: &SessionId) {
-        let destroyed = match self.key(id) {
-            Ok(key) => self.store().destroy(&key).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = destroyed {
-            tracing::warn!(session = %id, error = %e, "could not delete a dead session record");
+    /// Deletes the dead record under backend key `key`, best effort: the next read judges
+    /// it dead again.
+    async fn discard(&self, key: &SessionId) {
+        if let Err(e) = self.store().destroy(key).await {
+            tracing::warn!(session = %key, error = %e, "could not delete a dead session record");
         }
     }
 }
