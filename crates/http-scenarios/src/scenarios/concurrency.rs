@@ -60,7 +60,7 @@ pub(crate) fn concurrent_logins(ctx: &Ctx) -> ScenarioFuture<'_> {
         for round in 0..LOGIN_ROUNDS {
             let cart = format!("round {round}");
             let before = ctx.new_session("cart", &cart).await?;
-            let (first, second) = futures_util::join!(
+            let (first, second) = tokio::join!(
                 ctx.login_request(&users[0], Some(&before)),
                 ctx.login_request(&users[1], Some(&before)),
             );
