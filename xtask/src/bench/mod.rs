@@ -15,6 +15,7 @@
 //!   request counted by a protocol-aware proxy;
 //! - `scale`: the memory provider with 1,000,000 sessions (RSS per session, GC, latency
 //!   during GC) and tower-sessions' `MemoryStore` for bytes per session;
+//! - `footprint`: bytes one stored session takes in Redis, PostgreSQL, MariaDB and memcached;
 //! - `codec`: criterion, our record format against postcard, serde_json and tower-sessions'.
 //!
 //! Servers run on one core (`taskset -c 0`, one thread); the load generator (`wrk`, one
@@ -25,12 +26,13 @@
 //! Modules: [`plan`] (options and run lengths), [`process`] (child processes), [`wrk`] (load
 //! runs and seeding, over [`client`]), one module per section ([`http`] for memory and
 //! Redis, with [`redis`] for counting commands; [`instructions`]; [`sql`] with its counting
-//! [`proxy`]; [`scale`]; [`codec`]), each rendering its own part of the report, and [`report`] +
+//! [`proxy`]; [`scale`]; [`footprint`]; [`codec`]), each rendering its own part of the report, and [`report`] +
 //! [`targets`] for the rest of `BENCHMARKS.md`.
 
 mod client;
 mod codec;
 mod figures;
+mod footprint;
 mod http;
 mod instructions;
 mod machine;
@@ -68,7 +70,8 @@ bench/NOTES.md appended. Not part of `cargo xtask test`; a full run takes about 
 
 Sections: memory (HTTP, memory provider), instructions (the same servers under valgrind's
 callgrind), redis (a private redis-server on port 6390), sql (PostgreSQL and MariaDB on their
-standard ports), scale (1,000,000 sessions), codec (criterion).
+standard ports), scale (1,000,000 sessions), footprint (bytes one session takes in Redis,
+PostgreSQL, MariaDB and memcached), codec (criterion).
 
 The programs it runs are installed when missing: wrk and taskset always, valgrind for
 instructions, redis-server and redis-cli for redis, and PostgreSQL and MariaDB are started for
@@ -84,7 +87,15 @@ options:
 const TOOLS: &[Tool] = &[("wrk", "wrk"), ("taskset", "util-linux")];
 
 const HANDLERS: [&str; 3] = ["untouched", "read", "write"];
-const SECTIONS: [&str; 6] = ["memory", "instructions", "redis", "sql", "scale", "codec"];
+const SECTIONS: [&str; 7] = [
+    "memory",
+    "instructions",
+    "redis",
+    "sql",
+    "scale",
+    "footprint",
+    "codec",
+];
 const SESSIONS: usize = 10_000;
 const CONNECTIONS: &str = "32";
 const REDIS_PORT: u16 = 6390;
@@ -117,6 +128,7 @@ pub fn main(rest: &[String]) -> Result<()> {
             "redis" => bench.redis(&mut report),
             "sql" => bench.sql(&mut report),
             "scale" => bench.scale(&mut report),
+            "footprint" => bench.footprint(&mut report),
             "codec" => bench.codec(&mut report),
             _ => Ok(()),
         };

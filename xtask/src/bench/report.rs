@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::codec::Codec;
 use super::figures::Http;
+use super::footprint::Footprint;
 use super::http::{memory_markdown, redis_markdown};
 use super::instructions::Instructions;
 use super::machine::machine;
@@ -23,6 +24,7 @@ pub(super) struct Report {
     pub(super) redis: Option<Http>,
     pub(super) sql: Option<Sql>,
     pub(super) scale: Option<Scale>,
+    pub(super) footprint: Option<Footprint>,
     pub(super) codec: Option<Codec>,
     pub(super) failures: Vec<String>,
     /// Wall time per section, builds included.
@@ -105,6 +107,9 @@ impl Report {
         }
         if let Some(s) = &self.scale {
             s.markdown(&mut out, plan);
+        }
+        if let Some(f) = &self.footprint {
+            f.markdown(&mut out);
         }
         if let Some(c) = &self.codec {
             c.markdown(&mut out);
