@@ -243,7 +243,11 @@ impl Manager {
                 }
             };
             let write = self.write(&stored.body, stored.expires_at, record.owner.as_deref());
-            match self.store().regenerate(id, stored.version, hashed, write).await? {
+            match self
+                .store()
+                .regenerate(id, stored.version, hashed, write)
+                .await?
+            {
                 Moved::Moved(version) => return Ok(Some((Stored { version, ..stored }, record))),
                 // Changed meanwhile: read it again.
                 Moved::Conflict => {}

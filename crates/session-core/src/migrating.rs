@@ -299,15 +299,18 @@ impl Migrating {
         match self.move_from(id, expected, write).await? {
             Saved::Saved(version) => Ok(Some(Stored { version, ..stored })),
             // Moved, changed or destroyed by another request meanwhile: read what is there.
-            Saved::Conflict | Saved::Missing => {
-                Ok(self.locate(id).await?.map(Found::into_stored))
-            }
+            Saved::Conflict | Saved::Missing => Ok(self.locate(id).await?.map(Found::into_stored)),
         }
     }
 
     /// Moves `id` from `from` (where it must still hold `expected`, untagged) to `to`,
     /// writing `record`: a save of a record read from `from`.
-    async fn move_from(&self, id: &SessionId, expected: Version, record: Write<'_>) -> Result<Saved> {
+    async fn move_from(
+        &self,
+        id: &SessionId,
+        expected: Version,
+        record: Write<'_>,
+    ) -> Result<Saved> {
         let moved = relocate(
             &*self.from,
             id,
@@ -428,9 +431,10 @@ impl RawStore for Migrating {
 
     fn read_in_memory(&self, id: &str) -> Option<Result<Option<(SessionId, Stored)>>> {
         match self.to.read_in_memory(id)? {
-            Ok(Some((own, stored))) if !is_tombstone(&stored) => {
-                Some(self.checked_stored(stored).map(|stored| Some((own, stored))))
-            }
+            Ok(Some((own, stored))) if !is_tombstone(&stored) => Some(
+                self.checked_stored(stored)
+                    .map(|stored| Some((own, stored))),
+            ),
             Err(e) => Some(Err(e)),
             // Not in `to`: it may be in `from`, which `read` asks.
             Ok(_) => None,
@@ -495,9 +499,16 @@ impl RawStore for Migrating {
             }
             Origin::From(expected) => {
                 // Into `to` through `self`, whose insert also checks `from` for `new`.
-                let moved =
-                    relocate(&*self.from, old, expected, self, new, record, Self::tombstone())
-                        .await?;
+                let moved = relocate(
+                    &*self.from,
+                    old,
+                    expected,
+                    self,
+                    new,
+                    record,
+                    Self::tombstone(),
+                )
+                .await?;
                 match moved {
                     Relocated::Moved(version) => Ok(Moved::Moved(version)),
                     Relocated::Exists => Ok(Moved::Exists),
