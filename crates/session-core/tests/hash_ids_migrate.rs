@@ -1,6 +1,8 @@
 //! Turning `hash_ids` on for existing sessions: with `hash_ids_migrate`, a session written
 //! under its raw ID stays valid and moves to its hashed key on first use.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use std::sync::Arc;
 
 use session_core::{Clock, Manager, MockClock, Options, RawStore, SessionId};

@@ -2,6 +2,7 @@
 //! sessions that were in `from` before the migration started.
 
 #![cfg(feature = "conformance")]
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use std::future::Future;
 use std::pin::Pin;

@@ -52,7 +52,11 @@ async fn client(
     while started.elapsed() < RUN_FOR {
         // Half the picks go to a few hot sessions, so that moves collide.
         let pick = next(&mut rng);
-        let range = if pick % 2 == 0 { HOT } else { cookies.len() };
+        let range = if pick.is_multiple_of(2) {
+            HOT
+        } else {
+            cookies.len()
+        };
         let cookie = &cookies[((pick >> 1) % range as u64) as usize];
         let before = expected.lock().unwrap()[cookie].clone();
         let session = manager.load([cookie.as_str()]);
