@@ -85,7 +85,7 @@
 //! let manager = Manager::with_store(Options::default(), store, Arc::new(SystemClock))?;
 //! let session = manager.load([cookie.as_str()]);
 //! assert_eq!(session.get::<String>("user").await?.as_deref(), Some("gopher"));
-//! session.set("seen", true).await?;
+//! session.set("seen", &true).await?;
 //! assert_eq!(session.commit().await?.set_cookie, None);
 //! assert_eq!(new.count(0).await?, 1);
 //! assert_eq!(old.count(0).await?, 0);
