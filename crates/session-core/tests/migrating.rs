@@ -247,51 +247,71 @@ impl Wrapper for BeforeRetire {
     }
 }
 
-fn hooked() -> (Setup, HookSlot) {
-    let slot: HookSlot = Arc::default();
-    let hook = slot.clone();
-    let s = setup_around(MoveOn::Write, move |inner| {
-        Arc::new(BeforeRetire { inner, hook })
-    });
-    (s, slot)
+/// What the hook of [`move_with`] gets: the `from` store, the session's ID, and a way to
+/// write to the copy a move has just put in `to`.
+struct During {
+    from: Arc<MemoryStore>,
+    id: SessionId,
+    to: Arc<MemoryStore>,
+    clock: Arc<dyn session_core::Clock>,
+    cookie: String,
 }
 
-/// A request writing straight to `to` (the copy a move has just written there).
-async fn write_to_copy(to: Arc<MemoryStore>, clock: Arc<dyn session_core::Clock>, cookie: String) {
-    let direct = Manager::with_store(Options::default(), to, clock).unwrap();
-    let session = direct.load([cookie.as_str()]);
-    assert!(
-        session.contains("user").await.unwrap(),
-        "the copy is visible"
-    );
-    session.set("b", "on the copy").await.unwrap();
+impl During {
+    /// A request writing `b` straight to `to`, on the copy.
+    async fn write_to_copy(self) {
+        let direct = Manager::with_store(Options::default(), self.to, self.clock).unwrap();
+        let session = direct.load([self.cookie.as_str()]);
+        assert!(
+            session.contains("user").await.unwrap(),
+            "the copy is visible"
+        );
+        session.set("b", "on the copy").await.unwrap();
+        assert_eq!(session.commit().await.unwrap().set_cookie, None);
+    }
+}
+
+/// Creates a session in `from`, then writes `a` to it through `Migrating`, running `hook`
+/// between the move's insert into `to` and its retiring save in `from`. Returns the setup,
+/// the cookie and the session's ID.
+async fn move_with<F>(hook: impl FnOnce(During) -> F + Send + 'static) -> (Setup, String, SessionId)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let slot: HookSlot = Arc::default();
+    let in_wrapper = slot.clone();
+    let s = setup_around(MoveOn::Write, move |inner| {
+        Arc::new(BeforeRetire {
+            inner,
+            hook: in_wrapper,
+        })
+    });
+    let cookie = create(&s.before, "user", "gopher").await;
+    let id = id_of(&cookie);
+    let during = During {
+        from: s.from.clone(),
+        id: id.clone(),
+        to: s.to.clone(),
+        clock: s.after.clock().clone(),
+        cookie: cookie.clone(),
+    };
+    *slot.lock().unwrap() = Some(Box::new(move || Box::pin(hook(during))));
+    let session = s.after.load([cookie.as_str()]);
+    session.set("a", "mover").await.unwrap();
     assert_eq!(session.commit().await.unwrap().set_cookie, None);
+    assert!(slot.lock().unwrap().is_none(), "the hook ran");
+    (s, cookie, id)
 }
 
 /// A move that read the record before a destroy, and a request that wrote to its copy in
 /// `to` before the move lost: the copy goes, with that write.
 #[tokio::test]
 async fn a_destroy_during_a_move_wins_over_writes_to_the_copy() {
-    let (s, slot) = hooked();
-    let cookie = create(&s.before, "user", "gopher").await;
-    let id = id_of(&cookie);
-    let (from, to, clock, copy) = (
-        s.from.clone(),
-        s.to.clone(),
-        s.after.clock().clone(),
-        cookie.clone(),
-    );
-    let destroyed = id.clone();
-    *slot.lock().unwrap() = Some(Box::new(move || {
-        Box::pin(async move {
-            assert!(from.destroy(&destroyed).await.unwrap());
-            write_to_copy(to, clock, copy).await;
-        })
-    }));
-    let session = s.after.load([cookie.as_str()]);
-    session.set("a", "late").await.unwrap();
-    assert_eq!(session.commit().await.unwrap().set_cookie, None);
-    assert!(slot.lock().unwrap().is_none(), "the hook ran");
+    let (s, cookie, id) = move_with(|during| async move {
+        assert!(during.from.destroy(&during.id).await.unwrap());
+        during.write_to_copy().await;
+    })
+    .await;
     assert!(
         s.to.read(&id).await.unwrap().is_none(),
         "no resurrection in `to`"
@@ -305,34 +325,19 @@ async fn a_destroy_during_a_move_wins_over_writes_to_the_copy() {
 /// is the session, `from` is retired, and the move's own write is replayed on it.
 #[tokio::test]
 async fn a_version_change_during_a_move_keeps_every_write() {
-    let (s, slot) = hooked();
-    let cookie = create(&s.before, "user", "gopher").await;
-    let id = id_of(&cookie);
-    let (from, to, clock, copy) = (
-        s.from.clone(),
-        s.to.clone(),
-        s.after.clock().clone(),
-        cookie.clone(),
-    );
-    let bumped = id.clone();
-    *slot.lock().unwrap() = Some(Box::new(move || {
-        Box::pin(async move {
-            let stored = from.read(&bumped).await.unwrap().unwrap();
-            let write = Write {
-                body: &stored.body,
-                expires_at: stored.expires_at,
-                ttl_ms: 60_000,
-                owner: None,
-            };
-            let saved = from.save(&bumped, stored.version, write).await.unwrap();
-            assert!(matches!(saved, Saved::Saved(_)));
-            write_to_copy(to, clock, copy).await;
-        })
-    }));
-    let session = s.after.load([cookie.as_str()]);
-    session.set("a", "mover").await.unwrap();
-    assert_eq!(session.commit().await.unwrap().set_cookie, None);
-    assert!(slot.lock().unwrap().is_none(), "the hook ran");
+    let (s, cookie, id) = move_with(|during| async move {
+        let stored = during.from.read(&during.id).await.unwrap().unwrap();
+        let write = Write {
+            body: &stored.body,
+            expires_at: stored.expires_at,
+            ttl_ms: 60_000,
+            owner: None,
+        };
+        let saved = during.from.save(&during.id, stored.version, write).await;
+        assert!(matches!(saved, Ok(Saved::Saved(_))));
+        during.write_to_copy().await;
+    })
+    .await;
     for (key, value) in [("user", "gopher"), ("a", "mover"), ("b", "on the copy")] {
         assert_eq!(
             get(&s.after, &cookie, key).await.as_deref(),
