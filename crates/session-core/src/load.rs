@@ -18,7 +18,7 @@ use crate::id::{self, SessionId};
 use crate::manager::Manager;
 use crate::protect::{self, Rejected};
 use crate::record::{self, Record, decode_value};
-use crate::store::Stored;
+use crate::store::{Moved, Stored};
 use crate::working::WorkingCopy;
 
 /// The raw values of the session cookie, each followed by `;`, parsed on first use. Inline
@@ -39,6 +39,9 @@ fn raw_values(values: &[u8], from: usize) -> impl Iterator<Item = (usize, &[u8])
         Some(value)
     })
 }
+
+/// Reads of a raw-ID record that keeps changing before [`Manager::rehash`] gives up moving it.
+const REHASH_ATTEMPTS: u32 = 4;
 
 /// Room for the longest cookie value that can carry an ID: 128 hex characters, a `.` and a
 /// 43-character HMAC-SHA256 signature.
@@ -197,6 +200,12 @@ impl Manager {
                 Some(read) => read.map(|found| found.map(|(_, stored)| stored)),
                 None => self.store().read(&key).await,
             };
+            if self.options().hash_ids_migrate
+                && matches!(read, Ok(None))
+                && let Some(found) = self.rehash(id, &key).await?
+            {
+                return Ok(Some(found));
+            }
             match self.judge(id.as_str(), read, self.clock().now())? {
                 Verdict::Live(stored, record, _) => Ok(Some((stored, record))),
                 Verdict::Absent(event) => {
@@ -217,6 +226,42 @@ impl Manager {
         .await
     }
 
+    /// With `hash_ids_migrate`: session `id` as stored under its raw ID before `hash_ids`
+    /// was turned on, moved to its hashed key `hashed` (a [`RawStore::regenerate`] between
+    /// the two keys, so a concurrent request's move or write is not lost), or `None`.
+    ///
+    /// [`RawStore::regenerate`]: crate::store::RawStore::regenerate
+    async fn rehash(&self, id: &SessionId, hashed: &SessionId) -> Result<Option<(Stored, Record)>> {
+        for _ in 0..REHASH_ATTEMPTS {
+            let read = self.store().read(id).await;
+            let (stored, record) = match self.judge(id.as_str(), read, self.clock().now())? {
+                Verdict::Live(stored, record, _) => (stored, record),
+                Verdict::Absent(_) => break,
+                Verdict::Dead { .. } => {
+                    self.discard(id).await;
+                    return Ok(None);
+                }
+            };
+            let write = self.write(&stored.body, stored.expires_at, record.owner.as_deref());
+            match self
+                .store()
+                .regenerate(id, stored.version, hashed, write)
+                .await?
+            {
+                Moved::Moved(version) => return Ok(Some((Stored { version, ..stored }, record))),
+                // Changed meanwhile: read it again.
+                Moved::Conflict => {}
+                // Moved by another request first.
+                Moved::Exists | Moved::Missing => break,
+            }
+        }
+        let read = self.store().read(hashed).await;
+        match self.judge(id.as_str(), read, self.clock().now())? {
+            Verdict::Live(stored, record, _) => Ok(Some((stored, record))),
+            Verdict::Absent(_) | Verdict::Dead { .. } => Ok(None),
+        }
+    }
+
     /// The read of `id` judged, without an `.await`, for stores that answer in memory
     /// ([`crate::RawStore::read_in_memory`]); `None` when the store needs I/O. Nothing is
     /// reported or deleted here.
@@ -233,6 +278,10 @@ impl Manager {
                 Err(e) => return Some(Err(e)),
             };
             let read = store.read_in_memory(key.as_str())?;
+            if self.options().hash_ids_migrate && matches!(read, Ok(None)) {
+                // It may still be under its raw ID: `find_live` looks there.
+                return None;
+            }
             let read = read.map(|found| found.map(|(_, stored)| stored));
             return Some(self.judge(id, read, self.clock().now()).map(|v| (v, None)));
         }

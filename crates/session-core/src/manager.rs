@@ -175,7 +175,11 @@ impl Manager {
 
     /// Deletes session `id` (the ID a cookie carries; admin use); returns whether it existed.
     pub async fn destroy_id(&self, id: &SessionId) -> Result<bool> {
-        let destroyed = self.inner.store.destroy(&*self.key(id)?).await?;
+        let mut destroyed = self.inner.store.destroy(&*self.key(id)?).await?;
+        if self.inner.options.hash_ids_migrate {
+            // Not used since `hash_ids` was turned on: still under its raw ID.
+            destroyed |= self.inner.store.destroy(id).await?;
+        }
         if destroyed {
             self.emit(Event::Destroyed {
                 session: id.fingerprint(),

@@ -196,32 +196,22 @@ pub trait RawStore: Send + Sync + 'static {
         new: &SessionId,
         record: Write<'_>,
     ) -> Result<Moved> {
-        let version = match self.insert(new, record).await? {
-            Inserted::Created(version) => version,
-            Inserted::Exists => return Ok(Moved::Exists),
-        };
         let tombstone = Write {
             body: crate::record::TOMBSTONE,
             owner: None,
             ..record
         };
-        let lost = match self.save(old, expected, tombstone).await {
-            Ok(Saved::Saved(_)) => None,
-            Ok(Saved::Conflict) => Some(Moved::Conflict),
-            Ok(Saved::Missing) => Some(Moved::Missing),
-            Err(e) => {
-                self.destroy(new).await?;
-                return Err(e);
-            }
-        };
-        match lost {
-            None => {
-                self.destroy(old).await?;
-                Ok(Moved::Moved(version))
-            }
-            Some(lost) => {
+        match relocate(self, old, expected, self, new, record, tombstone).await? {
+            Relocated::Moved(version) => Ok(Moved::Moved(version)),
+            Relocated::Exists => Ok(Moved::Exists),
+            // Nobody else knows `new` yet, so what was written there is this mover's alone.
+            Relocated::Lost { lost, .. } => {
                 self.destroy(new).await?;
                 Ok(lost)
+            }
+            Relocated::Undecided { error, .. } => {
+                self.destroy(new).await?;
+                Err(error)
             }
         }
     }
@@ -246,6 +236,67 @@ pub trait RawStore: Send + Sync + 'static {
         let _ = (owner, now);
         Err(Error::unsupported(self.provider(), "owner index"))
     }
+}
+
+/// How far [`relocate`] got.
+#[derive(Debug)]
+pub(crate) enum Relocated {
+    /// The record lives in the destination with this version; the source is retired.
+    Moved(Version),
+    /// A record already exists under the destination ID; nothing was written.
+    Exists,
+    /// The destination was written (with version `written`), but the source no longer held
+    /// the expected version: `lost` is [`Moved::Conflict`] or [`Moved::Missing`]. The caller
+    /// takes the destination record back.
+    Lost {
+        /// Why the move lost.
+        lost: Moved,
+        /// The version the destination record was created with.
+        written: Version,
+    },
+    /// The destination was written, but retiring the source failed, so whether it was retired
+    /// is unknown. The caller decides what to do with the destination record.
+    Undecided {
+        /// The failure of the retiring save.
+        error: Error,
+        /// The version the destination record was created with.
+        written: Version,
+    },
+}
+
+/// The move behind [`RawStore::regenerate`]'s default and [`crate::Migrating`]: creates
+/// `new` in `dst` (insert-if-absent), then retires `old` in `src` by replacing it with
+/// `tombstone` if it still holds `expected` (the step that decides between two movers, or a
+/// mover and a destroy), then deletes `old`. Writing the destination first means a failure in
+/// between leaves the session where it was, never nowhere; what a loser does with what it
+/// wrote depends on who else can see it, so that is the caller's.
+pub(crate) async fn relocate<S, D>(
+    src: &S,
+    old: &SessionId,
+    expected: Version,
+    dst: &D,
+    new: &SessionId,
+    record: Write<'_>,
+    tombstone: Write<'_>,
+) -> Result<Relocated>
+where
+    S: RawStore + ?Sized,
+    D: RawStore + ?Sized,
+{
+    let written = match dst.insert(new, record).await? {
+        Inserted::Created(version) => version,
+        Inserted::Exists => return Ok(Relocated::Exists),
+    };
+    let lost = match src.save(old, expected, tombstone).await {
+        Ok(Saved::Saved(_)) => {
+            src.destroy(old).await?;
+            return Ok(Relocated::Moved(written));
+        }
+        Ok(Saved::Conflict) => Moved::Conflict,
+        Ok(Saved::Missing) => Moved::Missing,
+        Err(error) => return Ok(Relocated::Undecided { error, written }),
+    };
+    Ok(Relocated::Lost { lost, written })
 }
 
 /// What a [`Provider`] gets besides its config string.

@@ -102,8 +102,15 @@ pub struct Options {
     /// seconds), default 60 s (capped at a tenth of the idle lifetime).
     pub touch_interval: Duration,
     /// Store only a hash of each ID in the backend (`HASH_IDS`), so a dump of the store holds
-    /// no usable cookie value. Default false. Changing it logs every user out.
+    /// no usable cookie value. Default false. Turning it on logs every user out unless
+    /// `hash_ids_migrate` is on too.
     pub hash_ids: bool,
+    /// With `hash_ids`, also find sessions stored under their raw ID, written before
+    /// `hash_ids` was turned on, and move each to its hashed key on first use
+    /// (`HASH_IDS_MIGRATE`), so turning `hash_ids` on logs nobody out. Default false. Costs
+    /// one more read for an unknown ID; turn it off once the sessions from before have moved
+    /// or expired. Requires `hash_ids`.
+    pub hash_ids_migrate: bool,
     /// Sign the cookie with these keys (`SIGNING_KEYS`: comma-separated hex, at least 32 bytes
     /// each), newest first: the first key signs, every key verifies. Empty (default) = the
     /// cookie carries the bare ID.
@@ -131,6 +138,7 @@ impl std::fmt::Debug for Options {
             .field("max_record_size", &self.max_record_size)
             .field("touch_interval", &self.touch_interval)
             .field("hash_ids", &self.hash_ids)
+            .field("hash_ids_migrate", &self.hash_ids_migrate)
             .field("signing_keys", &self.signing_keys)
             .finish()
     }
@@ -156,6 +164,7 @@ impl Default for Options {
             max_record_size: 1 << 20,
             touch_interval: Duration::from_secs(60),
             hash_ids: false,
+            hash_ids_migrate: false,
             signing_keys: SigningKeys::default(),
         }
     }
@@ -205,6 +214,7 @@ impl Options {
             "MAX_RECORD_SIZE" => self.max_record_size = number(key, value)?,
             "TOUCH_INTERVAL" => self.touch_interval = seconds(key, value)?,
             "HASH_IDS" => self.hash_ids = boolean(key, value)?,
+            "HASH_IDS_MIGRATE" => self.hash_ids_migrate = boolean(key, value)?,
             "SIGNING_KEYS" => self.signing_keys = signing_keys(key, value)?,
             _ => return Err(Error::config(key, "unknown session option")),
         }
@@ -252,6 +262,12 @@ impl Options {
             return Err(Error::config(
                 "max_record_size",
                 "must be at least 64 bytes",
+            ));
+        }
+        if self.hash_ids_migrate && !self.hash_ids {
+            return Err(Error::config(
+                "hash_ids_migrate",
+                "moves sessions to hashed keys, so it requires hash_ids = true",
             ));
         }
         if self.signing_keys.iter().any(|k| k.len() < 32) {
