@@ -15,6 +15,9 @@
 //!   conflict this request's changes are replayed on the latest record.
 //! - **No resurrection**: after `destroy` or `regenerate`, no write can bring the old ID back.
 //! - **Typed errors**: a backend failure is an [`Error`], never mistaken for "unknown session".
+//!   Routes that should keep serving through an outage run under [`OutagePolicy::Anonymous`]
+//!   instead: an empty read-only session, writes refused, nothing stored, no cookie sent
+//!   ([`outage`]).
 //!
 //! # Example
 //!
