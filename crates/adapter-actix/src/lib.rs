@@ -62,6 +62,55 @@
 //! }
 //! ```
 //!
+//! # When the store is down
+//!
+//! By default a route whose session cannot be read answers 503 (core's
+//! [`OutagePolicy::Fail`](session_core::OutagePolicy::Fail)). Public pages can keep serving
+//! instead: wrapped in [`OutagePolicyMiddleware`] with
+//! [`OutagePolicy::Anonymous`](session_core::OutagePolicy::Anonymous), a scope or resource
+//! sees an empty, read-only session (the visitor looks signed out), writes are refused with
+//! [`session_core::Error::Degraded`] (503 if the handler passes it on), nothing is stored and
+//! no `Set-Cookie` is sent, so the client keeps its ID for when the store is back. The
+//! manager's default is [`Options::outage_policy`](session_core::Options::outage_policy);
+//! the middleware overrides it where it wraps. See [`session_core::outage`].
+//!
+//! ```
+//! use actix_web::{App, test, web};
+//! use adapter_actix::{OutagePolicyMiddleware, Session, SessionError, SessionMiddleware};
+//! use session_core::{Manager, Options, OutagePolicy, SystemClock};
+//!
+//! async fn greeting(session: Session) -> Result<String, SessionError> {
+//!     let user = session.get::<String>("uid").await?;
+//!     Ok(format!("hello, {}", user.as_deref().unwrap_or("visitor")))
+//! }
+//!
+//! async fn account(session: Session) -> Result<String, SessionError> {
+//!     Ok(session.get::<String>("uid").await?.unwrap_or_default())
+//! }
+//!
+//! # #[actix_web::main]
+//! # async fn main() -> anyhow::Result<()> {
+//! # let store = std::sync::Arc::new(session_memory::MemoryStore::default());
+//! let manager = Manager::with_store(Options::default(), store, std::sync::Arc::new(SystemClock))?;
+//! let app = test::init_service(
+//!     App::new()
+//!         .wrap(SessionMiddleware::new(manager))
+//!         // The rest answers 503 while the store is down (the default).
+//!         .route("/account", web::get().to(account))
+//!         // The public pages keep serving through an outage.
+//!         .service(
+//!             web::scope("/public")
+//!                 .wrap(OutagePolicyMiddleware::new(OutagePolicy::Anonymous))
+//!                 .route("", web::get().to(greeting)),
+//!         ),
+//! )
+//! .await;
+//! let response = test::call_service(&app, test::TestRequest::get().uri("/public").to_request()).await;
+//! assert_eq!(response.status(), 200);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Network stores: open them on the worker
 //!
 //! actix-web serves requests on worker threads, each with its own single-threaded runtime,
@@ -155,7 +204,9 @@ mod error;
 mod extract;
 mod headers;
 mod middleware;
+mod outage;
 
 pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, Session};
 pub use middleware::{SessionMiddleware, SessionService};
+pub use outage::{OutagePolicyMiddleware, OutagePolicyService};

@@ -35,6 +35,52 @@
 //! }
 //! ```
 //!
+//! # When the store is down
+//!
+//! By default a route whose session cannot be read answers 503 (core's
+//! [`OutagePolicy::Fail`](session_core::OutagePolicy::Fail)). Public pages can keep serving
+//! instead: under [`OutagePolicyLayer`] with
+//! [`OutagePolicy::Anonymous`](session_core::OutagePolicy::Anonymous) the handler sees an empty,
+//! read-only session (the visitor looks signed out), writes are refused with
+//! [`session_core::Error::Degraded`] (503 if the handler passes it on), nothing is stored and
+//! no `Set-Cookie` is sent, so the client keeps its ID for when the store is back. The
+//! manager's default is [`Options::outage_policy`](session_core::Options::outage_policy);
+//! the layer overrides it for the routes it wraps. See [`session_core::outage`].
+//!
+//! ```
+//! use adapter_axum::{OutagePolicyLayer, Session, SessionError, SessionLayer};
+//! use axum::{Router, body::Body, http::Request, routing::get};
+//! use session_core::{Manager, Options, OutagePolicy, SystemClock};
+//! use tower::ServiceExt as _;
+//!
+//! async fn greeting(session: Session) -> Result<String, SessionError> {
+//!     let user = session.get::<String>("uid").await?;
+//!     Ok(format!("hello, {}", user.as_deref().unwrap_or("visitor")))
+//! }
+//!
+//! async fn account(session: Session) -> Result<String, SessionError> {
+//!     Ok(session.get::<String>("uid").await?.unwrap_or_default())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> anyhow::Result<()> {
+//! # let store = std::sync::Arc::new(session_memory::MemoryStore::default());
+//! let manager = Manager::with_store(Options::default(), store, std::sync::Arc::new(SystemClock))?;
+//! // Public pages keep serving through an outage; the rest answers 503 (the default).
+//! let public = Router::new()
+//!     .route("/", get(greeting))
+//!     .layer(OutagePolicyLayer::new(OutagePolicy::Anonymous));
+//! let app = Router::new()
+//!     .route("/account", get(account))
+//!     .merge(public)
+//!     .layer(SessionLayer::new(manager));
+//!
+//! let response = app.oneshot(Request::get("/").body(Body::empty())?).await?;
+//! assert_eq!(response.status(), 200);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Design choices
 //!
 //! - **Commit after the handler, in the layer.** The handler never calls `commit`; the layer
@@ -64,7 +110,9 @@
 mod error;
 mod extract;
 mod layer;
+mod outage;
 
 pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, MissingSessionLayer, Session};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
+pub use outage::{OutagePolicyLayer, OutagePolicyService};

@@ -120,6 +120,22 @@ async fn the_suite_catches_broken_adapters() {
         "expected 413",
     );
 
+    // A manager whose every route runs under `anonymous`, not only the public page: the
+    // routes that must fail answer as to a visitor instead of 503.
+    let anonymous = Options {
+        outage_policy: session_core::OutagePolicy::Anonymous,
+        ..options.clone()
+    };
+    let (manager, store) = setups::instrumented_memory(anonymous.clone());
+    let target = Target::for_options(serve(manager).await, &anonymous)
+        .with_outage(move |down| store.set_down(down));
+    let report = http_scenarios::run_only(&target, |n| n.starts_with("anonymous page")).await;
+    failed(
+        &report,
+        "anonymous page serves through an outage, writes refused",
+        "expected 503",
+    );
+
     // An outage switch that does nothing: the app keeps answering 200.
     let (manager, _) = setups::instrumented_memory(options.clone());
     let target = Target::for_options(serve(manager).await, &options).with_outage(|_| {});

@@ -30,6 +30,53 @@
 //!   `&Request`) without any provider call, so "show now" messages added by a handler are
 //!   seen when the page renders.
 //!
+//! # When the store is down
+//!
+//! By default an endpoint whose session cannot be read answers 503 (core's
+//! [`OutagePolicy::Fail`](session_core::OutagePolicy::Fail)). Public pages can keep serving
+//! instead: wrapped in [`OutagePolicyMiddleware`] with
+//! [`OutagePolicy::Anonymous`](session_core::OutagePolicy::Anonymous), an endpoint sees an
+//! empty, read-only session (the visitor looks signed out), writes are refused with
+//! [`session_core::Error::Degraded`] (503 if the handler passes it on), nothing is stored and
+//! no `Set-Cookie` is sent, so the client keeps its ID for when the store is back. The
+//! manager's default is [`Options::outage_policy`](session_core::Options::outage_policy);
+//! the middleware overrides it for the endpoint it wraps. See [`session_core::outage`].
+//!
+//! ```
+//! use adapter_poem::{OutagePolicyMiddleware, Session, SessionError, SessionMiddleware};
+//! use poem::http::Uri;
+//! use poem::{Endpoint as _, EndpointExt, Request, Route, get, handler};
+//! use session_core::{Manager, Options, OutagePolicy, SystemClock};
+//!
+//! #[handler]
+//! async fn greeting(session: Session) -> Result<String, SessionError> {
+//!     let user = session.get::<String>("uid").await?;
+//!     Ok(format!("hello, {}", user.as_deref().unwrap_or("visitor")))
+//! }
+//!
+//! #[handler]
+//! async fn account(session: Session) -> Result<String, SessionError> {
+//!     Ok(session.get::<String>("uid").await?.unwrap_or_default())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> anyhow::Result<()> {
+//! # let store = std::sync::Arc::new(session_memory::MemoryStore::default());
+//! let manager = Manager::with_store(Options::default(), store, std::sync::Arc::new(SystemClock))?;
+//! let app = Route::new()
+//!     // The public page keeps serving through an outage.
+//!     .at("/", get(greeting).with(OutagePolicyMiddleware::new(OutagePolicy::Anonymous)))
+//!     // The rest answers 503 while the store is down (the default).
+//!     .at("/account", get(account))
+//!     .with(SessionMiddleware::new(manager));
+//! let response = app
+//!     .get_response(Request::builder().uri(Uri::from_static("/")).finish())
+//!     .await;
+//! assert_eq!(response.status(), 200);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Example
 //!
 //! ```no_run
@@ -61,7 +108,9 @@
 mod error;
 mod extract;
 mod middleware;
+mod outage;
 
 pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, Session};
 pub use middleware::{SessionEndpoint, SessionMiddleware};
+pub use outage::{OutagePolicyEndpoint, OutagePolicyMiddleware};

@@ -152,6 +152,23 @@ pub async fn logout_everywhere(session: &Session) -> Answer {
     Ok(Reply::json(&serde_json::json!({ "destroyed": destroyed })))
 }
 
+/// `GET /public`, a public page served under the `anonymous` outage policy: greets the
+/// signed-in user by name, anyone else (and everyone while the store is down) as a visitor.
+pub async fn public_page(session: &Session) -> Answer {
+    let user = session.get::<String>("uid").await?;
+    Ok(Reply::text(
+        200,
+        format!("hello, {}", user.as_deref().unwrap_or("visitor")),
+    ))
+}
+
+/// `POST /public`: a write on the public page, 204; while the store is down it is refused
+/// ([`session_core::Error::Degraded`], 503) and nothing is stored.
+pub async fn public_visit(session: &Session) -> Answer {
+    session.set("visited", "yes").await?;
+    Ok(Reply::empty(204))
+}
+
 /// `GET /stats`: `{"count": N}`, with `null` when the provider's capabilities say it cannot
 /// count (memcached, couchbase): a made-up number would be worse than none.
 pub async fn stats(manager: &Manager) -> Answer {

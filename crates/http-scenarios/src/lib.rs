@@ -18,13 +18,16 @@
 //! | `GET /whoami` | 200 with the uid, or 401 |
 //! | `POST /logout` | 204; destroys the session |
 //! | `POST /logout-everywhere` | 200 JSON `{"destroyed": N}` (the owner's other sessions); 501 when the provider has no owner index |
+//! | `GET /public` | 200 `hello, NAME` for a signed-in user (`uid`), `hello, visitor` otherwise; under the `anonymous` outage policy, so it keeps answering (as to a visitor) while the store is down |
+//! | `POST /public` | 204; stores `visited` = `"yes"`; while the store is down the write is refused: 503 with core's refused-write message (or, without a cookie, the new session fails at commit: 503) |
 //! | `GET /stats` | 200 JSON `{"count": N}`, `null` when the provider cannot count |
 //! | `GET /signup` | 200 `text/html`: the seed's page (one `<h2>` line each for the latest success, error, info and warning message) with what was queued before; queues the seed's four messages for the next page |
 //! | `GET /flash` | 200 `text/html`: the same page, consuming the queued messages |
 //! | `POST /flash` (form `level`, `text`, `now`) | 200, the page; queues the message, or with `now=true` shows it in this response only; 400 for an unknown level |
 //!
 //! Every response that sets the session cookie carries `Cache-Control: no-store` and
-//! `Vary: Cookie`. A backend failure answers 503 without `Set-Cookie`; an oversized record
+//! `Vary: Cookie`. A backend failure answers 503 without `Set-Cookie` on every route but
+//! `/public` (see above); an oversized record
 //! answers 413 without `Set-Cookie`, and the session keeps what it held.
 //!
 //! # Design choices
@@ -38,15 +41,16 @@
 //!   each other's sessions in "log out everywhere".
 //! - **Outages are driven by the caller** through [`Target::outage`]: the suite cannot break a
 //!   backend by itself, the test that built the app can (typically with
-//!   `session_core::conformance::Instrumented::set_down`). Without a switch the outage
-//!   scenario is reported as not run.
+//!   `session_core::conformance::Instrumented::set_down`, or by stopping and restarting a
+//!   real server). Without a switch the outage scenarios (`outage`, `degraded`) are reported
+//!   as not run.
 //! - Scenarios run one after the other (each is internally concurrent where it needs to be),
 //!   each with a generous safety timeout so that a hung server fails instead of hanging the
 //!   test. The switch is reset to "up" after every scenario, whatever happened.
 //! - **Instrumentation is optional**: with [`Target::writes`] (the store's write count) the
 //!   scenarios also check that a request that must not store anything wrote nothing.
 //! - Scenarios are grouped in one module per topic (`basics`, `cookies`, `strict`, `auth`,
-//!   `outage`, `concurrency`, `limits`, `flash`); a new group is one more module under `scenarios/` and
+//!   `outage`, `degraded`, `concurrency`, `limits`, `flash`); a new group is one more module under `scenarios/` and
 //!   one line per scenario in its list.
 //! - **The set-ups live here too** ([`setups`]): every adapter runs the suite under the same
 //!   provider and cookie configurations, and its test file holds only how to serve its demo.
@@ -151,7 +155,8 @@ impl Target {
         self
     }
 
-    /// Adds the outage switch, which enables the outage scenario.
+    /// Adds the outage switch, which enables the outage scenarios. It is called with `false`
+    /// after every scenario, so it must tolerate "up" when the backend is already up.
     pub fn with_outage(mut self, switch: impl Fn(bool) + Send + Sync + 'static) -> Self {
         self.outage = Some(Arc::new(switch));
         self

@@ -89,6 +89,16 @@ pub enum Error {
         /// How many conditional saves were tried.
         attempts: u32,
     },
+    /// A write was refused because the session is served read-only: its store could not be
+    /// read and the request runs under [`crate::OutagePolicy::Anonymous`] (see
+    /// [`crate::outage`]). Nothing was stored; answered with 503 like the outage behind it.
+    #[error(
+        "session `{operation}` refused: the store is unavailable and the session is served read-only"
+    )]
+    Degraded {
+        /// The refused operation (`set`, `delete`, `regenerate`, ...).
+        operation: &'static str,
+    },
     /// The provider's capacity is exhausted (bounded memory provider).
     #[error("session provider `{provider}` is full ({capacity} sessions)")]
     CapacityExceeded {
@@ -131,6 +141,13 @@ impl Error {
             self,
             Error::Backend { .. } | Error::Conflict { .. } | Error::CapacityExceeded { .. }
         )
+    }
+
+    /// True for [`Error::Degraded`]: a write refused because the session is served
+    /// read-only during an outage. Not a backend error: the handler may catch it and carry
+    /// on, and the commit does not report it again.
+    pub fn is_degraded(&self) -> bool {
+        matches!(self, Error::Degraded { .. })
     }
 
     /// True for [`Error::Unsupported`].

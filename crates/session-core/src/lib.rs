@@ -15,6 +15,9 @@
 //!   conflict this request's changes are replayed on the latest record.
 //! - **No resurrection**: after `destroy` or `regenerate`, no write can bring the old ID back.
 //! - **Typed errors**: a backend failure is an [`Error`], never mistaken for "unknown session".
+//!   Routes that should keep serving through an outage run under [`OutagePolicy::Anonymous`]
+//!   instead: an empty read-only session, writes refused, nothing stored, no cookie sent
+//!   ([`outage`]).
 //!
 //! # Example
 //!
@@ -56,6 +59,7 @@ mod load;
 pub mod manager;
 pub mod migrating;
 pub mod options;
+pub mod outage;
 mod protect;
 pub mod record;
 pub mod registry;
@@ -78,6 +82,7 @@ pub use load::SessionData;
 pub use manager::{GcHandle, Manager};
 pub use migrating::{Migrating, MoveOn};
 pub use options::{Options, SameSite, SigningKeys};
+pub use outage::OutagePolicy;
 pub use registry::Registry;
 pub use response::{HeaderName, ResponseHeaders};
 pub use session::{Commit, MAX_OWNER_LEN, Session};

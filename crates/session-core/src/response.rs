@@ -23,7 +23,9 @@
 //! - A failed commit answers with the error's response and **no** `Set-Cookie`: an outage must
 //!   never replace or remove the client's ID.
 //! - Statuses: backend failures (the store is down, conflicts never settled, a full store) are
-//!   503, which a client may retry with its cookie; a record over `max_record_size` is the
+//!   503, which a client may retry with its cookie; so is a write refused because the session
+//!   is served read-only during an outage ([`Error::Degraded`], with its own message, so a
+//!   client or an operator can tell "your change was not saved" from "nothing was served"); a record over `max_record_size` is the
 //!   client's doing and is 413; an ill-formed session ID given to an API call is 400;
 //!   everything else is a bug or a misconfiguration of the server, 500.
 //! - Log levels: client errors at `INFO` (they are not the server's problem, but a flood of
@@ -170,11 +172,13 @@ fn write_cookie_headers(set_cookie: &str, headers: &mut impl ResponseHeaders) ->
 }
 
 impl Error {
-    /// The status the error is answered with: 503 for a backend failure, 413 for a record
-    /// over `max_record_size`, 400 for an ill-formed session ID, 500 otherwise.
+    /// The status the error is answered with: 503 for a backend failure or a write refused
+    /// during an outage, 413 for a record over `max_record_size`, 400 for an ill-formed
+    /// session ID, 500 otherwise.
     pub fn http_status(&self) -> u16 {
         match self {
             _ if self.is_backend() => 503,
+            Error::Degraded { .. } => 503,
             Error::TooLarge { .. } => 413,
             Error::InvalidId(_) => 400,
             _ => 500,
@@ -184,6 +188,9 @@ impl Error {
     /// A short body for [`Error::http_status`]. It never holds the error's details (they can
     /// name hosts, keys or sizes, and belong in the log) nor a session ID.
     pub fn public_message(&self) -> &'static str {
+        if self.is_degraded() {
+            return "session store unavailable: changes not saved";
+        }
         match self.http_status() {
             503 => "session store unavailable",
             413 => "session data too large",
@@ -377,6 +384,13 @@ mod tests {
                 413,
                 Level::INFO,
             ),
+            (
+                Error::Degraded {
+                    operation: "regenerate",
+                },
+                503,
+                Level::WARN,
+            ),
             (Error::InvalidId("wrong length"), 400, Level::INFO),
             (Error::unsupported("memcache", "count"), 500, Level::ERROR),
             (Error::config("cookie", "bad"), 500, Level::ERROR),
@@ -408,6 +422,10 @@ mod tests {
             "session store unavailable"
         );
         assert_eq!(Error::Corrupt("x".into()).public_message(), "session error");
+        assert_eq!(
+            Error::Degraded { operation: "set" }.public_message(),
+            "session store unavailable: changes not saved"
+        );
     }
 
     #[test]

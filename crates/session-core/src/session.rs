@@ -3,6 +3,7 @@
 //! back).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::lock::Mutex;
 use serde::Serialize;
@@ -15,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::id::SessionId;
 use crate::load::{self, Adopt, CookieValues};
 use crate::manager::Manager;
+use crate::outage::OutagePolicy;
 use crate::record::{decode_value, encode_value};
 use crate::working::{Change, WorkingCopy};
 
@@ -41,6 +43,9 @@ struct Shared {
     /// costs one atomic when nobody waits, where tokio's fair mutex does more on every
     /// request.
     state: Mutex<State>,
+    /// The request's [`OutagePolicy`] is `Anonymous`. Outside the lock, so an adapter's
+    /// per-route override is a plain store, with no `.await`.
+    anonymous: AtomicBool,
 }
 
 impl std::fmt::Debug for Session {
@@ -57,6 +62,9 @@ struct State {
     /// Set when a backend error reached the handler; commit reports it again so the adapter
     /// answers 503 even if the handler swallowed it.
     failed: Option<String>,
+    /// The store could not be read under `OutagePolicy::Anonymous`: `working` is an empty
+    /// stand-in for the rest of the request, and writes are refused.
+    degraded: bool,
     /// The cookie to send, decided by regenerate/destroy/insert.
     cookie: CookieAction,
 }
@@ -116,14 +124,17 @@ impl Manager {
 
 impl Session {
     fn new(manager: Manager, cookie_values: CookieValues) -> Self {
+        let anonymous = manager.options().outage_policy == OutagePolicy::Anonymous;
         Session {
             shared: Arc::new(Shared {
+                anonymous: AtomicBool::new(anonymous),
                 manager,
                 state: Mutex::new(State {
                     cookie_values,
                     presented: false,
                     working: None,
                     failed: None,
+                    degraded: false,
                     cookie: CookieAction::Keep,
                 }),
             }),
@@ -152,6 +163,31 @@ impl Session {
     /// The manager this session belongs to.
     pub fn manager(&self) -> &Manager {
         &self.shared.manager
+    }
+
+    /// Overrides the manager's [`crate::Options::outage_policy`] for this request. Adapters
+    /// call it for the routes configured with a policy of their own, before the handler
+    /// runs: the policy applies when the session is first read (see [`crate::outage`]).
+    pub fn set_outage_policy(&self, policy: OutagePolicy) {
+        self.shared
+            .anonymous
+            .store(policy == OutagePolicy::Anonymous, Ordering::Relaxed);
+    }
+
+    /// The outage policy this request runs under.
+    pub fn outage_policy(&self) -> OutagePolicy {
+        if self.shared.anonymous.load(Ordering::Relaxed) {
+            OutagePolicy::Anonymous
+        } else {
+            OutagePolicy::Fail
+        }
+    }
+
+    /// Whether this request is served an empty, read-only session because the store could
+    /// not be read (under [`OutagePolicy::Anonymous`]); false until the session is first
+    /// read. A page can use it to say that some features are off for a moment.
+    pub async fn is_degraded(&self) -> bool {
+        self.shared.state.lock().await.degraded
     }
 
     /// Value `key` decoded as `T`, or `None`. A stored value of another type is
@@ -195,7 +231,7 @@ impl Session {
     pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
         let bytes = encode_value(key, value)?;
         let mut state = self.shared.state.lock().await;
-        let loaded = self.ensure_loaded(&mut state).await?;
+        let loaded = self.writable(&mut state, "set").await?;
         if loaded.current.values.get(key) != Some(&bytes) {
             loaded.current.values.insert(key, bytes);
             loaded.change(Change::Set(key.to_owned()), || self.manager().new_id())?;
@@ -206,7 +242,7 @@ impl Session {
     /// Removes `key`; returns whether it was set.
     pub async fn delete(&self, key: &str) -> Result<bool> {
         let mut state = self.shared.state.lock().await;
-        let loaded = self.ensure_loaded(&mut state).await?;
+        let loaded = self.writable(&mut state, "delete").await?;
         let present = loaded.current.values.contains_key(key);
         if present {
             loaded.change(Change::Delete(key.to_owned()), || self.manager().new_id())?;
@@ -218,7 +254,7 @@ impl Session {
     /// its cookie removed.
     pub async fn flush(&self) -> Result<()> {
         let mut state = self.shared.state.lock().await;
-        let loaded = self.ensure_loaded(&mut state).await?;
+        let loaded = self.writable(&mut state, "flush").await?;
         if !loaded.current.values.is_empty() || loaded.current.owner.is_some() {
             loaded.change(Change::Flush, || self.manager().new_id())?;
         }
@@ -247,7 +283,7 @@ impl Session {
             check_owner(owner)?;
         }
         let mut state = self.shared.state.lock().await;
-        let loaded = self.ensure_loaded(&mut state).await?;
+        let loaded = self.writable(&mut state, "set_owner").await?;
         if loaded.current.owner.as_deref() != owner {
             loaded.change(Change::Owner(owner.map(str::to_owned)), || {
                 self.manager().new_id()
@@ -261,7 +297,7 @@ impl Session {
     pub async fn destroy_other_sessions(&self) -> Result<usize> {
         let (owner, id) = {
             let mut state = self.shared.state.lock().await;
-            let loaded = self.ensure_loaded(&mut state).await?;
+            let loaded = self.writable(&mut state, "destroy_other_sessions").await?;
             (loaded.current.owner.clone(), loaded.id.clone())
         };
         match owner {
@@ -284,6 +320,7 @@ impl Session {
     pub async fn regenerate(&self) -> Result<()> {
         let mut state = self.shared.state.lock().await;
         let result = async {
+            self.writable(&mut state, "regenerate").await?;
             let (working, cookie) = self.loaded(&mut state).await?;
             commit::regenerate(self.manager(), working, cookie).await
         }
@@ -299,7 +336,7 @@ impl Session {
     pub async fn destroy(&self) -> Result<()> {
         let mut state = self.shared.state.lock().await;
         let result = async {
-            self.loaded(&mut state).await?;
+            self.writable(&mut state, "destroy").await?;
             let presented = state.presented;
             let (working, cookie) = self.loaded(&mut state).await?;
             commit::destroy(self.manager(), working, presented, cookie).await
@@ -327,11 +364,20 @@ impl Session {
         } = &mut *state;
         let result = match working {
             Some(working) => {
-                commit::persist(self.manager(), working, cookie)
+                let refresh_only = working.changes.is_empty();
+                let result = commit::persist(self.manager(), working, cookie)
                     .instrument(crate::events::debug_span(|| {
                         tracing::debug_span!("session.save")
                     }))
-                    .await
+                    .await;
+                match result {
+                    // Nothing the handler asked for is lost: the next request refreshes it.
+                    Err(e) if refresh_only && e.is_backend() && self.is_anonymous() => {
+                        tracing::warn!(error = %e, "session expiry refresh skipped: the store is unavailable");
+                        Ok(())
+                    }
+                    result => result,
+                }
             }
             None => Ok(()),
         };
@@ -346,6 +392,26 @@ impl Session {
 
     async fn ensure_loaded<'s>(&self, state: &'s mut State) -> Result<&'s mut WorkingCopy> {
         Ok(self.loaded(state).await?.0)
+    }
+
+    /// The working copy for `operation`, a write: refused with [`Error::Degraded`] when the
+    /// session is an empty stand-in for one the store could not read.
+    async fn writable<'s>(
+        &self,
+        state: &'s mut State,
+        operation: &'static str,
+    ) -> Result<&'s mut WorkingCopy> {
+        self.loaded(state).await?;
+        // `loaded` sets `degraded` when it falls back; checked after it, so the first use of
+        // the session can be a write.
+        if state.degraded {
+            return Err(Error::Degraded { operation });
+        }
+        self.ensure_loaded(state).await
+    }
+
+    fn is_anonymous(&self) -> bool {
+        self.outage_policy() == OutagePolicy::Anonymous
     }
 
     /// The working copy, loaded on first use, and the cookie decision, borrowed apart. A
@@ -375,7 +441,16 @@ impl Session {
                 Err(e) => Err(e),
             };
             state.presented = presented;
-            let adopted = note_failure(state, adopted)?;
+            let adopted = match adopted {
+                Err(e) if e.is_backend() && self.is_anonymous() => {
+                    // Served as a visitor for the rest of the request, even if the store
+                    // comes back meanwhile: see `crate::outage`.
+                    tracing::warn!(error = %e, "session store unavailable; serving the request anonymously");
+                    state.degraded = true;
+                    None
+                }
+                adopted => note_failure(state, adopted)?,
+            };
             state.working =
                 Some(adopted.unwrap_or_else(|| WorkingCopy::empty(manager.clock().now())));
         }

@@ -5,12 +5,13 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use adapter_actix::{Flash, Session, SessionError, SessionMiddleware};
+use adapter_actix::{Flash, OutagePolicyMiddleware, Session, SessionError, SessionMiddleware};
 use demo_support::contract::{self, Login, NewFlash, Reply};
 use session_core::Manager;
 
 /// Every route of the contract, behind a [`SessionMiddleware`] over `manager`, reading bodies
-/// up to [`contract::BODY_LIMIT`].
+/// up to [`contract::BODY_LIMIT`]. The public page keeps serving while the store is down
+/// ([`OutagePolicyMiddleware`]); the other routes answer 503 then.
 pub fn app(
     manager: Manager,
 ) -> App<
@@ -41,6 +42,12 @@ pub fn app(
         .route("/signup", web::get().to(signup))
         .route("/flash", web::get().to(show_flash))
         .route("/flash", web::post().to(add_flash))
+        .service(
+            web::resource("/public")
+                .wrap(OutagePolicyMiddleware::anonymous())
+                .route(web::get().to(public_page))
+                .route(web::post().to(public_visit)),
+        )
 }
 
 /// An HTTP server for [`app`] on `listener`; it must be awaited inside an actix system.
@@ -99,6 +106,14 @@ async fn logout(session: Session) -> Answer {
 
 async fn logout_everywhere(session: Session) -> Answer {
     respond(contract::logout_everywhere(&session).await)
+}
+
+async fn public_page(session: Session) -> Answer {
+    respond(contract::public_page(&session).await)
+}
+
+async fn public_visit(session: Session) -> Answer {
+    respond(contract::public_visit(&session).await)
 }
 
 async fn stats(manager: web::Data<Manager>) -> Answer {

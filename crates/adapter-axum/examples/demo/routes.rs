@@ -1,7 +1,7 @@
 //! The demo's routes: axum routing and extraction around the shared handler logic of
 //! `demo_support::contract`, kept apart from `main` so the tests can serve the very same app.
 
-use adapter_axum::{Flash, Session, SessionError, SessionLayer};
+use adapter_axum::{Flash, OutagePolicyLayer, Session, SessionError, SessionLayer};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
@@ -12,8 +12,12 @@ use demo_support::contract::{self, Login, NewFlash, Reply};
 use session_core::Manager;
 
 /// Every route of the contract, behind a [`SessionLayer`] over `manager`, reading bodies up to
-/// [`contract::BODY_LIMIT`].
+/// [`contract::BODY_LIMIT`]. The public page keeps serving while the store is down
+/// ([`OutagePolicyLayer`]); the other routes answer 503 then.
 pub fn app(manager: Manager) -> Router {
+    let public = Router::new()
+        .route("/public", get(public_page).post(public_visit))
+        .layer(OutagePolicyLayer::anonymous());
     Router::new()
         .route("/", get(index))
         .route(
@@ -27,6 +31,7 @@ pub fn app(manager: Manager) -> Router {
         .route("/stats", get(stats))
         .route("/signup", get(signup))
         .route("/flash", get(show_flash).post(add_flash))
+        .merge(public)
         .with_state(manager.clone())
         .layer(DefaultBodyLimit::max(contract::BODY_LIMIT))
         .layer(SessionLayer::new(manager))
@@ -78,6 +83,14 @@ async fn logout(session: Session) -> Answer {
 
 async fn logout_everywhere(session: Session) -> Answer {
     respond(contract::logout_everywhere(&session).await)
+}
+
+async fn public_page(session: Session) -> Answer {
+    respond(contract::public_page(&session).await)
+}
+
+async fn public_visit(session: Session) -> Answer {
+    respond(contract::public_visit(&session).await)
 }
 
 async fn stats(State(manager): State<Manager>) -> Answer {

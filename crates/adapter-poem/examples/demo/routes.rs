@@ -1,14 +1,16 @@
 //! The demo's routes: poem routing and extraction around the shared handler logic of
 //! `demo_support::contract`, kept apart from `main` so the tests can serve the very same app.
 
-use adapter_poem::{Flash, Session, SessionError, SessionMiddleware};
+use adapter_poem::{Flash, OutagePolicyMiddleware, Session, SessionError, SessionMiddleware};
 use demo_support::contract::{self, Login, NewFlash, Reply};
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path};
 use poem::{Endpoint, EndpointExt, Response, Route, get, handler, post};
 use session_core::Manager;
 
-/// Every route of the contract, behind a [`SessionMiddleware`] over `manager`. poem reads
+/// Every route of the contract, behind a [`SessionMiddleware`] over `manager`; the public page
+/// keeps serving while the store is down ([`OutagePolicyMiddleware`]), the other routes
+/// answer 503 then. poem reads
 /// request bodies without a limit of its own, so an oversized value reaches the session layer
 /// (which answers 413) as in the other demos, whose limit is [`contract::BODY_LIMIT`].
 pub fn app(manager: Manager) -> impl Endpoint<Output = Response> {
@@ -25,6 +27,12 @@ pub fn app(manager: Manager) -> impl Endpoint<Output = Response> {
         .at("/stats", get(stats))
         .at("/signup", get(signup))
         .at("/flash", get(show_flash).post(add_flash))
+        .at(
+            "/public",
+            get(public_page)
+                .post(public_visit)
+                .with(OutagePolicyMiddleware::anonymous()),
+        )
         .data(manager.clone())
         .with(SessionMiddleware::new(manager))
 }
@@ -84,6 +92,16 @@ async fn logout(session: Session) -> Answer {
 #[handler]
 async fn logout_everywhere(session: Session) -> Answer {
     respond(contract::logout_everywhere(&session).await)
+}
+
+#[handler]
+async fn public_page(session: Session) -> Answer {
+    respond(contract::public_page(&session).await)
+}
+
+#[handler]
+async fn public_visit(session: Session) -> Answer {
+    respond(contract::public_visit(&session).await)
 }
 
 #[handler]

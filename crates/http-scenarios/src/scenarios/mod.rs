@@ -7,6 +7,7 @@ mod auth;
 mod basics;
 mod concurrency;
 mod cookies;
+mod degraded;
 mod flash;
 mod limits;
 mod outage;
@@ -130,6 +131,11 @@ pub(crate) const ALL: &[Scenario] = &[
         "outage",
         "backend outage answers 503 and keeps the cookie",
         outage::outage,
+    ),
+    scenario(
+        "degraded",
+        "anonymous page serves through an outage, writes refused",
+        degraded::anonymous_public_page,
     ),
     scenario(
         "concurrency",

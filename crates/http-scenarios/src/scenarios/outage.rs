@@ -8,7 +8,7 @@ use crate::checks;
 use crate::client::Body;
 
 /// Turns the outage back off when dropped, whatever the scenario did.
-struct Recover<'a>(&'a crate::OutageSwitch);
+pub(super) struct Recover<'a>(pub(super) &'a crate::OutageSwitch);
 
 impl Drop for Recover<'_> {
     fn drop(&mut self) {

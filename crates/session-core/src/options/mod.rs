@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::config_string::{boolean, number, seconds};
 use crate::error::{Error, Result};
 use crate::id::{DEFAULT_ID_LENGTH, MAX_ID_LENGTH, MIN_ID_LENGTH};
+use crate::outage::OutagePolicy;
 
 mod files;
 
@@ -115,6 +116,10 @@ pub struct Options {
     /// each), newest first: the first key signs, every key verifies. Empty (default) = the
     /// cookie carries the bare ID.
     pub signing_keys: SigningKeys,
+    /// What a request does when its session cannot be read because the store is down
+    /// (`OUTAGE_POLICY`: `fail` or `anonymous`), default `fail` (503). Adapters override it
+    /// per route; see [`crate::outage`].
+    pub outage_policy: OutagePolicy,
 }
 
 impl std::fmt::Debug for Options {
@@ -140,6 +145,7 @@ impl std::fmt::Debug for Options {
             .field("hash_ids", &self.hash_ids)
             .field("hash_ids_migrate", &self.hash_ids_migrate)
             .field("signing_keys", &self.signing_keys)
+            .field("outage_policy", &self.outage_policy)
             .finish()
     }
 }
@@ -166,6 +172,7 @@ impl Default for Options {
             hash_ids: false,
             hash_ids_migrate: false,
             signing_keys: SigningKeys::default(),
+            outage_policy: OutagePolicy::Fail,
         }
     }
 }
@@ -216,6 +223,11 @@ impl Options {
             "HASH_IDS" => self.hash_ids = boolean(key, value)?,
             "HASH_IDS_MIGRATE" => self.hash_ids_migrate = boolean(key, value)?,
             "SIGNING_KEYS" => self.signing_keys = signing_keys(key, value)?,
+            "OUTAGE_POLICY" => {
+                self.outage_policy = value
+                    .parse()
+                    .map_err(|_| Error::config(key, "expected fail or anonymous"))?
+            }
             _ => return Err(Error::config(key, "unknown session option")),
         }
         Ok(())
@@ -461,6 +473,16 @@ mod tests {
     }
 
     #[test]
+    fn outage_policy_is_fail_unless_set() {
+        let mut o = Options::default();
+        assert_eq!(o.outage_policy, OutagePolicy::Fail);
+        o.set("outage-policy", " Anonymous ").unwrap();
+        assert_eq!(o.outage_policy, OutagePolicy::Anonymous);
+        o.set("OUTAGE_POLICY", "fail").unwrap();
+        assert_eq!(o.outage_policy, OutagePolicy::Fail);
+    }
+
+    #[test]
     fn bad_values_name_their_field() {
         for (text, field) in [
             ("[session]\nGC_INTERVAL_TIME = soon\n", "GC_INTERVAL_TIME"),
@@ -471,6 +493,7 @@ mod tests {
             ("[session]\nDOMAIN = a.com;x\n", "domain"),
             ("[session]\nSIGNING_KEYS = zz\n", "SIGNING_KEYS"),
             ("[session]\nSIGNING_KEYS = 0011\n", "signing_keys"),
+            ("[session]\nOUTAGE_POLICY = open\n", "OUTAGE_POLICY"),
         ] {
             let f = file(".ini", text);
             match Options::from_file(f.path()) {
