@@ -54,6 +54,11 @@ pub mod events;
 pub mod id;
 mod load;
 pub mod manager;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics/disabled.rs"]
+mod metrics;
 pub mod options;
 mod protect;
 pub mod record;
