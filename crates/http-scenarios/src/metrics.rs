@@ -23,7 +23,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use http::StatusCode;
 use session_core::conformance::{Instrumented, Wrapper};
-use session_core::{Manager, MockClock, Options, RawStore, Result, Saved, SessionId, Version, Write};
+use session_core::{
+    Manager, MockClock, Options, RawStore, Result, Saved, SessionId, Version, Write,
+};
 use session_memory::MemoryStore;
 
 use crate::Target;
@@ -81,8 +83,9 @@ const EXPECTED: [(&str, f64); 16] = [
 ];
 
 /// Installs the Prometheus recorder, serves the demo app (with `serve`) over a memory store on
-/// a mock clock, runs [`flow`] and checks `GET /metrics` against [`EXPECTED`]. A test body:
-/// panics with what differs.
+/// a mock clock, runs the flow (create, login, a rejected pre-login ID, a forced conflict, a
+/// count, an outage, logout, an expiry) and checks every counter and histogram count of
+/// `GET /metrics` exactly. A test body: panics with what differs.
 pub async fn after_a_scripted_flow<F, Fut>(serve: F)
 where
     F: Fn(Manager) -> Fut,

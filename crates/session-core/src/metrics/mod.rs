@@ -35,7 +35,7 @@
 //!   looks a metric up by name. A manager built before any recorder keeps recording nothing.
 //! - Without a recorder each of those handles is a no-op: one branch per event, no clock
 //!   read beyond the store operation timer, no allocation.
-//! - Lifecycle counters come from the same place as the [`Event`](crate::Event)s (an event
+//! - Lifecycle counters come from the same place as the [`crate::Event`]s (an event
 //!   hook sees the same story, with ID fingerprints), plus a hook where a session is loaded
 //!   or saved, which have no event.
 //! - Store latency, record sizes and errors are measured by [`MeteredStore`], which
@@ -119,13 +119,20 @@ pub const LIVE: &str = "session_live";
 /// Bucket bounds (seconds) for [`OPERATION_DURATION`]: from an in-process store's tens of
 /// microseconds to a struggling network backend's second.
 pub const LATENCY_BUCKETS: &[f64] = &[
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-    0.5, 1.0,
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0,
 ];
 
 /// Bucket bounds (bytes) for [`RECORD_SIZE`]: powers of four up to the default 1 MiB limit.
 pub const SIZE_BUCKETS: &[f64] = &[
-    64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262_144.0, 1_048_576.0,
+    64.0,
+    256.0,
+    1024.0,
+    4096.0,
+    16384.0,
+    65536.0,
+    262_144.0,
+    1_048_576.0,
 ];
 
 /// Whether this build records metrics (the `metrics` feature): the GC task counts live
@@ -159,8 +166,7 @@ impl Lifecycle {
     pub(crate) fn new(provider: &'static str) -> Self {
         describe();
         let counter = |name: &'static str| metrics::counter!(name, "provider" => provider);
-        let rejected =
-            |reason: &'static str| metrics::counter!(REJECTED, "provider" => provider, "reason" => reason);
+        let rejected = |reason: &'static str| metrics::counter!(REJECTED, "provider" => provider, "reason" => reason);
         Lifecycle {
             created: counter(CREATED),
             loaded: counter(LOADED),
@@ -219,7 +225,11 @@ impl Lifecycle {
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_counter!(CREATED, Unit::Count, "New sessions stored.");
-    describe_counter!(LOADED, Unit::Count, "Requests whose cookie led to a live session.");
+    describe_counter!(
+        LOADED,
+        Unit::Count,
+        "Requests whose cookie led to a live session."
+    );
     describe_counter!(SAVED, Unit::Count, "Changed sessions written back.");
     describe_counter!(
         CONFLICTS,
@@ -228,7 +238,11 @@ fn describe() {
     );
     describe_counter!(REGENERATED, Unit::Count, "Sessions moved to a new ID.");
     describe_counter!(DESTROYED, Unit::Count, "Sessions destroyed.");
-    describe_counter!(EXPIRED, Unit::Count, "Presented sessions found expired on load.");
+    describe_counter!(
+        EXPIRED,
+        Unit::Count,
+        "Presented sessions found expired on load."
+    );
     describe_counter!(
         REJECTED,
         Unit::Count,
@@ -245,6 +259,10 @@ fn describe() {
         Unit::Seconds,
         "Time of each session store operation."
     );
-    describe_histogram!(RECORD_SIZE, Unit::Bytes, "Size of each session record written.");
+    describe_histogram!(
+        RECORD_SIZE,
+        Unit::Bytes,
+        "Size of each session record written."
+    );
     describe_gauge!(LIVE, Unit::Count, "Live sessions at the last count.");
 }
