@@ -16,6 +16,8 @@ pub const TEXT: &str = "text/plain; charset=utf-8";
 pub const HTML: &str = "text/html; charset=utf-8";
 /// `Content-Type` of the JSON answers.
 pub const JSON: &str = "application/json";
+/// `Content-Type` of the Prometheus text format.
+pub const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The largest request body the demos read, set in each framework's body limit. It is far
 /// above any `max_record_size` a demo runs with, so that an oversized value is refused by the
@@ -178,6 +180,19 @@ pub async fn stats(manager: &Manager) -> Answer {
         None
     };
     Ok(Reply::json(&serde_json::json!({ "count": count })))
+}
+
+/// `GET /metrics`: the Prometheus text of the recorder [`crate::install_prometheus`]
+/// installed, or 404 when none was installed in this process.
+pub fn metrics() -> Reply {
+    match crate::prometheus_text() {
+        Some(text) => Reply {
+            status: 200,
+            content_type: Some(PROMETHEUS),
+            body: text,
+        },
+        None => Reply::text(404, "no metrics recorder is installed"),
+    }
 }
 
 /// `GET /signup`, Macaron's flash example: queues four messages for the next page and renders

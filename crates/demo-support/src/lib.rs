@@ -4,7 +4,8 @@
 //! - [`run`]: the demo's `main` around the framework's server: [`settings`] from
 //!   `--config FILE` and the `SESSION_*` environment, a [`Manager`](session_core::Manager) over
 //!   the provider they name from [`registry`], a listener on `SESSION_DEMO_ADDR`, GC started
-//!   and stopped, and one clear error line with a failing exit code.
+//!   and stopped, a Prometheus recorder installed ([`install_prometheus`]) for `GET /metrics`,
+//!   and one clear error line with a failing exit code.
 //! - [`contract`]: the handler logic of every route of the demo contract (the one the
 //!   `http-scenarios` suite checks), against the framework-neutral session and flash handles,
 //!   answering a neutral [`contract::Reply`].
@@ -75,11 +76,13 @@
 //! ```
 
 pub mod contract;
+mod metrics;
 mod page;
 mod providers;
 mod run;
 mod settings;
 
+pub use metrics::{install_prometheus, prometheus_text};
 pub use page::{SIGNUP_TEMPLATE, render_signup};
 pub use providers::{Namespace, ProviderEntry, TestServer, TestStore, providers, registry};
 pub use run::{run, run_with, shutdown_signal};

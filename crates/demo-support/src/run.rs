@@ -13,10 +13,10 @@ use tracing_subscriber::EnvFilter;
 
 use crate::{Settings, USAGE, registry, settings};
 
-/// Runs a demo: logs to stdout (`RUST_LOG`, default `info`), reads the [`settings`], opens the
-/// manager on the provider they name, binds the listener, starts GC, and hands the manager and
-/// the listener to `serve`, which runs the framework's server until shutdown. GC is stopped
-/// once `serve` returns.
+/// Runs a demo: logs to stdout (`RUST_LOG`, default `info`), reads the [`settings`], installs
+/// the Prometheus recorder, opens the manager on the provider they name, binds the listener,
+/// starts GC, and hands the manager and the listener to `serve`, which runs the framework's
+/// server until shutdown. GC is stopped once `serve` returns.
 ///
 /// The listener is a non-blocking `std` listener, ready for `tokio::net::TcpListener::from_std`
 /// or actix-web's `HttpServer::listen`. Any failure, in start-up or from `serve`, is logged
@@ -107,6 +107,8 @@ where
     Fut: Future<Output = anyhow::Result<()>>,
 {
     let provider = settings.options.provider.clone();
+    // Before the manager: it registers its series with the recorder installed then.
+    let metrics = crate::install_prometheus()?;
     let manager = Manager::new(settings.options, &registry()?)
         .await
         .with_context(|| format!("opening the {provider:?} session provider"))?;
@@ -123,6 +125,7 @@ where
     let served = tokio::select! {
         served = serve(manager, listener) => served,
         () = signal(Signal::Hangup) => Ok(()),
+        () = crate::metrics::upkeep(metrics) => Ok(()),
     };
     gc.stop().await;
     served

@@ -21,6 +21,7 @@
 //! | `GET /public` | 200 `hello, NAME` for a signed-in user (`uid`), `hello, visitor` otherwise; under the `anonymous` outage policy, so it keeps answering (as to a visitor) while the store is down |
 //! | `POST /public` | 204; stores `visited` = `"yes"`; while the store is down the write is refused: 503 with core's refused-write message (or, without a cookie, the new session fails at commit: 503) |
 //! | `GET /stats` | 200 JSON `{"count": N}`, `null` when the provider cannot count |
+//! | `GET /metrics` | 200, the Prometheus text of the process's recorder (`demo_support::install_prometheus`); 404 when none is installed. Checked by [`metrics::after_a_scripted_flow`], not by the suite |
 //! | `GET /signup` | 200 `text/html`: the seed's page (one `<h2>` line each for the latest success, error, info and warning message) with what was queued before; queues the seed's four messages for the next page |
 //! | `GET /flash` | 200 `text/html`: the same page, consuming the queued messages |
 //! | `POST /flash` (form `level`, `text`, `now`) | 200, the page; queues the message, or with `now=true` shows it in this response only; 400 for an unknown level |
@@ -70,6 +71,7 @@
 
 mod checks;
 mod client;
+pub mod metrics;
 mod report;
 mod scenarios;
 pub mod setups;

@@ -151,6 +151,7 @@ async fn save_existing(
         let write = manager.write(&body, expires_at, working.current.owner.as_deref());
         match manager.store().save(&key, version, write).await? {
             Saved::Saved(new_version) => {
+                manager.saved();
                 working.version = Some(new_version);
                 working.expires_at = expires_at;
                 working.changes.clear();

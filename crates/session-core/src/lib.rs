@@ -57,6 +57,11 @@ pub mod events;
 pub mod id;
 mod load;
 pub mod manager;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics/disabled.rs"]
+mod metrics;
 pub mod migrating;
 pub mod options;
 pub mod outage;

@@ -126,6 +126,7 @@ pub(crate) fn adopt_now(
                     Some(own) => own,
                     None => SessionId::parse(id, manager.options().id_length)?,
                 };
+                manager.loaded();
                 return Ok(Adopt::Done(Some(WorkingCopy::adopted(
                     id, stored, record, now,
                 ))));
@@ -153,6 +154,7 @@ pub(crate) async fn adopt(
             let id = SessionId::parse(id, manager.options().id_length)?;
             if let Some((stored, record)) = manager.find_live(&id).await? {
                 let now = manager.clock().now();
+                manager.loaded();
                 return Ok(Some(WorkingCopy::adopted(id, stored, record, now)));
             }
         }

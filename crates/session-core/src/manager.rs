@@ -17,6 +17,7 @@ use crate::clock::{Clock, Millis, SystemClock, duration_millis};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventHook};
 use crate::id::SessionId;
+use crate::metrics::{self, Lifecycle};
 use crate::options::Options;
 use crate::protect;
 use crate::registry::Registry;
@@ -40,6 +41,7 @@ pub(crate) struct Inner {
     pub(crate) absolute_ms: Option<Millis>,
     pub(crate) touch_ms: Millis,
     pub(crate) hook: OnceLock<EventHook>,
+    pub(crate) metrics: Lifecycle,
 }
 
 impl std::fmt::Debug for Manager {
@@ -76,18 +78,25 @@ impl Manager {
     }
 
     /// Builds a manager around an already opened store (`options.provider` is not consulted).
+    ///
+    /// The manager's metrics ([`crate::metrics`], feature `metrics`) are registered here, with
+    /// the recorder installed now, and the store is wrapped in a
+    /// [`MeteredStore`](crate::metrics::MeteredStore).
     pub fn with_store(
         options: Options,
         store: Arc<dyn RawStore>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         options.validate()?;
+        // Outermost, so its latency covers every wrapper the store is given.
+        let store = metrics::metered(store);
         Ok(Manager {
             inner: Arc::new(Inner {
                 idle_ms: duration_millis(options.idle_lifetime()),
                 absolute_ms: options.absolute_lifetime.map(duration_millis),
                 touch_ms: duration_millis(options.effective_touch_interval()),
                 hook: OnceLock::new(),
+                metrics: Lifecycle::new(store.provider()),
                 options,
                 store,
                 clock,
@@ -105,6 +114,7 @@ impl Manager {
 
     pub(crate) fn emit(&self, event: Event) {
         tracing::debug!(?event, "session event");
+        self.inner.metrics.event(&event);
         if let Some(hook) = self.inner.hook.get() {
             hook(&event);
         }
@@ -188,21 +198,48 @@ impl Manager {
         Ok(destroyed)
     }
 
-    /// Counts live sessions, or [`Error::Unsupported`] when the provider cannot.
+    /// Counts live sessions, or [`Error::Unsupported`] when the provider cannot. The count
+    /// also sets the `session_live` gauge ([`crate::metrics`]).
     pub async fn count(&self) -> Result<u64> {
-        self.inner.store.count(self.inner.clock.now()).await
+        let live = self.inner.store.count(self.inner.clock.now()).await?;
+        self.inner.metrics.live(live);
+        Ok(live)
     }
 
     /// Runs one GC pass now; returns how many expired sessions were removed.
     pub async fn gc(&self) -> Result<u64> {
         let now = self.inner.clock.now();
-        self.inner
+        let removed = self
+            .inner
             .store
             .gc(now)
             .instrument(crate::events::debug_span(|| {
                 tracing::debug_span!("session.gc")
             }))
-            .await
+            .await?;
+        self.inner.metrics.gc_removed(removed);
+        Ok(removed)
+    }
+
+    /// A request found its live session (for the metrics: loads have no [`Event`]).
+    pub(crate) fn loaded(&self) {
+        self.inner.metrics.loaded();
+    }
+
+    /// A changed session was written back (for the metrics: saves have no [`Event`]).
+    pub(crate) fn saved(&self) {
+        self.inner.metrics.saved();
+    }
+
+    /// Refreshes the `session_live` gauge after a GC pass, when metrics are recorded and the
+    /// provider can count (the cost of a count is in [`crate::metrics`]'s docs).
+    async fn refresh_live(&self) {
+        if !metrics::RECORDS || !self.inner.store.capabilities().count {
+            return;
+        }
+        if let Err(e) = self.count().await {
+            tracing::warn!(error = %e, "counting live sessions failed; will retry");
+        }
     }
 
     /// The live sessions bound to `owner`, or [`Error::Unsupported`]. These are backend
@@ -257,6 +294,7 @@ impl Manager {
                     Ok(removed) => tracing::debug!(removed, "session gc pass"),
                     Err(e) => tracing::warn!(error = %e, "session gc pass failed; will retry"),
                 }
+                manager.refresh_live().await;
             }
         });
         GcHandle {

@@ -39,6 +39,7 @@ pub fn app(
         .route("/logout", web::post().to(logout))
         .route("/logout-everywhere", web::post().to(logout_everywhere))
         .route("/stats", web::get().to(stats))
+        .route("/metrics", web::get().to(metrics))
         .route("/signup", web::get().to(signup))
         .route("/flash", web::get().to(show_flash))
         .route("/flash", web::post().to(add_flash))
@@ -118,6 +119,10 @@ async fn public_visit(session: Session) -> Answer {
 
 async fn stats(manager: web::Data<Manager>) -> Answer {
     respond(contract::stats(&manager).await)
+}
+
+async fn metrics() -> Answer {
+    respond(Ok(contract::metrics()))
 }
 
 async fn signup(flash: Flash) -> Answer {

@@ -29,6 +29,7 @@ pub fn app(manager: Manager) -> Router {
         .route("/logout", post(logout))
         .route("/logout-everywhere", post(logout_everywhere))
         .route("/stats", get(stats))
+        .route("/metrics", get(metrics))
         .route("/signup", get(signup))
         .route("/flash", get(show_flash).post(add_flash))
         .merge(public)
@@ -95,6 +96,10 @@ async fn public_visit(session: Session) -> Answer {
 
 async fn stats(State(manager): State<Manager>) -> Answer {
     respond(contract::stats(&manager).await)
+}
+
+async fn metrics() -> Answer {
+    respond(Ok(contract::metrics()))
 }
 
 async fn signup(flash: Flash) -> Answer {

@@ -25,6 +25,7 @@ pub fn app(manager: Manager) -> impl Endpoint<Output = Response> {
         .at("/logout", post(logout))
         .at("/logout-everywhere", post(logout_everywhere))
         .at("/stats", get(stats))
+        .at("/metrics", get(metrics))
         .at("/signup", get(signup))
         .at("/flash", get(show_flash).post(add_flash))
         .at(
@@ -107,6 +108,11 @@ async fn public_visit(session: Session) -> Answer {
 #[handler]
 async fn stats(manager: Data<&Manager>) -> Answer {
     respond(contract::stats(&manager).await)
+}
+
+#[handler]
+async fn metrics() -> Answer {
+    respond(Ok(contract::metrics()))
 }
 
 #[handler]
