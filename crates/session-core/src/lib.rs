@@ -49,6 +49,7 @@ pub mod clock;
 mod commit;
 pub mod config_string;
 pub mod cookies;
+pub mod encryption;
 pub mod error;
 pub mod events;
 pub mod id;
@@ -70,6 +71,7 @@ pub mod conformance;
 /// The body type of [`Stored`], re-exported so providers need no `bytes` dependency of their own.
 pub use bytes::Bytes;
 pub use clock::{Clock, Millis, MockClock, SystemClock};
+pub use encryption::{Encrypted, EncryptionKeys};
 pub use error::{BoxError, Error, Result};
 pub use events::{Event, EventHook};
 pub use id::SessionId;

@@ -66,7 +66,8 @@ impl Manager {
         options.validate()?;
         let ctx = ProviderContext {
             clock: clock.clone(),
-            max_record_size: options.max_record_size,
+            // An encrypted record is longer than the limit core enforces on the plaintext.
+            max_record_size: crate::encryption::stored_limit(&options),
             max_lifetime_ms: duration_millis(options.idle_lifetime()),
         };
         let store = registry
@@ -75,13 +76,15 @@ impl Manager {
         Self::with_store(options, store, clock)
     }
 
-    /// Builds a manager around an already opened store (`options.provider` is not consulted).
+    /// Builds a manager around an already opened store (`options.provider` is not consulted),
+    /// wrapped in [`crate::encryption::Encrypted`] when `options.encryption_keys` is set.
     pub fn with_store(
         options: Options,
         store: Arc<dyn RawStore>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         options.validate()?;
+        let store = crate::encryption::wrap(&options, store)?;
         Ok(Manager {
             inner: Arc::new(Inner {
                 idle_ms: duration_millis(options.idle_lifetime()),

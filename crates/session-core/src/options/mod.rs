@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::config_string::{boolean, number, seconds};
+use crate::encryption::EncryptionKeys;
 use crate::error::{Error, Result};
 use crate::id::{DEFAULT_ID_LENGTH, MAX_ID_LENGTH, MIN_ID_LENGTH};
 
@@ -108,6 +109,15 @@ pub struct Options {
     /// each), newest first: the first key signs, every key verifies. Empty (default) = the
     /// cookie carries the bare ID.
     pub signing_keys: SigningKeys,
+    /// Encrypt every record body at rest with these keys (`ENCRYPTION_KEYS`: `ID:HEX`
+    /// entries, current first, see [`EncryptionKeys`]; or `ENCRYPTION_KEYS_FILE`: a file of
+    /// them): the first key encrypts, every key decrypts. Empty (default) = records are
+    /// stored unencrypted. See [`crate::encryption`].
+    pub encryption_keys: EncryptionKeys,
+    /// With `encryption_keys`, read unencrypted records as they are and encrypt each on its
+    /// next write (`ENCRYPTION_ACCEPT_PLAINTEXT`), the way to turn encryption on for live
+    /// sessions. Default false: an unencrypted record reads as corrupt (a new session).
+    pub encryption_accept_plaintext: bool,
 }
 
 impl std::fmt::Debug for Options {
@@ -132,6 +142,11 @@ impl std::fmt::Debug for Options {
             .field("touch_interval", &self.touch_interval)
             .field("hash_ids", &self.hash_ids)
             .field("signing_keys", &self.signing_keys)
+            .field("encryption_keys", &self.encryption_keys)
+            .field(
+                "encryption_accept_plaintext",
+                &self.encryption_accept_plaintext,
+            )
             .finish()
     }
 }
@@ -157,6 +172,8 @@ impl Default for Options {
             touch_interval: Duration::from_secs(60),
             hash_ids: false,
             signing_keys: SigningKeys::default(),
+            encryption_keys: EncryptionKeys::default(),
+            encryption_accept_plaintext: false,
         }
     }
 }
@@ -206,6 +223,14 @@ impl Options {
             "TOUCH_INTERVAL" => self.touch_interval = seconds(key, value)?,
             "HASH_IDS" => self.hash_ids = boolean(key, value)?,
             "SIGNING_KEYS" => self.signing_keys = signing_keys(key, value)?,
+            "ENCRYPTION_KEYS" => self.encryption_keys = EncryptionKeys::parse_for(key, value)?,
+            "ENCRYPTION_KEYS_FILE" => {
+                self.encryption_keys =
+                    EncryptionKeys::from_file_for(key, std::path::Path::new(value))?;
+            }
+            "ENCRYPTION_ACCEPT_PLAINTEXT" => {
+                self.encryption_accept_plaintext = boolean(key, value)?
+            }
             _ => return Err(Error::config(key, "unknown session option")),
         }
         Ok(())
@@ -258,6 +283,12 @@ impl Options {
             return Err(Error::config(
                 "signing_keys",
                 "every key must be at least 32 bytes",
+            ));
+        }
+        if self.encryption_accept_plaintext && self.encryption_keys.is_empty() {
+            return Err(Error::config(
+                "encryption_accept_plaintext",
+                "has no effect without encryption_keys",
             ));
         }
         if self.same_site == SameSite::None && !self.secure {
