@@ -308,11 +308,26 @@ fn matrix(runtime: &tokio::runtime::Runtime, targets: &[Target]) -> Result<()> {
     let reports: Vec<Report> = runtime.block_on(async {
         let mut reports = Vec::new();
         for target in targets {
+            let started = std::time::Instant::now();
             reports.push(run_target(registry.clone(), target).await);
+            eprintln!(
+                "xtask: conformance {} took {:.1} s",
+                target.label,
+                started.elapsed().as_secs_f64()
+            );
         }
         reports
     });
-    print_matrix(&reports);
+    // The encrypted columns in a matrix of their own, so each stays readable.
+    let (encrypted, plain): (Vec<Report>, Vec<Report>) = reports
+        .iter()
+        .cloned()
+        .partition(|r| r.provider.ends_with(ENCRYPTED));
+    for part in [plain, encrypted] {
+        if !part.is_empty() {
+            print_matrix(&part);
+        }
+    }
     let failed: Vec<&str> = reports
         .iter()
         .filter(|r| !r.passed())
