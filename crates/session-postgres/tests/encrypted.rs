@@ -44,11 +44,12 @@ async fn raw_rows(table: &str) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for (column, kind) in columns {
         let cast = if kind == "bytea" { "" } else { "::text::bytea" };
-        let values: Vec<Option<Vec<u8>>> =
-            sqlx::query_scalar(&format!("SELECT \"{column}\"{cast} FROM \"{table}\""))
-                .fetch_all(&admin)
-                .await
-                .unwrap();
+        // The names come from information_schema and the test's own table name.
+        let sql = format!("SELECT \"{column}\"{cast} FROM \"{table}\"");
+        let values: Vec<Option<Vec<u8>>> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&admin)
+            .await
+            .unwrap();
         out.extend(values.into_iter().flatten());
     }
     admin.close().await;

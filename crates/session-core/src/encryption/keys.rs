@@ -1,18 +1,5 @@
 //! [`EncryptionKeys`]: the ordered list of record encryption keys, and the text form they are
 //! configured in.
-//!
-//! The text form is a list of `ID:KEY` entries, current key first, separated by commas or
-//! whitespace (so a key file may hold one entry a line), where `ID` is a decimal key ID from
-//! 0 to 255 and `KEY` is 64 hexadecimal digits (256 bits); in a file, `#` starts a comment
-//! that runs to the end of the line:
-//!
-//! ```text
-//! 2:8f1c…64 hex digits…, 1:03ab…64 hex digits…
-//! ```
-//!
-//! The key ID is a byte because it is stored in every record: one byte names the key without
-//! making the record noticeably longer. Errors name the entry by position and never echo key
-//! material.
 
 use std::path::Path;
 
@@ -36,6 +23,19 @@ pub(crate) struct EncryptionKey {
 /// Built with [`EncryptionKeys::parse`], [`EncryptionKeys::from_file`],
 /// [`EncryptionKeys::from_env`] or [`EncryptionKeys::new`]. `Debug` prints the key IDs,
 /// never the keys; key bytes are zeroed when the last copy is dropped.
+///
+/// The text form is a list of `ID:KEY` entries, current key first, separated by commas or
+/// whitespace (so a key file may hold one entry a line), where `ID` is a decimal key ID from
+/// 0 to 255 and `KEY` is 64 hexadecimal digits (256 bits, for example from
+/// `openssl rand -hex 32`); `#` starts a comment that runs to the end of the line:
+///
+/// ```text
+/// 2:8f1c…64 hex digits…, 1:03ab…64 hex digits…
+/// ```
+///
+/// The key ID is a byte because it is stored in every record: one byte names the key without
+/// making the record noticeably longer. Errors name the entry by position and never echo key
+/// material.
 ///
 /// ```
 /// use session_core::EncryptionKeys;
@@ -71,7 +71,7 @@ impl EncryptionKeys {
         Ok(EncryptionKeys(list))
     }
 
-    /// Parses the text form (see the [module docs](self)): `ID:HEX` entries, current first,
+    /// Parses the text form (see [`EncryptionKeys`]): `ID:HEX` entries, current first,
     /// separated by commas or whitespace. Empty text gives no keys (encryption off).
     pub fn parse(text: &str) -> Result<Self> {
         Self::parse_for(FIELD, text)

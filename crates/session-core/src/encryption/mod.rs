@@ -44,8 +44,8 @@
 //!
 //! Every key decrypts, the first encrypts, and each record names its key, so rotating is:
 //!
-//! 1. add the new key *second* on every server (`2:NEW,1:OLD` → `1:OLD,2:NEW`) and deploy:
-//!    every server can now read records under either key;
+//! 1. add the new key *second* on every server (`1:OLD,2:NEW`) and deploy: every server can
+//!    now read records under either key;
 //! 2. move it first (`2:NEW,1:OLD`) and deploy: new writes use it;
 //! 3. once every session written under the old key has expired (the idle lifetime after
 //!    step 2, or the absolute lifetime), remove the old key.
