@@ -3,8 +3,9 @@
 //! `session-core` is the heart of the workspace: [`Options`] (Macaron's `session.Options`
 //! with secure defaults), validated [`SessionId`]s, the provider contract ([`RawStore`] and
 //! [`Provider`]), the provider [`Registry`], the [`Manager`] that runs the request lifecycle,
-//! the per-request [`Session`] handle and the [`record`] codec. It knows no web framework: an
-//! adapter hands it the request's `Cookie` header values and sends the `Set-Cookie` it returns.
+//! the per-request [`Session`] handle, the [`record`] codec and optional [`encryption`] of
+//! records at rest. It knows no web framework: an adapter hands it the request's `Cookie`
+//! header values and sends the `Set-Cookie` it returns.
 //!
 //! What the lifecycle guarantees, for every provider:
 //!

@@ -6,6 +6,36 @@
 //! [`Manager`] then wraps its provider's store, for every provider. [`Encrypted::new`] wraps
 //! a store by hand.
 //!
+//! ```
+//! use std::sync::Arc;
+//! use session_core::encryption::FORMAT_ENCRYPTED;
+//! use session_core::{EncryptionKeys, Manager, Options, RawStore, SessionId, SystemClock};
+//! use session_memory::MemoryStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> session_core::Result<()> {
+//! // Usually ENCRYPTION_KEYS in the config file, or EncryptionKeys::from_env.
+//! let keys = EncryptionKeys::parse(&format!("1:{}", "0f".repeat(32)))?;
+//! let options = Options { encryption_keys: keys, ..Options::default() };
+//! let store = Arc::new(MemoryStore::default());
+//! let manager = Manager::with_store(options, store.clone(), Arc::new(SystemClock))?;
+//!
+//! let session = manager.load([]);
+//! session.set("user", "gopher").await?;
+//! let cookie = session.commit().await?.set_cookie.expect("a new session sets its cookie");
+//!
+//! // What the backend holds is sealed; the manager reads it back as usual.
+//! let value = cookie.split([';', '=']).nth(1).expect("name=value");
+//! let held = store.read(&SessionId::parse(value, 32)?).await?.expect("stored");
+//! assert_eq!(held.body[0], FORMAT_ENCRYPTED);
+//! assert!(!held.body.windows(6).any(|w| w == b"gopher"));
+//! let name_value = cookie.split(';').next().expect("name=value");
+//! let session = manager.load([name_value]);
+//! assert_eq!(session.get::<String>("user").await?.as_deref(), Some("gopher"));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Record layout
 //!
 //! ```text
@@ -19,6 +49,11 @@
 //! the key ID and the backend key the store is called with (the session ID, or its hash with
 //! [`Options::hash_ids`]): a record copied or moved under another ID, or with its key ID
 //! byte changed, fails authentication.
+//!
+//! [`Options::max_record_size`] still limits the record before encryption; the provider is
+//! opened with a limit [`OVERHEAD`] bytes higher, since that is what it stores. A provider
+//! whose backend has a hard item limit checks it against that figure: memcached's default
+//! 1 MiB items, for one, need `max_record_size` 42 bytes under 1 MiB (or a larger `-I`).
 //!
 //! # What is and is not protected
 //!
@@ -69,6 +104,7 @@
 //! [`Options::encryption_keys`]: crate::Options::encryption_keys
 //! [`Options::encryption_accept_plaintext`]: crate::Options::encryption_accept_plaintext
 //! [`Options::hash_ids`]: crate::Options::hash_ids
+//! [`Options::max_record_size`]: crate::Options::max_record_size
 //! [`Manager`]: crate::Manager
 //! [`Event::Corrupt`]: crate::Event::Corrupt
 
