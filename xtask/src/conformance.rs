@@ -1,14 +1,15 @@
 //! `cargo xtask conformance`: every provider x every case of `session_core::conformance`,
 //! printed as a matrix. The providers and where their stores live come from
 //! `demo_support::providers()`; this module adds a second redis target on a Redis Cluster it
-//! starts, and starts what the chosen targets need (the machine's services, the cluster, the
-//! Couchbase test server).
+//! starts, an encrypted column (`NAME+enc`) for every target, and starts what the chosen
+//! targets need (the machine's services, the cluster, the Couchbase test server).
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use demo_support::{Namespace, ProviderEntry, TestServer, TestStore};
 use session_core::conformance::{self, Outcome, Report};
+use session_core::encryption::{Encrypted, EncryptionKeys, OVERHEAD};
 use session_core::{ProviderContext, RawStore};
 use session_redis::testing::cluster::RedisCluster;
 
@@ -26,7 +27,8 @@ Couchbase test server (both stopped at the end).
 
 options:
   --provider NAME   only this provider: memory, file, redis, memcache, postgres, mysql,
-                    ledis, couchbase, or redis-cluster (`redis` runs both redis targets)
+                    ledis, couchbase, or redis-cluster (`redis` runs both redis targets),
+                    each with its encrypted column; NAME+enc runs only that column
   --config STR      with --provider: open every case's store with this config string
                     instead of the machine's test setup; nothing is started for it. It must
                     name an empty namespace, since the count cases expect to see only their
@@ -36,6 +38,9 @@ options:
 /// The label of the extra redis target on a Redis Cluster.
 const REDIS_CLUSTER: &str = "redis-cluster";
 
+/// What an encrypted column's label adds to its provider's.
+const ENCRYPTED: &str = "+enc";
+
 /// One provider to test, and how to give each case an isolated namespace.
 pub struct Target {
     /// Column title in the matrix.
@@ -44,6 +49,8 @@ pub struct Target {
     pub provider: String,
     /// Builds a config string for one case (fresh directory, prefix, table, ...).
     pub config: Box<dyn Fn() -> Result<String> + Send + Sync>,
+    /// Whether each case's store is wrapped in `session_core::Encrypted`.
+    pub encrypted: bool,
 }
 
 /// A config factory handing out fresh directories below one scratch directory, which is
@@ -136,14 +143,22 @@ fn plan(only: Option<&str>) -> Result<Vec<(String, ProviderEntry)>> {
         if !entry.is_compiled() {
             continue;
         }
-        columns.push((entry.name.to_owned(), entry));
+        let mut labels = vec![entry.name.to_owned()];
         if entry.name == session_redis::NAME {
-            columns.push((REDIS_CLUSTER.to_owned(), entry));
+            labels.push(REDIS_CLUSTER.to_owned());
+        }
+        for label in labels {
+            columns.push((format!("{label}{ENCRYPTED}"), entry));
+            columns.push((label, entry));
         }
     }
+    // Plain columns first, then the encrypted ones, in the same order.
+    columns.sort_by_key(|(label, _)| label.ends_with(ENCRYPTED));
     let labels: Vec<String> = columns.iter().map(|(label, _)| label.clone()).collect();
     if let Some(only) = only {
-        columns.retain(|(label, entry)| label == only || entry.name == only);
+        columns.retain(|(label, entry)| {
+            label == only || (entry.name == only && !only.ends_with(ENCRYPTED))
+        });
         if columns.is_empty() {
             bail!(
                 "no conformance target for provider {only:?}; targets: {}",
@@ -162,13 +177,19 @@ fn prepare(
     let mut services = Services::default();
     let mut targets = Vec::new();
     for (label, entry) in columns {
+        let encrypted = label.ends_with(ENCRYPTED);
         let config = match entry.test_store {
             TestStore::InProcess => Box::new(|| Ok(String::new())),
             TestStore::Directory => fresh_dirs()?,
-            TestStore::Server { namespace, .. } if label == REDIS_CLUSTER => {
-                crate::services::ensure_tools(crate::services::REDIS_TOOLS)?;
-                eprintln!("xtask: starting a Redis Cluster of three masters");
-                let cluster = RedisCluster::start(3).context("starting a Redis Cluster")?;
+            TestStore::Server { namespace, .. } if label.starts_with(REDIS_CLUSTER) => {
+                let cluster = match services.cluster.take() {
+                    Some(cluster) => cluster,
+                    None => {
+                        crate::services::ensure_tools(crate::services::REDIS_TOOLS)?;
+                        eprintln!("xtask: starting a Redis Cluster of three masters");
+                        RedisCluster::start(3).context("starting a Redis Cluster")?
+                    }
+                };
                 let base = format!("cluster=true,addrs={}", cluster.addrs().join("|"));
                 services.cluster = Some(cluster);
                 fresh_namespace(base, namespace)
@@ -186,11 +207,14 @@ fn prepare(
                 namespace,
             } => {
                 let credentials = couchbase_testserver::TestConfig::default();
-                let server = runtime
-                    .block_on(couchbase_testserver::TestServer::start(
-                        couchbase_testserver::TestConfig::default(),
-                    ))
-                    .context("starting the Couchbase test server")?;
+                let server = match services.couchbase.take() {
+                    Some(server) => server,
+                    None => runtime
+                        .block_on(couchbase_testserver::TestServer::start(
+                            couchbase_testserver::TestConfig::default(),
+                        ))
+                        .context("starting the Couchbase test server")?,
+                };
                 let base = format!(
                     "couchbase://{}:{}@{}/{}",
                     credentials.username,
@@ -206,6 +230,7 @@ fn prepare(
             label,
             provider: entry.name.to_owned(),
             config,
+            encrypted,
         });
     }
     Ok((targets, services))
@@ -236,6 +261,7 @@ fn run_with_config(provider: &str, config: String) -> Result<()> {
         label: provider.to_owned(),
         provider: provider.to_owned(),
         config: Box::new(move || Ok(config.clone())),
+        encrypted: false,
     };
     matrix(&runtime()?, &[target])
 }
@@ -243,17 +269,26 @@ fn run_with_config(provider: &str, config: String) -> Result<()> {
 async fn run_target(registry: Arc<session_core::Registry>, target: &Target) -> Report {
     let configs = Arc::new(std::sync::Mutex::new(Vec::new()));
     let name = target.provider.clone();
-    let factory = |ctx: ProviderContext| {
+    let factory = |mut ctx: ProviderContext| {
         let registry = registry.clone();
         let name = name.clone();
         let config = (target.config)();
         let configs = configs.clone();
+        let keys = target.encrypted.then(test_keys);
         async move {
             let config = config.map_err(|e| session_core::Error::config("xtask", e.to_string()))?;
             if let Ok(mut seen) = configs.lock() {
                 seen.push(config.clone());
             }
-            let store: Arc<dyn RawStore> = registry.open(&name, &config, &ctx).await?;
+            let Some(keys) = keys else {
+                return registry.open(&name, &config, &ctx).await;
+            };
+            // As `Manager::new` does with encryption on: the provider holds sealed records.
+            ctx.max_record_size += OVERHEAD;
+            let store: Arc<dyn RawStore> = Arc::new(Encrypted::new(
+                registry.open(&name, &config, &ctx).await?,
+                keys?,
+            )?);
             Ok(store)
         }
     };
@@ -262,17 +297,37 @@ async fn run_target(registry: Arc<session_core::Registry>, target: &Target) -> R
     report
 }
 
+/// The keys of the encrypted columns: two, so that the key ID is not the only one there is.
+fn test_keys() -> session_core::Result<EncryptionKeys> {
+    EncryptionKeys::new([(2, [0x5e; 32]), (1, [0xc1; 32])])
+}
+
 /// Runs every target and prints the matrix; fails when a case failed.
 fn matrix(runtime: &tokio::runtime::Runtime, targets: &[Target]) -> Result<()> {
     let registry = Arc::new(demo_support::registry()?);
     let reports: Vec<Report> = runtime.block_on(async {
         let mut reports = Vec::new();
         for target in targets {
+            let started = std::time::Instant::now();
             reports.push(run_target(registry.clone(), target).await);
+            eprintln!(
+                "xtask: conformance {} took {:.1} s",
+                target.label,
+                started.elapsed().as_secs_f64()
+            );
         }
         reports
     });
-    print_matrix(&reports);
+    // The encrypted columns in a matrix of their own, so each stays readable.
+    let (encrypted, plain): (Vec<Report>, Vec<Report>) = reports
+        .iter()
+        .cloned()
+        .partition(|r| r.provider.ends_with(ENCRYPTED));
+    for part in [plain, encrypted] {
+        if !part.is_empty() {
+            print_matrix(&part);
+        }
+    }
     let failed: Vec<&str> = reports
         .iter()
         .filter(|r| !r.passed())

@@ -1,5 +1,6 @@
-//! `srv-memory <none|floor|ours|ts> <port>`: the memory comparison's three contenders, and
-//! `floor`, the least any axum session layer costs (see `bench_common::floor`).
+//! `srv-memory <none|floor|ours|ours-enc|ts> <port>`: the memory comparison's contenders
+//! (`ours-enc` is `ours` with encryption at rest), and `floor`, the least any axum session
+//! layer costs (see `bench_common::floor`).
 
 use anyhow::{Result, bail};
 use axum::Router;
@@ -7,20 +8,28 @@ use axum::routing::get;
 use bench_common::{
     arg, bare_router, floor_router, next_value, ours_options, ours_router, port_arg, runtime, serve,
 };
-use session_core::{Manager, Registry};
+use session_core::{EncryptionKeys, Manager, Options, Registry};
 use session_memory::MemoryProvider;
 use tower_sessions::{MemoryStore, Session, SessionManagerLayer};
 
 fn main() -> Result<()> {
-    let mode = arg(1, "mode (none|floor|ours|ts)")?;
+    let mode = arg(1, "mode (none|floor|ours|ours-enc|ts)")?;
     let port = port_arg(2, "port")?;
     runtime()?.block_on(async move {
         let router = match mode.as_str() {
             "none" => bare_router(),
             "floor" => floor_router(),
-            "ours" => {
+            "ours" | "ours-enc" => {
                 let registry = Registry::new().with(MemoryProvider)?;
-                let manager = Manager::new(ours_options("memory", ""), &registry).await?;
+                let options = Options {
+                    encryption_keys: if mode == "ours-enc" {
+                        EncryptionKeys::new([(1, [0x42; 32])])?
+                    } else {
+                        EncryptionKeys::default()
+                    },
+                    ..ours_options("memory", "")
+                };
+                let manager = Manager::new(options, &registry).await?;
                 ours_router(manager)
             }
             "ts" => ts_router(),

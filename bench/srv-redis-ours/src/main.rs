@@ -1,10 +1,11 @@
-//! `srv-redis-ours <port> <provider config | none>`: ours + the redis provider; `none` serves
-//! the same routes without a session layer (the axum baseline of the Redis section, built
-//! with the same dependency features as the contenders).
+//! `srv-redis-ours <port> <provider config | none> [enc]`: ours + the redis provider, with
+//! encryption at rest when `enc` follows; `none` serves the same routes without a session
+//! layer (the axum baseline of the Redis section, built with the same dependency features as
+//! the contenders).
 
 use anyhow::Result;
 use bench_common::{arg, bare_router, ours_options, ours_router, port_arg, runtime, serve};
-use session_core::{Manager, Registry};
+use session_core::{EncryptionKeys, Manager, Options, Registry};
 use session_redis::RedisProvider;
 
 fn main() -> Result<()> {
@@ -15,7 +16,16 @@ fn main() -> Result<()> {
             return serve(bare_router(), port).await;
         }
         let registry = Registry::new().with(RedisProvider)?;
-        let manager = Manager::new(ours_options("redis", &config), &registry).await?;
+        let encryption_keys = match std::env::args().nth(3).as_deref() {
+            Some("enc") => EncryptionKeys::new([(1, [0x42; 32])])?,
+            None => EncryptionKeys::default(),
+            Some(other) => anyhow::bail!("unknown mode {other:?} (expected enc)"),
+        };
+        let options = Options {
+            encryption_keys,
+            ..ours_options("redis", &config)
+        };
+        let manager = Manager::new(options, &registry).await?;
         serve(ours_router(manager), port).await
     })
 }

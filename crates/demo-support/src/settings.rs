@@ -6,17 +6,27 @@ use session_core::Options;
 
 /// What `--help` prints, and what follows every argument error.
 pub const USAGE: &str = "usage: demo [--config FILE]\n\
-    environment: SESSION_PROVIDER, SESSION_PROVIDER_CONFIG, SESSION_SECURE, SESSION_DEMO_ADDR";
+    environment: SESSION_PROVIDER, SESSION_PROVIDER_CONFIG, SESSION_SECURE, SESSION_DEMO_ADDR,\n\
+    SESSION_ENCRYPTION_KEYS, SESSION_ENCRYPTION_KEYS_FILE, SESSION_ENCRYPTION_ACCEPT_PLAINTEXT";
 
 /// Where the demo listens when `SESSION_DEMO_ADDR` is not set.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 
 /// The environment variables that override an option, and the option key each one sets.
-const ENV_OPTIONS: [(&str, &str); 3] = [
+const ENV_OPTIONS: [(&str, &str); 6] = [
     ("SESSION_PROVIDER", "PROVIDER"),
     ("SESSION_PROVIDER_CONFIG", "PROVIDER_CONFIG"),
     ("SESSION_SECURE", "SECURE"),
+    ("SESSION_ENCRYPTION_KEYS", "ENCRYPTION_KEYS"),
+    ("SESSION_ENCRYPTION_KEYS_FILE", "ENCRYPTION_KEYS_FILE"),
+    (
+        "SESSION_ENCRYPTION_ACCEPT_PLAINTEXT",
+        "ENCRYPTION_ACCEPT_PLAINTEXT",
+    ),
 ];
+
+/// The variables whose value is a secret: an error names them without quoting the value.
+const SECRET_VARS: [&str; 1] = ["SESSION_ENCRYPTION_KEYS"];
 
 /// Everything a demo needs before it can build its manager and listen.
 #[derive(Debug, Clone)]
@@ -61,9 +71,13 @@ pub fn settings_from(
     }
     for (var, key) in ENV_OPTIONS {
         if let Some(value) = env(var) {
-            options
-                .set(key, &value)
-                .with_context(|| format!("applying {var}={value:?}"))?;
+            options.set(key, &value).with_context(|| {
+                if SECRET_VARS.contains(&var) {
+                    format!("applying {var} (value not shown)")
+                } else {
+                    format!("applying {var}={value:?}")
+                }
+            })?;
         }
     }
     options.validate().context("invalid session options")?;
@@ -169,5 +183,26 @@ mod tests {
             message.contains("applying SESSION_SECURE=\"maybe\""),
             "{message}"
         );
+    }
+
+    #[test]
+    fn encryption_keys_come_from_the_environment_and_never_show_in_errors() {
+        let keys = format!("2:{},1:{}", "ab".repeat(32), "cd".repeat(32));
+        let settings = parse(
+            &[],
+            &[
+                ("SESSION_ENCRYPTION_KEYS", keys.as_str()),
+                ("SESSION_ENCRYPTION_ACCEPT_PLAINTEXT", "true"),
+            ],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(settings.options.encryption_keys.current_id(), Some(2));
+        assert!(settings.options.encryption_accept_plaintext);
+
+        let bad = format!("2:{}", "ab".repeat(31));
+        let message = error(&[], &[("SESSION_ENCRYPTION_KEYS", bad.as_str())]);
+        assert!(message.contains("SESSION_ENCRYPTION_KEYS"), "{message}");
+        assert!(!message.contains(&"ab".repeat(8)), "{message}");
     }
 }

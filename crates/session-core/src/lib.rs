@@ -3,8 +3,9 @@
 //! `session-core` is the heart of the workspace: [`Options`] (Macaron's `session.Options`
 //! with secure defaults), validated [`SessionId`]s, the provider contract ([`RawStore`] and
 //! [`Provider`]), the provider [`Registry`], the [`Manager`] that runs the request lifecycle,
-//! the per-request [`Session`] handle and the [`record`] codec. It knows no web framework: an
-//! adapter hands it the request's `Cookie` header values and sends the `Set-Cookie` it returns.
+//! the per-request [`Session`] handle, the [`record`] codec and optional [`encryption`] of
+//! records at rest. It knows no web framework: an adapter hands it the request's `Cookie`
+//! header values and sends the `Set-Cookie` it returns.
 //!
 //! What the lifecycle guarantees, for every provider:
 //!
@@ -52,6 +53,7 @@ pub mod clock;
 mod commit;
 pub mod config_string;
 pub mod cookies;
+pub mod encryption;
 pub mod error;
 pub mod events;
 pub mod id;
@@ -80,6 +82,7 @@ pub mod conformance;
 /// The body type of [`Stored`], re-exported so providers need no `bytes` dependency of their own.
 pub use bytes::Bytes;
 pub use clock::{Clock, Millis, MockClock, SystemClock};
+pub use encryption::{Encrypted, EncryptionKeys};
 pub use error::{BoxError, Error, Result};
 pub use events::{Event, EventHook};
 pub use id::SessionId;

@@ -68,7 +68,8 @@ impl Manager {
         options.validate()?;
         let ctx = ProviderContext {
             clock: clock.clone(),
-            max_record_size: options.max_record_size,
+            // An encrypted record is longer than the limit core enforces on the plaintext.
+            max_record_size: crate::encryption::stored_limit(&options),
             max_lifetime_ms: duration_millis(options.idle_lifetime()),
         };
         let store = registry
@@ -77,7 +78,8 @@ impl Manager {
         Self::with_store(options, store, clock)
     }
 
-    /// Builds a manager around an already opened store (`options.provider` is not consulted).
+    /// Builds a manager around an already opened store (`options.provider` is not consulted),
+    /// wrapped in [`crate::encryption::Encrypted`] when `options.encryption_keys` is set.
     ///
     /// The manager's metrics ([`crate::metrics`], feature `metrics`) are registered here, with
     /// the recorder installed now, and the store is wrapped in a
@@ -88,7 +90,8 @@ impl Manager {
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         options.validate()?;
-        // Outermost, so its latency covers every wrapper the store is given.
+        let store = crate::encryption::wrap(&options, store)?;
+        // Outermost, so its latency covers every wrapper the store is given (encryption too).
         let store = metrics::metered(store);
         Ok(Manager {
             inner: Arc::new(Inner {

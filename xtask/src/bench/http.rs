@@ -17,16 +17,22 @@ use crate::services::{REDIS_TOOLS, ensure_tools};
 impl Bench {
     pub(super) fn memory(&self, report: &mut Report) -> Result<()> {
         self.build(&["srv-memory"])?;
-        let (p_none, p_ours, p_ts) = (18101, 18102, 18103);
+        let (p_none, p_ours, p_ts, p_enc) = (18101, 18102, 18103, 18104);
         let _none = self.server("srv-memory", &["none".into(), p_none.to_string()], p_none)?;
         let _ours = self.server("srv-memory", &["ours".into(), p_ours.to_string()], p_ours)?;
         let _ts = self.server("srv-memory", &["ts".into(), p_ts.to_string()], p_ts)?;
+        let _enc = self.server("srv-memory", &["ours-enc".into(), p_enc.to_string()], p_enc)?;
         let ours_cookies = self.seed(p_ours, "memory-ours.cookies")?;
         let ts_cookies = self.seed(p_ts, "memory-ts.cookies")?;
         let contenders = [
             ("none", p_none, ours_cookies.clone()),
             ("ours", p_ours, ours_cookies),
             ("ts-0.15", p_ts, ts_cookies),
+            (
+                "ours-enc",
+                p_enc,
+                self.seed(p_enc, "memory-ours-enc.cookies")?,
+            ),
         ];
         let results = self.rounds(&contenders, |_, _, run| run())?;
         report.memory = Some(Http::from_runs(results));
@@ -57,6 +63,12 @@ impl Bench {
             &[p_ours.to_string(), config.clone()],
             p_ours,
         )?;
+        let p_enc = 18116;
+        let _enc = self.server(
+            "srv-redis-ours",
+            &[p_enc.to_string(), config.clone(), "enc".into()],
+            p_enc,
+        )?;
         let _ts = self.server("srv-redis-ts", &[p_ts.to_string(), url.clone()], p_ts)?;
         let actix = |mode: &str, port: u16, target: &str| {
             self.server(
@@ -80,6 +92,11 @@ impl Bench {
                 self.seed(p_ax_ours, "redis-ours-actix.cookies")?,
             ),
             ("actix-0.11", p_ax, self.seed(p_ax, "redis-actix.cookies")?),
+            (
+                "ours-enc",
+                p_enc,
+                self.seed(p_enc, "redis-ours-enc.cookies")?,
+            ),
         ];
         let mut commands: BTreeMap<(String, String), Vec<PerRequest>> = BTreeMap::new();
         let results = self.rounds(&contenders, |name, handler, run| {
@@ -110,7 +127,7 @@ impl Bench {
 
 /// The report's memory section.
 pub(super) fn memory_markdown(m: &Http, out: &mut String) {
-    out.push_str("## HTTP, memory\n\nOur axum layer + memory provider (`ours`), tower-sessions 0.15 + `MemoryStore` (`ts-0.15`), and the same app without a session layer (`none`).\n\n");
+    out.push_str("## HTTP, memory\n\nOur axum layer + memory provider (`ours`), the same with encryption at rest (`ours-enc`, XChaCha20-Poly1305), tower-sessions 0.15 + `MemoryStore` (`ts-0.15`), and the same app without a session layer (`none`).\n\n");
     m.table(out, Some("none"));
     for h in ["read", "write"] {
         let ours = m.overhead_us("ours", "none", h);
@@ -127,11 +144,32 @@ pub(super) fn memory_markdown(m: &Http, out: &mut String) {
         m.get("ours", "untouched") / m.get("none", "untouched"),
         m.get("ts-0.15", "untouched") / m.get("none", "untouched"),
     );
+    encryption_cost(m, "ours", out);
+}
+
+/// The line on what encryption at rest costs: `ours-enc` over `ours` on the handlers that
+/// read or write a record, in server CPU time (steadier than wall time) and wall time.
+fn encryption_cost(h: &Http, ours: &str, out: &mut String) {
+    let cost: Vec<String> = ["read", "write"]
+        .iter()
+        .map(|handler| {
+            format!(
+                "{:+.2} µs CPU ({:+.2} µs wall) on /{handler}",
+                h.cpu_overhead_us("ours-enc", ours, handler),
+                h.overhead_us("ours-enc", ours, handler)
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "- encryption at rest (`ours-enc` over `ours`, same server otherwise): {} per request.\n",
+        cost.join(", ")
+    );
 }
 
 /// The report's Redis section.
 pub(super) fn redis_markdown(r: &Http, out: &mut String, plan: &Plan) {
-    out.push_str("## HTTP, Redis\n\nOur redis provider behind our axum adapter (`ours`) and behind our actix-web adapter (`ours-actix`); tower-sessions 0.14 + tower-sessions-redis-store 0.16 (fred, axum, `ts-0.14`); actix-web + actix-session 0.11 `RedisSessionStore` (`actix-0.11`); and each framework without a session layer (`none-axum`, `none-actix`). \
+    out.push_str("## HTTP, Redis\n\nOur redis provider behind our axum adapter (`ours`), the same with encryption at rest (`ours-enc`), and behind our actix-web adapter (`ours-actix`); tower-sessions 0.14 + tower-sessions-redis-store 0.16 (fred, axum, `ts-0.14`); actix-web + actix-session 0.11 `RedisSessionStore` (`actix-0.11`); and each framework without a session layer (`none-axum`, `none-actix`). \
         A private `redis-server` on port 6390 (core 1, with wrk).\n\n");
     r.table(out, None);
     let _ = write!(
@@ -170,4 +208,5 @@ pub(super) fn redis_markdown(r: &Http, out: &mut String, plan: &Plan) {
         );
     }
     out.push('\n');
+    encryption_cost(r, "ours", out);
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::config_string::{boolean, number, seconds};
+use crate::encryption::EncryptionKeys;
 use crate::error::{Error, Result};
 use crate::id::{DEFAULT_ID_LENGTH, MAX_ID_LENGTH, MIN_ID_LENGTH};
 use crate::outage::OutagePolicy;
@@ -120,6 +121,15 @@ pub struct Options {
     /// (`OUTAGE_POLICY`: `fail` or `anonymous`), default `fail` (503). Adapters override it
     /// per route; see [`crate::outage`].
     pub outage_policy: OutagePolicy,
+    /// Encrypt every record body at rest with these keys (`ENCRYPTION_KEYS`: `ID:HEX`
+    /// entries, current first, see [`EncryptionKeys`]; or `ENCRYPTION_KEYS_FILE`: a file of
+    /// them): the first key encrypts, every key decrypts. Empty (default) = records are
+    /// stored unencrypted. See [`crate::encryption`].
+    pub encryption_keys: EncryptionKeys,
+    /// With `encryption_keys`, read unencrypted records as they are and encrypt each on its
+    /// next write (`ENCRYPTION_ACCEPT_PLAINTEXT`), the way to turn encryption on for live
+    /// sessions. Default false: an unencrypted record reads as corrupt (a new session).
+    pub encryption_accept_plaintext: bool,
 }
 
 impl std::fmt::Debug for Options {
@@ -146,6 +156,11 @@ impl std::fmt::Debug for Options {
             .field("hash_ids_migrate", &self.hash_ids_migrate)
             .field("signing_keys", &self.signing_keys)
             .field("outage_policy", &self.outage_policy)
+            .field("encryption_keys", &self.encryption_keys)
+            .field(
+                "encryption_accept_plaintext",
+                &self.encryption_accept_plaintext,
+            )
             .finish()
     }
 }
@@ -173,6 +188,8 @@ impl Default for Options {
             hash_ids_migrate: false,
             signing_keys: SigningKeys::default(),
             outage_policy: OutagePolicy::Fail,
+            encryption_keys: EncryptionKeys::default(),
+            encryption_accept_plaintext: false,
         }
     }
 }
@@ -227,6 +244,14 @@ impl Options {
                 self.outage_policy = value
                     .parse()
                     .map_err(|_| Error::config(key, "expected fail or anonymous"))?
+            }
+            "ENCRYPTION_KEYS" => self.encryption_keys = EncryptionKeys::parse_for(key, value)?,
+            "ENCRYPTION_KEYS_FILE" => {
+                self.encryption_keys =
+                    EncryptionKeys::from_file_for(key, std::path::Path::new(value))?;
+            }
+            "ENCRYPTION_ACCEPT_PLAINTEXT" => {
+                self.encryption_accept_plaintext = boolean(key, value)?
             }
             _ => return Err(Error::config(key, "unknown session option")),
         }
@@ -286,6 +311,12 @@ impl Options {
             return Err(Error::config(
                 "signing_keys",
                 "every key must be at least 32 bytes",
+            ));
+        }
+        if self.encryption_accept_plaintext && self.encryption_keys.is_empty() {
+            return Err(Error::config(
+                "encryption_accept_plaintext",
+                "has no effect without encryption_keys",
             ));
         }
         if self.same_site == SameSite::None && !self.secure {
