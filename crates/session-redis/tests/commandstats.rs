@@ -79,6 +79,23 @@ impl Fixture {
             .collect()
     }
 
+    /// Redis' CPU time so far (`used_cpu_user` + `used_cpu_sys`), in µs.
+    async fn cpu_us(&mut self) -> f64 {
+        let info: String = redis::cmd("INFO")
+            .arg("cpu")
+            .query_async(&mut self.admin)
+            .await
+            .unwrap();
+        info.lines()
+            .filter_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                (name == "used_cpu_user" || name == "used_cpu_sys")
+                    .then(|| value.trim().parse::<f64>().unwrap())
+            })
+            .sum::<f64>()
+            * 1e6
+    }
+
     /// One request that sets `key` and, when `owner` is given, binds the session to it;
     /// returns the cookie.
     async fn write(&self, cookie: Option<&str>, key: &str, owner: Option<Option<&str>>) -> String {
@@ -193,4 +210,38 @@ async fn owner_changes_keep_the_owner_index_right() {
     assert_eq!(session.destroy_other_sessions().await.unwrap(), 0);
     session.commit().await.unwrap();
     assert_eq!(f.manager.owner_sessions("bob").await.unwrap().len(), 1);
+}
+
+/// Redis' own CPU (`INFO cpu`, user + sys) and commands per write request over many writes to
+/// existing sessions, printed for the record: CPU is a measurement, not asserted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cpu_per_write_is_reported() {
+    const SESSIONS: usize = 50;
+    const ROUNDS: usize = 40;
+    let mut f = fixture().await;
+    let mut cookies = Vec::new();
+    for _ in 0..SESSIONS {
+        cookies.push(f.write(None, "a", None).await);
+    }
+    f.reset().await;
+    let before = f.cpu_us().await;
+    for round in 0..ROUNDS {
+        // Every round stores a new value (the time), so every request saves.
+        f.clock.advance(Duration::from_millis(1));
+        for cookie in &cookies {
+            f.write(Some(cookie), &format!("k{}", round % 4), None).await;
+        }
+    }
+    let cpu = f.cpu_us().await - before;
+    let writes = (SESSIONS * ROUNDS) as f64;
+    let ran = f.commands().await;
+    println!(
+        "writes: {writes}, commands per write request: {:.2} ({ran:?}), redis CPU per write: {:.2} µs",
+        total(&ran) as f64 / writes,
+        cpu / writes
+    );
+    assert!(
+        ran.get("evalsha").copied().unwrap_or_default() as f64 >= writes,
+        "every request saved: {ran:?}"
+    );
 }
