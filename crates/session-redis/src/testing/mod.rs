@@ -112,6 +112,22 @@ pub async fn require_redis(addr: &str) -> Result<(), TestServerError> {
     })
 }
 
+/// The index shard key that lists session `id` under `prefix`, for tests that inspect or
+/// damage the index behind the store's back.
+pub fn index_key(prefix: &str, id: &str) -> String {
+    crate::keys::Keys::new(prefix).index_of(id).to_owned()
+}
+
+/// The key of `owner`'s session set under `prefix`.
+pub fn owner_key(prefix: &str, owner: &str) -> String {
+    crate::keys::Keys::new(prefix).owner(owner).0
+}
+
+/// Every index shard key under `prefix`.
+pub fn index_keys(prefix: &str) -> Vec<String> {
+    crate::keys::Keys::new(prefix).indexes().to_vec()
+}
+
 /// What a manager with a 10-minute idle lifetime hands its store: the idle lifetime that
 /// gives the largest index slack (60 s), for tests that open a [`crate::RedisStore`]
 /// directly.
