@@ -35,6 +35,8 @@ options:
 
 /// The label of the extra redis target on a Redis Cluster.
 const REDIS_CLUSTER: &str = "redis-cluster";
+/// The label of the redis column with the near cache on (the machine's Redis).
+const REDIS_NEAR_CACHE: &str = "redis-near-cache";
 
 /// One provider to test, and how to give each case an isolated namespace.
 pub struct Target {
@@ -128,7 +130,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// The matrix's columns before anything is started: each compiled-in provider, with the
-/// redis one twice (the machine's Redis, then a cluster), kept when `only` names its label or
+/// redis one three times (the machine's Redis, a cluster, the near cache on), kept when `only` names its label or
 /// its provider.
 fn plan(only: Option<&str>) -> Result<Vec<(String, ProviderEntry)>> {
     let mut columns = Vec::new();
@@ -139,6 +141,7 @@ fn plan(only: Option<&str>) -> Result<Vec<(String, ProviderEntry)>> {
         columns.push((entry.name.to_owned(), entry));
         if entry.name == session_redis::NAME {
             columns.push((REDIS_CLUSTER.to_owned(), entry));
+            columns.push((REDIS_NEAR_CACHE.to_owned(), entry));
         }
     }
     let labels: Vec<String> = columns.iter().map(|(label, _)| label.clone()).collect();
@@ -172,6 +175,13 @@ fn prepare(
                 let base = format!("cluster=true,addrs={}", cluster.addrs().join("|"));
                 services.cluster = Some(cluster);
                 fresh_namespace(base, namespace)
+            }
+            TestStore::Server {
+                server: TestServer::Local { config, port },
+                namespace,
+            } if label == REDIS_NEAR_CACHE => {
+                crate::services::ensure_ports(&[port])?;
+                fresh_namespace(format!("{config},near_cache=1000"), namespace)
             }
             TestStore::Server {
                 server: TestServer::Local { config, port },

@@ -176,6 +176,7 @@
 mod config;
 mod conn;
 mod keys;
+mod near;
 mod record;
 mod scripts;
 mod store;
@@ -188,6 +189,7 @@ use async_trait::async_trait;
 use session_core::{Provider, ProviderContext, RawStore, Result};
 
 pub use config::{DEFAULT_PORT, DEFAULT_PREFIX, Endpoint, RedisConfig, Topology};
+pub use near::{CONNECTION_NAME as NEAR_CACHE_CONNECTION_NAME, MAX_AGE as NEAR_CACHE_MAX_AGE};
 pub use store::RedisStore;
 
 /// The provider's registry name.

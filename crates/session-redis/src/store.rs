@@ -14,6 +14,7 @@ use crate::NAME;
 use crate::config::RedisConfig;
 use crate::conn::Conn;
 use crate::keys::Keys;
+use crate::near::NearCache;
 use crate::record;
 use crate::scripts::{Scripts, WRITTEN_INDEX_PENDING};
 
@@ -46,6 +47,8 @@ pub struct RedisStore {
     /// Saves skip the index unless the expiry moved at least this far (ms); see the scripts
     /// module docs.
     slack: Millis,
+    /// The opt-in near cache (`near_cache=N`).
+    near: Option<NearCache>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -81,11 +84,21 @@ impl RedisStore {
     pub async fn open(config: RedisConfig, ctx: &ProviderContext) -> Result<RedisStore> {
         config.validate()?;
         let conn = Conn::open(&config).await.map_err(backend)?;
+        let near = match crate::conn::tracking_client(&config).map_err(backend)? {
+            Some((client, settings)) if config.near_cache > 0 => Some(NearCache::new(
+                client,
+                settings,
+                &config.prefix,
+                config.near_cache,
+            )),
+            _ => None,
+        };
         let store = RedisStore {
             conn,
             keys: Keys::new(&config.prefix),
             scripts: Scripts::new(),
             slack: slack_for(ctx.max_lifetime_ms),
+            near,
         };
         store.load_scripts().await?;
         Ok(store)
@@ -362,29 +375,18 @@ impl RedisStore {
     }
 }
 
-#[async_trait]
-impl RawStore for RedisStore {
-    fn provider(&self) -> &'static str {
-        NAME
+/// The writes themselves; the [`RawStore`] methods wrap them so the near cache forgets the
+/// session whatever the outcome.
+impl RedisStore {
+    /// Drops `id` from the near cache after a write of this store (success or not: a failed
+    /// write may still have reached Redis).
+    fn forget(&self, id: &SessionId) {
+        if let Some(near) = &self.near {
+            near.forget(id);
+        }
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::ALL
-    }
-
-    async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
-        let value: Option<Vec<u8>> = self
-            .query(redis::cmd("GET").arg(self.keys.session_of(id)))
-            .await?;
-        value.map(record::decode).transpose()
-    }
-
-    async fn exist(&self, id: &SessionId) -> Result<bool> {
-        self.query(redis::cmd("EXISTS").arg(self.keys.session_of(id)))
-            .await
-    }
-
-    async fn insert(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
+    async fn insert_record(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
         // Random, not a per-key counter: unique across deletes and re-creates.
         let version = Version::random(NAME)?;
         let owner = record.owner.map(|o| (self.keys.owner(o), o));
@@ -417,7 +419,12 @@ impl RawStore for RedisStore {
         })
     }
 
-    async fn save(&self, id: &SessionId, expected: Version, record: Write<'_>) -> Result<Saved> {
+    async fn save_record(
+        &self,
+        id: &SessionId,
+        expected: Version,
+        record: Write<'_>,
+    ) -> Result<Saved> {
         let version = Version::random(NAME)?;
         let owner = record.owner.map(|o| (self.keys.owner(o), o));
         let value = record::encode(
@@ -468,7 +475,12 @@ impl RawStore for RedisStore {
         })
     }
 
-    async fn touch(&self, id: &SessionId, expires_at: Millis, ttl_ms: Millis) -> Result<bool> {
+    async fn touch_record(
+        &self,
+        id: &SessionId,
+        expires_at: Millis,
+        ttl_ms: Millis,
+    ) -> Result<bool> {
         let mut invocation = self.session_script(&self.scripts.touch, id);
         invocation
             .arg(&record::millis_bytes(expires_at)[..])
@@ -495,7 +507,7 @@ impl RawStore for RedisStore {
         Ok(code > 0)
     }
 
-    async fn destroy(&self, id: &SessionId) -> Result<bool> {
+    async fn destroy_record(&self, id: &SessionId) -> Result<bool> {
         let mut invocation = self.session_script(&self.scripts.destroy, id);
         invocation
             .arg(id.as_str())
@@ -520,6 +532,60 @@ impl RawStore for RedisStore {
             }
         }
         Ok(deleted > 0)
+    }
+}
+
+#[async_trait]
+impl RawStore for RedisStore {
+    fn provider(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+
+    async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
+        if let Some(near) = &self.near {
+            return near.read(&self.keys.session_of(id), id).await;
+        }
+        let value: Option<Vec<u8>> = self
+            .query(redis::cmd("GET").arg(self.keys.session_of(id)))
+            .await?;
+        value.map(record::decode).transpose()
+    }
+
+    fn read_in_memory(&self, id: &str) -> Option<Result<Option<(SessionId, Stored)>>> {
+        self.near.as_ref()?.get(id).map(|found| Ok(Some(found)))
+    }
+
+    async fn exist(&self, id: &SessionId) -> Result<bool> {
+        self.query(redis::cmd("EXISTS").arg(self.keys.session_of(id)))
+            .await
+    }
+
+    async fn insert(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
+        let inserted = self.insert_record(id, record).await;
+        self.forget(id);
+        inserted
+    }
+
+    async fn save(&self, id: &SessionId, expected: Version, record: Write<'_>) -> Result<Saved> {
+        let saved = self.save_record(id, expected, record).await;
+        self.forget(id);
+        saved
+    }
+
+    async fn touch(&self, id: &SessionId, expires_at: Millis, ttl_ms: Millis) -> Result<bool> {
+        let touched = self.touch_record(id, expires_at, ttl_ms).await;
+        self.forget(id);
+        touched
+    }
+
+    async fn destroy(&self, id: &SessionId) -> Result<bool> {
+        let destroyed = self.destroy_record(id).await;
+        self.forget(id);
+        destroyed
     }
 
     async fn count(&self, now: Millis) -> Result<u64> {
