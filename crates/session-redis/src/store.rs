@@ -386,21 +386,28 @@ impl RedisStore {
         }
     }
 
-    async fn insert_record(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
-        // Random, not a per-key counter: unique across deletes and re-creates.
+    /// A fresh version, the stored value of `record` under it, and the key of its owner's
+    /// set. Versions are random, not a per-key counter: unique across deletes and re-creates.
+    fn encode(&self, record: &Write<'_>) -> Result<(Version, Vec<u8>, Option<String>)> {
         let version = Version::random(NAME)?;
-        let owner = record.owner.map(|o| (self.keys.owner(o), o));
-        let value = record::encode(
-            version,
-            record.expires_at,
-            owner.as_ref().map(|((_, shard), o)| (*shard, *o)),
-            record.body,
-        )?;
+        let (owner_set, owner) = match record.owner {
+            Some(owner) => {
+                let (set, shard) = self.keys.owner(owner);
+                (Some(set), Some((shard, owner)))
+            }
+            None => (None, None),
+        };
+        let value = record::encode(version, record.expires_at, owner, record.body)?;
+        Ok((version, value, owner_set))
+    }
+
+    async fn insert_record(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
+        let (version, value, owner_set) = self.encode(&record)?;
         let created = if self.conn.is_cluster() {
             self.insert_cluster(id, &value, &record).await?
         } else {
             let mut invocation = self.session_script(&self.scripts.insert, id);
-            if let Some(((set, _), _)) = &owner {
+            if let Some(set) = &owner_set {
                 invocation.key(set);
             }
             invocation
@@ -425,16 +432,9 @@ impl RedisStore {
         expected: Version,
         record: Write<'_>,
     ) -> Result<Saved> {
-        let version = Version::random(NAME)?;
-        let owner = record.owner.map(|o| (self.keys.owner(o), o));
-        let value = record::encode(
-            version,
-            record.expires_at,
-            owner.as_ref().map(|((_, shard), o)| (*shard, *o)),
-            record.body,
-        )?;
+        let (version, value, owner_set) = self.encode(&record)?;
         let mut invocation = self.session_script(&self.scripts.save, id);
-        if let Some(((set, _), _)) = &owner
+        if let Some(set) = &owner_set
             && !self.conn.is_cluster()
         {
             invocation.key(set);

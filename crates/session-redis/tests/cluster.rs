@@ -28,6 +28,15 @@ async fn redis_cluster_passes_the_conformance_suite() {
     drop(cluster);
 }
 
+/// A store on `cluster` under a prefix of its own.
+async fn store_on(cluster: &RedisCluster) -> RedisStore {
+    let config = cluster
+        .provider_config(&testing::unique_prefix().unwrap())
+        .parse()
+        .unwrap();
+    RedisStore::open(config, &testing::context()).await.unwrap()
+}
+
 /// On a cluster the index is a second command after the session write. This checks the
 /// documented repair paths: a lost index entry comes back on the next touch, a phantom entry
 /// (record gone) is never listed and is dropped by GC once expired, and the keys of one
@@ -131,11 +140,7 @@ async fn cluster_lagging_score_keeps_the_session_live() {
     use session_core::{Inserted, RawStore, Saved, SessionId, Write};
 
     let cluster = RedisCluster::start(3).unwrap();
-    let config = cluster
-        .provider_config(&testing::unique_prefix().unwrap())
-        .parse()
-        .unwrap();
-    let store = RedisStore::open(config, &testing::context()).await.unwrap();
+    let store = store_on(&cluster).await;
     let now = 1_000_000;
     let write = |expires_at, owner| Write {
         body: b"data",
@@ -198,24 +203,16 @@ async fn commands_per_master(cluster: &RedisCluster) -> Vec<u64> {
     for addr in cluster.addrs() {
         let client = redis::Client::open(format!("redis://{addr}/")).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let info: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        let skip = [
+            "config", "info", "cluster", "command", "ping", "hello", "client",
+        ];
         counts.push(
-            info.lines()
-                .filter_map(|line| {
-                    let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-                    let skip = [
-                        "config", "info", "cluster", "command", "ping", "hello", "client",
-                    ];
-                    if skip.iter().any(|s| name.starts_with(s)) {
-                        return None;
-                    }
-                    let calls = stats.split(',').find_map(|f| f.strip_prefix("calls="))?;
-                    calls.parse::<u64>().ok()
-                })
+            testing::commandstats(&mut conn)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|(name, _)| !skip.iter().any(|s| name.starts_with(s)))
+                .map(|(_, stat)| stat.calls)
                 .sum(),
         );
     }
@@ -244,11 +241,7 @@ async fn index_writes_spread_over_the_masters() {
 
     const SESSIONS: usize = 300;
     let cluster = RedisCluster::start(3).unwrap();
-    let config = cluster
-        .provider_config(&testing::unique_prefix().unwrap())
-        .parse()
-        .unwrap();
-    let store = RedisStore::open(config, &testing::context()).await.unwrap();
+    let store = store_on(&cluster).await;
     reset_stats(&cluster).await;
 
     let owners: Vec<String> = (0..30).map(|n| format!("user{n}")).collect();

@@ -13,7 +13,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use session_core::{Clock, Manager, MockClock, Options, Registry, SessionId};
 use session_redis::RedisProvider;
-use session_redis::testing::server::RedisServer;
+use session_redis::testing::{self, server::RedisServer};
 
 /// An idle lifetime of 600 s gives the store a 60 s index slack (a tenth, at most 60 s).
 const IDLE: Duration = Duration::from_secs(600);
@@ -59,42 +59,26 @@ impl Fixture {
             .unwrap();
     }
 
-    /// Commands run since the last reset, by name (`evalsha`, `hmget`, ...), leaving out the
+    /// Commands run since the last reset, by name (`evalsha`, `get`, ...), leaving out the
     /// test's own `CONFIG RESETSTAT` and `INFO`.
     async fn commands(&mut self) -> BTreeMap<String, u64> {
-        let info: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query_async(&mut self.admin)
+        testing::commandstats(&mut self.admin)
             .await
-            .unwrap();
-        info.lines()
-            .filter_map(|line| {
-                let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-                let calls = stats
-                    .split(',')
-                    .find_map(|field| field.strip_prefix("calls="))?;
-                Some((name.to_owned(), calls.parse().unwrap()))
-            })
+            .unwrap()
+            .into_iter()
             .filter(|(name, _)| !name.starts_with("config") && name != "info")
+            .map(|(name, stat)| (name, stat.calls))
             .collect()
     }
 
-    /// Microseconds Redis spent inside each command since the last reset (`usec` of
-    /// `INFO commandstats`; a script's includes the commands it ran).
+    /// Microseconds Redis spent inside each command since the last reset (a script's
+    /// include the commands it ran).
     async fn usec(&mut self) -> BTreeMap<String, u64> {
-        let info: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query_async(&mut self.admin)
+        testing::commandstats(&mut self.admin)
             .await
-            .unwrap();
-        info.lines()
-            .filter_map(|line| {
-                let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-                let usec = stats
-                    .split(',')
-                    .find_map(|field| field.strip_prefix("usec="))?;
-                Some((name.to_owned(), usec.parse().unwrap()))
-            })
+            .unwrap()
+            .into_iter()
+            .map(|(name, stat)| (name, stat.usec))
             .collect()
     }
 

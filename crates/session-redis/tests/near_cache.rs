@@ -12,7 +12,7 @@ use redis::aio::MultiplexedConnection;
 use session_core::{
     Inserted, Manager, Options, RawStore, Registry, Saved, SessionId, SystemClock, Write,
 };
-use session_redis::testing::server::RedisServer;
+use session_redis::testing::{self, server::RedisServer};
 use session_redis::{NEAR_CACHE_CONNECTION_NAME, NEAR_CACHE_MAX_AGE, RedisProvider, RedisStore};
 
 /// How long a test waits for an invalidation; shorter than the cache's age limit, so an
@@ -119,15 +119,8 @@ impl Fixture {
 
     /// How many `GET`s the server has run so far.
     async fn gets(&mut self) -> u64 {
-        let info: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query_async(&mut self.admin)
-            .await
-            .unwrap();
-        info.lines()
-            .find_map(|line| line.strip_prefix("cmdstat_get:"))
-            .and_then(|stats| stats.split(',').find_map(|f| f.strip_prefix("calls=")))
-            .map_or(0, |calls| calls.parse().unwrap())
+        let stats = testing::commandstats(&mut self.admin).await.unwrap();
+        stats.get("get").map_or(0, |stat| stat.calls)
     }
 }
 
