@@ -160,7 +160,7 @@ local moved = exp < was or math.floor(exp / slack) ~= math.floor(was / slack)
 if not moved and same then return pending(1) end
 local owner = ARGV[8]
 if owner == '' then owner = nil end
-if same then old, old_shard = owner, string.byte(h, 18) end
+if same and owner then old, old_shard = owner, string.byte(h, 18) end
 if ARGV[13] ~= '1' then return pending(2, moved, old, old_shard) end
 if moved then add(KEYS[2], ARGV[2], ARGV[7], ARGV[6], nil) end
 if old and old ~= owner then

@@ -196,6 +196,18 @@ async fn cluster_lagging_score_keeps_the_session_live() {
     drop(cluster);
 }
 
+/// How often `command` ran on all masters together since their statistics were reset.
+async fn calls_of(cluster: &RedisCluster, command: &str) -> u64 {
+    let mut calls = 0;
+    for addr in cluster.addrs() {
+        let client = redis::Client::open(format!("redis://{addr}/")).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let stats = testing::commandstats(&mut conn).await.unwrap();
+        calls += stats.get(command).map_or(0, |stat| stat.calls);
+    }
+    calls
+}
+
 /// The commands each master ran since its statistics were reset (`INFO commandstats`),
 /// leaving out the test's own `CONFIG`, `INFO` and the client's `CLUSTER` / `COMMAND` calls.
 async fn commands_per_master(cluster: &RedisCluster) -> Vec<u64> {
@@ -285,6 +297,11 @@ async fn index_writes_spread_over_the_masters() {
     assert!(
         shares.iter().all(|share| *share <= 0.45),
         "a master ran more than 45% of the commands: {counts:?}"
+    );
+    assert_eq!(
+        calls_of(&cluster, "zrem").await,
+        0,
+        "no owner changed and nothing was destroyed, so no set lost a member"
     );
     assert_eq!(store.count(now).await.unwrap(), SESSIONS as u64);
     assert_eq!(
