@@ -51,7 +51,8 @@
 //!
 //! Read is one `GET`; exist one `EXISTS`. Insert-if-absent, conditional save (version
 //! compare), touch (expiry only, data untouched), destroy and count are each one Lua script
-//! (`EVALSHA`; scripts are loaded when the store opens). Regenerate is core's conditional
+//! (`EVALSHA`; scripts are loaded when the store opens); on a cluster, the index updates
+//! follow in other slots (see below). Regenerate is core's conditional
 //! move (insert the new ID, retire the old one by a conditional save, delete it), which works
 //! across cluster slots (Macaron's `RENAME` did not).
 //!

@@ -85,6 +85,13 @@ async fn cluster_index_lags_and_heals() {
                 .unwrap()
         }
     };
+    for (n, shard) in testing::index_keys(&prefix).into_iter().enumerate() {
+        assert_eq!(
+            usize::from(slot(shard).await) / 1024,
+            n,
+            "index shard {n} lies outside its sixteenth of the slots"
+        );
+    }
     let index = testing::index_key(&prefix, a.as_str());
     let owner_set = testing::owner_key(&prefix, "alice");
     let owner_shard = testing::index_keys(&prefix)
