@@ -8,7 +8,7 @@
 //! real expiry).
 //!
 //! On a single server (and Sentinel) a script updates the record and its index entries
-//! together (`ARGV` flag `inline`), building the old owner's set key itself from the prefix
+//! together (the store passes the index shard in `KEYS`; on a cluster it does not), building the old owner's set key itself from the prefix
 //! and the shard byte in the record; Redis allows that outside cluster mode. On a cluster a
 //! script touches only the session's own slot and answers what the index needs
 //! ([`WRITTEN_INDEX_PENDING`] with the old owner); the store then updates the index shard and
@@ -58,14 +58,15 @@ use redis::Script;
 use crate::keys::TAGS;
 use crate::record;
 
-/// Helpers every script starts with. `keep` extends a key to twice the TTL it needs, so the
+/// Helpers every script starts with. `pending` answers a bare code when there is nothing
+/// for the store to do (an array reply costs Redis measurably more than an integer) and
+/// `{code, moved, old owner, its shard}` when a cluster's index is left to the store. `keep` extends a key to twice the TTL it needs, so the
 /// writes that follow a moment later find it long enough and cost one `PTTL` instead of
 /// `PTTL` + `PEXPIRE` each; an abandoned prefix thus lingers at most twice the index TTL.
 const FUNCTIONS: &str = r#"
 local function u64(h, at)
-  local n = 0
-  for i = at, at + 7 do n = n * 256 + string.byte(h, i) end
-  return n
+  local a, b, c, d, e, f, g, i = string.byte(h, at, at + 7)
+  return ((((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f) * 256 + g) * 256 + i
 end
 local function owner_of(h, at)
   local shard = string.byte(h, at)
@@ -88,6 +89,7 @@ local function add(key, score, id, ttl, cutoff)
   keep(key, ttl)
 end
 local function pending(code, moved, owner, shard)
+  if moved == nil then return code end
   return {code, moved and 1 or 0, owner or '', shard or -1}
 end
 "#;
@@ -139,39 +141,39 @@ return 1
 "#,
             ),
             // Compare-and-swap on the version bytes, then one SET of the whole record.
-            // KEYS: session [, index shard, new owner's set]. ARGV: value, expires_at, ttl_ms,
-            // expected version (8 bytes), slack, index TTL, id, new owner ('' for none), the
-            // new value's owner bytes (shard, length, owner), the offset of their last byte,
-            // prefix, prune cutoff, inline ('1' single server). Returns {code, moved, old
-            // owner, its shard}: code 1 saved, 2 saved with the index pending, 0 conflict, -1
-            // missing.
+            // KEYS: session [, index shard, new owner's set] (one key: a cluster, the index
+            // is left to the store). ARGV: value, expires_at, ttl_ms, expected version (8
+            // bytes), slack, index TTL, id, the new value's owner bytes (shard, length,
+            // owner), prefix, prune cutoff. The compare reads the header up to as many owner
+            // bytes as the new owner has (their last offset is 16 + their count). Returns
+            // code 1 saved, 0 conflict, -1 missing, or {2, moved, old owner, its shard}:
+            // saved with the index pending.
             save: script(
                 r#"
-local h = redis.call('GETRANGE', KEYS[1], 0, ARGV[10])
+local h = redis.call('GETRANGE', KEYS[1], 0, 16 + #ARGV[8])
 if h == '' then return pending(-1) end
 if string.byte(h, 1) ~= 1 then return redis.error_reply('ERR session record of an unknown format') end
 if string.sub(h, 2, 9) ~= ARGV[4] then return pending(0) end
-local same = string.sub(h, 18) == ARGV[9]
+local same = string.sub(h, 18) == ARGV[8]
 local old, old_shard
 if not same then old, old_shard = owner_of(redis.call('GETRANGE', KEYS[1], 17, HEADER_END), 1) end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 local exp, was, slack = tonumber(ARGV[2]), u64(h, 10), tonumber(ARGV[5])
 local moved = exp < was or math.floor(exp / slack) ~= math.floor(was / slack)
 if not moved and same then return pending(1) end
-local owner = ARGV[8]
-if owner == '' then owner = nil end
+local owner = owner_of(ARGV[8], 1)
 if same and owner then old, old_shard = owner, string.byte(h, 18) end
-if ARGV[13] ~= '1' then return pending(2, moved, old, old_shard) end
+if #KEYS == 1 then return pending(2, moved, old, old_shard) end
 if moved then add(KEYS[2], ARGV[2], ARGV[7], ARGV[6], nil) end
 if old and old ~= owner then
-  redis.call('ZREM', owner_key(ARGV[11], old_shard, old), ARGV[7])
+  redis.call('ZREM', owner_key(ARGV[9], old_shard, old), ARGV[7])
 end
-if owner and (moved or owner ~= old) then add(KEYS[3], ARGV[2], ARGV[7], ARGV[6], ARGV[12]) end
+if owner and (moved or owner ~= old) then add(KEYS[3], ARGV[2], ARGV[7], ARGV[6], ARGV[10]) end
 return pending(1)
 "#,
             ),
             // KEYS: session [, index shard]. ARGV: expires_at (8 bytes), ttl_ms, expires_at,
-            // id, index TTL, prefix, inline. `PEXPIRE` answers 0 for a missing key, so it
+            // id, index TTL, prefix. `PEXPIRE` answers 0 for a missing key, so it
             // doubles as the existence check and runs before `SETRANGE` could create one.
             // The expiry is rewritten in place. Returns {code, 1, owner,
             // shard}: code 0 no record, 1 touched, 2 touched with the index pending.
@@ -180,21 +182,23 @@ return pending(1)
 if redis.call('PEXPIRE', KEYS[1], ARGV[2]) == 0 then return pending(0) end
 redis.call('SETRANGE', KEYS[1], 9, ARGV[1])
 local owner, shard = owner_of(redis.call('GETRANGE', KEYS[1], 17, HEADER_END), 1)
-if ARGV[7] ~= '1' then return pending(2, true, owner, shard) end
+if #KEYS == 1 then return pending(2, true, owner, shard) end
 add(KEYS[2], ARGV[3], ARGV[4], ARGV[5], nil)
 if owner then add(owner_key(ARGV[6], shard, owner), ARGV[3], ARGV[4], ARGV[5], nil) end
 return pending(1)
 "#,
             ),
-            // KEYS: session [, index shard]. ARGV: id, prefix, inline. Returns {deleted, 0,
-            // owner, shard}; on a cluster the store then drops the index entries.
+            // KEYS: session [, index shard]. ARGV: id, prefix. Returns how many records it
+            // deleted, or on a cluster {deleted, 0, owner, shard}: the store then drops the
+            // index entries.
             destroy: script(
                 r#"
 local owner, shard = owner_of(redis.call('GETRANGE', KEYS[1], 17, HEADER_END), 1)
 local n = redis.call('DEL', KEYS[1])
-if ARGV[3] == '1' then
+if #KEYS == 2 then
   redis.call('ZREM', KEYS[2], ARGV[1])
   if owner then redis.call('ZREM', owner_key(ARGV[2], shard, owner), ARGV[1]) end
+  return n
 end
 return pending(n, false, owner, shard)
 "#,

@@ -33,9 +33,34 @@ fn slack_for(idle_lifetime_ms: Millis) -> Millis {
     (idle_lifetime_ms / 10).clamp(0, MAX_SLACK_MS)
 }
 
-/// What a write script answers: `{code, moved, old owner, old owner's shard}` (see
-/// `scripts.rs`).
-type Outcome = (i64, i64, String, i64);
+/// What a write script answers: a bare code, or `{code, moved, old owner, old owner's
+/// shard}` when the store has index work left (see `scripts.rs`).
+struct Outcome {
+    code: i64,
+    moved: bool,
+    owner: String,
+    shard: i64,
+}
+
+impl redis::FromRedisValue for Outcome {
+    fn from_redis_value(v: redis::Value) -> std::result::Result<Self, redis::ParsingError> {
+        if let redis::Value::Int(code) = v {
+            return Ok(Outcome {
+                code,
+                moved: false,
+                owner: String::new(),
+                shard: -1,
+            });
+        }
+        let (code, moved, owner, shard): (i64, i64, String, i64) = redis::from_redis_value(v)?;
+        Ok(Outcome {
+            code,
+            moved: moved == 1,
+            owner,
+            shard,
+        })
+    }
+}
 
 /// Sessions in Redis: one string per session, an expiry index in 16
 /// shards for count and GC, and an owner index. See the crate docs for the layout and the
@@ -139,12 +164,6 @@ impl RedisStore {
     pub(crate) async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
         let mut conn = self.conn.clone();
         cmd.query_async(&mut conn).await.map_err(backend)
-    }
-
-    /// Whether scripts update the index themselves (single server, Sentinel) rather than
-    /// leaving it to the store (cluster: other slots).
-    fn inline(&self) -> &'static str {
-        if self.conn.is_cluster() { "0" } else { "1" }
     }
 
     /// Prepares a session script: on a single server the index shard rides along, so the
@@ -450,25 +469,22 @@ impl RedisStore {
             .arg(self.slack.max(1))
             .arg(self.index_ttl(record.ttl_ms))
             .arg(id.as_str())
-            .arg(record.owner.unwrap_or_default())
             .arg(&value[record::OWNER_SHARD..owner_end])
-            .arg(owner_end - 1)
             .arg(self.keys.prefix())
-            .arg(prune_cutoff(record.expires_at, record.ttl_ms))
-            .arg(self.inline());
-        let (code, moved, old, old_shard): Outcome = self.run(invocation).await?;
-        if code == WRITTEN_INDEX_PENDING {
+            .arg(prune_cutoff(record.expires_at, record.ttl_ms));
+        let outcome: Outcome = self.run(invocation).await?;
+        if outcome.code == WRITTEN_INDEX_PENDING {
             self.update_index(
                 id.as_str(),
                 record.expires_at,
                 record.ttl_ms,
-                moved == 1,
-                owner_of(&old, old_shard),
+                outcome.moved,
+                owner_of(&outcome.owner, outcome.shard),
                 record.owner,
             )
             .await;
         }
-        Ok(match code {
+        Ok(match outcome.code {
             1 | WRITTEN_INDEX_PENDING => Saved::Saved(version),
             0 => Saved::Conflict,
             _ => Saved::Missing,
@@ -488,12 +504,11 @@ impl RedisStore {
             .arg(expires_at)
             .arg(id.as_str())
             .arg(self.index_ttl(ttl_ms))
-            .arg(self.keys.prefix())
-            .arg(self.inline());
-        let (code, _, owner, shard): Outcome = self.run(invocation).await?;
-        if code == WRITTEN_INDEX_PENDING {
+            .arg(self.keys.prefix());
+        let outcome: Outcome = self.run(invocation).await?;
+        if outcome.code == WRITTEN_INDEX_PENDING {
             // The owner stays: its set only gets the new score.
-            let owner = owner_of(&owner, shard);
+            let owner = owner_of(&outcome.owner, outcome.shard);
             self.update_index(
                 id.as_str(),
                 expires_at,
@@ -504,16 +519,18 @@ impl RedisStore {
             )
             .await;
         }
-        Ok(code > 0)
+        Ok(outcome.code > 0)
     }
 
     async fn destroy_record(&self, id: &SessionId) -> Result<bool> {
         let mut invocation = self.session_script(&self.scripts.destroy, id);
-        invocation
-            .arg(id.as_str())
-            .arg(self.keys.prefix())
-            .arg(self.inline());
-        let (deleted, _, owner, shard): Outcome = self.run(invocation).await?;
+        invocation.arg(id.as_str()).arg(self.keys.prefix());
+        let Outcome {
+            code: deleted,
+            owner,
+            shard,
+            ..
+        } = self.run(invocation).await?;
         if self.conn.is_cluster() {
             // Even when the record was already gone (Redis expired it), its index entry may
             // remain: drop it now rather than at the next GC.
