@@ -26,7 +26,8 @@ Couchbase test server (both stopped at the end).
 
 options:
   --provider NAME   only this provider: memory, file, redis, memcache, postgres, mysql,
-                    ledis, couchbase, or redis-cluster (`redis` runs both redis targets)
+                    ledis, couchbase, redis-cluster or redis-near-cache (`redis` runs all
+                    three redis targets)
   --config STR      with --provider: open every case's store with this config string
                     instead of the machine's test setup; nothing is started for it. It must
                     name an empty namespace, since the count cases expect to see only their
