@@ -27,8 +27,9 @@ Couchbase test server (both stopped at the end).
 
 options:
   --provider NAME   only this provider: memory, file, redis, memcache, postgres, mysql,
-                    ledis, couchbase, or redis-cluster (`redis` runs both redis targets),
-                    each with its encrypted column; NAME+enc runs only that column
+                    ledis, couchbase, redis-cluster or redis-near-cache (`redis` runs all
+                    three redis targets), each with its encrypted column; NAME+enc runs
+                    only that column
   --config STR      with --provider: open every case's store with this config string
                     instead of the machine's test setup; nothing is started for it. It must
                     name an empty namespace, since the count cases expect to see only their
@@ -37,6 +38,8 @@ options:
 
 /// The label of the extra redis target on a Redis Cluster.
 const REDIS_CLUSTER: &str = "redis-cluster";
+/// The label of the redis column with the near cache on (the machine's Redis).
+const REDIS_NEAR_CACHE: &str = "redis-near-cache";
 
 /// What an encrypted column's label adds to its provider's.
 const ENCRYPTED: &str = "+enc";
@@ -135,7 +138,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// The matrix's columns before anything is started: each compiled-in provider, with the
-/// redis one twice (the machine's Redis, then a cluster), kept when `only` names its label or
+/// redis one three times (the machine's Redis, a cluster, the near cache on), kept when `only` names its label or
 /// its provider.
 fn plan(only: Option<&str>) -> Result<Vec<(String, ProviderEntry)>> {
     let mut columns = Vec::new();
@@ -146,6 +149,7 @@ fn plan(only: Option<&str>) -> Result<Vec<(String, ProviderEntry)>> {
         let mut labels = vec![entry.name.to_owned()];
         if entry.name == session_redis::NAME {
             labels.push(REDIS_CLUSTER.to_owned());
+            labels.push(REDIS_NEAR_CACHE.to_owned());
         }
         for label in labels {
             columns.push((format!("{label}{ENCRYPTED}"), entry));
@@ -193,6 +197,13 @@ fn prepare(
                 let base = format!("cluster=true,addrs={}", cluster.addrs().join("|"));
                 services.cluster = Some(cluster);
                 fresh_namespace(base, namespace)
+            }
+            TestStore::Server {
+                server: TestServer::Local { config, port },
+                namespace,
+            } if label.starts_with(REDIS_NEAR_CACHE) => {
+                crate::services::ensure_ports(&[port])?;
+                fresh_namespace(format!("{config},near_cache=1000"), namespace)
             }
             TestStore::Server {
                 server: TestServer::Local { config, port },

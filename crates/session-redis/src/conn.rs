@@ -11,7 +11,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
     AsyncConnectionConfig, Client, Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline,
-    RedisConnectionInfo, RedisError, RedisFuture, RedisResult, Value,
+    ProtocolVersion, RedisConnectionInfo, RedisError, RedisFuture, RedisResult, Value,
 };
 use tokio::sync::Mutex;
 
@@ -105,6 +105,23 @@ impl Conn {
     pub(crate) fn is_cluster(&self) -> bool {
         matches!(self, Conn::Cluster(_))
     }
+}
+
+/// A RESP3 client for the single server of `config` and the settings of its connections,
+/// for the near cache's tracking connection; `None` for a cluster or Sentinel.
+pub(crate) fn tracking_client(
+    config: &RedisConfig,
+) -> RedisResult<Option<(Client, AsyncConnectionConfig)>> {
+    let Topology::Single(endpoint) = &config.topology else {
+        return Ok(None);
+    };
+    let info = address(endpoint)
+        .into_connection_info()?
+        .set_redis_settings(redis_settings(config).set_protocol(ProtocolVersion::RESP3));
+    let settings = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_response_timeout(Some(config.response_timeout));
+    Ok(Some((Client::open(info)?, settings)))
 }
 
 fn redis_settings(config: &RedisConfig) -> RedisConnectionInfo {

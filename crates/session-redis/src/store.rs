@@ -13,7 +13,10 @@ use session_core::{
 use crate::NAME;
 use crate::config::RedisConfig;
 use crate::conn::Conn;
-use crate::scripts::{Keys, Scripts, WRITTEN_INDEX_PENDING};
+use crate::keys::Keys;
+use crate::near::NearCache;
+use crate::record;
+use crate::scripts::{Scripts, WRITTEN_INDEX_PENDING};
 
 /// How many index entries one GC step looks at.
 const GC_BATCH: usize = 500;
@@ -21,7 +24,7 @@ const GC_BATCH: usize = 500;
 /// The largest index slack any store uses (ms): how far an index score may lag its record's
 /// expiry. `count` and `owner_sessions` check records in a window this wide below `now`, so
 /// it bounds the slack of every store sharing a prefix, whatever their idle lifetimes.
-const MAX_SLACK_MS: Millis = 60_000;
+pub(crate) const MAX_SLACK_MS: Millis = 60_000;
 
 /// The index slack for an idle lifetime: a tenth of it, at most [`MAX_SLACK_MS`]. That is the
 /// most core's own touch interval can be (a tenth of the idle lifetime, 60 s by default), so
@@ -30,15 +33,47 @@ fn slack_for(idle_lifetime_ms: Millis) -> Millis {
     (idle_lifetime_ms / 10).clamp(0, MAX_SLACK_MS)
 }
 
-/// Sessions in Redis: one hash per session, an expiry index for count and GC, and an owner
-/// index. See the crate docs for the layout and the consistency it gives on a cluster.
+/// What a write script answers: a bare code, or `{code, moved, old owner, old owner's
+/// shard}` when the store has index work left (see `scripts.rs`).
+struct Outcome {
+    code: i64,
+    moved: bool,
+    owner: String,
+    shard: i64,
+}
+
+impl redis::FromRedisValue for Outcome {
+    fn from_redis_value(v: redis::Value) -> std::result::Result<Self, redis::ParsingError> {
+        if let redis::Value::Int(code) = v {
+            return Ok(Outcome {
+                code,
+                moved: false,
+                owner: String::new(),
+                shard: -1,
+            });
+        }
+        let (code, moved, owner, shard): (i64, i64, String, i64) = redis::from_redis_value(v)?;
+        Ok(Outcome {
+            code,
+            moved: moved == 1,
+            owner,
+            shard,
+        })
+    }
+}
+
+/// Sessions in Redis: one string per session, an expiry index in 16
+/// shards for count and GC, and an owner index. See the crate docs for the layout and the
+/// consistency it gives on a cluster.
 pub struct RedisStore {
-    conn: Conn,
-    keys: Keys,
-    scripts: Scripts,
+    pub(crate) conn: Conn,
+    pub(crate) keys: Keys,
+    pub(crate) scripts: Scripts,
     /// Saves skip the index unless the expiry moved at least this far (ms); see the scripts
     /// module docs.
     slack: Millis,
+    /// The opt-in near cache (`near_cache=N`).
+    near: Option<NearCache>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -50,12 +85,20 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
-fn backend(e: RedisError) -> Error {
+pub(crate) fn backend(e: RedisError) -> Error {
     Error::backend(NAME, e)
 }
 
-fn corrupt(what: &str) -> Error {
-    Error::Corrupt(format!("redis session hash: {what}"))
+/// The owner-set prune cutoff for a write with this expiry and TTL: entries scored below the
+/// writer's `now` minus the largest slack belong to records that have expired.
+fn prune_cutoff(expires_at: Millis, ttl_ms: Millis) -> Millis {
+    expires_at
+        .saturating_sub(ttl_ms)
+        .saturating_sub(MAX_SLACK_MS)
+}
+
+fn owner_of(owner: &str, shard: i64) -> Option<(&str, usize)> {
+    usize::try_from(shard).ok().map(|shard| (owner, shard))
 }
 
 impl RedisStore {
@@ -66,11 +109,21 @@ impl RedisStore {
     pub async fn open(config: RedisConfig, ctx: &ProviderContext) -> Result<RedisStore> {
         config.validate()?;
         let conn = Conn::open(&config).await.map_err(backend)?;
+        let near = match crate::conn::tracking_client(&config).map_err(backend)? {
+            Some((client, settings)) if config.near_cache > 0 => Some(NearCache::new(
+                client,
+                settings,
+                &config.prefix,
+                config.near_cache,
+            )),
+            _ => None,
+        };
         let store = RedisStore {
             conn,
             keys: Keys::new(&config.prefix),
             scripts: Scripts::new(),
             slack: slack_for(ctx.max_lifetime_ms),
+            near,
         };
         store.load_scripts().await?;
         Ok(store)
@@ -100,30 +153,27 @@ impl RedisStore {
         Ok(())
     }
 
-    async fn run<T: redis::FromRedisValue>(&self, invocation: ScriptInvocation<'_>) -> Result<T> {
+    pub(crate) async fn run<T: redis::FromRedisValue>(
+        &self,
+        invocation: ScriptInvocation<'_>,
+    ) -> Result<T> {
         let mut conn = self.conn.clone();
         invocation.invoke_async(&mut conn).await.map_err(backend)
     }
 
-    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
+    pub(crate) async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
         let mut conn = self.conn.clone();
         cmd.query_async(&mut conn).await.map_err(backend)
     }
 
-    /// Prepares a session script: on a single server the index keys ride along, so the
+    /// Prepares a session script: on a single server the index shard rides along, so the
     /// script updates record and index atomically.
     fn session_script<'a>(&self, script: &'a Script, id: &SessionId) -> ScriptInvocation<'a> {
         let mut invocation = script.prepare_invoke();
         invocation.key(self.keys.session_of(id));
         if !self.conn.is_cluster() {
-            invocation.key(self.keys.index()).key(self.keys.owners());
+            invocation.key(self.keys.index_of(id.as_str()));
         }
-        invocation
-    }
-
-    fn index_script<'a>(&self, script: &'a Script) -> ScriptInvocation<'a> {
-        let mut invocation = script.prepare_invoke();
-        invocation.key(self.keys.index()).key(self.keys.owners());
         invocation
     }
 
@@ -134,62 +184,120 @@ impl RedisStore {
         ttl_ms.max(1).saturating_add(self.slack)
     }
 
-    async fn write(
+    /// Adds `id` to a sorted set in its own slot (cluster index side), pruning dead entries
+    /// first when `cutoff` is given (owner sets).
+    async fn add_to(
         &self,
-        script: &Script,
-        id: &SessionId,
-        version: u64,
-        record: &Write<'_>,
-        expected: Option<Version>,
-    ) -> Result<i64> {
-        let mut invocation = self.session_script(script, id);
+        set: String,
+        id: &str,
+        score: Millis,
+        ttl: Millis,
+        cutoff: Option<Millis>,
+    ) -> Result<()> {
+        let mut invocation = self.scripts.add.prepare_invoke();
         invocation
-            .arg(record.body)
-            .arg(version.to_string())
-            .arg(record.expires_at)
-            .arg(record.ttl_ms.max(1))
-            .arg(if record.owner.is_some() { "1" } else { "0" })
-            .arg(record.owner.unwrap_or_default())
-            .arg(id.as_str())
-            .arg(self.keys.owner_prefix())
-            .arg(expected.map(|v| v.0.to_string()).unwrap_or_default())
-            .arg(self.slack)
-            .arg(self.index_ttl(record.ttl_ms));
-        let outcome: i64 = self.run(invocation).await?;
-        if outcome == WRITTEN_INDEX_PENDING {
-            // The index lives in another slot: a second command, after the write succeeded.
-            let mut index = self.index_script(&self.scripts.index_set);
-            index
-                .arg(id.as_str())
-                .arg(record.expires_at)
-                .arg(if record.owner.is_some() { "1" } else { "0" })
-                .arg(record.owner.unwrap_or_default())
-                .arg(self.keys.owner_prefix())
-                .arg(self.index_ttl(record.ttl_ms));
-            self.update_index(index).await;
-        }
-        Ok(outcome)
+            .key(set)
+            .arg(score)
+            .arg(id)
+            .arg(ttl)
+            .arg(cutoff.map(|c| c.to_string()).unwrap_or_default());
+        self.run::<i64>(invocation).await.map(drop)
     }
 
-    /// Runs an index script on a cluster after the session's own write succeeded. A failure
-    /// is logged, not returned: the session operation itself is done and must not be reported
-    /// (and retried) as failed; the index catches up on the session's next write or touch, or
-    /// at GC (see the crate docs on consistency).
-    async fn update_index(&self, invocation: ScriptInvocation<'_>) {
-        if let Err(e) = self.run::<i64>(invocation).await {
+    async fn remove_from(&self, set: String, id: &str) -> Result<()> {
+        self.query::<i64>(redis::cmd("ZREM").arg(set).arg(id))
+            .await
+            .map(drop)
+    }
+
+    /// The index updates a cluster write leaves to the store, all in flight at once: the
+    /// expiry score (when `moved`), the old owner's set (left) and the new one's (joined or
+    /// rescored). A failure is logged, not returned: the session operation itself is done
+    /// and must not be reported (and retried) as failed; the index catches up on the
+    /// session's next write or touch, or at GC (see the crate docs on consistency).
+    async fn update_index(
+        &self,
+        id: &str,
+        expires_at: Millis,
+        ttl_ms: Millis,
+        moved: bool,
+        old: Option<(&str, usize)>,
+        new: Option<&str>,
+    ) {
+        let ttl = self.index_ttl(ttl_ms);
+        let mut steps = Vec::new();
+        if moved {
+            steps.push(futures_util::future::Either::Left(self.add_to(
+                self.keys.index_of(id).to_owned(),
+                id,
+                expires_at,
+                ttl,
+                None,
+            )));
+        }
+        let changed = old.map(|(o, _)| o) != new;
+        if let Some((old, shard)) = old
+            && changed
+        {
+            steps.push(futures_util::future::Either::Right(
+                self.remove_from(self.keys.owner_in(shard, old), id),
+            ));
+        }
+        if let Some(owner) = new
+            && (moved || changed)
+        {
+            let (set, _) = self.keys.owner(owner);
+            steps.push(futures_util::future::Either::Left(self.add_to(
+                set,
+                id,
+                expires_at,
+                ttl,
+                Some(prune_cutoff(expires_at, ttl_ms)),
+            )));
+        }
+        if let Err(e) = try_join_all(steps).await {
             tracing::warn!(provider = NAME, error = %e, "redis session index update failed; the index lags until the next write or GC");
         }
+    }
+
+    async fn insert_cluster(
+        &self,
+        id: &SessionId,
+        value: &[u8],
+        record: &Write<'_>,
+    ) -> Result<bool> {
+        let created: Option<String> = self
+            .query(
+                redis::cmd("SET")
+                    .arg(self.keys.session_of(id))
+                    .arg(value)
+                    .arg("PX")
+                    .arg(record.ttl_ms.max(1))
+                    .arg("NX"),
+            )
+            .await?;
+        if created.is_some() {
+            self.update_index(
+                id.as_str(),
+                record.expires_at,
+                record.ttl_ms,
+                true,
+                None,
+                record.owner,
+            )
+            .await;
+        }
+        Ok(created.is_some())
     }
 
     async fn gc_single(&self, now: Millis) -> Result<u64> {
         let mut removed = 0u64;
         loop {
-            let mut invocation = self.index_script(&self.scripts.gc_inline);
-            invocation
-                .arg(now)
-                .arg(GC_BATCH)
-                .arg(self.keys.prefix())
-                .arg(self.keys.owner_prefix());
+            let mut invocation = self.scripts.gc_inline.prepare_invoke();
+            for index in self.keys.indexes() {
+                invocation.key(index);
+            }
+            invocation.arg(now).arg(GC_BATCH).arg(self.keys.prefix());
             let (seen, gone): (usize, u64) = self.run(invocation).await?;
             removed += gone;
             if seen < GC_BATCH {
@@ -199,12 +307,27 @@ impl RedisStore {
     }
 
     async fn gc_cluster(&self, now: Millis) -> Result<u64> {
+        let removed = try_join_all(
+            self.keys
+                .indexes()
+                .iter()
+                .map(|index| self.gc_shard(index, now)),
+        )
+        .await?;
+        Ok(removed.into_iter().sum())
+    }
+
+    /// GC of one index shard on a cluster: each record is checked and deleted in its own
+    /// slot (all in flight at once), then one script on the shard drops the entries of the
+    /// deleted ones and raises the scores of the kept ones, and the deleted sessions leave
+    /// their owners' sets.
+    async fn gc_shard(&self, index: &str, now: Millis) -> Result<u64> {
         let mut removed = 0u64;
         loop {
             let ids: Vec<String> = self
                 .query(
                     redis::cmd("ZRANGEBYSCORE")
-                        .arg(self.keys.index())
+                        .arg(index)
                         .arg("-inf")
                         .arg(now)
                         .arg("LIMIT")
@@ -215,26 +338,217 @@ impl RedisStore {
             if ids.is_empty() {
                 return Ok(removed);
             }
-            // Each record is checked and deleted in its own slot, all requests in flight at
-            // once on the multiplexed connection.
-            let kept = try_join_all(ids.iter().map(|id| async move {
+            let checked = try_join_all(ids.iter().map(|id| async move {
                 let mut invocation = self.scripts.gc_record.prepare_invoke();
                 invocation.key(self.keys.session(id)).arg(now);
-                self.run::<Option<String>>(invocation).await
+                self.run::<(String, String, i64)>(invocation).await
             }))
             .await?;
-            let mut index = self.index_script(&self.scripts.index_gc);
-            index.arg(now).arg(self.keys.owner_prefix());
-            for (id, expiry) in ids.iter().zip(&kept) {
-                index
-                    .arg(id.as_str())
-                    .arg(expiry.as_deref().unwrap_or_default());
+            let mut invocation = self.scripts.index_gc.prepare_invoke();
+            invocation.key(index).arg(now);
+            for (id, (expiry, _, _)) in ids.iter().zip(&checked) {
+                invocation.arg(id.as_str()).arg(expiry.as_str());
             }
-            removed += self.run::<u64>(index).await?;
+            removed += self.run::<u64>(invocation).await?;
+            try_join_all(
+                ids.iter()
+                    .zip(&checked)
+                    .filter_map(|(id, (_, owner, shard))| {
+                        let (owner, shard) = owner_of(owner, *shard)?;
+                        Some(self.remove_from(self.keys.owner_in(shard, owner), id))
+                    }),
+            )
+            .await?;
             if ids.len() < GC_BATCH {
                 return Ok(removed);
             }
         }
+    }
+
+    /// On a cluster: the live entries of one shard (scores above `now`, plus those in the
+    /// slack window below it whose record still lives).
+    async fn count_shard(&self, index: &str, now: Millis) -> Result<u64> {
+        let window_start = now.saturating_sub(MAX_SLACK_MS);
+        let mut above = redis::cmd("ZCOUNT");
+        above.arg(index).arg(format!("({now}")).arg("+inf");
+        let mut lagging = redis::cmd("ZRANGEBYSCORE");
+        lagging.arg(index).arg(format!("({window_start}")).arg(now);
+        let (above, lagging) = futures_util::future::try_join(
+            self.query::<u64>(&above),
+            self.query::<Vec<String>>(&lagging),
+        )
+        .await?;
+        let live = try_join_all(lagging.iter().map(|id| async move {
+            let expiry: Vec<u8> = self
+                .query(
+                    redis::cmd("GETRANGE")
+                        .arg(self.keys.session(id))
+                        .arg(record::EXPIRES_AT)
+                        .arg(record::OWNER_SHARD - 1),
+                )
+                .await?;
+            Ok::<_, Error>(record::expiry(&expiry).is_some_and(|e| e > now))
+        }))
+        .await?;
+        Ok(above + live.iter().filter(|live| **live).count() as u64)
+    }
+}
+
+/// The writes themselves; the [`RawStore`] methods wrap them so the near cache forgets the
+/// session whatever the outcome.
+impl RedisStore {
+    /// Drops `id` from the near cache after a write of this store (success or not: a failed
+    /// write may still have reached Redis).
+    fn forget(&self, id: &SessionId) {
+        if let Some(near) = &self.near {
+            near.forget(id);
+        }
+    }
+
+    /// A fresh version, the stored value of `record` under it, and the key of its owner's
+    /// set. Versions are random, not a per-key counter: unique across deletes and re-creates.
+    fn encode(&self, record: &Write<'_>) -> Result<(Version, Vec<u8>, Option<String>)> {
+        let version = Version::random(NAME)?;
+        let (owner_set, owner) = match record.owner {
+            Some(owner) => {
+                let (set, shard) = self.keys.owner(owner);
+                (Some(set), Some((shard, owner)))
+            }
+            None => (None, None),
+        };
+        let value = record::encode(version, record.expires_at, owner, record.body)?;
+        Ok((version, value, owner_set))
+    }
+
+    async fn insert_record(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
+        let (version, value, owner_set) = self.encode(&record)?;
+        let created = if self.conn.is_cluster() {
+            self.insert_cluster(id, &value, &record).await?
+        } else {
+            let mut invocation = self.session_script(&self.scripts.insert, id);
+            if let Some(set) = &owner_set {
+                invocation.key(set);
+            }
+            invocation
+                .arg(value)
+                .arg(record.ttl_ms.max(1))
+                .arg(record.expires_at)
+                .arg(id.as_str())
+                .arg(self.index_ttl(record.ttl_ms))
+                .arg(prune_cutoff(record.expires_at, record.ttl_ms));
+            self.run::<i64>(invocation).await? == 1
+        };
+        Ok(if created {
+            Inserted::Created(version)
+        } else {
+            Inserted::Exists
+        })
+    }
+
+    async fn save_record(
+        &self,
+        id: &SessionId,
+        expected: Version,
+        record: Write<'_>,
+    ) -> Result<Saved> {
+        let (version, value, owner_set) = self.encode(&record)?;
+        let mut invocation = self.session_script(&self.scripts.save, id);
+        if let Some(set) = &owner_set
+            && !self.conn.is_cluster()
+        {
+            invocation.key(set);
+        }
+        // The owner part of the header (shard, length, owner): the script compares the stored
+        // one with it to see whether the owner changed.
+        let owner_end = record::FIXED + record.owner.map_or(0, str::len);
+        invocation
+            .arg(&value[..])
+            .arg(record.expires_at)
+            .arg(record.ttl_ms.max(1))
+            .arg(&expected.0.to_be_bytes()[..])
+            .arg(self.slack.max(1))
+            .arg(self.index_ttl(record.ttl_ms))
+            .arg(id.as_str())
+            .arg(&value[record::OWNER_SHARD..owner_end])
+            .arg(self.keys.prefix())
+            .arg(prune_cutoff(record.expires_at, record.ttl_ms));
+        let outcome: Outcome = self.run(invocation).await?;
+        if outcome.code == WRITTEN_INDEX_PENDING {
+            self.update_index(
+                id.as_str(),
+                record.expires_at,
+                record.ttl_ms,
+                outcome.moved,
+                owner_of(&outcome.owner, outcome.shard),
+                record.owner,
+            )
+            .await;
+        }
+        Ok(match outcome.code {
+            1 | WRITTEN_INDEX_PENDING => Saved::Saved(version),
+            0 => Saved::Conflict,
+            _ => Saved::Missing,
+        })
+    }
+
+    async fn touch_record(
+        &self,
+        id: &SessionId,
+        expires_at: Millis,
+        ttl_ms: Millis,
+    ) -> Result<bool> {
+        let mut invocation = self.session_script(&self.scripts.touch, id);
+        invocation
+            .arg(&record::millis_bytes(expires_at)[..])
+            .arg(ttl_ms.max(1))
+            .arg(expires_at)
+            .arg(id.as_str())
+            .arg(self.index_ttl(ttl_ms))
+            .arg(self.keys.prefix());
+        let outcome: Outcome = self.run(invocation).await?;
+        if outcome.code == WRITTEN_INDEX_PENDING {
+            // The owner stays: its set only gets the new score.
+            let owner = owner_of(&outcome.owner, outcome.shard);
+            self.update_index(
+                id.as_str(),
+                expires_at,
+                ttl_ms,
+                true,
+                owner,
+                owner.map(|(o, _)| o),
+            )
+            .await;
+        }
+        Ok(outcome.code > 0)
+    }
+
+    async fn destroy_record(&self, id: &SessionId) -> Result<bool> {
+        let mut invocation = self.session_script(&self.scripts.destroy, id);
+        invocation.arg(id.as_str()).arg(self.keys.prefix());
+        let Outcome {
+            code: deleted,
+            owner,
+            shard,
+            ..
+        } = self.run(invocation).await?;
+        if self.conn.is_cluster() {
+            // Even when the record was already gone (Redis expired it), its index entry may
+            // remain: drop it now rather than at the next GC.
+            let index = self.remove_from(self.keys.index_of(id.as_str()).to_owned(), id.as_str());
+            let owner = async {
+                match owner_of(&owner, shard) {
+                    Some((owner, shard)) => {
+                        self.remove_from(self.keys.owner_in(shard, owner), id.as_str())
+                            .await
+                    }
+                    None => Ok(()),
+                }
+            };
+            if let Err(e) = futures_util::future::try_join(index, owner).await {
+                tracing::warn!(provider = NAME, error = %e, "redis session index update failed; the index lags until GC");
+            }
+        }
+        Ok(deleted > 0)
     }
 }
 
@@ -249,24 +563,17 @@ impl RawStore for RedisStore {
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
-        let (body, version, expires_at): (Option<Vec<u8>>, Option<String>, Option<String>) = self
-            .query(
-                redis::cmd("HMGET")
-                    .arg(self.keys.session_of(id))
-                    .arg("b")
-                    .arg("v")
-                    .arg("e"),
-            )
-            .await?;
-        match (body, version, expires_at) {
-            (None, None, None) => Ok(None),
-            (Some(body), Some(version), Some(expires_at)) => Ok(Some(Stored {
-                body: body.into(),
-                version: Version(version.parse().map_err(|_| corrupt("bad version"))?),
-                expires_at: expires_at.parse().map_err(|_| corrupt("bad expiry"))?,
-            })),
-            _ => Err(corrupt("missing fields")),
+        if let Some(near) = &self.near {
+            return near.read(&self.keys.session_of(id), id).await;
         }
+        let value: Option<Vec<u8>> = self
+            .query(redis::cmd("GET").arg(self.keys.session_of(id)))
+            .await?;
+        value.map(record::decode).transpose()
+    }
+
+    fn read_in_memory(&self, id: &str) -> Option<Result<Option<(SessionId, Stored)>>> {
+        self.near.as_ref()?.get(id).map(|found| Ok(Some(found)))
     }
 
     async fn exist(&self, id: &SessionId) -> Result<bool> {
@@ -275,105 +582,49 @@ impl RawStore for RedisStore {
     }
 
     async fn insert(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
-        // Random, not a per-key counter: unique across deletes and re-creates.
-        let version = Version::random(NAME)?;
-        match self
-            .write(&self.scripts.insert, id, version.0, &record, None)
-            .await?
-        {
-            1 | WRITTEN_INDEX_PENDING => Ok(Inserted::Created(version)),
-            _ => Ok(Inserted::Exists),
-        }
+        let inserted = self.insert_record(id, record).await;
+        self.forget(id);
+        inserted
     }
 
     async fn save(&self, id: &SessionId, expected: Version, record: Write<'_>) -> Result<Saved> {
-        let version = Version::random(NAME)?;
-        match self
-            .write(&self.scripts.save, id, version.0, &record, Some(expected))
-            .await?
-        {
-            1 | WRITTEN_INDEX_PENDING => Ok(Saved::Saved(version)),
-            0 => Ok(Saved::Conflict),
-            _ => Ok(Saved::Missing),
-        }
+        let saved = self.save_record(id, expected, record).await;
+        self.forget(id);
+        saved
     }
 
     async fn touch(&self, id: &SessionId, expires_at: Millis, ttl_ms: Millis) -> Result<bool> {
-        let mut invocation = self.session_script(&self.scripts.touch, id);
-        invocation
-            .arg(expires_at)
-            .arg(ttl_ms.max(1))
-            .arg(id.as_str())
-            .arg(self.keys.owner_prefix())
-            .arg(self.index_ttl(ttl_ms));
-        let touched: i64 = self.run(invocation).await?;
-        if touched == WRITTEN_INDEX_PENDING {
-            let mut index = self.index_script(&self.scripts.index_touch);
-            index
-                .arg(id.as_str())
-                .arg(expires_at)
-                .arg(self.keys.owner_prefix())
-                .arg(self.index_ttl(ttl_ms));
-            self.update_index(index).await;
-        }
-        Ok(touched > 0)
+        let touched = self.touch_record(id, expires_at, ttl_ms).await;
+        self.forget(id);
+        touched
     }
 
     async fn destroy(&self, id: &SessionId) -> Result<bool> {
-        let mut invocation = self.session_script(&self.scripts.destroy, id);
-        invocation.arg(id.as_str()).arg(self.keys.owner_prefix());
-        let deleted: i64 = self.run(invocation).await?;
-        if self.conn.is_cluster() {
-            // Even when the record was already gone (Redis expired it), its index entries
-            // may remain: drop them now rather than at the next GC.
-            let mut index = self.index_script(&self.scripts.index_del);
-            index.arg(id.as_str()).arg(self.keys.owner_prefix());
-            self.update_index(index).await;
-        }
-        Ok(deleted > 0)
+        let destroyed = self.destroy_record(id).await;
+        self.forget(id);
+        destroyed
     }
 
     async fn count(&self, now: Millis) -> Result<u64> {
-        let window_start = now.saturating_sub(MAX_SLACK_MS);
-        if !self.conn.is_cluster() {
-            let mut invocation = self.scripts.count.prepare_invoke();
-            invocation
-                .key(self.keys.index())
-                .arg(now)
-                .arg(window_start)
-                .arg(self.keys.prefix());
-            return self.run(invocation).await;
+        if self.conn.is_cluster() {
+            let shards = try_join_all(
+                self.keys
+                    .indexes()
+                    .iter()
+                    .map(|index| self.count_shard(index, now)),
+            )
+            .await?;
+            return Ok(shards.into_iter().sum());
         }
-        let above: u64 = self
-            .query(
-                redis::cmd("ZCOUNT")
-                    .arg(self.keys.index())
-                    .arg(format!("({now}"))
-                    .arg("+inf"),
-            )
-            .await?;
-        // Scores may lag their records by up to one slack: the entries just below `now` are
-        // checked against their records' stored expiry, each in its own slot.
-        let lagging: Vec<String> = self
-            .query(
-                redis::cmd("ZRANGEBYSCORE")
-                    .arg(self.keys.index())
-                    .arg(format!("({window_start}"))
-                    .arg(now),
-            )
-            .await?;
-        let live = try_join_all(lagging.iter().map(|id| async move {
-            let expires_at: Option<String> = self
-                .query(redis::cmd("HGET").arg(self.keys.session(id)).arg("e"))
-                .await?;
-            Ok::<_, Error>(
-                expires_at
-                    .and_then(|e| e.parse::<Millis>().ok())
-                    .is_some_and(|e| e > now),
-            )
-        }))
-        .await?;
-        Ok(above + live.iter().filter(|live| **live).count() as u64)
+        let mut invocation = self.scripts.count.prepare_invoke();
+        for index in self.keys.indexes() {
+            invocation.key(index);
+        }
+        invocation
+            .arg(now)
+            .arg(now.saturating_sub(MAX_SLACK_MS))
+            .arg(self.keys.prefix());
+        self.run(invocation).await
     }
 
     async fn gc(&self, now: Millis) -> Result<u64> {
@@ -385,35 +636,34 @@ impl RawStore for RedisStore {
     }
 
     async fn owner_sessions(&self, owner: &str, now: Millis) -> Result<Vec<SessionId>> {
+        let (set, _) = self.keys.owner(owner);
         let ids: Vec<String> = self
             .query(
                 redis::cmd("ZRANGEBYSCORE")
-                    .arg(self.keys.owner(owner))
+                    .arg(set)
                     .arg(format!("({}", now.saturating_sub(MAX_SLACK_MS)))
                     .arg("+inf"),
             )
             .await?;
         // The index is a hint: on a cluster it is updated after the record, and a score may
         // lag its record's expiry by up to one slack (hence the wider window), so each listed
-        // session is confirmed against its record (owner and expiry) before it is returned.
-        let records = try_join_all(ids.iter().map(|id| async move {
-            self.query::<(Option<String>, Option<String>)>(
-                redis::cmd("HMGET")
+        // session is confirmed against its record's header (owner and expiry).
+        let headers = try_join_all(ids.iter().map(|id| async move {
+            self.query::<Vec<u8>>(
+                redis::cmd("GETRANGE")
                     .arg(self.keys.session(id))
-                    .arg("o")
-                    .arg("e"),
+                    .arg(0)
+                    .arg(record::FIXED + owner.len() - 1),
             )
             .await
         }))
         .await?;
         let mut seen = HashSet::new();
         let mut live = Vec::new();
-        for (id, (stored_owner, expires_at)) in ids.iter().zip(records) {
-            let alive = expires_at
-                .and_then(|e| e.parse::<Millis>().ok())
-                .is_some_and(|e| e > now);
+        for (id, header) in ids.iter().zip(headers) {
+            let alive =
+                record::header(&header).is_ok_and(|h| h.owner == Some(owner) && h.expires_at > now);
             if alive
-                && stored_owner.as_deref() == Some(owner)
                 && seen.insert(id.as_str())
                 && let Ok(parsed) = SessionId::parse_any(id)
             {

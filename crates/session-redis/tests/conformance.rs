@@ -26,6 +26,24 @@ async fn redis_passes_the_conformance_suite() {
     report.assert_passed();
 }
 
+/// The same suite with the near cache on: reads answered from memory must still see every
+/// write, destroy and expiry the contract requires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_with_near_cache_passes_the_conformance_suite() {
+    testing::require_redis(testing::LOCAL_REDIS).await.unwrap();
+    let report = conformance::run(&|ctx: ProviderContext| async move {
+        let config = format!(
+            "addr={},near_cache=1000,prefix={}",
+            testing::LOCAL_REDIS,
+            testing::unique_prefix().unwrap()
+        );
+        RedisProvider.open(&config, &ctx).await
+    })
+    .await;
+    println!("{}", report.table());
+    report.assert_passed();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_url_form_passes_the_conformance_suite() {
     testing::require_redis(testing::LOCAL_REDIS).await.unwrap();

@@ -98,6 +98,7 @@ pub(super) fn apply(
             pairs.write_timeout = Some(nonzero(key, parse_duration(key, value)?)?);
         }
         "prefix" => parsed.prefix = value.to_owned(),
+        "near_cache" => parsed.near_cache = config_string::number(key, value)?,
         "ha_mode" => pairs.ha_mode = some(&value.to_ascii_lowercase()),
         "master_name" => pairs.master_name = some(value),
         "sentinel_addrs" => pairs.sentinel_addrs = some(value),

@@ -6,7 +6,8 @@
 //! - `key=value` pairs separated by commas: `network`, `addr`, `username`, `password`, `db`,
 //!   `pool_size`, `idle_timeout`, `dial_timeout`, `read_timeout`, `write_timeout`, `prefix`,
 //!   `ha_mode` (`sentinel` or `cluster`), `master_name`, `sentinel_addrs`, `sentinel_password`,
-//!   `cluster`, `addrs`, `tls`. Address lists are `|`-separated. Keys are matched without
+//!   `cluster`, `addrs`, `tls`, `near_cache` (this crate's: the near cache's size in
+//!   sessions, 0 = off, single server only; see the crate docs). Address lists are `|`-separated. Keys are matched without
 //!   regard to case, so Macaron's `sentinel_Addrs` works;
 //! - a URL: `redis://[user[:password]@]host[:port][/db][?prefix=..&cluster=true&addrs=..]`.
 
@@ -67,6 +68,9 @@ pub struct RedisConfig {
     pub connect_timeout: Duration,
     /// Time allowed for one command's answer.
     pub response_timeout: Duration,
+    /// How many sessions the near cache holds (`near_cache=N`); 0, the default, turns it
+    /// off. Single server only. See "Near cache" in the crate docs.
+    pub near_cache: usize,
 }
 
 impl Default for RedisConfig {
@@ -84,6 +88,7 @@ impl Default for RedisConfig {
             idle_timeout: None,
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(3),
+            near_cache: 0,
         }
     }
 }
@@ -162,6 +167,14 @@ impl RedisConfig {
                 }
             }
             Topology::Single(_) => {}
+        }
+        if self.near_cache > 0 && !matches!(self.topology, Topology::Single(_)) {
+            // Tracking is per connection: a cluster would need one tracking connection per
+            // master and Sentinel one that follows failovers; neither is built.
+            return Err(Error::config(
+                "near_cache",
+                "needs a single server (not cluster or sentinel)",
+            ));
         }
         if self.db < 0 {
             return Err(Error::config("db", "must not be negative"));

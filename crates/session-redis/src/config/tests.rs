@@ -269,3 +269,32 @@ fn debug_hides_passwords() {
         "{shown}"
     );
 }
+
+#[test]
+fn near_cache_is_off_by_default_and_single_server_only() {
+    assert_eq!(RedisConfig::from_str("addr=:6379").unwrap().near_cache, 0);
+    assert_eq!(
+        RedisConfig::from_str("addr=:6379,near_cache=1000")
+            .unwrap()
+            .near_cache,
+        1000
+    );
+    assert_eq!(
+        RedisConfig::from_str("redis://127.0.0.1/?near_cache=5")
+            .unwrap()
+            .near_cache,
+        5
+    );
+    for bad in [
+        "addr=:6379,near_cache=-1",
+        "addr=:6379,near_cache=lots",
+        "cluster=true,addrs=a:1|b:2|c:3,near_cache=10",
+        "ha_mode=sentinel,master_name=m,sentinel_addrs=a:1,near_cache=10",
+    ] {
+        assert_eq!(
+            field_of(RedisConfig::from_str(bad).unwrap_err()),
+            "near_cache",
+            "{bad}"
+        );
+    }
+}

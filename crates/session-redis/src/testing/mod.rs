@@ -112,6 +112,62 @@ pub async fn require_redis(addr: &str) -> Result<(), TestServerError> {
     })
 }
 
+/// One command's line of `INFO commandstats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommandStat {
+    /// How many times it ran.
+    pub calls: u64,
+    /// Microseconds spent in it (a script's include the commands it ran).
+    pub usec: u64,
+}
+
+/// `INFO commandstats` of the server behind `conn`, by command name (`get`, `evalsha`,
+/// `client|list`, ...).
+pub async fn commandstats(
+    conn: &mut impl redis::aio::ConnectionLike,
+) -> redis::RedisResult<std::collections::BTreeMap<String, CommandStat>> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await?;
+    Ok(info
+        .lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let field = |key: &str| {
+                stats
+                    .split(',')
+                    .find_map(|f| f.strip_prefix(key)?.strip_prefix('='))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_default()
+            };
+            Some((
+                name.to_owned(),
+                CommandStat {
+                    calls: field("calls"),
+                    usec: field("usec"),
+                },
+            ))
+        })
+        .collect())
+}
+
+/// The index shard key that lists session `id` under `prefix`, for tests that inspect or
+/// damage the index behind the store's back.
+pub fn index_key(prefix: &str, id: &str) -> String {
+    crate::keys::Keys::new(prefix).index_of(id).to_owned()
+}
+
+/// The key of `owner`'s session set under `prefix`.
+pub fn owner_key(prefix: &str, owner: &str) -> String {
+    crate::keys::Keys::new(prefix).owner(owner).0
+}
+
+/// Every index shard key under `prefix`.
+pub fn index_keys(prefix: &str) -> Vec<String> {
+    crate::keys::Keys::new(prefix).indexes().to_vec()
+}
+
 /// What a manager with a 10-minute idle lifetime hands its store: the idle lifetime that
 /// gives the largest index slack (60 s), for tests that open a [`crate::RedisStore`]
 /// directly.
