@@ -355,7 +355,7 @@ fn options_take_keys_from_text_a_file_and_the_plaintext_switch() {
 }
 
 #[tokio::test]
-async fn without_keys_the_manager_keeps_the_store_it_was_given() {
+async fn without_keys_the_manager_stores_plaintext_records() {
     let inner = Arc::new(MemoryStore::default());
     let m = Manager::with_store(
         Options::default(),
@@ -363,8 +363,17 @@ async fn without_keys_the_manager_keeps_the_store_it_was_given() {
         Arc::new(MockClock::default()),
     )
     .unwrap();
-    let given: Arc<dyn RawStore> = inner;
-    assert!(Arc::ptr_eq(m.store(), &given));
+    let session = m.load([]);
+    session.set("k", "v").await.unwrap();
+    let cookie = session.commit().await.unwrap().set_cookie.unwrap();
+    let value = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    let stored = inner
+        .read(&SessionId::parse_any(value).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    // The record format byte, not the sealed one: no encryption layer sits in between.
+    assert_eq!(stored.body[0], FORMAT_V1);
 }
 
 /// A provider that remembers the record limit it was opened with.
