@@ -20,6 +20,8 @@ pub(super) struct Http {
     rps: ByKey<f64>,
     /// Median server CPU µs per request.
     cpu: ByKey<f64>,
+    /// Median CPU µs per request of the store's server (Redis, the database), where measured.
+    backend_cpu: ByKey<f64>,
     runs: ByKey<Vec<f64>>,
     errors: ByKey<u64>,
     /// Redis: commands per request, the median run's breakdown.
@@ -42,7 +44,9 @@ impl Http {
             }
             let values: Vec<f64> = list.iter().map(|w| w.rps).collect();
             let cpu: Vec<f64> = list.iter().map(|w| w.cpu_us).collect();
+            let backend: Vec<f64> = list.iter().map(|w| w.backend_cpu_us).collect();
             http.cpu.insert(key.clone(), median(&cpu));
+            http.backend_cpu.insert(key.clone(), median(&backend));
             http.rps.insert(key.clone(), median(&values));
             http.errors
                 .insert(key.clone(), list.iter().map(|w| w.errors).sum());
@@ -73,6 +77,15 @@ impl Http {
     /// Median server CPU time per request, µs.
     pub(super) fn cpu(&self, contender: &str, handler: &str) -> f64 {
         self.cpu
+            .get(&key(contender, handler))
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+
+    /// Median CPU time per request of the store's server (Redis, the database), µs; NaN when
+    /// the section did not measure it.
+    pub(super) fn backend_cpu(&self, contender: &str, handler: &str) -> f64 {
+        self.backend_cpu
             .get(&key(contender, handler))
             .copied()
             .unwrap_or(f64::NAN)

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use super::figures::Http;
 use super::plan::Plan;
-use super::redis::{redis_cli, redis_commandstats};
+use super::redis::{redis_cli, redis_commandstats, redis_cpu_us};
 use super::report::Report;
 use super::stats::PerRequest;
 use super::{Bench, HANDLERS, REDIS_PORT};
@@ -84,8 +84,10 @@ impl Bench {
         let mut commands: BTreeMap<(String, String), Vec<PerRequest>> = BTreeMap::new();
         let results = self.rounds(&contenders, |name, handler, run| {
             redis_cli(&["CONFIG", "RESETSTAT"])?;
-            let result = run()?;
+            let cpu_before = redis_cpu_us()?;
+            let mut result = run()?;
             let counted = redis_commandstats()?;
+            result.set_backend_cpu(redis_cpu_us()? - cpu_before);
             commands
                 .entry((name.to_owned(), handler.to_owned()))
                 .or_default()
@@ -147,22 +149,25 @@ pub(super) fn redis_markdown(r: &Http, out: &mut String, plan: &Plan) {
             let trips = r.trips.get(&key).cloned().unwrap_or_default();
             let _ = writeln!(
                 out,
-                "| {h} | {c} | {:.2} | {} | {:.2} | {} |",
+                "| {h} | {c} | {:.2} | {} | {:.2} | {} | {:.2} |",
                 per.total(),
                 per.breakdown(),
                 trips.total(),
-                trips.breakdown()
+                trips.breakdown(),
+                r.backend_cpu(c, h)
             );
         }
     }
-    out.push_str("\nSame framework, same handler (req/s ratio; overhead = µs per request over that framework's no-session baseline):\n\n\
-        | handler | ours / ts-0.14 (axum) | ours-actix / actix-0.11 (actix-web) | ours overhead µs | ts-0.14 overhead µs | ours-actix overhead µs | actix-0.11 overhead µs |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("\nSame framework, same handler (req/s ratio; Redis CPU ratio; overhead = µs per request over that framework's no-session baseline):\n\n\
+        | handler | ours / ts-0.14 (axum) | ours-actix / actix-0.11 (actix-web) | Redis CPU ours / ts-0.14 | Redis CPU ours-actix / actix-0.11 | ours overhead µs | ts-0.14 overhead µs | ours-actix overhead µs | actix-0.11 overhead µs |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for h in HANDLERS {
         let _ = writeln!(
             out,
-            "| {h} | {:.2}x | {:.2}x | {:.2} | {:.2} | {:.2} | {:.2} |",
+            "| {h} | {:.2}x | {:.2}x | {:.2}x | {:.2}x | {:.2} | {:.2} | {:.2} | {:.2} |",
             r.get("ours", h) / r.get("ts-0.14", h),
             r.get("ours-actix", h) / r.get("actix-0.11", h),
+            r.backend_cpu("ours", h) / r.backend_cpu("ts-0.14", h),
+            r.backend_cpu("ours-actix", h) / r.backend_cpu("actix-0.11", h),
             r.overhead_us("ours", "none-axum", h),
             r.overhead_us("ts-0.14", "none-axum", h),
             r.overhead_us("ours-actix", "none-actix", h),
