@@ -31,6 +31,16 @@ pub(super) struct Http {
     pub(super) contenders: Vec<String>,
 }
 
+/// The ratio of two CPU times per request, or "–" when either is under 0.5 µs: a contender
+/// that makes no call to the store leaves only the noise of the store's idle work there.
+pub(super) fn cpu_ratio(ours: f64, anchor: f64) -> String {
+    if ours >= 0.5 && anchor >= 0.5 {
+        format!("{:.2}x", ours / anchor)
+    } else {
+        "–".to_owned()
+    }
+}
+
 fn key(contender: &str, handler: &str) -> (String, String) {
     (contender.to_owned(), handler.to_owned())
 }

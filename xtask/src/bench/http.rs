@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 
-use super::figures::Http;
+use super::figures::{Http, cpu_ratio};
 use super::plan::Plan;
 use super::redis::{redis_cli, redis_commandstats, redis_cpu_us};
 use super::report::Report;
@@ -138,8 +138,9 @@ pub(super) fn redis_markdown(r: &Http, out: &mut String, plan: &Plan) {
     r.table(out, None);
     let _ = write!(
         out,
-        "Commands per request as Redis counts them (`INFO commandstats`: a script call counts once for `EVALSHA` and once per command the script runs), and round trips per request (commands the client sent, from `MONITOR` during an extra {} s run):\n\n\
-        | handler | contender | commands/request | by command | round trips/request | by command |\n|---|---|---:|---|---:|---|\n",
+        "Commands per request as Redis counts them (`INFO commandstats`: a script call counts once for `EVALSHA` and once per command the script runs), round trips per request (commands the client sent, from `MONITOR` during an extra {} s run), \
+        and Redis' own CPU time per request (`INFO cpu` `used_cpu_user` + `used_cpu_sys` of the private redis-server before and after each measured run, over wrk's request count; median of the runs):\n\n\
+        | handler | contender | commands/request | by command | round trips/request | by command | Redis CPU µs/request |\n|---|---|---:|---|---:|---|---:|\n",
         plan.count_secs
     );
     for h in HANDLERS {
@@ -163,11 +164,14 @@ pub(super) fn redis_markdown(r: &Http, out: &mut String, plan: &Plan) {
     for h in HANDLERS {
         let _ = writeln!(
             out,
-            "| {h} | {:.2}x | {:.2}x | {:.2}x | {:.2}x | {:.2} | {:.2} | {:.2} | {:.2} |",
+            "| {h} | {:.2}x | {:.2}x | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
             r.get("ours", h) / r.get("ts-0.14", h),
             r.get("ours-actix", h) / r.get("actix-0.11", h),
-            r.backend_cpu("ours", h) / r.backend_cpu("ts-0.14", h),
-            r.backend_cpu("ours-actix", h) / r.backend_cpu("actix-0.11", h),
+            cpu_ratio(r.backend_cpu("ours", h), r.backend_cpu("ts-0.14", h)),
+            cpu_ratio(
+                r.backend_cpu("ours-actix", h),
+                r.backend_cpu("actix-0.11", h)
+            ),
             r.overhead_us("ours", "none-axum", h),
             r.overhead_us("ts-0.14", "none-axum", h),
             r.overhead_us("ours-actix", "none-actix", h),

@@ -2,12 +2,13 @@
 //! same databases: requests per second, server and database CPU per request, and round trips
 //! per request (counted by [`Proxy`]).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-use super::figures::Http;
+use super::figures::{Http, cpu_ratio};
 use super::plan::Plan;
 use super::process::cpu_ns;
 use super::proxy::Proxy;
@@ -84,7 +85,7 @@ impl Bench {
         let results = self.rounds(&contenders, |_, _, run| {
             let before = db.server_cpu_ns();
             let mut result = run()?;
-            result.set_backend_cpu(db.server_cpu_ns().saturating_sub(before) as f64 / 1e3);
+            result.set_backend_cpu(cpu_used(&before, &db.server_cpu_ns()) as f64 / 1e3);
             Ok(result)
         })?;
         // Round trips: a short run per contender and handler through the counting proxy.
@@ -151,10 +152,10 @@ impl Sql {
                 let [ours, ts] = CONTENDERS;
                 let _ = writeln!(
                     out,
-                    "| {h} | {:.2}x | {:.2}x | {:.2}x |",
+                    "| {h} | {:.2}x | {:.2}x | {} |",
                     http.get(ours, h) / http.get(ts, h),
                     http.cpu(ours, h) / http.cpu(ts, h),
-                    http.backend_cpu(ours, h) / http.backend_cpu(ts, h),
+                    cpu_ratio(http.backend_cpu(ours, h), http.backend_cpu(ts, h)),
                 );
             }
             out.push('\n');
@@ -256,40 +257,6 @@ impl Db {
         }
     }
 
-    /// CPU time used so far by the database server's work for the bench, in ns: PostgreSQL's
-    /// backend processes connected to [`BENCH_DB`] (their process title names the database),
-    /// or the whole MariaDB server, whose connections are threads of one process.
-    fn server_cpu_ns(self) -> u64 {
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return 0;
-        };
-        let mut total = 0;
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|p| p.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let ours = match self {
-                Db::Postgres => std::fs::read(entry.path().join("cmdline")).is_ok_and(|c| {
-                    let title = String::from_utf8_lossy(&c);
-                    title.starts_with("postgres: ")
-                        && title.split_whitespace().any(|w| w == BENCH_DB)
-                }),
-                Db::Mysql => std::fs::read_to_string(entry.path().join("comm"))
-                    .is_ok_and(|c| matches!(c.trim(), "mariadbd" | "mysqld")),
-            };
-            if ours {
-                // A backend that exits between two readings takes its time with it; the
-                // pools keep their connections for the whole section.
-                total += cpu_ns(pid).unwrap_or(0);
-            }
-        }
-        total
-    }
-
     fn config(self, port: u16) -> String {
         match self {
             Db::Postgres => format!(
@@ -337,6 +304,50 @@ impl Db {
         }
         Ok(())
     }
+
+    /// CPU time so far of each database server process (or thread group) that works for the
+    /// bench, in ns by PID: PostgreSQL's client backends connected to [`BENCH_DB`] (their
+    /// process title is `postgres: <user> <database> <host>(<port>) <state>`; autovacuum
+    /// workers, which come and go, are left out), or the whole MariaDB server, whose
+    /// connections are threads of one process.
+    fn server_cpu_ns(self) -> BTreeMap<u32, u64> {
+        let mut out = BTreeMap::new();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return out;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let serves_bench = match self {
+                Db::Postgres => std::fs::read(entry.path().join("cmdline")).is_ok_and(|c| {
+                    let title = String::from_utf8_lossy(&c);
+                    let mut words = title.split_whitespace();
+                    words.next() == Some("postgres:") && words.nth(1) == Some(BENCH_DB)
+                }),
+                Db::Mysql => std::fs::read_to_string(entry.path().join("comm"))
+                    .is_ok_and(|c| matches!(c.trim(), "mariadbd" | "mysqld")),
+            };
+            if serves_bench && let Ok(ns) = cpu_ns(pid) {
+                out.insert(pid, ns);
+            }
+        }
+        out
+    }
+}
+
+/// CPU time used between two [`Db::server_cpu_ns`] readings, in ns: a process present in both
+/// adds its growth, a new one all it used. One that exited in between takes its time with
+/// it; the pools keep their connections for the whole section.
+fn cpu_used(before: &BTreeMap<u32, u64>, after: &BTreeMap<u32, u64>) -> u64 {
+    after
+        .iter()
+        .map(|(pid, ns)| ns.saturating_sub(before.get(pid).copied().unwrap_or(0)))
+        .sum()
 }
 
 #[cfg(test)]
@@ -371,6 +382,13 @@ mod tests {
             }
         }
         http
+    }
+
+    #[test]
+    fn database_cpu_counts_growth_and_new_processes_never_exited_ones() {
+        let before = BTreeMap::from([(10, 1_000), (11, 5_000)]);
+        let after = BTreeMap::from([(10, 1_600), (12, 300)]);
+        assert_eq!(cpu_used(&before, &after), 900);
     }
 
     #[test]
