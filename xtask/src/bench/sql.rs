@@ -306,10 +306,9 @@ impl Db {
     }
 
     /// CPU time so far of each database server process (or thread group) that works for the
-    /// bench, in ns by PID: PostgreSQL's client backends connected to [`BENCH_DB`] (their
-    /// process title is `postgres: <user> <database> <host>(<port>) <state>`; autovacuum
-    /// workers, which come and go, are left out), or the whole MariaDB server, whose
-    /// connections are threads of one process.
+    /// bench, in ns by PID: PostgreSQL's client backends connected to [`BENCH_DB`] (see
+    /// [`is_bench_backend`]), or the whole MariaDB server, whose connections are threads of one
+    /// process.
     fn server_cpu_ns(self) -> BTreeMap<u32, u64> {
         let mut out = BTreeMap::new();
         let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -324,11 +323,8 @@ impl Db {
                 continue;
             };
             let serves_bench = match self {
-                Db::Postgres => std::fs::read(entry.path().join("cmdline")).is_ok_and(|c| {
-                    let title = String::from_utf8_lossy(&c);
-                    let mut words = title.split_whitespace();
-                    words.next() == Some("postgres:") && words.nth(1) == Some(BENCH_DB)
-                }),
+                Db::Postgres => std::fs::read(entry.path().join("cmdline"))
+                    .is_ok_and(|c| is_bench_backend(&String::from_utf8_lossy(&c))),
                 Db::Mysql => std::fs::read_to_string(entry.path().join("comm"))
                     .is_ok_and(|c| matches!(c.trim(), "mariadbd" | "mysqld")),
             };
@@ -338,6 +334,22 @@ impl Db {
         }
         out
     }
+}
+
+/// Whether a PostgreSQL process title is a client backend connected to [`BENCH_DB`]:
+/// `postgres: [<cluster>:] <user> <database> <host>(<port>) <state>` (Debian puts the cluster
+/// name, `15/main:`, first). Autovacuum workers (`postgres: autovacuum worker <database>`),
+/// which come and go, are left out.
+fn is_bench_backend(title: &str) -> bool {
+    let mut words = title.split_whitespace().peekable();
+    if words.next() != Some("postgres:") {
+        return false;
+    }
+    if words.peek().is_some_and(|w| w.ends_with(':')) {
+        words.next();
+    }
+    let (_user, database, client) = (words.next(), words.next(), words.next());
+    database == Some(BENCH_DB) && client.is_some_and(|c| c.contains('(') || c == "[local]")
 }
 
 /// CPU time used between two [`Db::server_cpu_ns`] readings, in ns: a process present in both
@@ -389,6 +401,25 @@ mod tests {
         let before = BTreeMap::from([(10, 1_000), (11, 5_000)]);
         let after = BTreeMap::from([(10, 1_600), (12, 300)]);
         assert_eq!(cpu_used(&before, &after), 900);
+    }
+
+    #[test]
+    fn only_client_backends_of_the_bench_database_count() {
+        for title in [
+            "postgres: 15/main: postgres session_bench 127.0.0.1(43210) idle",
+            "postgres: postgres session_bench 127.0.0.1(43210) SELECT\0\0",
+            "postgres: 15/main: postgres session_bench [local] idle",
+        ] {
+            assert!(is_bench_backend(title), "{title}");
+        }
+        for title in [
+            "postgres: 15/main: autovacuum worker session_bench",
+            "postgres: 15/main: postgres test 127.0.0.1(43211) idle",
+            "postgres: 15/main: walwriter",
+            "/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main",
+        ] {
+            assert!(!is_bench_backend(title), "{title}");
+        }
     }
 
     #[test]
