@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use adapter_axum::{Session, SessionError, SessionLayer};
 use anyhow::{Context, Result};
 use axum::Router;
+use axum::handler::Handler;
 use axum::routing::get;
 use session_core::Manager;
 
@@ -57,12 +58,50 @@ pub async fn serve(router: Router, port: u16) -> Result<()> {
     Ok(())
 }
 
-/// The three routes with no session layer at all: the baseline.
-pub fn bare_router() -> Router {
+/// The three routes with the given `/read` and `/write` handlers; `/untouched` answers
+/// without looking at any session.
+pub fn routes<R, W, TR, TW>(read: R, write: W) -> Router
+where
+    R: Handler<TR, ()>,
+    W: Handler<TW, ()>,
+    TR: 'static,
+    TW: 'static,
+{
     Router::new()
         .route("/untouched", get(|| async { "ok" }))
-        .route("/read", get(|| async { "0" }))
-        .route("/write", get(|| async { "ok" }))
+        .route("/read", get(read))
+        .route("/write", get(write))
+}
+
+/// The three routes over tower-sessions' `Session`, from whichever version the calling crate
+/// depends on as `tower_sessions` (0.14 next to the Redis and SQL stores, 0.15 next to
+/// `MemoryStore`): the two versions' `Session` types differ, their methods do not. The caller
+/// adds its `SessionManagerLayer`.
+#[macro_export]
+macro_rules! ts_routes {
+    () => {{
+        async fn read(session: tower_sessions::Session) -> String {
+            session
+                .get::<u64>("n")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+                .to_string()
+        }
+        async fn write(session: tower_sessions::Session) -> &'static str {
+            match session.insert("n", $crate::next_value()).await {
+                Ok(()) => "ok",
+                Err(_) => "error",
+            }
+        }
+        $crate::routes(read, write)
+    }};
+}
+
+/// The three routes with no session layer at all: the baseline.
+pub fn bare_router() -> Router {
+    routes(|| async { "0" }, || async { "ok" })
 }
 
 /// The no-layer routes under [`floor::FloorLayer`]: the least any axum session layer costs.
@@ -79,11 +118,7 @@ pub fn ours_router(manager: Manager) -> Router {
         session.set("n", &next_value()).await?;
         Ok("ok")
     }
-    Router::new()
-        .route("/untouched", get(|| async { "ok" }))
-        .route("/read", get(read))
-        .route("/write", get(write))
-        .layer(SessionLayer::new(manager))
+    routes(read, write).layer(SessionLayer::new(manager))
 }
 
 /// Options for our servers: defaults, except the cookie is not `Secure` (plain-HTTP loopback;

@@ -4,13 +4,12 @@
 
 use anyhow::{Result, bail};
 use axum::Router;
-use axum::routing::get;
 use bench_common::{
-    arg, bare_router, floor_router, next_value, ours_options, ours_router, port_arg, runtime, serve,
+    arg, bare_router, floor_router, ours_options, ours_router, port_arg, runtime, serve,
 };
 use session_core::{EncryptionKeys, Manager, Options, Registry};
 use session_memory::MemoryProvider;
-use tower_sessions::{MemoryStore, Session, SessionManagerLayer};
+use tower_sessions::{MemoryStore, SessionManagerLayer};
 
 fn main() -> Result<()> {
     let mode = arg(1, "mode (none|floor|ours|ours-enc|ts)")?;
@@ -40,24 +39,6 @@ fn main() -> Result<()> {
 }
 
 fn ts_router() -> Router {
-    async fn read(session: Session) -> String {
-        session
-            .get::<u64>("n")
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or(0)
-            .to_string()
-    }
-    async fn write(session: Session) -> &'static str {
-        match session.insert("n", next_value()).await {
-            Ok(()) => "ok",
-            Err(_) => "error",
-        }
-    }
-    Router::new()
-        .route("/untouched", get(|| async { "ok" }))
-        .route("/read", get(read))
-        .route("/write", get(write))
+    bench_common::ts_routes!()
         .layer(SessionManagerLayer::new(MemoryStore::default()).with_secure(false))
 }

@@ -2,10 +2,8 @@
 //! (fred), the newest pairing that builds (the redis store does not support core 0.15 yet).
 
 use anyhow::Result;
-use axum::Router;
-use axum::routing::get;
-use bench_common::{arg, next_value, port_arg, runtime, serve};
-use tower_sessions::{Session, SessionManagerLayer};
+use bench_common::{arg, port_arg, runtime, serve};
+use tower_sessions::SessionManagerLayer;
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
 
@@ -18,28 +16,6 @@ fn main() -> Result<()> {
         let _connection = pool.connect();
         pool.wait_for_connect().await?;
         let layer = SessionManagerLayer::new(RedisStore::new(pool)).with_secure(false);
-        serve(router().layer(layer), port).await
+        serve(bench_common::ts_routes!().layer(layer), port).await
     })
-}
-
-fn router() -> Router {
-    async fn read(session: Session) -> String {
-        session
-            .get::<u64>("n")
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or(0)
-            .to_string()
-    }
-    async fn write(session: Session) -> &'static str {
-        match session.insert("n", next_value()).await {
-            Ok(()) => "ok",
-            Err(_) => "error",
-        }
-    }
-    Router::new()
-        .route("/untouched", get(|| async { "ok" }))
-        .route("/read", get(read))
-        .route("/write", get(write))
 }

@@ -20,6 +20,8 @@ pub(super) struct Http {
     rps: ByKey<f64>,
     /// Median server CPU µs per request.
     cpu: ByKey<f64>,
+    /// Median CPU µs per request of the store's server (Redis, the database), where measured.
+    backend_cpu: ByKey<f64>,
     runs: ByKey<Vec<f64>>,
     errors: ByKey<u64>,
     /// Redis: commands per request, the median run's breakdown.
@@ -27,6 +29,16 @@ pub(super) struct Http {
     /// Redis: client round trips per request (commands sent, not run by scripts).
     pub(super) trips: ByKey<PerRequest>,
     pub(super) contenders: Vec<String>,
+}
+
+/// The ratio of two CPU times per request, or "–" when either is under 0.5 µs: a contender
+/// that makes no call to the store leaves only the noise of the store's idle work there.
+pub(super) fn cpu_ratio(ours: f64, anchor: f64) -> String {
+    if ours >= 0.5 && anchor >= 0.5 {
+        format!("{:.2}x", ours / anchor)
+    } else {
+        "–".to_owned()
+    }
 }
 
 fn key(contender: &str, handler: &str) -> (String, String) {
@@ -42,7 +54,9 @@ impl Http {
             }
             let values: Vec<f64> = list.iter().map(|w| w.rps).collect();
             let cpu: Vec<f64> = list.iter().map(|w| w.cpu_us).collect();
+            let backend: Vec<f64> = list.iter().map(|w| w.backend_cpu_us).collect();
             http.cpu.insert(key.clone(), median(&cpu));
+            http.backend_cpu.insert(key.clone(), median(&backend));
             http.rps.insert(key.clone(), median(&values));
             http.errors
                 .insert(key.clone(), list.iter().map(|w| w.errors).sum());
@@ -73,6 +87,15 @@ impl Http {
     /// Median server CPU time per request, µs.
     pub(super) fn cpu(&self, contender: &str, handler: &str) -> f64 {
         self.cpu
+            .get(&key(contender, handler))
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+
+    /// Median CPU time per request of the store's server (Redis, the database), µs; NaN when
+    /// the section did not measure it.
+    pub(super) fn backend_cpu(&self, contender: &str, handler: &str) -> f64 {
+        self.backend_cpu
             .get(&key(contender, handler))
             .copied()
             .unwrap_or(f64::NAN)

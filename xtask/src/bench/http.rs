@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 
-use super::figures::Http;
+use super::figures::{Http, cpu_ratio};
 use super::plan::Plan;
-use super::redis::{redis_cli, redis_commandstats};
+use super::redis::{redis_cli, redis_commandstats, redis_cpu_us};
 use super::report::Report;
 use super::stats::PerRequest;
 use super::{Bench, HANDLERS, REDIS_PORT};
@@ -101,8 +101,10 @@ impl Bench {
         let mut commands: BTreeMap<(String, String), Vec<PerRequest>> = BTreeMap::new();
         let results = self.rounds(&contenders, |name, handler, run| {
             redis_cli(&["CONFIG", "RESETSTAT"])?;
-            let result = run()?;
+            let cpu_before = redis_cpu_us()?;
+            let mut result = run()?;
             let counted = redis_commandstats()?;
+            result.set_backend_cpu(redis_cpu_us()? - cpu_before);
             commands
                 .entry((name.to_owned(), handler.to_owned()))
                 .or_default()
@@ -174,8 +176,9 @@ pub(super) fn redis_markdown(r: &Http, out: &mut String, plan: &Plan) {
     r.table(out, None);
     let _ = write!(
         out,
-        "Commands per request as Redis counts them (`INFO commandstats`: a script call counts once for `EVALSHA` and once per command the script runs), and round trips per request (commands the client sent, from `MONITOR` during an extra {} s run):\n\n\
-        | handler | contender | commands/request | by command | round trips/request | by command |\n|---|---|---:|---|---:|---|\n",
+        "Commands per request as Redis counts them (`INFO commandstats`: a script call counts once for `EVALSHA` and once per command the script runs), round trips per request (commands the client sent, from `MONITOR` during an extra {} s run), \
+        and Redis' own CPU time per request (`INFO cpu` `used_cpu_user` + `used_cpu_sys` of the private redis-server before and after each measured run, over wrk's request count; median of the runs):\n\n\
+        | handler | contender | commands/request | by command | round trips/request | by command | Redis CPU µs/request |\n|---|---|---:|---|---:|---|---:|\n",
         plan.count_secs
     );
     for h in HANDLERS {
@@ -185,22 +188,28 @@ pub(super) fn redis_markdown(r: &Http, out: &mut String, plan: &Plan) {
             let trips = r.trips.get(&key).cloned().unwrap_or_default();
             let _ = writeln!(
                 out,
-                "| {h} | {c} | {:.2} | {} | {:.2} | {} |",
+                "| {h} | {c} | {:.2} | {} | {:.2} | {} | {:.2} |",
                 per.total(),
                 per.breakdown(),
                 trips.total(),
-                trips.breakdown()
+                trips.breakdown(),
+                r.backend_cpu(c, h)
             );
         }
     }
-    out.push_str("\nSame framework, same handler (req/s ratio; overhead = µs per request over that framework's no-session baseline):\n\n\
-        | handler | ours / ts-0.14 (axum) | ours-actix / actix-0.11 (actix-web) | ours overhead µs | ts-0.14 overhead µs | ours-actix overhead µs | actix-0.11 overhead µs |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("\nSame framework, same handler (req/s ratio; Redis CPU ratio; overhead = µs per request over that framework's no-session baseline):\n\n\
+        | handler | ours / ts-0.14 (axum) | ours-actix / actix-0.11 (actix-web) | Redis CPU ours / ts-0.14 | Redis CPU ours-actix / actix-0.11 | ours overhead µs | ts-0.14 overhead µs | ours-actix overhead µs | actix-0.11 overhead µs |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for h in HANDLERS {
         let _ = writeln!(
             out,
-            "| {h} | {:.2}x | {:.2}x | {:.2} | {:.2} | {:.2} | {:.2} |",
+            "| {h} | {:.2}x | {:.2}x | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
             r.get("ours", h) / r.get("ts-0.14", h),
             r.get("ours-actix", h) / r.get("actix-0.11", h),
+            cpu_ratio(r.backend_cpu("ours", h), r.backend_cpu("ts-0.14", h)),
+            cpu_ratio(
+                r.backend_cpu("ours-actix", h),
+                r.backend_cpu("actix-0.11", h)
+            ),
             r.overhead_us("ours", "none-axum", h),
             r.overhead_us("ts-0.14", "none-axum", h),
             r.overhead_us("ours-actix", "none-actix", h),

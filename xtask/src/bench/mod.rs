@@ -10,9 +10,11 @@
 //! - `instructions`: the same three servers under `valgrind --tool=callgrind`, user-space
 //!   instructions per request (deterministic, unlike the wall and CPU times above);
 //! - `redis`: our redis provider vs tower-sessions 0.14 + tower-sessions-redis-store 0.16 vs
-//!   actix-session 0.11, with Redis commands per request from a private `redis-server`;
-//! - `sql`: our postgres and mysql providers, requests per second and round trips per
-//!   request counted by a protocol-aware proxy;
+//!   actix-session 0.11, with Redis commands and Redis' own CPU time per request from a
+//!   private `redis-server`;
+//! - `sql`: our postgres and mysql providers vs tower-sessions 0.14 +
+//!   tower-sessions-sqlx-store 0.15: requests per second, server and database CPU per
+//!   request, and round trips per request counted by a protocol-aware proxy;
 //! - `scale`: the memory provider with 1,000,000 sessions (RSS per session, GC, latency
 //!   during GC) and tower-sessions' `MemoryStore` for bytes per session;
 //! - `footprint`: bytes one stored session takes in Redis, PostgreSQL, MariaDB and memcached;
@@ -68,10 +70,22 @@ Builds the bench/ workspace in release mode, runs the benchmarks against the cra
 would pick instead (tower-sessions, actix-session) and writes BENCHMARKS.md, with
 bench/NOTES.md appended. Not part of `cargo xtask test`; a full run takes about an hour.
 
-Sections: memory (HTTP, memory provider), instructions (the same servers under valgrind's
-callgrind), redis (a private redis-server on port 6390), sql (PostgreSQL and MariaDB on their
-standard ports), scale (1,000,000 sessions), footprint (bytes one session takes in Redis,
-PostgreSQL, MariaDB and memcached), codec (criterion).
+Sections and their contenders:
+  memory        HTTP over loopback: ours (axum + memory provider), tower-sessions 0.15
+                MemoryStore, no layer
+  instructions  the same servers under valgrind's callgrind: instructions per request
+  redis         a private redis-server on port 6390: ours (axum), ours (actix-web),
+                tower-sessions 0.14 + tower-sessions-redis-store 0.16, actix-session 0.11,
+                and each framework without a layer; req/s, server CPU, Redis commands,
+                round trips and Redis CPU (INFO cpu) per request
+  sql           PostgreSQL and MariaDB on their standard ports (database session_bench):
+                ours (axum + postgres / mysql provider) against tower-sessions 0.14 +
+                tower-sessions-sqlx-store 0.15; req/s, server CPU, database CPU and round
+                trips per request
+  scale         1,000,000 sessions: RSS per session, GC, latency during GC
+  footprint     bytes one signed-in session takes in Redis, PostgreSQL, MariaDB and
+                memcached
+  codec         criterion: record formats
 
 The programs it runs are installed when missing: wrk and taskset always, valgrind for
 instructions, redis-server and redis-cli for redis, and PostgreSQL and MariaDB are started for
@@ -179,11 +193,14 @@ impl Bench {
     }
 
     /// `cargo <subcommand> --manifest-path bench/Cargo.toml`, for the caller to complete.
+    /// The target directory is always `bench/target`, where the harness looks for the
+    /// binaries, even when the caller's `CARGO_TARGET_DIR` points elsewhere.
     fn cargo_in_bench(&self, subcommand: &str) -> Command {
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd.arg(subcommand)
             .arg("--manifest-path")
-            .arg(self.dir.join("Cargo.toml"));
+            .arg(self.dir.join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", self.dir.join("target"));
         cmd
     }
 
@@ -200,6 +217,19 @@ mod tests {
     fn the_help_names_every_section() {
         for section in SECTIONS {
             assert!(HELP.contains(section), "{section} missing from:\n{HELP}");
+        }
+    }
+
+    #[test]
+    fn the_help_names_the_store_anchors_and_columns() {
+        for anchor in [
+            "tower-sessions-redis-store 0.16",
+            "actix-session 0.11",
+            "tower-sessions-sqlx-store 0.15",
+            "Redis CPU",
+            "database CPU",
+        ] {
+            assert!(HELP.contains(anchor), "{anchor} missing from:\n{HELP}");
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The bench's own `redis-server`, and counting what the clients ask of it: commands (`INFO
-//! commandstats`) and round trips (`MONITOR`).
+//! commandstats`), round trips (`MONITOR`) and Redis' own CPU time (`INFO cpu`).
 
 use std::collections::BTreeMap;
 use std::net::TcpStream;
@@ -90,6 +90,28 @@ pub(super) fn redis_cli(args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// CPU time the private redis-server has used so far, all its threads, in µs.
+pub(super) fn redis_cpu_us() -> Result<f64> {
+    let text = redis_cli(&["INFO", "cpu"])?;
+    used_cpu_us(&text)
+        .with_context(|| format!("INFO cpu has no used_cpu_user and used_cpu_sys:\n{text}"))
+}
+
+/// `used_cpu_user` + `used_cpu_sys` (seconds) from `INFO cpu`, in µs; not the `_children` or
+/// `_main_thread` fields, which count part of the same time or other processes.
+fn used_cpu_us(info: &str) -> Option<f64> {
+    let field = |name: &str| {
+        info.lines().find_map(|line| {
+            line.trim()
+                .strip_prefix(name)?
+                .strip_prefix(':')?
+                .parse::<f64>()
+                .ok()
+        })
+    };
+    Some((field("used_cpu_user")? + field("used_cpu_sys")?) * 1e6)
+}
+
 /// `INFO commandstats` as counts, without the bench's own CONFIG and INFO calls.
 pub(super) fn redis_commandstats() -> Result<Counts> {
     let text = redis_cli(&["INFO", "commandstats"])?;
@@ -112,4 +134,18 @@ pub(super) fn redis_commandstats() -> Result<Counts> {
         counts.insert(name.to_owned(), calls);
     }
     Ok(Counts(counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn used_cpu_adds_user_and_system_time_of_the_server_only() {
+        let info = "# CPU\r\nused_cpu_sys:1.500000\r\nused_cpu_user:2.250000\r\n\
+            used_cpu_sys_children:9.000000\r\nused_cpu_user_children:9.000000\r\n\
+            used_cpu_sys_main_thread:1.400000\r\nused_cpu_user_main_thread:2.200000\r\n";
+        assert_eq!(used_cpu_us(info), Some(3_750_000.0));
+        assert_eq!(used_cpu_us("# CPU\r\nused_cpu_sys_children:1.0\r\n"), None);
+    }
 }

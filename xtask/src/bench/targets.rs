@@ -18,7 +18,7 @@ fn overhead_verdict(ours: f64, anchor: f64) -> &'static str {
     }
 }
 
-fn verdict(ok: bool) -> &'static str {
+pub(super) fn verdict(ok: bool) -> &'static str {
     if ok { "**met**" } else { "**missed**" }
 }
 
@@ -34,6 +34,9 @@ impl Report {
         }
         if let Some(r) = &self.redis {
             redis_targets(r, out);
+        }
+        if let Some(sql) = &self.sql {
+            sql.targets(out);
         }
         if let Some(s) = &self.scale {
             let (p99, gc99) = (s.ours("p99_us"), s.ours("gc_p99_us"));
@@ -143,6 +146,15 @@ fn redis_targets(r: &Http, out: &mut String) {
             verdict(ratio >= 1.1)
         );
         let axum = r.get("ours", h) / r.get("ts-0.14", h);
+        if h == "write" {
+            let axum = r.backend_cpu("ours", h) / r.backend_cpu("ts-0.14", h);
+            let actix = r.backend_cpu("ours-actix", h) / r.backend_cpu("actix-0.11", h);
+            let _ = writeln!(
+                out,
+                "| redis /write: Redis CPU per request ≤ 1.2x the anchor's on the same framework | axum {axum:.2}x, actix-web {actix:.2}x | {} |",
+                verdict(axum <= 1.2 && actix <= 1.2)
+            );
+        }
         let actix = r.get("ours-actix", h) / r.get("actix-0.11", h);
         let _ = writeln!(
             out,

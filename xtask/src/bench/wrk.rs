@@ -35,6 +35,9 @@ pub(super) struct Wrk {
     pub(super) rps: f64,
     /// Server CPU time per request, µs (NaN when unknown).
     pub(super) cpu_us: f64,
+    /// CPU time per request of the store's server (Redis, the database), µs; NaN unless the
+    /// section measured it around the run.
+    pub(super) backend_cpu_us: f64,
     pub(super) requests: u64,
     pub(super) errors: u64,
 }
@@ -63,11 +66,19 @@ impl Wrk {
             (Some(rps), Some(requests)) => Ok(Wrk {
                 rps,
                 cpu_us: f64::NAN,
+                backend_cpu_us: f64::NAN,
                 requests,
                 errors,
             }),
             _ => bail!("cannot read wrk output:\n{text}"),
         }
+    }
+}
+
+impl Wrk {
+    /// Records the store's server's CPU time over this run (`used_us`, µs) per request.
+    pub(super) fn set_backend_cpu(&mut self, used_us: f64) {
+        self.backend_cpu_us = used_us / self.requests.max(1) as f64;
     }
 }
 
