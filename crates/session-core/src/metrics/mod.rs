@@ -187,7 +187,8 @@ impl Lifecycle {
     pub(crate) fn event(&self, event: &Event) {
         let counter = match event {
             Event::Created { .. } => &self.created,
-            Event::Regenerated { .. } => &self.regenerated,
+            // A rotation is a move to a new ID too; its own event tells them apart.
+            Event::Regenerated { .. } | Event::Rotated { .. } => &self.regenerated,
             Event::Destroyed { .. } => &self.destroyed,
             Event::Expired { .. } => &self.expired,
             Event::UnknownId { .. } => &self.unknown_id,
