@@ -446,6 +446,37 @@ mod tests {
         }
     }
 
+    /// A session with its own lifetime or a rotated ID is written as V2, pinned here byte
+    /// by byte; a plain one keeps the V1 bytes (checked above against the serde envelope).
+    #[test]
+    fn extended_records_are_v2_and_pinned() {
+        let mut r = Record::new(5);
+        r.values.insert("a", vec![1].into());
+        assert_eq!(r.encode(1 << 10).unwrap()[0], FORMAT_V1);
+        r.lifetime = Some(Lifetime {
+            idle_ms: 600_000,
+            absolute_ms: None,
+        });
+        r.id_issued = Some(7);
+        let bytes = r.encode(1 << 10).unwrap();
+        assert_eq!(
+            bytes,
+            [
+                FORMAT_V2, 0x96, 0x05, 0xc0, 0x81, 0xa1, b'a', 0xc4, 0x01, 0x01, 0xce, 0x00,
+                0x09, 0x27, 0xc0, 0xc0, 0x07,
+            ]
+        );
+        assert_eq!(bytes.len(), r.encoded_len());
+        assert_eq!(dec(&bytes, 1 << 10).unwrap(), r);
+        r.lifetime = None;
+        let bytes = r.encode(1 << 10).unwrap();
+        assert_eq!(dec(&bytes, 1 << 10).unwrap().id_issued(), 7);
+        // A V2 format byte on a V1 envelope (or the reverse) is corrupt, not misread.
+        let mut v1 = Record::new(5).encode(64).unwrap();
+        v1[0] = FORMAT_V2;
+        assert!(matches!(dec(&v1, 64), Err(Error::Corrupt(_))));
+    }
+
     #[test]
     fn limits_apply_on_encode_and_decode() {
         let r = sample();
