@@ -50,11 +50,16 @@ pub(crate) fn take_commit(
     cookie: &mut CookieAction,
 ) -> Commit {
     let options = manager.options();
-    let set_cookie = match (*cookie, working.and_then(|w| w.id.as_ref().map(|id| (w, id)))) {
+    let set_cookie = match (
+        *cookie,
+        working.and_then(|w| w.id.as_ref().map(|id| (w, id))),
+    ) {
         (CookieAction::Set, Some((working, id))) => {
             let value = crate::protect::cookie_value(options, id);
             let max_age = manager.own_max_age(&working.current, working.expires_at);
-            Some(cookies::session_cookie_with_max_age(options, &value, max_age))
+            Some(cookies::session_cookie_with_max_age(
+                options, &value, max_age,
+            ))
         }
         (CookieAction::Remove, _) => Some(cookies::removal_cookie(options)),
         _ => None,

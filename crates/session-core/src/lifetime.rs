@@ -122,7 +122,10 @@ impl Session {
     /// The session's own lifetime, as stored (cut to the maximum), or `None` for a plain
     /// session.
     pub async fn lifetime(&self) -> Result<Option<SessionLifetime>> {
-        Ok(self.record_field(|r| r.lifetime).await?.map(SessionLifetime::of))
+        Ok(self
+            .record_field(|r| r.lifetime)
+            .await?
+            .map(SessionLifetime::of))
     }
 }
 

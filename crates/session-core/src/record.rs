@@ -166,11 +166,7 @@ impl Record {
             0
         };
         // Format byte, fixarray, created, owner, map header, entries, extension.
-        2 + sint_len(self.created)
-            + owner
-            + header_len(self.values.len(), 15)
-            + values
-            + extension
+        2 + sint_len(self.created) + owner + header_len(self.values.len(), 15) + values + extension
     }
 
     /// Decodes a record, refusing input over `limit` bytes, an unknown format byte or a
@@ -194,8 +190,7 @@ impl Record {
             FORMAT_V2 => 6,
             _ => return Err(Error::Corrupt(format!("unknown record format {format}"))),
         };
-        decode_envelope(bytes, fields)
-            .map_err(|e| Error::Corrupt(format!("malformed record: {e}")))
+        decode_envelope(bytes, fields).map_err(|e| Error::Corrupt(format!("malformed record: {e}")))
     }
 }
 
@@ -205,7 +200,9 @@ fn decode_envelope(body: &Bytes, expected: u32) -> std::result::Result<Record, S
     let rd = &mut rd;
     let fields = rmp::decode::read_array_len(rd).map_err(|e| e.to_string())?;
     if fields != expected {
-        return Err(format!("expected {expected} envelope fields, found {fields}"));
+        return Err(format!(
+            "expected {expected} envelope fields, found {fields}"
+        ));
     }
     let created: Millis = rmp::decode::read_int(rd).map_err(|e| e.to_string())?;
     let owner = if rd.first() == Some(&NIL) {
@@ -462,8 +459,8 @@ mod tests {
         assert_eq!(
             bytes,
             [
-                FORMAT_V2, 0x96, 0x05, 0xc0, 0x81, 0xa1, b'a', 0xc4, 0x01, 0x01, 0xce, 0x00,
-                0x09, 0x27, 0xc0, 0xc0, 0x07,
+                FORMAT_V2, 0x96, 0x05, 0xc0, 0x81, 0xa1, b'a', 0xc4, 0x01, 0x01, 0xce, 0x00, 0x09,
+                0x27, 0xc0, 0xc0, 0x07,
             ]
         );
         assert_eq!(bytes.len(), r.encoded_len());

@@ -112,7 +112,11 @@ pub(crate) fn forward_body(old: &str, new: &SessionId, until: Millis) -> Vec<u8>
 }
 
 /// The new ID and the end of the grace in the forward record `body` read under `old`.
-pub(crate) fn forward_target(old: &str, body: &[u8], id_length: usize) -> Result<(Millis, SessionId)> {
+pub(crate) fn forward_target(
+    old: &str,
+    body: &[u8],
+    id_length: usize,
+) -> Result<(Millis, SessionId)> {
     let corrupt = || Error::Corrupt("malformed forward record".into());
     let until = body
         .get(1..FORWARD_HEADER)
@@ -288,7 +292,10 @@ mod tests {
         let body = forward_body(old.as_str(), &new, 1234);
         assert_eq!(body[0], FORWARD);
         assert!(!body.windows(32).any(|w| w == new.as_str().as_bytes()));
-        assert_eq!(forward_target(old.as_str(), &body, 32).unwrap(), (1234, new));
+        assert_eq!(
+            forward_target(old.as_str(), &body, 32).unwrap(),
+            (1234, new)
+        );
         let other = SessionId::generate(32).unwrap();
         assert!(forward_target(other.as_str(), &body, 32).is_err());
         assert!(forward_target(old.as_str(), &body[..5], 32).is_err());

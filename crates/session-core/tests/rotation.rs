@@ -72,8 +72,7 @@ async fn racing_requests_on_the_old_cookie_end_on_one_id_with_every_write() {
 }
 
 #[tokio::test]
-async fn a_request_loaded_before_the_rotation_writes_to_the_new_id_and_cannot_stretch_the_grace()
-{
+async fn a_request_loaded_before_the_rotation_writes_to_the_new_id_and_cannot_stretch_the_grace() {
     let (m, clock, _) = manager(Options::default());
     let old = create(&m).await;
     clock.advance(INTERVAL - Duration::from_secs(1));
@@ -94,7 +93,10 @@ async fn a_request_loaded_before_the_rotation_writes_to_the_new_id_and_cannot_st
         "the stale writer was not sent the new ID"
     );
     let s = m.load([new.as_str()]);
-    assert_eq!(s.get::<String>("late").await.unwrap().as_deref(), Some("write"));
+    assert_eq!(
+        s.get::<String>("late").await.unwrap().as_deref(),
+        Some("write")
+    );
 
     // A read-only request that loaded the old ID commits after the rotation with an expiry
     // refresh due: it follows the rotation (and is sent the new ID) rather than refreshing
@@ -134,6 +136,9 @@ async fn the_forward_record_holds_no_usable_cookie_value_with_hashed_ids() {
     assert!(store.read(&new_raw).await.unwrap().is_none());
     assert!(store.read(&hashed(new_id)).await.unwrap().is_some());
     let late = m.load([old.as_str()]);
-    assert_eq!(late.get::<String>("seed").await.unwrap().as_deref(), Some("x"));
+    assert_eq!(
+        late.get::<String>("seed").await.unwrap().as_deref(),
+        Some("x")
+    );
     assert_eq!(pair(late.commit().await.unwrap().set_cookie), new);
 }

@@ -52,10 +52,11 @@ pub(super) async fn remembered_session_has_its_own_lifetime(c: &Ctx<'_>) -> Case
     c.clock.set(t0 + 300_000);
     let s = m.load([remembered.as_str()]);
     check(
-        s.lifetime().await? == Some(SessionLifetime {
-            idle: Duration::from_secs(600),
-            absolute: Some(Duration::from_secs(3600)),
-        }),
+        s.lifetime().await?
+            == Some(SessionLifetime {
+                idle: Duration::from_secs(600),
+                absolute: Some(Duration::from_secs(3600)),
+            }),
         || "the stored lifetime did not read back".into(),
     )?;
     s.regenerate().await?;
@@ -88,7 +89,8 @@ pub(super) async fn persistent_lifetime_is_bounded(c: &Ctx<'_>) -> CaseResult {
     let t0 = c.clock_now();
     let s = m.load([]);
     s.set("k", "v").await?;
-    s.set_persistent(Duration::from_secs(365 * 24 * 3600)).await?;
+    s.set_persistent(Duration::from_secs(365 * 24 * 3600))
+        .await?;
     let set = s.commit().await?.set_cookie.unwrap_or_default();
     check(set.contains("Max-Age=300"), || {
         format!("a lifetime over the maximum was not cut to it: {set}")

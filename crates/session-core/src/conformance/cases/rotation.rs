@@ -80,9 +80,10 @@ pub(super) async fn rotation_keeps_old_id_for_the_grace(c: &Ctx<'_>) -> CaseResu
     check(get_string(&m, &new, "k").await?.is_none(), || {
         "the cookie before a regenerate still works with rotation on".into()
     })?;
-    check(get_string(&m, &login, "k").await?.as_deref() == Some("v"), || {
-        "regenerate with rotation on lost the data".into()
-    })?;
+    check(
+        get_string(&m, &login, "k").await?.as_deref() == Some("v"),
+        || "regenerate with rotation on lost the data".into(),
+    )?;
     Ok(store.provider())
 }
 
@@ -123,9 +124,10 @@ pub(super) async fn concurrent_rotations_do_not_fork(c: &Ctx<'_>) -> CaseResult 
         let missing: Vec<usize> = (0..WRITERS)
             .filter(|i| !keys.contains(&format!("key{i}")))
             .collect();
-        check(missing.is_empty() && keys.contains(&"seed".to_owned()), || {
-            format!("round {round}: writes lost in the rotation: {missing:?} (keys {keys:?})")
-        })?;
+        check(
+            missing.is_empty() && keys.contains(&"seed".to_owned()),
+            || format!("round {round}: writes lost in the rotation: {missing:?} (keys {keys:?})"),
+        )?;
         c.clock.advance(Duration::from_secs(5));
         check(get_string(&m, &old, "seed").await?.is_none(), || {
             format!("round {round}: the old ID outlived the grace")
