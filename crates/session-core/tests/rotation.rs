@@ -1,7 +1,8 @@
 //! Rotation in core, through `Manager::load`/`commit` on a multi-threaded runtime: racing
 //! requests on the old cookie end on one ID with every write, a request that read the
 //! session before the rotation lands its write on the new ID and cannot stretch the grace,
-//! and the forward record never holds a usable cookie value when IDs are hashed.
+//! the forward record never holds a usable cookie value when IDs are hashed, and rotation
+//! works on encrypted records and keeps a remembered session's lifetime.
 
 // Test helpers outside #[test] functions panic on failure too: that is the point.
 #![allow(clippy::unwrap_used)]
@@ -73,7 +74,7 @@ async fn racing_requests_on_the_old_cookie_end_on_one_id_with_every_write() {
 
 #[tokio::test]
 async fn a_request_loaded_before_the_rotation_writes_to_the_new_id_and_cannot_stretch_the_grace() {
-    let (m, clock, _) = manager(Options::default());
+    let (m, clock, store) = manager(Options::default());
     let old = create(&m).await;
     clock.advance(INTERVAL - Duration::from_secs(1));
     // Loaded just before the rotation is due: this request itself does not rotate.
@@ -103,6 +104,12 @@ async fn a_request_loaded_before_the_rotation_writes_to_the_new_id_and_cannot_st
     // the old ID, which must still die when the grace ends.
     clock.advance(Duration::from_secs(2));
     assert_eq!(pair(reader.commit().await.unwrap().set_cookie), new);
+    // A server whose clock runs behind does not see the rotation due, and refreshes the
+    // expiry of the old ID's record instead: the grace, written in the forward record
+    // itself, still ends on time.
+    let old_id = SessionId::parse(old.split_once('=').unwrap().1, 32).unwrap();
+    let far = 1_000_000 + 3_600_000;
+    assert!(store.touch(&old_id, far, 3_600_000).await.unwrap());
     clock.advance(GRACE);
     let s = m.load([old.as_str()]);
     assert_eq!(s.get::<String>("seed").await.unwrap(), None);
@@ -141,4 +148,40 @@ async fn the_forward_record_holds_no_usable_cookie_value_with_hashed_ids() {
         Some("x")
     );
     assert_eq!(pair(late.commit().await.unwrap().set_cookie), new);
+}
+
+#[tokio::test]
+async fn rotation_works_on_encrypted_records_and_keeps_a_remembered_lifetime() {
+    let mut options = Options::default();
+    options
+        .set("ENCRYPTION_KEYS", &format!("1:{}", "ab".repeat(32)))
+        .unwrap();
+    let (m, clock, _) = manager(options);
+    let s = m.load([]);
+    s.set("seed", "x").await.unwrap();
+    s.set_persistent(Duration::from_secs(600)).await.unwrap();
+    let old = pair(s.commit().await.unwrap().set_cookie);
+
+    clock.advance(INTERVAL);
+    let s = m.load([old.as_str()]);
+    s.get::<String>("seed").await.unwrap();
+    let set = s.commit().await.unwrap().set_cookie.unwrap();
+    assert!(set.contains("Max-Age=600"), "{set}");
+    let new = pair(Some(set));
+    assert_ne!(new, old);
+
+    let late = m.load([old.as_str()]);
+    assert_eq!(
+        late.get::<String>("seed").await.unwrap().as_deref(),
+        Some("x")
+    );
+    let set = late.commit().await.unwrap().set_cookie.unwrap();
+    assert!(set.starts_with(&new) && set.contains("Max-Age="), "{set}");
+
+    // The remembered lifetime moved with the rotation.
+    let s = m.load([new.as_str()]);
+    assert_eq!(
+        s.lifetime().await.unwrap().map(|l| l.idle),
+        Some(Duration::from_secs(600))
+    );
 }
