@@ -658,4 +658,35 @@ mod tests {
         .validate()
         .unwrap();
     }
+
+    #[test]
+    fn lifetime_and_rotation_keys_parse_and_validate() {
+        let mut o = Options::default();
+        assert_eq!(o.rotation_interval, None);
+        assert_eq!(o.rotation_grace, Duration::from_secs(5));
+        assert_eq!(o.max_persistent_lifetime, Duration::from_secs(30 * 24 * 3600));
+        o.set("MAX_PERSISTENT_LIFETIME", "86400").unwrap();
+        o.set("rotation-interval", "900").unwrap();
+        o.set("ROTATION_GRACE", "10").unwrap();
+        assert_eq!(o.max_persistent_lifetime, Duration::from_secs(86_400));
+        assert_eq!(o.rotation_interval, Some(Duration::from_secs(900)));
+        assert_eq!(o.rotation_grace, Duration::from_secs(10));
+        o.validate().unwrap();
+
+        o.set("ROTATION_GRACE", "900").unwrap();
+        assert!(matches!(
+            o.validate(),
+            Err(Error::Config { field, .. }) if field == "rotation_grace"
+        ));
+        // Off again: the grace no longer matters.
+        o.set("ROTATION_INTERVAL", "0").unwrap();
+        assert_eq!(o.rotation_interval, None);
+        o.validate().unwrap();
+        o.set("MAX_PERSISTENT_LIFETIME", "0").unwrap();
+        assert!(matches!(
+            o.validate(),
+            Err(Error::Config { field, .. }) if field == "max_persistent_lifetime"
+        ));
+        assert!(o.set("ROTATION_INTERVAL", "soon").is_err());
+    }
 }
