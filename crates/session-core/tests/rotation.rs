@@ -185,3 +185,33 @@ async fn rotation_works_on_encrypted_records_and_keeps_a_remembered_lifetime() {
         Some(Duration::from_secs(600))
     );
 }
+
+#[tokio::test]
+async fn a_rotation_reports_an_event_with_fingerprints_only() {
+    let (m, clock, _) = manager(Options::default());
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = events.clone();
+    m.set_event_hook(Arc::new(move |e: &session_core::Event| {
+        seen.lock().unwrap().push(e.clone());
+    }))
+    .unwrap();
+    let old = create(&m).await;
+    clock.advance(INTERVAL);
+    let s = m.load([old.as_str()]);
+    s.get::<String>("seed").await.unwrap();
+    let new = pair(s.commit().await.unwrap().set_cookie);
+    let (old_id, new_id) = (
+        SessionId::parse(old.split_once('=').unwrap().1, 32).unwrap(),
+        SessionId::parse(new.split_once('=').unwrap().1, 32).unwrap(),
+    );
+    let events = events.lock().unwrap();
+    assert!(
+        events.contains(&session_core::Event::Rotated {
+            from: old_id.fingerprint(),
+            to: new_id.fingerprint(),
+        }),
+        "{events:?}"
+    );
+    let text = format!("{events:?}");
+    assert!(!text.contains(old_id.as_str()) && !text.contains(new_id.as_str()));
+}

@@ -664,7 +664,10 @@ mod tests {
         let mut o = Options::default();
         assert_eq!(o.rotation_interval, None);
         assert_eq!(o.rotation_grace, Duration::from_secs(5));
-        assert_eq!(o.max_persistent_lifetime, Duration::from_secs(30 * 24 * 3600));
+        assert_eq!(
+            o.max_persistent_lifetime,
+            Duration::from_secs(30 * 24 * 3600)
+        );
         o.set("MAX_PERSISTENT_LIFETIME", "86400").unwrap();
         o.set("rotation-interval", "900").unwrap();
         o.set("ROTATION_GRACE", "10").unwrap();
