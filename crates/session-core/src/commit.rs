@@ -83,7 +83,7 @@ pub(crate) async fn persist(
     working: &mut WorkingCopy,
     cookie: &mut CookieAction,
 ) -> Result<()> {
-    if rotation::due(manager, working, manager.clock().now()) {
+    if rotation::due_now(manager, working) {
         rotation::rotate(manager, working, cookie).await?;
     }
     if working.changes.is_empty() {

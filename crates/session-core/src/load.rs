@@ -5,6 +5,9 @@
 //! `.await`; [`adopt_now`] walks the cookie's values on that path and hands over to
 //! [`adopt`] only for a value whose read needs I/O (or whose dead record must be deleted).
 //! Both paths judge what they read with [`Manager::judge`], the one place the checks live.
+//! A rotation's forward record (see [`crate::rotation`]) is followed on the I/O path, to
+//! the ID the session lives under now ([`Manager::find_following`]); the request is then
+//! sent that ID's cookie.
 //!
 //! [`RawStore::read_in_memory`]: crate::store::RawStore::read_in_memory
 

@@ -166,6 +166,11 @@ pub(crate) fn due(manager: &Manager, working: &WorkingCopy, now: Millis) -> bool
         && now.saturating_sub(working.current.id_issued()) >= interval
 }
 
+/// [`due`] now; no clock read when rotation is off.
+pub(crate) fn due_now(manager: &Manager, working: &WorkingCopy) -> bool {
+    manager.rotation_ms().is_some() && due(manager, working, manager.clock().now())
+}
+
 /// Moves the session in `working` to a new ID, leaving a forward record under the old one
 /// for the grace; or, when another request rotated it first, continues on that request's
 /// ID. This request's changes are carried over either way (written by the move, or left in
