@@ -45,6 +45,11 @@ async fn registry_built_manager_without_outage_switch() {
     setups::registry_built_without_outage_switch(serve).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_provider_with_id_rotation() {
+    setups::memory_with_rotation(serve).await;
+}
+
 /// The suite is only worth something if it notices a broken adapter: each mutation below
 /// must fail the scenarios that cover it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -163,27 +163,9 @@ impl Manager {
         &self.inner.clock
     }
 
-    /// The instant a session created at `created` reaches its absolute lifetime.
-    pub(crate) fn absolute_deadline(&self, created: Millis) -> Millis {
-        self.inner
-            .absolute_ms
-            .map_or(Millis::MAX, |abs| created.saturating_add(abs))
-    }
-
     /// The least an expiry refresh must move the expiry by to be written (`touch_interval`).
     pub(crate) fn touch_interval_ms(&self) -> Millis {
         self.inner.touch_ms
-    }
-
-    /// The expiry to write now for a session created at `created`.
-    pub(crate) fn next_expiry(&self, created: Millis) -> Millis {
-        self.expiry_at(created, self.inner.clock.now())
-    }
-
-    /// The expiry to write at `now` for a session created at `created`.
-    pub(crate) fn expiry_at(&self, created: Millis, now: Millis) -> Millis {
-        now.saturating_add(self.inner.idle_ms)
-            .min(self.absolute_deadline(created))
     }
 
     /// Deletes session `id` (the ID a cookie carries; admin use); returns whether it existed.

@@ -250,12 +250,15 @@ impl Session {
         Ok(present)
     }
 
-    /// Removes every key and the owner binding. An emptied session is deleted at commit and
+    /// Removes every key, the owner binding and the session's own lifetime. An emptied session is deleted at commit and
     /// its cookie removed.
     pub async fn flush(&self) -> Result<()> {
         let mut state = self.shared.state.lock().await;
         let loaded = self.writable(&mut state, "flush").await?;
-        if !loaded.current.values.is_empty() || loaded.current.owner.is_some() {
+        if !loaded.current.values.is_empty()
+            || loaded.current.owner.is_some()
+            || loaded.current.lifetime.is_some()
+        {
             loaded.change(Change::Flush, || self.manager().new_id())?;
         }
         Ok(())
@@ -290,6 +293,32 @@ impl Session {
             })?;
         }
         Ok(())
+    }
+
+    /// Applies the change `decide` makes of the current record, if any, and has the cookie
+    /// sent again (for changes the cookie reflects, such as the session's lifetime).
+    pub(crate) async fn change_with_cookie(
+        &self,
+        operation: &'static str,
+        decide: impl FnOnce(&crate::record::Record) -> Option<Change>,
+    ) -> Result<()> {
+        let mut state = self.shared.state.lock().await;
+        self.writable(&mut state, operation).await?;
+        let (loaded, cookie) = self.loaded(&mut state).await?;
+        if let Some(change) = decide(&loaded.current) {
+            loaded.change(change, || self.manager().new_id())?;
+            *cookie = CookieAction::Set;
+        }
+        Ok(())
+    }
+
+    /// `read` of the current record.
+    pub(crate) async fn record_field<T>(
+        &self,
+        read: impl FnOnce(&crate::record::Record) -> T,
+    ) -> Result<T> {
+        let mut state = self.shared.state.lock().await;
+        Ok(read(&self.ensure_loaded(&mut state).await?.current))
     }
 
     /// Destroys every other session of this session's owner ("log out everywhere"); returns
@@ -451,6 +480,10 @@ impl Session {
                 }
                 adopted => note_failure(state, adopted)?,
             };
+            if adopted.as_ref().is_some_and(|w| w.followed) {
+                // Found through a rotation's forward record: hand out the new ID.
+                state.cookie = CookieAction::Set;
+            }
             state.working =
                 Some(adopted.unwrap_or_else(|| WorkingCopy::empty(manager.clock().now())));
         }

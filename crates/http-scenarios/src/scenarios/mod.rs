@@ -11,6 +11,7 @@ mod degraded;
 mod flash;
 mod limits;
 mod outage;
+mod rotation;
 mod strict;
 
 use std::future::Future;
@@ -146,6 +147,11 @@ pub(crate) const ALL: &[Scenario] = &[
         "concurrency",
         "concurrent logins: exactly one carries the data",
         concurrency::concurrent_logins,
+    ),
+    scenario(
+        "rotation",
+        "parallel requests during a rotation end on one new ID",
+        rotation::parallel_requests_during_rotation,
     ),
     scenario(
         "limits",

@@ -130,6 +130,17 @@ pub struct Options {
     /// next write (`ENCRYPTION_ACCEPT_PLAINTEXT`), the way to turn encryption on for live
     /// sessions. Default false: an unencrypted record reads as corrupt (a new session).
     pub encryption_accept_plaintext: bool,
+    /// The longest lifetime a session can be given of its own (remember-me, see
+    /// [`crate::Session::set_lifetime`]) (`MAX_PERSISTENT_LIFETIME`, seconds), default 30
+    /// days: a longer idle or absolute lifetime asked for is cut to this.
+    pub max_persistent_lifetime: Duration,
+    /// Give an active session a new ID once its ID is this old (`ROTATION_INTERVAL`,
+    /// seconds; 0 = off), on its next request; default off. See [`crate::rotation`].
+    pub rotation_interval: Option<Duration>,
+    /// How long the ID a rotation replaced still finds the session (`ROTATION_GRACE`,
+    /// seconds), so requests already in flight with the old cookie are not logged out;
+    /// default 5 s. Must be shorter than `rotation_interval`.
+    pub rotation_grace: Duration,
 }
 
 impl std::fmt::Debug for Options {
@@ -161,6 +172,9 @@ impl std::fmt::Debug for Options {
                 "encryption_accept_plaintext",
                 &self.encryption_accept_plaintext,
             )
+            .field("max_persistent_lifetime", &self.max_persistent_lifetime)
+            .field("rotation_interval", &self.rotation_interval)
+            .field("rotation_grace", &self.rotation_grace)
             .finish()
     }
 }
@@ -190,9 +204,19 @@ impl Default for Options {
             outage_policy: OutagePolicy::Fail,
             encryption_keys: EncryptionKeys::default(),
             encryption_accept_plaintext: false,
+            max_persistent_lifetime: DEFAULT_MAX_PERSISTENT_LIFETIME,
+            rotation_interval: None,
+            rotation_grace: DEFAULT_ROTATION_GRACE,
         }
     }
 }
+
+/// [`Options::max_persistent_lifetime`]'s default: 30 days.
+pub const DEFAULT_MAX_PERSISTENT_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// [`Options::rotation_grace`]'s default: long enough for requests in flight to land, short
+/// enough that a stolen old cookie is of little use.
+pub const DEFAULT_ROTATION_GRACE: Duration = Duration::from_secs(5);
 
 impl Options {
     /// The idle lifetime in effect (`max_lifetime`, or `gc_interval` when unset).
@@ -253,6 +277,14 @@ impl Options {
             "ENCRYPTION_ACCEPT_PLAINTEXT" => {
                 self.encryption_accept_plaintext = boolean(key, value)?
             }
+            "MAX_PERSISTENT_LIFETIME" | "MAX_PERSISTENT_LIFE_TIME" => {
+                self.max_persistent_lifetime = seconds(key, value)?
+            }
+            "ROTATION_INTERVAL" => {
+                let d = seconds(key, value)?;
+                self.rotation_interval = (!d.is_zero()).then_some(d);
+            }
+            "ROTATION_GRACE" => self.rotation_grace = seconds(key, value)?,
             _ => return Err(Error::config(key, "unknown session option")),
         }
         Ok(())
@@ -294,6 +326,28 @@ impl Options {
                 "absolute_lifetime",
                 "must be at least one second",
             ));
+        }
+        if self.max_persistent_lifetime < Duration::from_secs(1) {
+            return Err(Error::config(
+                "max_persistent_lifetime",
+                "must be at least one second",
+            ));
+        }
+        if let Some(interval) = self.rotation_interval {
+            if interval < Duration::from_secs(1) {
+                return Err(Error::config(
+                    "rotation_interval",
+                    "must be at least one second",
+                ));
+            }
+            // A grace as long as the interval would let an old ID forward to one that is
+            // itself being rotated: chains instead of one hop.
+            if self.rotation_grace >= interval {
+                return Err(Error::config(
+                    "rotation_grace",
+                    "must be shorter than rotation_interval",
+                ));
+            }
         }
         if self.max_record_size < 64 {
             return Err(Error::config(
@@ -603,5 +657,39 @@ mod tests {
         }
         .validate()
         .unwrap();
+    }
+
+    #[test]
+    fn lifetime_and_rotation_keys_parse_and_validate() {
+        let mut o = Options::default();
+        assert_eq!(o.rotation_interval, None);
+        assert_eq!(o.rotation_grace, Duration::from_secs(5));
+        assert_eq!(
+            o.max_persistent_lifetime,
+            Duration::from_secs(30 * 24 * 3600)
+        );
+        o.set("MAX_PERSISTENT_LIFETIME", "86400").unwrap();
+        o.set("rotation-interval", "900").unwrap();
+        o.set("ROTATION_GRACE", "10").unwrap();
+        assert_eq!(o.max_persistent_lifetime, Duration::from_secs(86_400));
+        assert_eq!(o.rotation_interval, Some(Duration::from_secs(900)));
+        assert_eq!(o.rotation_grace, Duration::from_secs(10));
+        o.validate().unwrap();
+
+        o.set("ROTATION_GRACE", "900").unwrap();
+        assert!(matches!(
+            o.validate(),
+            Err(Error::Config { field, .. }) if field == "rotation_grace"
+        ));
+        // Off again: the grace no longer matters.
+        o.set("ROTATION_INTERVAL", "0").unwrap();
+        assert_eq!(o.rotation_interval, None);
+        o.validate().unwrap();
+        o.set("MAX_PERSISTENT_LIFETIME", "0").unwrap();
+        assert!(matches!(
+            o.validate(),
+            Err(Error::Config { field, .. }) if field == "max_persistent_lifetime"
+        ));
+        assert!(o.set("ROTATION_INTERVAL", "soon").is_err());
     }
 }
