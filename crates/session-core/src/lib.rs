@@ -53,6 +53,7 @@ pub mod clock;
 mod commit;
 pub mod config_string;
 pub mod cookies;
+pub mod csrf;
 pub mod encryption;
 pub mod error;
 pub mod events;
@@ -73,6 +74,7 @@ pub mod registry;
 pub mod response;
 pub mod session;
 pub mod store;
+pub mod transport;
 mod values;
 mod working;
 
@@ -98,3 +100,4 @@ pub use store::{
     Capabilities, Inserted, Moved, Provider, ProviderContext, RawStore, Saved, Stored, Version,
     Write,
 };
+pub use transport::{TokenHeaders, Transport};

@@ -3,7 +3,7 @@
 //! back).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use futures_util::lock::Mutex;
 use serde::Serialize;
@@ -18,6 +18,7 @@ use crate::load::{self, Adopt, CookieValues};
 use crate::manager::Manager;
 use crate::outage::OutagePolicy;
 use crate::record::{decode_value, encode_value};
+use crate::transport::{self, Presented, TokenHeaders, Transport};
 use crate::working::{Change, WorkingCopy};
 
 pub use crate::commit::Commit;
@@ -46,6 +47,9 @@ struct Shared {
     /// The request's [`OutagePolicy`] is `Anonymous`. Outside the lock, so an adapter's
     /// per-route override is a plain store, with no `.await`.
     anonymous: AtomicBool,
+    /// The request's [`Transport`] (as [`Transport::to_u8`]); like `anonymous`, outside the
+    /// lock so an adapter's per-route override needs no `.await`.
+    transport: AtomicU8,
 }
 
 impl std::fmt::Debug for Session {
@@ -55,7 +59,16 @@ impl std::fmt::Debug for Session {
 }
 
 struct State {
+    /// The candidate IDs: the session cookie's values, replaced by the token when the
+    /// request's transport reads the header.
     cookie_values: CookieValues,
+    /// The token header's content, when the request carries the header (empty when it
+    /// cannot hold a token).
+    token: Option<Box<[u8]>>,
+    /// The transport in effect when the session was loaded, and whether the ID came (and
+    /// the answer goes) through the header.
+    transport: Transport,
+    via_header: bool,
     /// Whether the client presented a well-formed ID (known once loaded).
     presented: bool,
     working: Option<WorkingCopy>,
@@ -108,6 +121,22 @@ impl Manager {
     /// hold them: saves adapters checking that every header is text (only the session
     /// cookie's own value has to be).
     pub fn load_bytes<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
+        self.load_with_token(cookie_headers, [])
+    }
+
+    /// [`Manager::load_bytes`] with the lines of the token header as well
+    /// ([`Manager::token_header`], `Authorization` by default), which are used when the
+    /// request's [`Transport`] is `header` or `both` ([`crate::transport`]). Adapters pass
+    /// them on every request, since a route may override the transport.
+    pub fn load_with_token<'a>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+        token_lines: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Session {
+        let token = match transport::presented(self.token_header(), token_lines.into_iter()) {
+            Presented::Absent => None,
+            Presented::Token(token) => Some(Box::from(token)),
+        };
         // Only the raw values are kept here; parsing and signature checks wait for the first
         // use, so a handler that never looks at its session pays for one scan of the header.
         let mut values = CookieValues::new();
@@ -118,19 +147,24 @@ impl Manager {
                 values.push(b';');
             }
         });
-        Session::new(self.clone(), values)
+        Session::new(self.clone(), values, token)
     }
 }
 
 impl Session {
-    fn new(manager: Manager, cookie_values: CookieValues) -> Self {
+    fn new(manager: Manager, cookie_values: CookieValues, token: Option<Box<[u8]>>) -> Self {
         let anonymous = manager.options().outage_policy == OutagePolicy::Anonymous;
+        let transport = manager.options().transport;
         Session {
             shared: Arc::new(Shared {
                 anonymous: AtomicBool::new(anonymous),
+                transport: AtomicU8::new(transport.to_u8()),
                 manager,
                 state: Mutex::new(State {
                     cookie_values,
+                    token,
+                    transport,
+                    via_header: false,
                     presented: false,
                     working: None,
                     failed: None,
@@ -181,6 +215,20 @@ impl Session {
         } else {
             OutagePolicy::Fail
         }
+    }
+
+    /// Overrides the manager's [`crate::Options::transport`] for this request. Adapters call
+    /// it for the routes configured with a transport of their own, before the handler runs:
+    /// the transport is fixed when the session is first used (see [`crate::transport`]).
+    pub fn set_transport(&self, transport: Transport) {
+        self.shared
+            .transport
+            .store(transport.to_u8(), Ordering::Relaxed);
+    }
+
+    /// The transport this request runs under.
+    pub fn transport(&self) -> Transport {
+        Transport::from_u8(self.shared.transport.load(Ordering::Relaxed))
     }
 
     /// Whether this request is served an empty, read-only session because the store could
@@ -313,7 +361,7 @@ impl Session {
     }
 
     /// Moves the session to a new ID, keeping its data (call it at login and on every
-    /// privilege change). The old ID is deleted at once and no later write, from this request
+    /// privilege change), with a fresh CSRF token if it held one ([`crate::csrf`]). The old ID is deleted at once and no later write, from this request
     /// or a concurrent one, can bring it back. Of two requests regenerating one session at
     /// once, one carries the data over; the other continues as a new session holding only
     /// its own changes.
@@ -322,6 +370,8 @@ impl Session {
         let result = async {
             self.writable(&mut state, "regenerate").await?;
             let (working, cookie) = self.loaded(&mut state).await?;
+            // A CSRF token seen before the login must not be good after it.
+            crate::csrf::rotate(working, || self.manager().new_id())?;
             commit::regenerate(self.manager(), working, cookie).await
         }
         .instrument(crate::events::debug_span(|| {
@@ -385,9 +435,45 @@ impl Session {
         Ok(self.take_commit(&mut state))
     }
 
-    /// The cookie decided by this request, once its changes are persisted.
+    /// The cookie, or token, decided by this request, once its changes are persisted.
     fn take_commit(&self, state: &mut State) -> Commit {
-        commit::take_commit(self.manager(), state.working.as_ref(), &mut state.cookie)
+        let manager = self.manager();
+        let used = state.working.is_some();
+        if !state.via_header {
+            let mut commit =
+                commit::take_commit(manager, state.working.as_ref(), &mut state.cookie);
+            if used && state.transport == Transport::Both {
+                // Answered by cookie, but a header would have been read first.
+                commit.token = Some(self.token_headers(None, true));
+            }
+            return commit;
+        }
+        let id = state.working.as_ref().and_then(|w| w.id.as_ref());
+        let token = match (state.cookie, id) {
+            (CookieAction::Set, Some(id)) => {
+                let value = crate::protect::cookie_value(manager.options(), id);
+                // A refresh of a persistent cookie re-sends it; the client already holds
+                // this token, so it is not returned again.
+                (state.token.as_deref() != Some(value.as_bytes())).then_some(value)
+            }
+            (CookieAction::Remove, _) => Some(String::new()),
+            _ => None,
+        };
+        state.cookie = CookieAction::Keep;
+        Commit {
+            set_cookie: None,
+            token: used.then(|| self.token_headers(token, state.transport == Transport::Both)),
+        }
+    }
+
+    fn token_headers(&self, token: Option<String>, vary_cookie: bool) -> TokenHeaders {
+        let names = &self.manager().inner.token_names;
+        TokenHeaders {
+            token,
+            response_header: names.response.clone(),
+            request_header: names.request.clone(),
+            vary_cookie,
+        }
     }
 
     async fn ensure_loaded<'s>(&self, state: &'s mut State) -> Result<&'s mut WorkingCopy> {
@@ -423,6 +509,7 @@ impl Session {
     ) -> Result<(&'s mut WorkingCopy, &'s mut CookieAction)> {
         if state.working.is_none() {
             let manager = self.manager();
+            choose_transport(state, self.transport());
             let mut presented = false;
             let adopted = match load::adopt_now(manager, &state.cookie_values, 0, &mut presented) {
                 Ok(Adopt::Done(adopted)) => Ok(adopted),
@@ -464,6 +551,26 @@ impl Session {
     async fn note<T>(&self, result: Result<T>) -> Result<T> {
         note_failure(&mut *self.shared.state.lock().await, result)
     }
+}
+
+/// Fixes the request's transport at its first use of the session: under the header, the
+/// token becomes the only candidate ID, so a cookie is never consulted.
+fn choose_transport(state: &mut State, transport: Transport) {
+    let via_header = match transport {
+        Transport::Cookie => false,
+        Transport::Header => true,
+        Transport::Both => state.token.is_some(),
+    };
+    if via_header {
+        let mut values = CookieValues::new();
+        if let Some(token) = state.token.as_deref().filter(|t| !t.is_empty()) {
+            values.extend_from_slice(token);
+            values.push(b';');
+        }
+        state.cookie_values = values;
+    }
+    state.transport = transport;
+    state.via_header = via_header;
 }
 
 /// `result`, with a backend failure remembered in `state`: the commit reports it again, so
