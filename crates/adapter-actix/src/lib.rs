@@ -200,13 +200,17 @@
 //! }
 //! ```
 
+mod csrf;
 mod error;
 mod extract;
 mod headers;
 mod middleware;
 mod outage;
+mod transport;
 
+pub use csrf::{CsrfMiddleware, CsrfService};
 pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, Session};
 pub use middleware::{SessionMiddleware, SessionService};
 pub use outage::{OutagePolicyMiddleware, OutagePolicyService};
+pub use transport::{TransportMiddleware, TransportService};

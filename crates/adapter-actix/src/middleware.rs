@@ -8,7 +8,7 @@ use actix_web::Error;
 use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::COOKIE;
+use actix_web::http::header::{AUTHORIZATION, COOKIE, HeaderName};
 use futures_util::future::LocalBoxFuture;
 use session_core::Manager;
 
@@ -17,18 +17,21 @@ use crate::headers::Headers;
 
 /// actix-web middleware that gives every request a [`session_core::Session`].
 ///
-/// Per request: the `Cookie` headers go to [`Manager::load`] (lazy: no provider call until the
-/// handler touches the session), the session is put in the request extensions for the
+/// Per request: the `Cookie` headers and the token header ([`Manager::token_header`], for
+/// scopes under the header transport) go to [`Manager::load_with_token`] (lazy: no provider
+/// call until the handler touches the session), the session is put in the request extensions for the
 /// [`crate::Session`] and [`crate::Flash`] extractors, the handler runs, then the session is
 /// committed. On success the response gets what core's
 /// [`Commit::write_headers`](session_core::Commit::write_headers) asks for (a `Set-Cookie`
-/// with `Cache-Control: no-store` and `Vary: Cookie`). On failure the response is replaced by
+/// with `Cache-Control: no-store` and `Vary: Cookie`, or under the header transport the
+/// token header with its `Cache-Control` and `Vary`). On failure the response is replaced by
 /// the [`ErrorHook`]'s, without any `Set-Cookie`, so an outage never replaces the client's
 /// session ID.
 #[derive(Clone)]
 pub struct SessionMiddleware {
     manager: Manager,
     on_error: ErrorHook,
+    token_header: HeaderName,
 }
 
 impl std::fmt::Debug for SessionMiddleware {
@@ -43,6 +46,9 @@ impl SessionMiddleware {
     /// Sessions from `manager`, failures answered by [`default_error_response`].
     pub fn new(manager: Manager) -> Self {
         SessionMiddleware {
+            // Core validated the name as a header token, so the fallback is never taken.
+            token_header: HeaderName::from_bytes(manager.token_header().as_bytes())
+                .unwrap_or(AUTHORIZATION),
             manager,
             on_error: Arc::new(default_error_response),
         }
@@ -80,6 +86,7 @@ where
             service: Rc::new(service),
             manager: self.manager.clone(),
             on_error: self.on_error.clone(),
+            token_header: self.token_header.clone(),
         }))
     }
 }
@@ -89,6 +96,7 @@ pub struct SessionService<S> {
     service: Rc<S>,
     manager: Manager,
     on_error: ErrorHook,
+    token_header: HeaderName,
 }
 
 impl<S, B> Service<ServiceRequest> for SessionService<S>
@@ -103,9 +111,14 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let session = self
-            .manager
-            .load_bytes(req.headers().get_all(COOKIE).map(|value| value.as_bytes()));
+        let headers = req.headers();
+        // The token lines too: a scope inside may switch to the header transport.
+        let session = self.manager.load_with_token(
+            headers.get_all(COOKIE).map(|value| value.as_bytes()),
+            headers
+                .get_all(&self.token_header)
+                .map(|value| value.as_bytes()),
+        );
         req.extensions_mut().insert(session.clone());
         let service = Rc::clone(&self.service);
         let on_error = Arc::clone(&self.on_error);

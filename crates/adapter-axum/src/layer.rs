@@ -7,8 +7,8 @@ use std::task::{Context, Poll};
 
 use axum::BoxError;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::http::header::COOKIE;
-use axum::http::{Request, Response};
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::{HeaderName, Request, Response};
 use session_core::{Error, Manager};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -17,18 +17,22 @@ use crate::error::{ErrorHook, HandlerError, default_error_response};
 
 /// Adds a session to every request of the routes it wraps.
 ///
-/// Per request: the `Cookie` headers go to [`Manager::load`] (lazy: no provider call yet), the
+/// Per request: the `Cookie` headers and the token header ([`Manager::token_header`], for
+/// routes under the header transport) go to [`Manager::load_with_token`] (lazy: no provider
+/// call yet), the
 /// [`session_core::Session`] goes into the request extensions for the
 /// [`Session`](crate::Session) extractor, and after the handler [`session_core::Session::commit`]
 /// persists the changes. The response then gets what core's
 /// [`Commit::write_headers`](session_core::Commit::write_headers) asks for (a `Set-Cookie`
-/// with `Cache-Control: no-store` and `Vary: Cookie`). A failed commit replaces the response
+/// with `Cache-Control: no-store` and `Vary: Cookie`, or under the header transport the
+/// token header with its `Cache-Control` and `Vary`). A failed commit replaces the response
 /// with the [`ErrorHook`]'s, and never sends a `Set-Cookie`: a backend outage must not rotate
 /// or remove the client's cookie.
 #[derive(Clone)]
 pub struct SessionLayer {
     manager: Manager,
     on_error: ErrorHook,
+    token_header: HeaderName,
 }
 
 impl std::fmt::Debug for SessionLayer {
@@ -44,6 +48,7 @@ impl SessionLayer {
     /// (core's status and message for the error).
     pub fn new(manager: Manager) -> Self {
         SessionLayer {
+            token_header: token_header(&manager),
             manager,
             on_error: Arc::new(default_error_response),
         }
@@ -74,6 +79,7 @@ impl<S> Layer<S> for SessionLayer {
             inner,
             manager: self.manager.clone(),
             on_error: self.on_error.clone(),
+            token_header: self.token_header.clone(),
         }
     }
 }
@@ -84,6 +90,7 @@ pub struct SessionService<S> {
     inner: S,
     manager: Manager,
     on_error: ErrorHook,
+    token_header: HeaderName,
 }
 
 impl<S> std::fmt::Debug for SessionService<S> {
@@ -113,10 +120,12 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let session = self.manager.load_bytes(
-            request
-                .headers()
-                .get_all(COOKIE)
+        let headers = request.headers();
+        // The token lines too: a route inside may switch to the header transport.
+        let session = self.manager.load_with_token(
+            headers.get_all(COOKIE).iter().map(|v| v.as_bytes()),
+            headers
+                .get_all(&self.token_header)
                 .iter()
                 .map(|v| v.as_bytes()),
         );
@@ -184,6 +193,12 @@ where
         *this.finishing = Some(finishing);
         polled.map(Ok)
     }
+}
+
+/// The manager's token header, parsed once. Core validated the name as a header token, so
+/// the fallback is never taken.
+fn token_header(manager: &Manager) -> HeaderName {
+    HeaderName::from_bytes(manager.token_header().as_bytes()).unwrap_or(AUTHORIZATION)
 }
 
 /// Turns the commit's outcome into the response to send.

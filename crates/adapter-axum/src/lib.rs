@@ -107,12 +107,16 @@
 //! - **The extractor is a handle.** [`Session`] derefs to [`session_core::Session`], which is
 //!   cheap to clone and usable across `.await` and in spawned tasks of the request.
 
+mod csrf;
 mod error;
 mod extract;
 mod layer;
 mod outage;
+mod transport;
 
+pub use csrf::{CsrfLayer, CsrfService};
 pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, MissingSessionLayer, Session};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use outage::{OutagePolicyLayer, OutagePolicyService};
+pub use transport::{TransportLayer, TransportService};

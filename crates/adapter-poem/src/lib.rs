@@ -105,12 +105,16 @@
 //! }
 //! ```
 
+mod csrf;
 mod error;
 mod extract;
 mod middleware;
 mod outage;
+mod transport;
 
+pub use csrf::{CsrfEndpoint, CsrfMiddleware};
 pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, Session};
 pub use middleware::{SessionEndpoint, SessionMiddleware};
 pub use outage::{OutagePolicyEndpoint, OutagePolicyMiddleware};
+pub use transport::{TransportEndpoint, TransportMiddleware};

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use poem::http::header::COOKIE;
+use poem::http::HeaderName;
+use poem::http::header::{AUTHORIZATION, COOKIE};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use session_core::Manager;
 
@@ -11,17 +12,20 @@ use crate::error::{ErrorHook, SessionError, default_error_response};
 /// poem middleware that gives every request a [`session_core::Session`] and a
 /// [`session_flash::Flash`].
 ///
-/// Per request: the `Cookie` headers go to [`Manager::load`] (lazy: no provider call until the
-/// handler touches the session); the session and one shared flash handle go into the request
+/// Per request: the `Cookie` headers and the token header ([`Manager::token_header`], for
+/// endpoints under the header transport) go to [`Manager::load_with_token`] (lazy: no
+/// provider call until the handler touches the session); the session and one shared flash handle go into the request
 /// extensions for the [`crate::Session`] and [`crate::Flash`] extractors; the endpoint runs;
 /// the session is committed. On success the response gets what core's
 /// [`Commit::write_headers`](session_core::Commit::write_headers) asks for (a `Set-Cookie`
-/// with `Cache-Control: no-store` and `Vary: Cookie`). On failure the response is replaced by
+/// with `Cache-Control: no-store` and `Vary: Cookie`, or under the header transport the
+/// token header with its `Cache-Control` and `Vary`). On failure the response is replaced by
 /// the [`ErrorHook`]'s, without any `Set-Cookie`, so an outage never replaces the client's ID.
 #[derive(Clone)]
 pub struct SessionMiddleware {
     manager: Manager,
     on_error: ErrorHook,
+    token_header: HeaderName,
 }
 
 impl std::fmt::Debug for SessionMiddleware {
@@ -36,6 +40,9 @@ impl SessionMiddleware {
     /// Sessions from `manager`, failures answered by [`default_error_response`].
     pub fn new(manager: Manager) -> Self {
         SessionMiddleware {
+            // Core validated the name as a header token, so the fallback is never taken.
+            token_header: HeaderName::from_bytes(manager.token_header().as_bytes())
+                .unwrap_or(AUTHORIZATION),
             manager,
             on_error: Arc::new(default_error_response),
         }
@@ -65,6 +72,7 @@ impl<E: Endpoint> Middleware<E> for SessionMiddleware {
             inner,
             manager: self.manager.clone(),
             on_error: self.on_error.clone(),
+            token_header: self.token_header.clone(),
         }
     }
 }
@@ -74,15 +82,22 @@ pub struct SessionEndpoint<E> {
     inner: E,
     manager: Manager,
     on_error: ErrorHook,
+    token_header: HeaderName,
 }
 
 impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let session = self
-            .manager
-            .load_bytes(req.headers().get_all(COOKIE).iter().map(|v| v.as_bytes()));
+        let headers = req.headers();
+        // The token lines too: an endpoint inside may switch to the header transport.
+        let session = self.manager.load_with_token(
+            headers.get_all(COOKIE).iter().map(|v| v.as_bytes()),
+            headers
+                .get_all(&self.token_header)
+                .iter()
+                .map(|v| v.as_bytes()),
+        );
         // poem extractors only see `&Request`, so the flash handle is made here, once: it is
         // cheap (no provider call until used) and every extraction then shares it.
         req.extensions_mut()
@@ -106,8 +121,8 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
                     (self.on_error)(e)
                 }
                 // Other errors stay errors for outer middleware (`catch_error`, ...) unless a
-                // cookie must ride on them.
-                None if !commit.sets_cookie() => return Err(error),
+                // cookie or a token must ride on them.
+                None if !commit.sets_cookie() && !commit.sends_token() => return Err(error),
                 None => error.into_response(),
             },
         };

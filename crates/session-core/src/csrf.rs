@@ -101,6 +101,55 @@ impl Session {
     }
 }
 
+/// The largest form body a CSRF guard reads to find [`CSRF_FORM_FIELD`]: a bigger one is
+/// treated as carrying no token (403), so a guard never buffers more than this.
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// Whether a request of `method` must carry a valid token: POST, PUT, PATCH and DELETE (and
+/// any method that is not known to be safe); GET, HEAD, OPTIONS and TRACE pass.
+pub fn is_unsafe(method: &str) -> bool {
+    !matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
+}
+
+/// Whether a guard should look for the token in the body: there is no [`CSRF_HEADER`] and
+/// the body is an `application/x-www-form-urlencoded` form.
+pub fn reads_form(header: Option<&[u8]>, content_type: Option<&[u8]>) -> bool {
+    header.is_none()
+        && content_type.is_some_and(|ct| {
+            let essence = ct.split(|&b| b == b';').next().unwrap_or_default();
+            essence
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
+        })
+}
+
+/// The [`CSRF_FORM_FIELD`] of a form body, if it has exactly one.
+pub fn form_token(body: &[u8]) -> Option<String> {
+    let mut found = form_urlencoded::parse(body)
+        .filter(|(name, _)| name == CSRF_FORM_FIELD)
+        .map(|(_, value)| value.into_owned());
+    let token = found.next()?;
+    // Two fields: which one the form meant is a guess, and a guess must not pass.
+    found.next().is_none().then_some(token)
+}
+
+/// What a guard decides for an unsafe request: whether the token it carries, in the
+/// [`CSRF_HEADER`] line `header` or else in the form body `form`, is the session's.
+pub async fn verify_request(
+    session: &Session,
+    header: Option<&[u8]>,
+    form: Option<&[u8]>,
+) -> Result<bool> {
+    let token = match header {
+        Some(line) => std::str::from_utf8(line).ok().map(|t| t.trim().to_owned()),
+        None => form.and_then(form_token),
+    };
+    match token {
+        Some(token) if !token.is_empty() => session.verify_csrf(&token).await,
+        _ => Ok(false),
+    }
+}
+
 /// Gives a session that holds a CSRF token a fresh one, as a change of the request, so the
 /// move of [`Session::regenerate`] writes it with the rest in one go.
 pub(crate) fn rotate(

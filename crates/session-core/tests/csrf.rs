@@ -85,3 +85,52 @@ async fn regenerate_rotates_the_token_and_only_when_there_is_one() {
     session.regenerate().await.unwrap();
     assert!(!session.contains(CSRF_KEY).await.unwrap());
 }
+
+#[test]
+fn guards_check_unsafe_methods_and_url_encoded_forms_only() {
+    use session_core::csrf::{form_token, is_unsafe, reads_form};
+    for method in ["POST", "PUT", "PATCH", "DELETE", "PROPFIND"] {
+        assert!(is_unsafe(method), "{method}");
+    }
+    for method in ["GET", "HEAD", "OPTIONS", "TRACE"] {
+        assert!(!is_unsafe(method), "{method}");
+    }
+    let form = Some(&b"application/x-www-form-urlencoded; charset=UTF-8"[..]);
+    assert!(reads_form(None, form));
+    assert!(!reads_form(Some(b"t"), form), "the header wins");
+    assert!(!reads_form(None, Some(b"multipart/form-data; boundary=x")));
+    assert!(!reads_form(None, None));
+    assert_eq!(
+        form_token(b"user=a&csrf_token=ab%2Bc_-&x=1").as_deref(),
+        Some("ab+c_-")
+    );
+    assert_eq!(form_token(b"user=a"), None);
+    assert_eq!(form_token(b"csrf_token=a&csrf_token=a"), None);
+}
+
+#[tokio::test]
+async fn a_request_passes_with_the_token_in_the_header_or_the_form() {
+    use session_core::csrf::verify_request;
+    let manager = manager();
+    let session = manager.load([]);
+    let token = session.csrf_token().await.unwrap();
+    let form = format!("csrf_token={token}");
+    assert!(
+        verify_request(&session, Some(token.as_bytes()), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        verify_request(&session, None, Some(form.as_bytes()))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !verify_request(&session, Some(b"wrong"), Some(form.as_bytes()))
+            .await
+            .unwrap(),
+        "a wrong header is not rescued by the form"
+    );
+    assert!(!verify_request(&session, None, None).await.unwrap());
+    assert!(!verify_request(&session, Some(b""), None).await.unwrap());
+}
