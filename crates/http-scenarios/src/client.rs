@@ -59,10 +59,15 @@ impl Reply {
     /// Whether `Vary` names `Cookie` (or is `*`), so a shared cache keeps one answer per
     /// session.
     pub(crate) fn varies_on_cookie(&self) -> bool {
+        self.varies_on("cookie")
+    }
+
+    /// Whether `Vary` names request header `name` (or is `*`).
+    pub(crate) fn varies_on(&self, name: &str) -> bool {
         self.headers.get_all(VARY).iter().any(|v| {
             v.to_str().is_ok_and(|s| {
                 s.split(',')
-                    .any(|h| h.trim() == "*" || h.trim().eq_ignore_ascii_case("cookie"))
+                    .any(|h| h.trim() == "*" || h.trim().eq_ignore_ascii_case(name))
             })
         })
     }
@@ -139,12 +144,25 @@ impl Client {
         cookies: &[&str],
         body: Body,
     ) -> Result<Reply, Failure> {
+        let lines: Vec<_> = cookies.iter().map(|c| (COOKIE.as_str(), *c)).collect();
+        self.send_headers(method, path, &lines, body).await
+    }
+
+    /// Sends one request with the given `(name, value)` header lines, and reads the whole
+    /// answer.
+    pub(crate) async fn send_headers(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body,
+    ) -> Result<Reply, Failure> {
         let request_line = format!("{method} {path}");
         let mut builder = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base_url));
-        for cookie in cookies {
-            builder = builder.header(COOKIE, *cookie);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
         }
         let bytes = match body {
             Body::Empty => Bytes::new(),
