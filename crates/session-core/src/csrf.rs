@@ -11,9 +11,13 @@
 //! and pays nothing. Note that asking for one stores it, so the session is created (and its
 //! cookie set) if it did not exist yet, which is what a form page needs anyway.
 //!
-//! The adapters offer a guard per framework that rejects unsafe methods (POST, PUT, PATCH,
-//! DELETE) without a valid token with 403; a handler can also call
-//! [`Session::verify_csrf`] itself, for example with a form field it parsed.
+//! The adapters offer a guard per framework (`CsrfLayer` for axum, `CsrfMiddleware` for
+//! actix-web and poem) that answers unsafe methods ([`is_unsafe`]: all but GET, HEAD,
+//! OPTIONS and TRACE) with `403 Forbidden` and [`CSRF_REJECTED`] unless they carry the
+//! token, in the [`CSRF_HEADER`] header or else in the [`CSRF_FORM_FIELD`] field of an
+//! `application/x-www-form-urlencoded` body of at most [`MAX_FORM_BYTES`]
+//! ([`verify_request`] is the decision they share). A handler can also call
+//! [`Session::verify_csrf`] itself, for example for a multipart form it parsed.
 //!
 //! # Example
 //!

@@ -19,6 +19,11 @@
 //!   Routes that should keep serving through an outage run under [`OutagePolicy::Anonymous`]
 //!   instead: an empty read-only session, writes refused, nothing stored, no cookie sent
 //!   ([`outage`]).
+//! - **Cookie or header**: the ID travels in the session cookie, or for APIs in a request
+//!   header (`Authorization: Bearer`, new tokens back in `Session-Token`), per manager or per
+//!   route, never falling back silently from one to the other ([`transport`]).
+//! - **CSRF tokens tied to the session**, off unless used: [`Session::csrf_token`],
+//!   [`Session::verify_csrf`], rotated by [`Session::regenerate`] ([`csrf`]).
 //!
 //! # Example
 //!
