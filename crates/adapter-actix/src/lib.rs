@@ -260,6 +260,7 @@ mod extract;
 mod headers;
 mod middleware;
 mod outage;
+mod route;
 mod transport;
 
 pub use csrf::{CsrfMiddleware, CsrfService};
@@ -267,4 +268,5 @@ pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, Session};
 pub use middleware::{SessionMiddleware, SessionService};
 pub use outage::{OutagePolicyMiddleware, OutagePolicyService};
+pub use route::{PerRouteMiddleware, PerRouteService};
 pub use transport::{TransportMiddleware, TransportService};

@@ -7,7 +7,6 @@ use std::task::{Context, Poll};
 
 use axum::BoxError;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::{HeaderName, Request, Response};
 use session_core::{Error, Manager};
 use tower_layer::Layer;
@@ -48,7 +47,7 @@ impl SessionLayer {
     /// (core's status and message for the error).
     pub fn new(manager: Manager) -> Self {
         SessionLayer {
-            token_header: token_header(&manager),
+            token_header: manager.http_token_header(),
             manager,
             on_error: Arc::new(default_error_response),
         }
@@ -120,15 +119,10 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let headers = request.headers();
         // The token lines too: a route inside may switch to the header transport.
-        let session = self.manager.load_with_token(
-            headers.get_all(COOKIE).iter().map(|v| v.as_bytes()),
-            headers
-                .get_all(&self.token_header)
-                .iter()
-                .map(|v| v.as_bytes()),
-        );
+        let session = self
+            .manager
+            .load_http(request.headers(), &self.token_header);
         request.extensions_mut().insert(session.clone());
         ResponseFuture {
             // Called here, on the service `poll_ready` readied, not inside a future: so no
@@ -193,12 +187,6 @@ where
         *this.finishing = Some(finishing);
         polled.map(Ok)
     }
-}
-
-/// The manager's token header, parsed once. Core validated the name as a header token, so
-/// the fallback is never taken.
-fn token_header(manager: &Manager) -> HeaderName {
-    HeaderName::from_bytes(manager.token_header().as_bytes()).unwrap_or(AUTHORIZATION)
 }
 
 /// Turns the commit's outcome into the response to send.

@@ -158,6 +158,7 @@ mod error;
 mod extract;
 mod layer;
 mod outage;
+mod route;
 mod transport;
 
 pub use csrf::{CsrfLayer, CsrfService};
@@ -165,4 +166,5 @@ pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, MissingSessionLayer, Session};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use outage::{OutagePolicyLayer, OutagePolicyService};
+pub use route::{PerRouteLayer, PerRouteService};
 pub use transport::{TransportLayer, TransportService};

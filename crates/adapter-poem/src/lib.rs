@@ -156,6 +156,7 @@ mod error;
 mod extract;
 mod middleware;
 mod outage;
+mod route;
 mod transport;
 
 pub use csrf::{CsrfEndpoint, CsrfMiddleware};
@@ -163,4 +164,5 @@ pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, Session};
 pub use middleware::{SessionEndpoint, SessionMiddleware};
 pub use outage::{OutagePolicyEndpoint, OutagePolicyMiddleware};
+pub use route::{PerRouteEndpoint, PerRouteMiddleware};
 pub use transport::{TransportEndpoint, TransportMiddleware};

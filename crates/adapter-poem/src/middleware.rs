@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use poem::http::HeaderName;
-use poem::http::header::{AUTHORIZATION, COOKIE};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use session_core::Manager;
 
@@ -40,9 +39,7 @@ impl SessionMiddleware {
     /// Sessions from `manager`, failures answered by [`default_error_response`].
     pub fn new(manager: Manager) -> Self {
         SessionMiddleware {
-            // Core validated the name as a header token, so the fallback is never taken.
-            token_header: HeaderName::from_bytes(manager.token_header().as_bytes())
-                .unwrap_or(AUTHORIZATION),
+            token_header: manager.http_token_header(),
             manager,
             on_error: Arc::new(default_error_response),
         }
@@ -89,15 +86,8 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let headers = req.headers();
         // The token lines too: an endpoint inside may switch to the header transport.
-        let session = self.manager.load_with_token(
-            headers.get_all(COOKIE).iter().map(|v| v.as_bytes()),
-            headers
-                .get_all(&self.token_header)
-                .iter()
-                .map(|v| v.as_bytes()),
-        );
+        let session = self.manager.load_http(req.headers(), &self.token_header);
         // poem extractors only see `&Request`, so the flash handle is made here, once: it is
         // cheap (no provider call until used) and every extraction then shares it.
         req.extensions_mut()

@@ -1,7 +1,7 @@
 //! A plain HTTP/1.1 client over TCP: no cookie jar, the scenarios write `Cookie` themselves.
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE, VARY};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE, VARY};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
@@ -133,19 +133,6 @@ impl Client {
             http: HyperClient::builder(TokioExecutor::new()).build_http(),
             base_url: base_url.to_owned(),
         }
-    }
-
-    /// Sends one request with one `Cookie` header line per item of `cookies`, and reads the
-    /// whole answer.
-    pub(crate) async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        cookies: &[&str],
-        body: Body,
-    ) -> Result<Reply, Failure> {
-        let lines: Vec<_> = cookies.iter().map(|c| (COOKIE.as_str(), *c)).collect();
-        self.send_headers(method, path, &lines, body).await
     }
 
     /// Sends one request with the given `(name, value)` header lines, and reads the whole

@@ -77,6 +77,7 @@ mod protect;
 pub mod record;
 pub mod registry;
 pub mod response;
+pub mod route;
 pub mod session;
 pub mod store;
 pub mod transport;
@@ -100,6 +101,7 @@ pub use options::{Options, SameSite, SigningKeys};
 pub use outage::OutagePolicy;
 pub use registry::Registry;
 pub use response::{HeaderName, ResponseHeaders};
+pub use route::RouteSetting;
 pub use session::{Commit, MAX_OWNER_LEN, Session};
 pub use store::{
     Capabilities, Inserted, Moved, Provider, ProviderContext, RawStore, Saved, Stored, Version,

@@ -235,6 +235,37 @@ pub(crate) fn validate_header_name(field: &'static str, name: &str) -> Result<()
     Ok(())
 }
 
+/// Loading from the header map of the `http` crate, which axum, poem and hyper share
+/// (feature `http`).
+#[cfg(feature = "http")]
+impl crate::Manager {
+    /// The token header as an `http` header name, for an adapter to parse once. Falls back
+    /// to `Authorization`, which cannot happen: [`Options::validate`] checked the name.
+    pub fn http_token_header(&self) -> http::HeaderName {
+        http::HeaderName::from_bytes(self.token_header().as_bytes())
+            .unwrap_or(http::header::AUTHORIZATION)
+    }
+
+    /// [`crate::Manager::load_with_token`] from a request's headers: its `Cookie` lines and
+    /// the lines of `token_header` (from [`crate::Manager::http_token_header`]).
+    pub fn load_http(
+        &self,
+        headers: &http::HeaderMap,
+        token_header: &http::HeaderName,
+    ) -> crate::Session {
+        self.load_with_token(
+            headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .map(http::HeaderValue::as_bytes),
+            headers
+                .get_all(token_header)
+                .iter()
+                .map(http::HeaderValue::as_bytes),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

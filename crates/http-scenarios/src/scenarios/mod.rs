@@ -218,9 +218,11 @@ impl Ctx {
         cookies: &[&str],
         body: Body,
     ) -> Result<Reply, Failure> {
-        let reply = self.client.send(method, path, cookies, body).await?;
-        checks::cache_control(&self.target, &reply)?;
-        Ok(reply)
+        let lines: Vec<_> = cookies
+            .iter()
+            .map(|c| (http::header::COOKIE.as_str(), *c))
+            .collect();
+        self.send_headers(method, path, &lines, body).await
     }
 
     /// Sends a request with the given `(name, value)` header lines, under the same checks
