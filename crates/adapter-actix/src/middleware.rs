@@ -8,17 +8,18 @@ use actix_web::Error;
 use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::{AUTHORIZATION, COOKIE, HeaderName};
+use actix_web::http::header::{COOKIE, HeaderMap};
 use futures_util::future::LocalBoxFuture;
-use session_core::Manager;
+use session_core::{Manager, Transport};
 
 use crate::error::{ErrorHook, SessionError, default_error_response};
 use crate::headers::Headers;
 
 /// actix-web middleware that gives every request a [`session_core::Session`].
 ///
-/// Per request: the `Cookie` headers and the token header ([`Manager::token_header`], for
-/// scopes under the header transport) go to [`Manager::load_with_token`] (lazy: no provider
+/// Per request: the `Cookie` headers (and the token header when the manager's transport is
+/// not `cookie`; a per-route transport override reads it for its scopes) go to
+/// [`Manager::load_with_token`] (lazy: no provider
 /// call until the handler touches the session), the session is put in the request extensions for the
 /// [`crate::Session`] and [`crate::Flash`] extractors, the handler runs, then the session is
 /// committed. On success the response gets what core's
@@ -31,7 +32,6 @@ use crate::headers::Headers;
 pub struct SessionMiddleware {
     manager: Manager,
     on_error: ErrorHook,
-    token_header: HeaderName,
 }
 
 impl std::fmt::Debug for SessionMiddleware {
@@ -46,9 +46,6 @@ impl SessionMiddleware {
     /// Sessions from `manager`, failures answered by [`default_error_response`].
     pub fn new(manager: Manager) -> Self {
         SessionMiddleware {
-            // Core validated the name as a header token, so the fallback is never taken.
-            token_header: HeaderName::from_bytes(manager.token_header().as_bytes())
-                .unwrap_or(AUTHORIZATION),
             manager,
             on_error: Arc::new(default_error_response),
         }
@@ -86,7 +83,6 @@ where
             service: Rc::new(service),
             manager: self.manager.clone(),
             on_error: self.on_error.clone(),
-            token_header: self.token_header.clone(),
         }))
     }
 }
@@ -96,7 +92,6 @@ pub struct SessionService<S> {
     service: Rc<S>,
     manager: Manager,
     on_error: ErrorHook,
-    token_header: HeaderName,
 }
 
 impl<S, B> Service<ServiceRequest> for SessionService<S>
@@ -111,14 +106,14 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let headers = req.headers();
-        // The token lines too: a scope inside may switch to the header transport.
-        let session = self.manager.load_with_token(
-            headers.get_all(COOKIE).map(|value| value.as_bytes()),
-            headers
-                .get_all(&self.token_header)
-                .map(|value| value.as_bytes()),
-        );
+        let cookies = req.headers().get_all(COOKIE).map(|value| value.as_bytes());
+        let session = match self.manager.options().transport {
+            Transport::Cookie => self.manager.load_bytes(cookies),
+            // A scope that switches transport reads the token lines itself.
+            _ => self
+                .manager
+                .load_with_token(cookies, token_lines(&self.manager, req.headers())),
+        };
         req.extensions_mut().insert(session.clone());
         let service = Rc::clone(&self.service);
         let on_error = Arc::clone(&self.on_error);
@@ -153,4 +148,15 @@ where
             Ok(res)
         })
     }
+}
+
+/// The lines of `manager`'s token header in `headers`, for
+/// [`session_core::Session::present_token`].
+pub(crate) fn token_lines<'h>(
+    manager: &Manager,
+    headers: &'h HeaderMap,
+) -> impl Iterator<Item = &'h [u8]> {
+    headers
+        .get_all(manager.token_header())
+        .map(|value| value.as_bytes())
 }

@@ -7,6 +7,8 @@ use actix_web::HttpMessage;
 use actix_web::dev::{Service, ServiceRequest, Transform, forward_ready};
 use session_core::RouteSetting;
 
+use crate::middleware::token_lines;
+
 /// Applies `setting` to the session of every request of the scope, resource or route it
 /// wraps, overriding the manager's option there:
 /// [`OutagePolicyMiddleware`](crate::OutagePolicyMiddleware) and
@@ -68,6 +70,9 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         if let Some(session) = req.extensions().get::<session_core::Session>() {
             self.setting.apply(session);
+            if self.setting.reads_token_header() {
+                session.present_token(token_lines(session.manager(), req.headers()));
+            }
         }
         self.service.call(req)
     }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use axum::BoxError;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::http::{HeaderName, Request, Response};
+use axum::http::{Request, Response};
 use session_core::{Error, Manager};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -16,8 +16,9 @@ use crate::error::{ErrorHook, HandlerError, default_error_response};
 
 /// Adds a session to every request of the routes it wraps.
 ///
-/// Per request: the `Cookie` headers and the token header ([`Manager::token_header`], for
-/// routes under the header transport) go to [`Manager::load_with_token`] (lazy: no provider
+/// Per request: the `Cookie` headers (and the token header when the manager's transport is
+/// not `cookie`; a per-route transport override reads it for its routes) go to
+/// [`Manager::load_http`] (lazy: no provider
 /// call yet), the
 /// [`session_core::Session`] goes into the request extensions for the
 /// [`Session`](crate::Session) extractor, and after the handler [`session_core::Session::commit`]
@@ -31,7 +32,6 @@ use crate::error::{ErrorHook, HandlerError, default_error_response};
 pub struct SessionLayer {
     manager: Manager,
     on_error: ErrorHook,
-    token_header: HeaderName,
 }
 
 impl std::fmt::Debug for SessionLayer {
@@ -47,7 +47,6 @@ impl SessionLayer {
     /// (core's status and message for the error).
     pub fn new(manager: Manager) -> Self {
         SessionLayer {
-            token_header: manager.http_token_header(),
             manager,
             on_error: Arc::new(default_error_response),
         }
@@ -78,7 +77,6 @@ impl<S> Layer<S> for SessionLayer {
             inner,
             manager: self.manager.clone(),
             on_error: self.on_error.clone(),
-            token_header: self.token_header.clone(),
         }
     }
 }
@@ -89,7 +87,6 @@ pub struct SessionService<S> {
     inner: S,
     manager: Manager,
     on_error: ErrorHook,
-    token_header: HeaderName,
 }
 
 impl<S> std::fmt::Debug for SessionService<S> {
@@ -119,10 +116,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        // The token lines too: a route inside may switch to the header transport.
-        let session = self
-            .manager
-            .load_http(request.headers(), &self.token_header);
+        let session = self.manager.load_http(request.headers());
         request.extensions_mut().insert(session.clone());
         ResponseFuture {
             // Called here, on the service `poll_ready` readied, not inside a future: so no

@@ -61,6 +61,11 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         if let Some(session) = request.extensions().get::<session_core::Session>() {
             self.setting.apply(session);
+            if self.setting.reads_token_header() {
+                let lines =
+                    session_core::transport::token_lines(session.manager(), request.headers());
+                session.present_token(lines);
+            }
         }
         self.inner.call(request)
     }

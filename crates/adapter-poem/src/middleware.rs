@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use poem::http::HeaderName;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use session_core::Manager;
 
@@ -11,8 +10,9 @@ use crate::error::{ErrorHook, SessionError, default_error_response};
 /// poem middleware that gives every request a [`session_core::Session`] and a
 /// [`session_flash::Flash`].
 ///
-/// Per request: the `Cookie` headers and the token header ([`Manager::token_header`], for
-/// endpoints under the header transport) go to [`Manager::load_with_token`] (lazy: no
+/// Per request: the `Cookie` headers (and the token header when the manager's transport is
+/// not `cookie`; a per-route transport override reads it for its endpoints) go to
+/// [`Manager::load_http`] (lazy: no
 /// provider call until the handler touches the session); the session and one shared flash handle go into the request
 /// extensions for the [`crate::Session`] and [`crate::Flash`] extractors; the endpoint runs;
 /// the session is committed. On success the response gets what core's
@@ -24,7 +24,6 @@ use crate::error::{ErrorHook, SessionError, default_error_response};
 pub struct SessionMiddleware {
     manager: Manager,
     on_error: ErrorHook,
-    token_header: HeaderName,
 }
 
 impl std::fmt::Debug for SessionMiddleware {
@@ -39,7 +38,6 @@ impl SessionMiddleware {
     /// Sessions from `manager`, failures answered by [`default_error_response`].
     pub fn new(manager: Manager) -> Self {
         SessionMiddleware {
-            token_header: manager.http_token_header(),
             manager,
             on_error: Arc::new(default_error_response),
         }
@@ -69,7 +67,6 @@ impl<E: Endpoint> Middleware<E> for SessionMiddleware {
             inner,
             manager: self.manager.clone(),
             on_error: self.on_error.clone(),
-            token_header: self.token_header.clone(),
         }
     }
 }
@@ -79,15 +76,13 @@ pub struct SessionEndpoint<E> {
     inner: E,
     manager: Manager,
     on_error: ErrorHook,
-    token_header: HeaderName,
 }
 
 impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        // The token lines too: an endpoint inside may switch to the header transport.
-        let session = self.manager.load_http(req.headers(), &self.token_header);
+        let session = self.manager.load_http(req.headers());
         // poem extractors only see `&Request`, so the flash handle is made here, once: it is
         // cheap (no provider call until used) and every extraction then shares it.
         req.extensions_mut()

@@ -47,6 +47,10 @@ impl<E: Endpoint, T: RouteSetting> Endpoint for PerRouteEndpoint<E, T> {
     async fn call(&self, req: Request) -> Result<Self::Output> {
         if let Some(session) = req.extensions().get::<session_core::Session>() {
             self.setting.apply(session);
+            if self.setting.reads_token_header() {
+                let lines = session_core::transport::token_lines(session.manager(), req.headers());
+                session.present_token(lines);
+            }
         }
         self.inner.call(req).await
     }

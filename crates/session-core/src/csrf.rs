@@ -7,6 +7,10 @@
 //! constant time. [`Session::regenerate`] (login, privilege change) gives the session a new
 //! token, so a token seen before login is worthless after it.
 //!
+//! Only credentials the browser attaches by itself need this: routes under the header
+//! transport ([`crate::transport`]) are not exposed to CSRF, since a cross-site page cannot
+//! make the browser send `Authorization: Bearer <token>`.
+//!
 //! Nothing happens unless it is used: a session that never asks for a token stores none
 //! and pays nothing. Note that asking for one stores it, so the session is created (and its
 //! cookie set) if it did not exist yet, which is what a form page needs anyway.

@@ -14,6 +14,12 @@ use crate::transport::Transport;
 pub trait RouteSetting: Copy + std::fmt::Debug + Send + Sync + 'static {
     /// Applies the setting to `session` (a plain store: no `.await`, no allocation).
     fn apply(self, session: &Session);
+
+    /// Whether the session needs the request's token header under this setting: the
+    /// adapter then hands its lines over with [`Session::present_token`].
+    fn reads_token_header(self) -> bool {
+        false
+    }
 }
 
 impl RouteSetting for OutagePolicy {
@@ -25,5 +31,9 @@ impl RouteSetting for OutagePolicy {
 impl RouteSetting for Transport {
     fn apply(self, session: &Session) {
         session.set_transport(self);
+    }
+
+    fn reads_token_header(self) -> bool {
+        self != Transport::Cookie
     }
 }

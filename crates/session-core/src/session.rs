@@ -2,8 +2,8 @@
 //! cookie it has decided, on top of `load` (reading the session) and `commit` (writing it
 //! back).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use futures_util::lock::Mutex;
 use serde::Serialize;
@@ -50,6 +50,9 @@ struct Shared {
     /// The request's [`Transport`] (as [`Transport::to_u8`]); like `anonymous`, outside the
     /// lock so an adapter's per-route override needs no `.await`.
     transport: AtomicU8,
+    /// The token header's content, when the request carries the header (empty when it
+    /// cannot hold a token). Set once, by the adapter, before the session is first used.
+    token: OnceLock<Box<[u8]>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -62,9 +65,6 @@ struct State {
     /// The candidate IDs: the session cookie's values, replaced by the token when the
     /// request's transport reads the header.
     cookie_values: CookieValues,
-    /// The token header's content, when the request carries the header (empty when it
-    /// cannot hold a token).
-    token: Option<Box<[u8]>>,
     /// The transport in effect when the session was loaded, and whether the ID came (and
     /// the answer goes) through the header.
     transport: Transport,
@@ -121,22 +121,25 @@ impl Manager {
     /// hold them: saves adapters checking that every header is text (only the session
     /// cookie's own value has to be).
     pub fn load_bytes<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
-        self.load_with_token(cookie_headers, [])
+        self.load_cookies(cookie_headers)
     }
 
     /// [`Manager::load_bytes`] with the lines of the token header as well
     /// ([`Manager::token_header`], `Authorization` by default), which are used when the
     /// request's [`Transport`] is `header` or `both` ([`crate::transport`]). Adapters pass
-    /// them on every request, since a route may override the transport.
+    /// them when the manager's transport is not `cookie`; a route that switches to another
+    /// transport hands them over with [`Session::present_token`].
     pub fn load_with_token<'a>(
         &self,
         cookie_headers: impl IntoIterator<Item = &'a [u8]>,
         token_lines: impl IntoIterator<Item = &'a [u8]>,
     ) -> Session {
-        let token = match transport::presented(self.token_header(), token_lines.into_iter()) {
-            Presented::Absent => None,
-            Presented::Token(token) => Some(Box::from(token)),
-        };
+        let session = self.load_cookies(cookie_headers);
+        session.present_token(token_lines);
+        session
+    }
+
+    fn load_cookies<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
         // Only the raw values are kept here; parsing and signature checks wait for the first
         // use, so a handler that never looks at its session pays for one scan of the header.
         let mut values = CookieValues::new();
@@ -147,22 +150,22 @@ impl Manager {
                 values.push(b';');
             }
         });
-        Session::new(self.clone(), values, token)
+        Session::new(self.clone(), values)
     }
 }
 
 impl Session {
-    fn new(manager: Manager, cookie_values: CookieValues, token: Option<Box<[u8]>>) -> Self {
+    fn new(manager: Manager, cookie_values: CookieValues) -> Self {
         let anonymous = manager.options().outage_policy == OutagePolicy::Anonymous;
         let transport = manager.options().transport;
         Session {
             shared: Arc::new(Shared {
                 anonymous: AtomicBool::new(anonymous),
                 transport: AtomicU8::new(transport.to_u8()),
+                token: OnceLock::new(),
                 manager,
                 state: Mutex::new(State {
                     cookie_values,
-                    token,
                     transport,
                     via_header: false,
                     presented: false,
@@ -224,6 +227,21 @@ impl Session {
         self.shared
             .transport
             .store(transport.to_u8(), Ordering::Relaxed);
+    }
+
+    /// Hands over the lines of the request's token header ([`Manager::token_header`]), for
+    /// the `header` and `both` transports. [`Manager::load_with_token`] does it for managers
+    /// whose transport is not `cookie`; an adapter's per-route override to such a transport
+    /// does it before the handler runs. Only the first call counts: the lines are the
+    /// request's, whoever passes them.
+    pub fn present_token<'a>(&self, lines: impl IntoIterator<Item = &'a [u8]>) {
+        if self.shared.token.get().is_some() {
+            return;
+        }
+        let token_header = &self.manager().inner.token_names.request;
+        if let Presented::Token(token) = transport::presented(token_header, lines.into_iter()) {
+            let _ = self.shared.token.set(Box::from(token));
+        }
     }
 
     /// The transport this request runs under.
@@ -454,7 +472,7 @@ impl Session {
                 let value = crate::protect::cookie_value(manager.options(), id);
                 // A refresh of a persistent cookie re-sends it; the client already holds
                 // this token, so it is not returned again.
-                (state.token.as_deref() != Some(value.as_bytes())).then_some(value)
+                (self.shared.token.get().map(|t| &**t) != Some(value.as_bytes())).then_some(value)
             }
             (CookieAction::Remove, _) => Some(String::new()),
             _ => None,
@@ -509,7 +527,11 @@ impl Session {
     ) -> Result<(&'s mut WorkingCopy, &'s mut CookieAction)> {
         if state.working.is_none() {
             let manager = self.manager();
-            choose_transport(state, self.transport());
+            choose_transport(
+                state,
+                self.transport(),
+                self.shared.token.get().map(|t| &**t),
+            );
             let mut presented = false;
             let adopted = match load::adopt_now(manager, &state.cookie_values, 0, &mut presented) {
                 Ok(Adopt::Done(adopted)) => Ok(adopted),
@@ -555,15 +577,15 @@ impl Session {
 
 /// Fixes the request's transport at its first use of the session: under the header, the
 /// token becomes the only candidate ID, so a cookie is never consulted.
-fn choose_transport(state: &mut State, transport: Transport) {
+fn choose_transport(state: &mut State, transport: Transport, token: Option<&[u8]>) {
     let via_header = match transport {
         Transport::Cookie => false,
         Transport::Header => true,
-        Transport::Both => state.token.is_some(),
+        Transport::Both => token.is_some(),
     };
     if via_header {
         let mut values = CookieValues::new();
-        if let Some(token) = state.token.as_deref().filter(|t| !t.is_empty()) {
+        if let Some(token) = token.filter(|t| !t.is_empty()) {
             values.extend_from_slice(token);
             values.push(b';');
         }

@@ -110,6 +110,10 @@ impl FromStr for Transport {
 pub(crate) struct TokenNames {
     pub(crate) request: Arc<str>,
     pub(crate) response: Arc<str>,
+    /// `request` for the `http` crate's header maps. [`Options::validate`] checked the
+    /// name, so the fallback is never taken.
+    #[cfg(feature = "http")]
+    pub(crate) http: http::HeaderName,
 }
 
 impl TokenNames {
@@ -117,6 +121,9 @@ impl TokenNames {
         TokenNames {
             request: options.token_header.as_str().into(),
             response: options.token_response_header.as_str().into(),
+            #[cfg(feature = "http")]
+            http: http::HeaderName::from_bytes(options.token_header.as_bytes())
+                .unwrap_or(http::header::AUTHORIZATION),
         }
     }
 }
@@ -239,31 +246,37 @@ pub(crate) fn validate_header_name(field: &'static str, name: &str) -> Result<()
 /// (feature `http`).
 #[cfg(feature = "http")]
 impl crate::Manager {
-    /// The token header as an `http` header name, for an adapter to parse once. Falls back
-    /// to `Authorization`, which cannot happen: [`Options::validate`] checked the name.
-    pub fn http_token_header(&self) -> http::HeaderName {
-        http::HeaderName::from_bytes(self.token_header().as_bytes())
-            .unwrap_or(http::header::AUTHORIZATION)
+    /// The token header as an `http` header name, parsed once when the manager was built.
+    pub fn http_token_header(&self) -> &http::HeaderName {
+        &self.inner.token_names.http
     }
 
-    /// [`crate::Manager::load_with_token`] from a request's headers: its `Cookie` lines and
-    /// the lines of `token_header` (from [`crate::Manager::http_token_header`]).
-    pub fn load_http(
-        &self,
-        headers: &http::HeaderMap,
-        token_header: &http::HeaderName,
-    ) -> crate::Session {
-        self.load_with_token(
-            headers
-                .get_all(http::header::COOKIE)
-                .iter()
-                .map(http::HeaderValue::as_bytes),
-            headers
-                .get_all(token_header)
-                .iter()
-                .map(http::HeaderValue::as_bytes),
-        )
+    /// [`crate::Manager::load_bytes`] from a request's headers: its `Cookie` lines, and the
+    /// lines of the token header when the manager's transport is not `cookie` (a route that
+    /// switches transport reads them itself: a cookie-only application pays for no lookup).
+    pub fn load_http(&self, headers: &http::HeaderMap) -> crate::Session {
+        let cookies = headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .map(http::HeaderValue::as_bytes);
+        if self.options().transport == Transport::Cookie {
+            return self.load_bytes(cookies);
+        }
+        self.load_with_token(cookies, token_lines(self, headers))
     }
+}
+
+/// The lines of `manager`'s token header in `headers` (feature `http`), for
+/// [`crate::Session::present_token`].
+#[cfg(feature = "http")]
+pub fn token_lines<'h>(
+    manager: &crate::Manager,
+    headers: &'h http::HeaderMap,
+) -> impl Iterator<Item = &'h [u8]> {
+    headers
+        .get_all(manager.http_token_header())
+        .iter()
+        .map(http::HeaderValue::as_bytes)
 }
 
 #[cfg(test)]
