@@ -141,6 +141,50 @@ async fn the_suite_catches_broken_adapters() {
         "expected 503",
     );
 
+    // An adapter that drops the token header from its answers, and a manager whose every
+    // route reads the header, so the cookie routes take a bearer token too.
+    let (manager, _) = setups::instrumented_memory(options.clone());
+    let app = routes::app(manager).layer(axum::middleware::map_response(
+        |mut response: axum::response::Response| async move {
+            response.headers_mut().remove("session-token");
+            response
+        },
+    ));
+    let url = serve_router(app).await;
+    let report = http_scenarios::run_only(&Target::for_options(url, &options), |n| {
+        n.starts_with("header routes")
+    })
+    .await;
+    let header_routes = "header routes: bearer token in, Session-Token out, no cookie fallback";
+    failed(&report, header_routes, "expected a Session-Token header");
+    let everywhere = Options {
+        transport: session_core::Transport::Header,
+        ..options.clone()
+    };
+    let (manager, _) = setups::instrumented_memory(everywhere.clone());
+    let target = Target::for_options(serve(manager).await, &everywhere);
+    let report = http_scenarios::run_only(&target, |n| n.starts_with("header routes")).await;
+    failed(&report, header_routes, "GET /whoami: expected 401");
+
+    // A request header lost on the way to the CSRF guard: the right token is refused.
+    let (manager, _) = setups::instrumented_memory(options.clone());
+    let app = routes::app(manager).layer(axum::middleware::map_request(
+        |mut request: axum::extract::Request| async move {
+            request.headers_mut().remove("x-csrf-token");
+            request
+        },
+    ));
+    let url = serve_router(app).await;
+    let report = http_scenarios::run_only(&Target::for_options(url, &options), |n| {
+        n.starts_with("csrf guard")
+    })
+    .await;
+    failed(
+        &report,
+        "csrf guard: 403 without the session's token, rotated at login",
+        "expected 204",
+    );
+
     // An outage switch that does nothing: the app keeps answering 200.
     let (manager, _) = setups::instrumented_memory(options.clone());
     let target = Target::for_options(serve(manager).await, &options).with_outage(|_| {});

@@ -32,6 +32,9 @@ pub struct Commit {
     /// A `Set-Cookie` header value, when the cookie must be set, rewritten or removed. When
     /// present, the response must also carry `Cache-Control: no-store`.
     pub set_cookie: Option<String>,
+    /// Under `header` or `both` transport, when the handler used the session: the token
+    /// header and `Vary` the response must carry ([`crate::transport`]).
+    pub token: Option<crate::transport::TokenHeaders>,
 }
 
 /// The cookie a request has decided to send.
@@ -65,7 +68,10 @@ pub(crate) fn take_commit(
         _ => None,
     };
     *cookie = CookieAction::Keep;
-    Commit { set_cookie }
+    Commit {
+        set_cookie,
+        token: None,
+    }
 }
 
 /// Whether committing `working` needs a provider call: there are changes to write, or an

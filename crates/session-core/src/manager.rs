@@ -22,6 +22,7 @@ use crate::options::Options;
 use crate::protect;
 use crate::registry::Registry;
 use crate::store::{ProviderContext, RawStore, Write};
+use crate::transport::TokenNames;
 
 /// Owns the provider store and the options; cheap to clone (an `Arc`).
 ///
@@ -42,6 +43,7 @@ pub(crate) struct Inner {
     pub(crate) touch_ms: Millis,
     pub(crate) hook: OnceLock<EventHook>,
     pub(crate) metrics: Lifecycle,
+    pub(crate) token_names: TokenNames,
 }
 
 impl std::fmt::Debug for Manager {
@@ -100,6 +102,7 @@ impl Manager {
                 touch_ms: duration_millis(options.effective_touch_interval()),
                 hook: OnceLock::new(),
                 metrics: Lifecycle::new(store.provider()),
+                token_names: TokenNames::new(&options),
                 options,
                 store,
                 clock,
@@ -146,6 +149,13 @@ impl Manager {
             ttl_ms: expires_at.saturating_sub(self.inner.clock.now()).max(1),
             owner,
         }
+    }
+
+    /// The request header that carries the session token under `header` or `both`
+    /// transport ([`Options::token_header`]): adapters hand its lines to
+    /// [`Manager::load_with_token`].
+    pub fn token_header(&self) -> &str {
+        &self.inner.token_names.request
     }
 
     /// The options in effect.

@@ -8,6 +8,7 @@ use crate::encryption::EncryptionKeys;
 use crate::error::{Error, Result};
 use crate::id::{DEFAULT_ID_LENGTH, MAX_ID_LENGTH, MIN_ID_LENGTH};
 use crate::outage::OutagePolicy;
+use crate::transport::{self, DEFAULT_TOKEN_HEADER, DEFAULT_TOKEN_RESPONSE_HEADER, Transport};
 
 mod files;
 
@@ -141,6 +142,16 @@ pub struct Options {
     /// seconds), so requests already in flight with the old cookie are not logged out;
     /// default 5 s. Must be shorter than `rotation_interval`.
     pub rotation_grace: Duration,
+    /// Where the session ID travels (`TRANSPORT`: `cookie`, `header` or `both`), default
+    /// `cookie`. Adapters override it per route; see [`crate::transport`].
+    pub transport: Transport,
+    /// The request header that carries the token under `header` or `both` transport
+    /// (`TOKEN_HEADER`), default `Authorization` (with the `Bearer` scheme); any other name
+    /// carries the bare token.
+    pub token_header: String,
+    /// The response header that returns a new token, or signals its removal with an empty
+    /// value (`TOKEN_RESPONSE_HEADER`), default `Session-Token`.
+    pub token_response_header: String,
 }
 
 impl std::fmt::Debug for Options {
@@ -175,6 +186,9 @@ impl std::fmt::Debug for Options {
             .field("max_persistent_lifetime", &self.max_persistent_lifetime)
             .field("rotation_interval", &self.rotation_interval)
             .field("rotation_grace", &self.rotation_grace)
+            .field("transport", &self.transport)
+            .field("token_header", &self.token_header)
+            .field("token_response_header", &self.token_response_header)
             .finish()
     }
 }
@@ -207,6 +221,9 @@ impl Default for Options {
             max_persistent_lifetime: DEFAULT_MAX_PERSISTENT_LIFETIME,
             rotation_interval: None,
             rotation_grace: DEFAULT_ROTATION_GRACE,
+            transport: Transport::Cookie,
+            token_header: DEFAULT_TOKEN_HEADER.into(),
+            token_response_header: DEFAULT_TOKEN_RESPONSE_HEADER.into(),
         }
     }
 }
@@ -285,6 +302,13 @@ impl Options {
                 self.rotation_interval = (!d.is_zero()).then_some(d);
             }
             "ROTATION_GRACE" => self.rotation_grace = seconds(key, value)?,
+            "TRANSPORT" => {
+                self.transport = value
+                    .parse()
+                    .map_err(|_| Error::config(key, "expected cookie, header or both"))?
+            }
+            "TOKEN_HEADER" => self.token_header = value.to_owned(),
+            "TOKEN_RESPONSE_HEADER" => self.token_response_header = value.to_owned(),
             _ => return Err(Error::config(key, "unknown session option")),
         }
         Ok(())
@@ -300,6 +324,17 @@ impl Options {
         }
         validate_cookie_name(&self.cookie_name)?;
         validate_cookie_path(&self.cookie_path)?;
+        transport::validate_header_name("token_header", &self.token_header)?;
+        transport::validate_header_name("token_response_header", &self.token_response_header)?;
+        if self
+            .token_header
+            .eq_ignore_ascii_case(&self.token_response_header)
+        {
+            return Err(Error::config(
+                "token_response_header",
+                "must differ from token_header",
+            ));
+        }
         if let Some(domain) = &self.domain {
             validate_domain(domain)?;
         }
@@ -565,6 +600,29 @@ mod tests {
         assert_eq!(o.outage_policy, OutagePolicy::Anonymous);
         o.set("OUTAGE_POLICY", "fail").unwrap();
         assert_eq!(o.outage_policy, OutagePolicy::Fail);
+    }
+
+    #[test]
+    fn transport_and_token_headers_are_set_and_checked() {
+        let mut o = Options::default();
+        assert_eq!(o.transport, Transport::Cookie);
+        assert_eq!(o.token_header, "Authorization");
+        assert_eq!(o.token_response_header, "Session-Token");
+        o.set("transport", "Header").unwrap();
+        o.set("TOKEN_HEADER", "X-Session-Token").unwrap();
+        o.set("token-response-header", "X-New-Token").unwrap();
+        assert_eq!(o.transport, Transport::Header);
+        assert_eq!(o.token_header, "X-Session-Token");
+        assert!(o.validate().is_ok());
+        assert!(o.set("transport", "bearer").is_err());
+        o.token_response_header = "x-session-token".into();
+        assert!(
+            matches!(o.validate(), Err(Error::Config { field, .. }) if field == "token_response_header")
+        );
+        o.token_header = "Set-Cookie".into();
+        assert!(
+            matches!(o.validate(), Err(Error::Config { field, .. }) if field == "token_header")
+        );
     }
 
     #[test]
