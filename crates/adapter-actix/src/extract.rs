@@ -29,7 +29,7 @@ impl Deref for Session {
     }
 }
 
-fn session_of(req: &HttpRequest) -> Result<session_core::Session, actix_web::Error> {
+pub(crate) fn session_of(req: &HttpRequest) -> Result<session_core::Session, actix_web::Error> {
     req.extensions()
         .get::<session_core::Session>()
         .cloned()

@@ -23,6 +23,19 @@ impl ResponseHeaders for Headers<'_> {
     fn get_all(&self, name: HeaderName) -> impl Iterator<Item = &[u8]> {
         self.0.get_all(header_name(name)).map(HeaderValue::as_bytes)
     }
+
+    fn append_other(&mut self, name: &str, value: &str) -> bool {
+        match (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                self.0.append(name, value);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 fn header_name(name: HeaderName) -> header::HeaderName {

@@ -111,6 +111,60 @@
 //! # }
 //! ```
 //!
+//! # Header tokens and CSRF
+//!
+//! Scopes and resources wrapped in [`TransportMiddleware`] take the session ID from a header
+//! instead of the cookie ([`session_core::transport`]: `Authorization: Bearer <token>` in, a
+//! new token in `Session-Token` out, an empty `Session-Token` when the session ends, never a
+//! cookie). Those wrapped in [`CsrfMiddleware`] answer 403 to unsafe methods that do not
+//! carry the session's CSRF token ([`session_core::csrf`]) in `X-CSRF-Token` or a
+//! `csrf_token` form field.
+//!
+//! ```
+//! use actix_web::http::StatusCode;
+//! use actix_web::{App, HttpResponse, test, web};
+//! use adapter_actix::{CsrfMiddleware, Session, SessionError, SessionMiddleware, TransportMiddleware};
+//! use session_core::{Manager, Options, SystemClock};
+//!
+//! async fn login(session: Session) -> Result<HttpResponse, SessionError> {
+//!     session.regenerate().await?;
+//!     session.set("uid", "ada").await?;
+//!     Ok(HttpResponse::NoContent().finish())
+//! }
+//!
+//! async fn save() -> HttpResponse {
+//!     HttpResponse::NoContent().finish()
+//! }
+//!
+//! # #[actix_web::main]
+//! # async fn main() -> anyhow::Result<()> {
+//! # let store = std::sync::Arc::new(session_memory::MemoryStore::default());
+//! let manager = Manager::with_store(Options::default(), store, std::sync::Arc::new(SystemClock))?;
+//! let app = test::init_service(
+//!     App::new()
+//!         .wrap(SessionMiddleware::new(manager))
+//!         .service(
+//!             web::scope("/api")
+//!                 .wrap(TransportMiddleware::header())
+//!                 .route("/login", web::post().to(login)),
+//!         )
+//!         .service(
+//!             web::resource("/settings")
+//!                 .wrap(CsrfMiddleware::new())
+//!                 .route(web::post().to(save)),
+//!         ),
+//! )
+//! .await;
+//! let post = |uri| test::TestRequest::post().uri(uri).to_request();
+//! let response = test::call_service(&app, post("/api/login")).await;
+//! assert!(response.headers().contains_key("session-token"));
+//! assert!(!response.headers().contains_key("set-cookie"));
+//! let response = test::call_service(&app, post("/settings")).await;
+//! assert_eq!(response.status(), StatusCode::FORBIDDEN);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Network stores: open them on the worker
 //!
 //! actix-web serves requests on worker threads, each with its own single-threaded runtime,
@@ -200,13 +254,19 @@
 //! }
 //! ```
 
+mod csrf;
 mod error;
 mod extract;
 mod headers;
 mod middleware;
 mod outage;
+mod route;
+mod transport;
 
+pub use csrf::{CsrfMiddleware, CsrfService};
 pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, Session};
 pub use middleware::{SessionMiddleware, SessionService};
 pub use outage::{OutagePolicyMiddleware, OutagePolicyService};
+pub use route::{PerRouteMiddleware, PerRouteService};
+pub use transport::{TransportMiddleware, TransportService};

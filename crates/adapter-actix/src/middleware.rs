@@ -8,21 +8,24 @@ use actix_web::Error;
 use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::COOKIE;
+use actix_web::http::header::{COOKIE, HeaderMap};
 use futures_util::future::LocalBoxFuture;
-use session_core::Manager;
+use session_core::{Manager, Transport};
 
 use crate::error::{ErrorHook, SessionError, default_error_response};
 use crate::headers::Headers;
 
 /// actix-web middleware that gives every request a [`session_core::Session`].
 ///
-/// Per request: the `Cookie` headers go to [`Manager::load`] (lazy: no provider call until the
-/// handler touches the session), the session is put in the request extensions for the
+/// Per request: the `Cookie` headers (and the token header when the manager's transport is
+/// not `cookie`; a per-route transport override reads it for its scopes) go to
+/// [`Manager::load_with_token`] (lazy: no provider
+/// call until the handler touches the session), the session is put in the request extensions for the
 /// [`crate::Session`] and [`crate::Flash`] extractors, the handler runs, then the session is
 /// committed. On success the response gets what core's
 /// [`Commit::write_headers`](session_core::Commit::write_headers) asks for (a `Set-Cookie`
-/// with `Cache-Control: no-store` and `Vary: Cookie`). On failure the response is replaced by
+/// with `Cache-Control: no-store` and `Vary: Cookie`, or under the header transport the
+/// token header with its `Cache-Control` and `Vary`). On failure the response is replaced by
 /// the [`ErrorHook`]'s, without any `Set-Cookie`, so an outage never replaces the client's
 /// session ID.
 #[derive(Clone)]
@@ -103,9 +106,14 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let session = self
-            .manager
-            .load_bytes(req.headers().get_all(COOKIE).map(|value| value.as_bytes()));
+        let cookies = req.headers().get_all(COOKIE).map(|value| value.as_bytes());
+        let session = match self.manager.options().transport {
+            Transport::Cookie => self.manager.load_bytes(cookies),
+            // A scope that switches transport reads the token lines itself.
+            _ => self
+                .manager
+                .load_with_token(cookies, token_lines(&self.manager, req.headers())),
+        };
         req.extensions_mut().insert(session.clone());
         let service = Rc::clone(&self.service);
         let on_error = Arc::clone(&self.on_error);
@@ -140,4 +148,15 @@ where
             Ok(res)
         })
     }
+}
+
+/// The lines of `manager`'s token header in `headers`, for
+/// [`session_core::Session::present_token`].
+pub(crate) fn token_lines<'h>(
+    manager: &Manager,
+    headers: &'h HeaderMap,
+) -> impl Iterator<Item = &'h [u8]> {
+    headers
+        .get_all(manager.token_header())
+        .map(|value| value.as_bytes())
 }

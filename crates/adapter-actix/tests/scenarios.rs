@@ -43,3 +43,8 @@ async fn file_provider_with_cookie_name_path_and_domain() {
 async fn registry_built_manager_without_outage_switch() {
     setups::registry_built_without_outage_switch(serve).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_provider_with_id_rotation() {
+    setups::memory_with_rotation(serve).await;
+}

@@ -7,7 +7,6 @@ use std::task::{Context, Poll};
 
 use axum::BoxError;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::http::header::COOKIE;
 use axum::http::{Request, Response};
 use session_core::{Error, Manager};
 use tower_layer::Layer;
@@ -17,12 +16,16 @@ use crate::error::{ErrorHook, HandlerError, default_error_response};
 
 /// Adds a session to every request of the routes it wraps.
 ///
-/// Per request: the `Cookie` headers go to [`Manager::load`] (lazy: no provider call yet), the
+/// Per request: the `Cookie` headers (and the token header when the manager's transport is
+/// not `cookie`; a per-route transport override reads it for its routes) go to
+/// [`Manager::load_http`] (lazy: no provider
+/// call yet), the
 /// [`session_core::Session`] goes into the request extensions for the
 /// [`Session`](crate::Session) extractor, and after the handler [`session_core::Session::commit`]
 /// persists the changes. The response then gets what core's
 /// [`Commit::write_headers`](session_core::Commit::write_headers) asks for (a `Set-Cookie`
-/// with `Cache-Control: no-store` and `Vary: Cookie`). A failed commit replaces the response
+/// with `Cache-Control: no-store` and `Vary: Cookie`, or under the header transport the
+/// token header with its `Cache-Control` and `Vary`). A failed commit replaces the response
 /// with the [`ErrorHook`]'s, and never sends a `Set-Cookie`: a backend outage must not rotate
 /// or remove the client's cookie.
 #[derive(Clone)]
@@ -113,13 +116,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let session = self.manager.load_bytes(
-            request
-                .headers()
-                .get_all(COOKIE)
-                .iter()
-                .map(|v| v.as_bytes()),
-        );
+        let session = self.manager.load_http(request.headers());
         request.extensions_mut().insert(session.clone());
         ResponseFuture {
             // Called here, on the service `poll_ready` readied, not inside a future: so no

@@ -1,5 +1,5 @@
-//! axum / tower adapter for `session-core`: a [`SessionLayer`], and [`Session`] and [`Flash`]
-//! extractors.
+//! axum / tower adapter for `session-core`: a [`SessionLayer`], [`Session`] and [`Flash`]
+//! extractors, and per-route layers for the outage policy, the transport and CSRF.
 //!
 //! This crate only translates between HTTP and core: it hands the request's `Cookie` headers
 //! to [`session_core::Manager::load`] and sends the `Set-Cookie` that
@@ -81,6 +81,52 @@
 //! # }
 //! ```
 //!
+//! # Header tokens and CSRF
+//!
+//! Routes under [`TransportLayer`] take the session ID from a header instead of the cookie
+//! ([`session_core::transport`]: `Authorization: Bearer <token>` in, a new token in
+//! `Session-Token` out, an empty `Session-Token` when the session ends, never a cookie).
+//! Routes under [`CsrfLayer`] answer 403 to unsafe methods that do not carry the session's
+//! CSRF token ([`session_core::csrf`]) in `X-CSRF-Token` or a `csrf_token` form field.
+//!
+//! ```
+//! use adapter_axum::{CsrfLayer, Session, SessionError, SessionLayer, TransportLayer};
+//! use axum::http::{Request, StatusCode};
+//! use axum::{Router, body::Body, routing::post};
+//! use session_core::{Manager, Options, SystemClock};
+//! use tower::ServiceExt as _;
+//!
+//! async fn login(session: Session) -> Result<StatusCode, SessionError> {
+//!     session.regenerate().await?;
+//!     session.set("uid", "ada").await?;
+//!     Ok(StatusCode::NO_CONTENT)
+//! }
+//!
+//! async fn save() -> StatusCode {
+//!     StatusCode::NO_CONTENT
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> anyhow::Result<()> {
+//! # let store = std::sync::Arc::new(session_memory::MemoryStore::default());
+//! let manager = Manager::with_store(Options::default(), store, std::sync::Arc::new(SystemClock))?;
+//! let api = Router::new()
+//!     .route("/api/login", post(login))
+//!     .layer(TransportLayer::header());
+//! let guarded = Router::new()
+//!     .route("/settings", post(save))
+//!     .layer(CsrfLayer::new());
+//! let app = api.merge(guarded).layer(SessionLayer::new(manager));
+//!
+//! let response = app.clone().oneshot(Request::post("/api/login").body(Body::empty())?).await?;
+//! assert!(response.headers().contains_key("session-token"));
+//! assert!(!response.headers().contains_key("set-cookie"));
+//! let response = app.oneshot(Request::post("/settings").body(Body::empty())?).await?;
+//! assert_eq!(response.status(), StatusCode::FORBIDDEN);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Design choices
 //!
 //! - **Commit after the handler, in the layer.** The handler never calls `commit`; the layer
@@ -107,12 +153,18 @@
 //! - **The extractor is a handle.** [`Session`] derefs to [`session_core::Session`], which is
 //!   cheap to clone and usable across `.await` and in spawned tasks of the request.
 
+mod csrf;
 mod error;
 mod extract;
 mod layer;
 mod outage;
+mod route;
+mod transport;
 
+pub use csrf::{CsrfLayer, CsrfService};
 pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, MissingSessionLayer, Session};
 pub use layer::{ResponseFuture, SessionLayer, SessionService};
 pub use outage::{OutagePolicyLayer, OutagePolicyService};
+pub use route::{PerRouteLayer, PerRouteService};
+pub use transport::{TransportLayer, TransportService};

@@ -45,6 +45,11 @@ async fn registry_built_manager_without_outage_switch() {
     setups::registry_built_without_outage_switch(serve).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_provider_with_id_rotation() {
+    setups::memory_with_rotation(serve).await;
+}
+
 /// The suite is only worth something if it notices a broken adapter: each mutation below
 /// must fail the scenarios that cover it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -134,6 +139,50 @@ async fn the_suite_catches_broken_adapters() {
         &report,
         "anonymous page serves through an outage, writes refused",
         "expected 503",
+    );
+
+    // An adapter that drops the token header from its answers, and a manager whose every
+    // route reads the header, so the cookie routes take a bearer token too.
+    let (manager, _) = setups::instrumented_memory(options.clone());
+    let app = routes::app(manager).layer(axum::middleware::map_response(
+        |mut response: axum::response::Response| async move {
+            response.headers_mut().remove("session-token");
+            response
+        },
+    ));
+    let url = serve_router(app).await;
+    let report = http_scenarios::run_only(&Target::for_options(url, &options), |n| {
+        n.starts_with("header routes")
+    })
+    .await;
+    let header_routes = "header routes: bearer token in, Session-Token out, no cookie fallback";
+    failed(&report, header_routes, "expected a Session-Token header");
+    let everywhere = Options {
+        transport: session_core::Transport::Header,
+        ..options.clone()
+    };
+    let (manager, _) = setups::instrumented_memory(everywhere.clone());
+    let target = Target::for_options(serve(manager).await, &everywhere);
+    let report = http_scenarios::run_only(&target, |n| n.starts_with("header routes")).await;
+    failed(&report, header_routes, "GET /whoami: expected 401");
+
+    // A request header lost on the way to the CSRF guard: the right token is refused.
+    let (manager, _) = setups::instrumented_memory(options.clone());
+    let app = routes::app(manager).layer(axum::middleware::map_request(
+        |mut request: axum::extract::Request| async move {
+            request.headers_mut().remove("x-csrf-token");
+            request
+        },
+    ));
+    let url = serve_router(app).await;
+    let report = http_scenarios::run_only(&Target::for_options(url, &options), |n| {
+        n.starts_with("csrf guard")
+    })
+    .await;
+    failed(
+        &report,
+        "csrf guard: 403 without the session's token, rotated at login",
+        "expected 204",
     );
 
     // An outage switch that does nothing: the app keeps answering 200.

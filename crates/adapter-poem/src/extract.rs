@@ -5,7 +5,7 @@ use std::ops::Deref;
 use poem::http::StatusCode;
 use poem::{FromRequest, Request, RequestBody, Result};
 
-fn missing_middleware() -> poem::Error {
+pub(crate) fn missing_middleware() -> poem::Error {
     tracing::error!("session extractor used on a route without SessionMiddleware");
     poem::Error::from_string(
         "session middleware is not installed on this route",

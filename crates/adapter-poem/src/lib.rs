@@ -77,6 +77,52 @@
 //! # }
 //! ```
 //!
+//! # Header tokens and CSRF
+//!
+//! Endpoints wrapped in [`TransportMiddleware`] take the session ID from a header instead
+//! of the cookie ([`session_core::transport`]: `Authorization: Bearer <token>` in, a new
+//! token in `Session-Token` out, an empty `Session-Token` when the session ends, never a
+//! cookie). Endpoints wrapped in [`CsrfMiddleware`] answer 403 to unsafe methods that do not
+//! carry the session's CSRF token ([`session_core::csrf`]) in `X-CSRF-Token` or a
+//! `csrf_token` form field.
+//!
+//! ```
+//! use adapter_poem::{CsrfMiddleware, Session, SessionError, SessionMiddleware, TransportMiddleware};
+//! use poem::http::{Method, StatusCode, Uri};
+//! use poem::{Endpoint as _, EndpointExt, Request, Route, get, handler, post};
+//! use session_core::{Manager, Options, SystemClock};
+//!
+//! #[handler]
+//! async fn login(session: Session) -> Result<StatusCode, SessionError> {
+//!     session.regenerate().await?;
+//!     session.set("uid", "ada").await?;
+//!     Ok(StatusCode::NO_CONTENT)
+//! }
+//!
+//! #[handler]
+//! async fn save() -> StatusCode {
+//!     StatusCode::NO_CONTENT
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> anyhow::Result<()> {
+//! # let store = std::sync::Arc::new(session_memory::MemoryStore::default());
+//! let manager = Manager::with_store(Options::default(), store, std::sync::Arc::new(SystemClock))?;
+//! let app = Route::new()
+//!     .at("/api/login", post(login).with(TransportMiddleware::header()))
+//!     .at("/settings", post(save).with(CsrfMiddleware::new()))
+//!     .with(SessionMiddleware::new(manager));
+//!
+//! let request = |method, uri| Request::builder().method(method).uri(Uri::from_static(uri)).finish();
+//! let response = app.get_response(request(Method::POST, "/api/login")).await;
+//! assert!(response.headers().contains_key("session-token"));
+//! assert!(!response.headers().contains_key("set-cookie"));
+//! let response = app.get_response(request(Method::POST, "/settings")).await;
+//! assert_eq!(response.status(), StatusCode::FORBIDDEN);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Example
 //!
 //! ```no_run
@@ -105,12 +151,18 @@
 //! }
 //! ```
 
+mod csrf;
 mod error;
 mod extract;
 mod middleware;
 mod outage;
+mod route;
+mod transport;
 
+pub use csrf::{CsrfEndpoint, CsrfMiddleware};
 pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, Session};
 pub use middleware::{SessionEndpoint, SessionMiddleware};
 pub use outage::{OutagePolicyEndpoint, OutagePolicyMiddleware};
+pub use route::{PerRouteEndpoint, PerRouteMiddleware};
+pub use transport::{TransportEndpoint, TransportMiddleware};

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use poem::http::header::COOKIE;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use session_core::Manager;
 
@@ -11,12 +10,15 @@ use crate::error::{ErrorHook, SessionError, default_error_response};
 /// poem middleware that gives every request a [`session_core::Session`] and a
 /// [`session_flash::Flash`].
 ///
-/// Per request: the `Cookie` headers go to [`Manager::load`] (lazy: no provider call until the
-/// handler touches the session); the session and one shared flash handle go into the request
+/// Per request: the `Cookie` headers (and the token header when the manager's transport is
+/// not `cookie`; a per-route transport override reads it for its endpoints) go to
+/// [`Manager::load_http`] (lazy: no
+/// provider call until the handler touches the session); the session and one shared flash handle go into the request
 /// extensions for the [`crate::Session`] and [`crate::Flash`] extractors; the endpoint runs;
 /// the session is committed. On success the response gets what core's
 /// [`Commit::write_headers`](session_core::Commit::write_headers) asks for (a `Set-Cookie`
-/// with `Cache-Control: no-store` and `Vary: Cookie`). On failure the response is replaced by
+/// with `Cache-Control: no-store` and `Vary: Cookie`, or under the header transport the
+/// token header with its `Cache-Control` and `Vary`). On failure the response is replaced by
 /// the [`ErrorHook`]'s, without any `Set-Cookie`, so an outage never replaces the client's ID.
 #[derive(Clone)]
 pub struct SessionMiddleware {
@@ -80,9 +82,7 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let session = self
-            .manager
-            .load_bytes(req.headers().get_all(COOKIE).iter().map(|v| v.as_bytes()));
+        let session = self.manager.load_http(req.headers());
         // poem extractors only see `&Request`, so the flash handle is made here, once: it is
         // cheap (no provider call until used) and every extraction then shares it.
         req.extensions_mut()
@@ -106,8 +106,8 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
                     (self.on_error)(e)
                 }
                 // Other errors stay errors for outer middleware (`catch_error`, ...) unless a
-                // cookie must ride on them.
-                None if !commit.sets_cookie() => return Err(error),
+                // cookie or a token must ride on them.
+                None if !commit.sets_cookie() && !commit.sends_token() => return Err(error),
                 None => error.into_response(),
             },
         };

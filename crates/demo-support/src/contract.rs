@@ -137,6 +137,18 @@ pub async fn logout(session: &Session) -> Answer {
     Ok(Reply::empty(204))
 }
 
+/// `GET /csrf`: the session's CSRF token as text (stored, so the session is created if it
+/// was not; see `session_core::csrf`).
+pub async fn csrf_token(session: &Session) -> Answer {
+    Ok(Reply::text(200, session.csrf_token().await?))
+}
+
+/// `GET|POST /csrf/protected`, behind the adapter's CSRF guard: 204 once the guard let the
+/// request through (a POST only with the session's token).
+pub fn csrf_protected() -> Reply {
+    Reply::empty(204)
+}
+
 /// `POST /logout-everywhere`: `{"destroyed": N}`, or 501 when the provider keeps no owner
 /// index (its capabilities say so; the session is then not even loaded).
 pub async fn logout_everywhere(session: &Session) -> Answer {

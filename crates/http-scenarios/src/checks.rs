@@ -162,7 +162,8 @@ pub(crate) fn no_set_cookie_at_all(reply: &Reply) -> Result<(), Failure> {
     }
 }
 
-/// Every reply that sets the session cookie must forbid caching; checked on every request.
+/// Every reply that sets the session cookie, or returns a session token in its header (or
+/// its removal), must forbid caching; checked on every request.
 pub(crate) fn cache_control(target: &Target, reply: &Reply) -> Result<(), Failure> {
     if !reply.session_set_cookies(&target.cookie_name).is_empty() && !reply.no_store() {
         return Err(Failure::failed(format!(
@@ -170,5 +171,14 @@ pub(crate) fn cache_control(target: &Target, reply: &Reply) -> Result<(), Failur
             reply.request
         )));
     }
+    if reply.headers.contains_key(TOKEN_RESPONSE_HEADER) && !reply.no_store() {
+        return Err(Failure::failed(format!(
+            "{}: returns a session token without `Cache-Control: no-store`",
+            reply.request
+        )));
+    }
     Ok(())
 }
+
+/// The response header of the demos' token transport (core's default).
+pub(crate) const TOKEN_RESPONSE_HEADER: &str = "session-token";

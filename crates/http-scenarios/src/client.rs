@@ -1,7 +1,7 @@
 //! A plain HTTP/1.1 client over TCP: no cookie jar, the scenarios write `Cookie` themselves.
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE, VARY};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE, VARY};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
@@ -59,10 +59,15 @@ impl Reply {
     /// Whether `Vary` names `Cookie` (or is `*`), so a shared cache keeps one answer per
     /// session.
     pub(crate) fn varies_on_cookie(&self) -> bool {
+        self.varies_on("cookie")
+    }
+
+    /// Whether `Vary` names request header `name` (or is `*`).
+    pub(crate) fn varies_on(&self, name: &str) -> bool {
         self.headers.get_all(VARY).iter().any(|v| {
             v.to_str().is_ok_and(|s| {
                 s.split(',')
-                    .any(|h| h.trim() == "*" || h.trim().eq_ignore_ascii_case("cookie"))
+                    .any(|h| h.trim() == "*" || h.trim().eq_ignore_ascii_case(name))
             })
         })
     }
@@ -130,21 +135,21 @@ impl Client {
         }
     }
 
-    /// Sends one request with one `Cookie` header line per item of `cookies`, and reads the
-    /// whole answer.
-    pub(crate) async fn send(
+    /// Sends one request with the given `(name, value)` header lines, and reads the whole
+    /// answer.
+    pub(crate) async fn send_headers(
         &self,
         method: Method,
         path: &str,
-        cookies: &[&str],
+        headers: &[(&str, &str)],
         body: Body,
     ) -> Result<Reply, Failure> {
         let request_line = format!("{method} {path}");
         let mut builder = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base_url));
-        for cookie in cookies {
-            builder = builder.header(COOKIE, *cookie);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
         }
         let bytes = match body {
             Body::Empty => Bytes::new(),

@@ -44,14 +44,15 @@
 //!   backend by itself, the test that built the app can (typically with
 //!   `session_core::conformance::Instrumented::set_down`, or by stopping and restarting a
 //!   real server). Without a switch the outage scenarios (`outage`, `degraded`) are reported
-//!   as not run.
+//!   as not run; so are the `rotation` scenarios on a server without ID rotation
+//!   ([`Target::rotation`]), which [`setups::memory_with_rotation`] runs.
 //! - Scenarios run one after the other (each is internally concurrent where it needs to be),
 //!   each with a generous safety timeout so that a hung server fails instead of hanging the
 //!   test. The switch is reset to "up" after every scenario, whatever happened.
 //! - **Instrumentation is optional**: with [`Target::writes`] (the store's write count) the
 //!   scenarios also check that a request that must not store anything wrote nothing.
 //! - Scenarios are grouped in one module per topic (`basics`, `cookies`, `strict`, `auth`,
-//!   `outage`, `degraded`, `concurrency`, `limits`, `flash`); a new group is one more module under `scenarios/` and
+//!   `outage`, `degraded`, `concurrency`, `limits`, `flash`, `rotation`); a new group is one more module under `scenarios/` and
 //!   one line per scenario in its list.
 //! - **The set-ups live here too** ([`setups`]): every adapter runs the suite under the same
 //!   provider and cookie configurations, and its test file holds only how to serve its demo.
@@ -112,6 +113,9 @@ pub struct Target {
     pub outage: Option<OutageSwitch>,
     /// Reads the store's write count, so scenarios can check that a request stored nothing.
     pub writes: Option<WriteCounter>,
+    /// The ID rotation interval and grace the server runs with (`Options::rotation_interval`,
+    /// `Options::rotation_grace`); the `rotation` scenarios are not run without one.
+    pub rotation: Option<(Duration, Duration)>,
 }
 
 impl std::fmt::Debug for Target {
@@ -125,6 +129,7 @@ impl std::fmt::Debug for Target {
             .field("max_record_size", &self.max_record_size)
             .field("outage", &self.outage.is_some())
             .field("writes", &self.writes.is_some())
+            .field("rotation", &self.rotation)
             .finish()
     }
 }
@@ -148,6 +153,9 @@ impl Target {
             max_record_size: options.max_record_size,
             outage: None,
             writes: None,
+            rotation: options
+                .rotation_interval
+                .map(|interval| (interval, options.rotation_grace)),
         }
     }
 

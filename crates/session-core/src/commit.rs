@@ -16,14 +16,15 @@ use crate::events::Event;
 use crate::id::SessionId;
 use crate::manager::Manager;
 use crate::record::Record;
+use crate::rotation;
 use crate::store::{Inserted, Moved, Saved, Version};
 use crate::working::WorkingCopy;
 
 /// Conditional writes tried before giving up with [`Error::Conflict`]. Every conflict means
 /// another writer succeeded, so this bounds the wait, not the correctness.
-const MAX_SAVE_ATTEMPTS: u32 = 200;
+pub(crate) const MAX_SAVE_ATTEMPTS: u32 = 200;
 /// Fresh IDs tried when a new ID collides with an existing session.
-const MAX_ID_ATTEMPTS: u32 = 8;
+pub(crate) const MAX_ID_ATTEMPTS: u32 = 8;
 
 /// What the adapter must send after [`crate::Session::commit`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,6 +32,9 @@ pub struct Commit {
     /// A `Set-Cookie` header value, when the cookie must be set, rewritten or removed. When
     /// present, the response must also carry `Cache-Control: no-store`.
     pub set_cookie: Option<String>,
+    /// Under `header` or `both` transport, when the handler used the session: the token
+    /// header and `Vary` the response must carry ([`crate::transport`]).
+    pub token: Option<crate::transport::TokenHeaders>,
 }
 
 /// The cookie a request has decided to send.
@@ -49,22 +53,33 @@ pub(crate) fn take_commit(
     cookie: &mut CookieAction,
 ) -> Commit {
     let options = manager.options();
-    let set_cookie = match (*cookie, working.and_then(|w| w.id.as_ref())) {
-        (CookieAction::Set, Some(id)) => {
+    let set_cookie = match (
+        *cookie,
+        working.and_then(|w| w.id.as_ref().map(|id| (w, id))),
+    ) {
+        (CookieAction::Set, Some((working, id))) => {
             let value = crate::protect::cookie_value(options, id);
-            Some(cookies::session_cookie(options, &value))
+            let max_age = manager.own_max_age(&working.current, working.expires_at);
+            Some(cookies::session_cookie_with_max_age(
+                options, &value, max_age,
+            ))
         }
         (CookieAction::Remove, _) => Some(cookies::removal_cookie(options)),
         _ => None,
     };
     *cookie = CookieAction::Keep;
-    Commit { set_cookie }
+    Commit {
+        set_cookie,
+        token: None,
+    }
 }
 
 /// Whether committing `working` needs a provider call: there are changes to write, or an
 /// expiry refresh is due (judged at the time of the read, to spare a clock read).
 pub(crate) fn needs_io(manager: &Manager, working: &WorkingCopy) -> bool {
-    !working.changes.is_empty() || touch_due(manager, working, working.read_at).is_some()
+    !working.changes.is_empty()
+        || touch_due(manager, working, working.read_at).is_some()
+        || rotation::due(manager, working, working.read_at)
 }
 
 /// Persists the request's changes: insert a new session, save a changed one, delete an
@@ -74,6 +89,9 @@ pub(crate) async fn persist(
     working: &mut WorkingCopy,
     cookie: &mut CookieAction,
 ) -> Result<()> {
+    if rotation::due_now(manager, working) {
+        rotation::rotate(manager, working, cookie).await?;
+    }
     if working.changes.is_empty() {
         return maybe_touch(manager, working, cookie).await;
     }
@@ -98,7 +116,7 @@ pub(crate) async fn persist(
 
 async fn insert_new(manager: &Manager, working: &mut WorkingCopy) -> Result<()> {
     let body = working.current.encode(manager.options().max_record_size)?;
-    let expires_at = manager.next_expiry(working.current.created);
+    let expires_at = manager.next_expiry(&working.current);
     for attempt in 0..MAX_ID_ATTEMPTS {
         let id = match working.id.take() {
             Some(id) if attempt == 0 => id,
@@ -132,10 +150,10 @@ async fn save_existing(
     mut version: Version,
     cookie: &mut CookieAction,
 ) -> Result<()> {
-    let Some(id) = working.id.clone() else {
+    let Some(mut id) = working.id.clone() else {
         return Ok(());
     };
-    let key = manager.key(&id)?;
+    let mut key = manager.key(&id)?.into_owned();
     for attempt in 1..=MAX_SAVE_ATTEMPTS {
         if working.current.values.is_empty() {
             manager.store().destroy(&key).await?;
@@ -147,7 +165,7 @@ async fn save_existing(
             return Ok(());
         }
         let body = working.current.encode(manager.options().max_record_size)?;
-        let expires_at = manager.next_expiry(working.current.created);
+        let expires_at = manager.next_expiry(&working.current);
         let write = manager.write(&body, expires_at, working.current.owner.as_deref());
         match manager.store().save(&key, version, write).await? {
             Saved::Saved(new_version) => {
@@ -155,7 +173,7 @@ async fn save_existing(
                 working.version = Some(new_version);
                 working.expires_at = expires_at;
                 working.changes.clear();
-                slide_persistent_cookie(manager, cookie);
+                slide_persistent_cookie(manager, working, cookie);
                 return Ok(());
             }
             Saved::Missing => {
@@ -168,10 +186,17 @@ async fn save_existing(
                     attempt,
                 });
                 backoff(attempt).await;
-                let Some((stored, record)) = manager.find_live(&id).await? else {
+                let Some((at, stored, record)) = manager.find_following(&id).await? else {
                     vanished(manager, working, &id, cookie);
                     return Ok(());
                 };
+                if at != id {
+                    // Rotated meanwhile: the changes go to the new ID, which the client needs.
+                    key = manager.key(&at)?.into_owned();
+                    id = at;
+                    working.id = Some(id.clone());
+                    *cookie = CookieAction::Set;
+                }
                 working.current = working.replayed_onto(record);
                 version = stored.version;
             }
@@ -182,10 +207,12 @@ async fn save_existing(
     })
 }
 
-/// A persistent cookie slides with the server-side expiry, so it is sent again after every
-/// write or refresh.
-fn slide_persistent_cookie(manager: &Manager, cookie: &mut CookieAction) {
-    if !manager.options().cookie_lifetime.is_zero() && *cookie == CookieAction::Keep {
+/// A persistent cookie (by the options, or a session's own lifetime) slides with the
+/// server-side expiry, so it is sent again after every write or refresh.
+fn slide_persistent_cookie(manager: &Manager, working: &WorkingCopy, cookie: &mut CookieAction) {
+    let persistent =
+        !manager.options().cookie_lifetime.is_zero() || working.current.lifetime.is_some();
+    if persistent && *cookie == CookieAction::Keep {
         *cookie = CookieAction::Set;
     }
 }
@@ -193,7 +220,7 @@ fn slide_persistent_cookie(manager: &Manager, cookie: &mut CookieAction) {
 /// The record was destroyed (logout, regenerate) by another request after this one loaded
 /// it: drop this request's changes rather than bring the session back, and leave the
 /// client's cookie alone (it may already hold a newer session's ID).
-fn vanished(
+pub(crate) fn vanished(
     manager: &Manager,
     working: &mut WorkingCopy,
     id: &SessionId,
@@ -209,7 +236,7 @@ fn vanished(
 fn touch_due(manager: &Manager, working: &WorkingCopy, now: Millis) -> Option<Millis> {
     working.version?;
     working.id.as_ref()?;
-    let expires_at = manager.expiry_at(working.current.created, now);
+    let expires_at = manager.expiry_at(&working.current, now);
     let refreshed_by = expires_at.saturating_sub(working.expires_at);
     (refreshed_by >= manager.touch_interval_ms().max(1)).then_some(expires_at)
 }
@@ -236,7 +263,7 @@ async fn maybe_touch(
         .await?;
     if touched {
         working.expires_at = expires_at;
-        slide_persistent_cookie(manager, cookie);
+        slide_persistent_cookie(manager, working, cookie);
     } else {
         let id = id.clone();
         vanished(manager, working, &id, cookie);
@@ -253,7 +280,7 @@ pub(crate) async fn regenerate(
     working: &mut WorkingCopy,
     cookie: &mut CookieAction,
 ) -> Result<()> {
-    let Some(old) = working.id.clone().filter(|_| working.version.is_some()) else {
+    let Some(mut old) = working.id.clone().filter(|_| working.version.is_some()) else {
         // Never stored: the insert at commit uses a fresh ID anyway.
         if working.id.is_some() {
             working.id = Some(manager.new_id()?);
@@ -262,15 +289,21 @@ pub(crate) async fn regenerate(
     };
     let mut id_attempts = 0;
     for attempt in 1..=MAX_SAVE_ATTEMPTS {
-        // Start from the latest stored state so concurrent changes are carried over.
-        let Some((stored, record)) = manager.find_live(&old).await? else {
+        // Start from the latest stored state so concurrent changes are carried over; a
+        // rotation meanwhile moved it, and the move starts from where it lives now.
+        let Some((at, stored, record)) = manager.find_following(&old).await? else {
             let fresh = working.replayed_onto(Record::new(manager.clock().now()));
             *working = WorkingCopy::fresh(fresh, working.changes.clone());
             return Ok(());
         };
-        let record = working.replayed_onto(record);
+        old = at;
+        let mut record = working.replayed_onto(record);
+        if manager.options().rotation_interval.is_some() {
+            // A new ID: the next rotation is an interval from now.
+            record.id_issued = Some(manager.clock().now());
+        }
         let body = record.encode(manager.options().max_record_size)?;
-        let expires_at = manager.next_expiry(record.created);
+        let expires_at = manager.next_expiry(&record);
         let new = manager.new_id()?;
         let write = manager.write(&body, expires_at, record.owner.as_deref());
         let (old_key, new_key) = (manager.key(&old)?, manager.key(&new)?);
@@ -291,6 +324,7 @@ pub(crate) async fn regenerate(
                     read_at: manager.clock().now(),
                     current: record,
                     changes: Vec::new(),
+                    followed: false,
                 };
                 *cookie = CookieAction::Set;
                 return Ok(());
@@ -345,7 +379,7 @@ pub(crate) async fn destroy(
 
 /// Waits a little before retrying a conflicted write: a yield for the first retries, then a
 /// short random sleep growing with the attempt, so competing writers spread out.
-async fn backoff(attempt: u32) {
+pub(crate) async fn backoff(attempt: u32) {
     let mut jitter = [0u8; 1];
     let _ = getrandom::fill(&mut jitter);
     let micros = u64::from(jitter[0]) * u64::from(attempt.min(20)) * 4;

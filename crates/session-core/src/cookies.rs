@@ -91,9 +91,20 @@ fn base(options: &Options, value: String) -> Cookie<'static> {
 
 /// The `Set-Cookie` value that hands session `id` to the client, with every attribute.
 pub fn session_cookie(options: &Options, id: &str) -> String {
+    session_cookie_with_max_age(options, id, None)
+}
+
+/// [`session_cookie`] with `Max-Age` set to `max_age` when given (a session with a lifetime
+/// of its own, see [`crate::lifetime`]), else to [`Options::cookie_lifetime`].
+pub fn session_cookie_with_max_age(
+    options: &Options,
+    id: &str,
+    max_age: Option<std::time::Duration>,
+) -> String {
     let mut cookie = base(options, id.to_owned());
-    if !options.cookie_lifetime.is_zero() {
-        let secs = i64::try_from(options.cookie_lifetime.as_secs()).unwrap_or(i64::MAX);
+    let max_age = max_age.unwrap_or(options.cookie_lifetime);
+    if !max_age.is_zero() {
+        let secs = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
         cookie.set_max_age(CookieDuration::seconds(secs));
     }
     cookie.to_string()

@@ -20,6 +20,14 @@ pub enum Event {
         /// Fingerprint of the new ID.
         to: String,
     },
+    /// A session was given a new ID by periodic rotation; the old one forwards to it for
+    /// the grace (see [`crate::rotation`]).
+    Rotated {
+        /// Fingerprint of the old ID.
+        from: String,
+        /// Fingerprint of the new ID.
+        to: String,
+    },
     /// A session was destroyed (logout, emptied, or "log out everywhere").
     Destroyed {
         /// Fingerprint of the ID.

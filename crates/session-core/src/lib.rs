@@ -19,6 +19,11 @@
 //!   Routes that should keep serving through an outage run under [`OutagePolicy::Anonymous`]
 //!   instead: an empty read-only session, writes refused, nothing stored, no cookie sent
 //!   ([`outage`]).
+//! - **Cookie or header**: the ID travels in the session cookie, or for APIs in a request
+//!   header (`Authorization: Bearer`, new tokens back in `Session-Token`), per manager or per
+//!   route, never falling back silently from one to the other ([`transport`]).
+//! - **CSRF tokens tied to the session**, off unless used: [`Session::csrf_token`],
+//!   [`Session::verify_csrf`], rotated by [`Session::regenerate`] ([`csrf`]).
 //!
 //! # Example
 //!
@@ -53,10 +58,12 @@ pub mod clock;
 mod commit;
 pub mod config_string;
 pub mod cookies;
+pub mod csrf;
 pub mod encryption;
 pub mod error;
 pub mod events;
 pub mod id;
+pub mod lifetime;
 mod load;
 pub mod manager;
 #[cfg(feature = "metrics")]
@@ -71,8 +78,11 @@ mod protect;
 pub mod record;
 pub mod registry;
 pub mod response;
+pub mod rotation;
+pub mod route;
 pub mod session;
 pub mod store;
+pub mod transport;
 mod values;
 mod working;
 
@@ -86,6 +96,7 @@ pub use encryption::{Encrypted, EncryptionKeys};
 pub use error::{BoxError, Error, Result};
 pub use events::{Event, EventHook};
 pub use id::SessionId;
+pub use lifetime::SessionLifetime;
 pub use load::SessionData;
 pub use manager::{GcHandle, Manager};
 pub use migrating::{Migrating, MoveOn};
@@ -93,8 +104,10 @@ pub use options::{Options, SameSite, SigningKeys};
 pub use outage::OutagePolicy;
 pub use registry::Registry;
 pub use response::{HeaderName, ResponseHeaders};
+pub use route::RouteSetting;
 pub use session::{Commit, MAX_OWNER_LEN, Session};
 pub use store::{
     Capabilities, Inserted, Moved, Provider, ProviderContext, RawStore, Saved, Stored, Version,
     Write,
 };
+pub use transport::{TokenHeaders, Transport};

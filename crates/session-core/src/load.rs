@@ -5,6 +5,9 @@
 //! `.await`; [`adopt_now`] walks the cookie's values on that path and hands over to
 //! [`adopt`] only for a value whose read needs I/O (or whose dead record must be deleted).
 //! Both paths judge what they read with [`Manager::judge`], the one place the checks live.
+//! A rotation's forward record (see [`crate::rotation`]) is followed on the I/O path, to
+//! the ID the session lives under now ([`Manager::find_following`]); the request is then
+//! sent that ID's cookie.
 //!
 //! [`RawStore::read_in_memory`]: crate::store::RawStore::read_in_memory
 
@@ -18,6 +21,7 @@ use crate::id::{self, SessionId};
 use crate::manager::Manager;
 use crate::protect::{self, Rejected};
 use crate::record::{self, Record, decode_value};
+use crate::rotation;
 use crate::store::{Moved, Stored};
 use crate::working::WorkingCopy;
 
@@ -80,6 +84,9 @@ pub(crate) enum Verdict {
     Live(Stored, Record, Millis),
     /// No record, or one that was moved to a new ID: the ID is unknown (the event says so).
     Absent(Event),
+    /// A forward record left by a rotation, within its grace: the session lives under this
+    /// ID now (see [`crate::rotation`]).
+    Forward(SessionId),
     /// An expired or corrupt record, to report and delete (best effort).
     Dead {
         /// What to report.
@@ -87,6 +94,16 @@ pub(crate) enum Verdict {
         /// Why the record is corrupt (for the log); `None` when it expired.
         corrupt: Option<String>,
     },
+}
+
+/// What [`Manager::find`] found under an ID.
+pub(crate) enum Found {
+    /// A live record.
+    Live(Stored, Record),
+    /// A rotation's forward record within its grace: the session lives under this ID now.
+    Forward(SessionId),
+    /// Nothing usable: absent, expired, corrupt or mid-move.
+    Gone,
 }
 
 /// How far [`adopt_now`] got.
@@ -119,7 +136,9 @@ pub(crate) fn adopt_now(
         )
         .entered();
         match manager.find_in_memory(id) {
-            None | Some(Ok((Verdict::Dead { .. }, _))) => return Ok(Adopt::NeedsIo(at)),
+            None | Some(Ok((Verdict::Dead { .. } | Verdict::Forward(_), _))) => {
+                return Ok(Adopt::NeedsIo(at));
+            }
             Some(Ok((Verdict::Absent(event), _))) => manager.emit(event),
             Some(Ok((Verdict::Live(stored, record, now), own))) => {
                 let id = match own {
@@ -152,10 +171,13 @@ pub(crate) async fn adopt(
         let mut buf = AlignedUtf8::new();
         if let Some(id) = manager.cookie_id(value, &mut buf) {
             let id = SessionId::parse(id, manager.options().id_length)?;
-            if let Some((stored, record)) = manager.find_live(&id).await? {
+            if let Some((found, stored, record)) = manager.find_following(&id).await? {
                 let now = manager.clock().now();
                 manager.loaded();
-                return Ok(Some(WorkingCopy::adopted(id, stored, record, now)));
+                let followed = found != id;
+                let mut working = WorkingCopy::adopted(found, stored, record, now);
+                working.followed = followed;
+                return Ok(Some(working));
             }
         }
         match adopt_now(manager, values, at + value.len() + 1, presented)? {
@@ -190,9 +212,37 @@ impl Manager {
             .map(|(_, record)| SessionData { id, record }))
     }
 
-    /// The live record of `id`: `None` when absent, expired or corrupt (the latter two are
-    /// deleted, best effort).
+    /// The live record of `id`: `None` when absent, expired, corrupt (the latter two are
+    /// deleted, best effort) or rotated away.
     pub(crate) async fn find_live(&self, id: &SessionId) -> Result<Option<(Stored, Record)>> {
+        Ok(match self.find(id).await? {
+            Found::Live(stored, record) => Some((stored, record)),
+            Found::Forward(_) | Found::Gone => None,
+        })
+    }
+
+    /// The live session `id` leads to, following the forward records of rotations within
+    /// their grace: the ID it lives under now, its stored state and its record.
+    pub(crate) async fn find_following(
+        &self,
+        id: &SessionId,
+    ) -> Result<Option<(SessionId, Stored, Record)>> {
+        let mut at = id.clone();
+        for _ in 0..=crate::rotation::MAX_HOPS {
+            match self.find(&at).await? {
+                Found::Live(stored, record) => return Ok(Some((at, stored, record))),
+                Found::Forward(target) => at = target,
+                Found::Gone => return Ok(None),
+            }
+        }
+        tracing::warn!(session = %id, "too many rotations in a row; treated as unknown");
+        Ok(None)
+    }
+
+    /// What is stored under `id`: a live record, a forward record within its grace, or
+    /// nothing usable (an absent, expired or corrupt record; the latter two are deleted,
+    /// best effort).
+    pub(crate) async fn find(&self, id: &SessionId) -> Result<Found> {
         let span =
             crate::events::debug_span(|| tracing::debug_span!("session.load", session = %id));
         async {
@@ -204,15 +254,16 @@ impl Manager {
             };
             if self.options().hash_ids_migrate
                 && matches!(read, Ok(None))
-                && let Some(found) = self.rehash(id, &key).await?
+                && let Some((stored, record)) = self.rehash(id, &key).await?
             {
-                return Ok(Some(found));
+                return Ok(Found::Live(stored, record));
             }
             match self.judge(id.as_str(), read, self.clock().now())? {
-                Verdict::Live(stored, record, _) => Ok(Some((stored, record))),
+                Verdict::Live(stored, record, _) => Ok(Found::Live(stored, record)),
+                Verdict::Forward(target) => Ok(Found::Forward(target)),
                 Verdict::Absent(event) => {
                     self.emit(event);
-                    Ok(None)
+                    Ok(Found::Gone)
                 }
                 Verdict::Dead { event, corrupt } => {
                     if let Some(error) = corrupt {
@@ -220,7 +271,7 @@ impl Manager {
                     }
                     self.emit(event);
                     self.discard(&key).await;
-                    Ok(None)
+                    Ok(Found::Gone)
                 }
             }
         }
@@ -238,7 +289,8 @@ impl Manager {
             let read = self.store().read(id).await;
             let (stored, record) = match self.judge(id.as_str(), read, self.clock().now())? {
                 Verdict::Live(stored, record, _) => (stored, record),
-                Verdict::Absent(_) => break,
+                // Rotation and the move to hashed keys are not combined: the raw ID is old.
+                Verdict::Absent(_) | Verdict::Forward(_) => break,
                 Verdict::Dead { .. } => {
                     self.discard(id).await;
                     return Ok(None);
@@ -260,7 +312,7 @@ impl Manager {
         let read = self.store().read(hashed).await;
         match self.judge(id.as_str(), read, self.clock().now())? {
             Verdict::Live(stored, record, _) => Ok(Some((stored, record))),
-            Verdict::Absent(_) | Verdict::Dead { .. } => Ok(None),
+            Verdict::Absent(_) | Verdict::Dead { .. } | Verdict::Forward(_) => Ok(None),
         }
     }
 
@@ -320,11 +372,28 @@ impl Manager {
             // Mid-move (regenerate): the session lives under its new ID now.
             return Ok(unknown());
         }
+        if stored.body.first() == Some(&rotation::FORWARD) {
+            return Ok(
+                match rotation::forward_target(id, &stored.body, self.options().id_length) {
+                    Ok((until, target)) if until > now && stored.expires_at > now => {
+                        Verdict::Forward(target)
+                    }
+                    // The grace is over: the old ID is dead.
+                    Ok(_) => Verdict::Dead {
+                        event: Event::Expired {
+                            session: id::fingerprint(id),
+                        },
+                        corrupt: None,
+                    },
+                    Err(e) => corrupt(e.to_string()),
+                },
+            );
+        }
         let record = match Record::decode(&stored.body, self.options().max_record_size) {
             Ok(record) => record,
             Err(e) => return Ok(corrupt(e.to_string())),
         };
-        if stored.expires_at <= now || self.absolute_deadline(record.created) <= now {
+        if stored.expires_at <= now || self.absolute_deadline(&record) <= now {
             return Ok(Verdict::Dead {
                 event: Event::Expired {
                     session: id::fingerprint(id),

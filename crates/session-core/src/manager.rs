@@ -22,6 +22,7 @@ use crate::options::Options;
 use crate::protect;
 use crate::registry::Registry;
 use crate::store::{ProviderContext, RawStore, Write};
+use crate::transport::TokenNames;
 
 /// Owns the provider store and the options; cheap to clone (an `Arc`).
 ///
@@ -42,6 +43,7 @@ pub(crate) struct Inner {
     pub(crate) touch_ms: Millis,
     pub(crate) hook: OnceLock<EventHook>,
     pub(crate) metrics: Lifecycle,
+    pub(crate) token_names: TokenNames,
 }
 
 impl std::fmt::Debug for Manager {
@@ -100,6 +102,7 @@ impl Manager {
                 touch_ms: duration_millis(options.effective_touch_interval()),
                 hook: OnceLock::new(),
                 metrics: Lifecycle::new(store.provider()),
+                token_names: TokenNames::new(&options),
                 options,
                 store,
                 clock,
@@ -148,6 +151,13 @@ impl Manager {
         }
     }
 
+    /// The request header that carries the session token under `header` or `both`
+    /// transport ([`Options::token_header`]): adapters hand its lines to
+    /// [`Manager::load_with_token`].
+    pub fn token_header(&self) -> &str {
+        &self.inner.token_names.request
+    }
+
     /// The options in effect.
     pub fn options(&self) -> &Options {
         &self.inner.options
@@ -163,27 +173,9 @@ impl Manager {
         &self.inner.clock
     }
 
-    /// The instant a session created at `created` reaches its absolute lifetime.
-    pub(crate) fn absolute_deadline(&self, created: Millis) -> Millis {
-        self.inner
-            .absolute_ms
-            .map_or(Millis::MAX, |abs| created.saturating_add(abs))
-    }
-
     /// The least an expiry refresh must move the expiry by to be written (`touch_interval`).
     pub(crate) fn touch_interval_ms(&self) -> Millis {
         self.inner.touch_ms
-    }
-
-    /// The expiry to write now for a session created at `created`.
-    pub(crate) fn next_expiry(&self, created: Millis) -> Millis {
-        self.expiry_at(created, self.inner.clock.now())
-    }
-
-    /// The expiry to write at `now` for a session created at `created`.
-    pub(crate) fn expiry_at(&self, created: Millis, now: Millis) -> Millis {
-        now.saturating_add(self.inner.idle_ms)
-            .min(self.absolute_deadline(created))
     }
 
     /// Deletes session `id` (the ID a cookie carries; admin use); returns whether it existed.

@@ -1,8 +1,11 @@
 //! The record codec: how a session's data is laid out in the bytes a provider stores.
 //!
 //! Layout: one format byte ([`FORMAT_V1`]), then a MessagePack envelope
-//! `[created_ms, owner, {key: value-bytes}]`. Each value is itself MessagePack, encoded
-//! separately with named fields, so:
+//! `[created_ms, owner, {key: value-bytes}]`. A session with a lifetime of its own
+//! (remember-me) or an ID issued after its creation (rotation) is written as [`FORMAT_V2`]
+//! instead, whose envelope appends `idle_ms, absolute_ms, id_issued_ms` (each nil when
+//! unset): a plain session keeps the V1 bytes, and V1 records stay readable. Each value is
+//! itself MessagePack, encoded separately with named fields, so:
 //!
 //! - any serde type round-trips, including self-describing ones such as `serde_json::Value`
 //!   (postcard cannot do that: it is not self-describing);
@@ -26,8 +29,12 @@ use crate::clock::Millis;
 use crate::error::{Error, Result};
 pub use crate::values::Values;
 
-/// The only record format this version writes and reads.
+/// The format of a plain record: `[created, owner, values]`.
 pub const FORMAT_V1: u8 = 1;
+
+/// The format of a record with a lifetime of its own or a rotated ID:
+/// `[created, owner, values, idle_ms, absolute_ms, id_issued_ms]`.
+pub const FORMAT_V2: u8 = 2;
 
 /// The body of a record that was moved to a new ID (see [`crate::RawStore::regenerate`]): a
 /// format byte no record has, so a reader that meets it treats the ID as unknown. It lives
@@ -43,6 +50,21 @@ pub struct Record {
     pub owner: Option<String>,
     /// Encoded values by key, sliced out of the stored body when decoded (not copied).
     pub values: Values,
+    /// The session's own lifetime (remember-me), replacing the manager's; `None` for a
+    /// plain session.
+    pub lifetime: Option<Lifetime>,
+    /// When the current ID was issued, when that was after `created` (a rotation or a
+    /// regenerate with rotation on); `None` means at `created`.
+    pub id_issued: Option<Millis>,
+}
+
+/// A session's own lifetime, as stored with its record (see [`crate::SessionLifetime`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetime {
+    /// Idle lifetime in ms: the session expires this long after its last use.
+    pub idle_ms: Millis,
+    /// Absolute lifetime in ms from `created`, if any.
+    pub absolute_ms: Option<Millis>,
 }
 
 impl Record {
@@ -52,7 +74,19 @@ impl Record {
             created,
             owner: None,
             values: Values::new(),
+            lifetime: None,
+            id_issued: None,
         }
+    }
+
+    /// When the current ID was issued.
+    pub fn id_issued(&self) -> Millis {
+        self.id_issued.unwrap_or(self.created)
+    }
+
+    /// Whether the record needs [`FORMAT_V2`]'s trailing fields.
+    fn extended(&self) -> bool {
+        self.lifetime.is_some() || self.id_issued.is_some()
     }
 
     /// Encodes the record; a result over `limit` bytes is [`Error::TooLarge`].
@@ -67,9 +101,10 @@ impl Record {
             return Err(Error::TooLarge { size, limit });
         }
         let mut out = Vec::with_capacity(size);
-        out.push(FORMAT_V1);
+        let extended = self.extended();
+        out.push(if extended { FORMAT_V2 } else { FORMAT_V1 });
         let encoded = (|| -> std::result::Result<(), rmp::encode::ValueWriteError> {
-            rmp::encode::write_array_len(&mut out, 3)?;
+            rmp::encode::write_array_len(&mut out, if extended { 6 } else { 3 })?;
             rmp::encode::write_sint(&mut out, self.created)?;
             match &self.owner {
                 Some(owner) => rmp::encode::write_str(&mut out, owner)?,
@@ -83,6 +118,22 @@ impl Record {
                 rmp::encode::write_str_len(&mut out, len_u32(key.len())?)?;
                 out.extend_from_slice(key);
                 rmp::encode::write_bin(&mut out, value)?;
+            }
+            if extended {
+                let lifetime = self.lifetime.as_ref();
+                for field in [
+                    lifetime.map(|l| l.idle_ms),
+                    lifetime.and_then(|l| l.absolute_ms),
+                    self.id_issued,
+                ] {
+                    match field {
+                        Some(v) => {
+                            rmp::encode::write_sint(&mut out, v)?;
+                        }
+                        None => rmp::encode::write_nil(&mut out)
+                            .map_err(rmp::encode::ValueWriteError::InvalidMarkerWrite)?,
+                    }
+                }
             }
             Ok(())
         })();
@@ -101,8 +152,21 @@ impl Record {
             .raw()
             .map(|(k, v)| header_len(k.len(), 31) + k.len() + bin_header_len(v.len()) + v.len())
             .sum();
-        // Format byte, fixarray(3), created, owner, map header, entries.
-        2 + sint_len(self.created) + owner + header_len(self.values.len(), 15) + values
+        let extension = if self.extended() {
+            let lifetime = self.lifetime.as_ref();
+            [
+                lifetime.map(|l| l.idle_ms),
+                lifetime.and_then(|l| l.absolute_ms),
+                self.id_issued,
+            ]
+            .into_iter()
+            .map(|field| field.map_or(1, sint_len))
+            .sum()
+        } else {
+            0
+        };
+        // Format byte, fixarray, created, owner, map header, entries, extension.
+        2 + sint_len(self.created) + owner + header_len(self.values.len(), 15) + values + extension
     }
 
     /// Decodes a record, refusing input over `limit` bytes, an unknown format byte or a
@@ -121,20 +185,24 @@ impl Record {
         let format = *bytes
             .first()
             .ok_or_else(|| Error::Corrupt("empty record".into()))?;
-        if format != FORMAT_V1 {
-            return Err(Error::Corrupt(format!("unknown record format {format}")));
-        }
-        decode_envelope(bytes).map_err(|e| Error::Corrupt(format!("malformed record: {e}")))
+        let fields = match format {
+            FORMAT_V1 => 3,
+            FORMAT_V2 => 6,
+            _ => return Err(Error::Corrupt(format!("unknown record format {format}"))),
+        };
+        decode_envelope(bytes, fields).map_err(|e| Error::Corrupt(format!("malformed record: {e}")))
     }
 }
 
-/// Decodes the envelope after the format byte of `body`.
-fn decode_envelope(body: &Bytes) -> std::result::Result<Record, String> {
+/// Decodes the envelope of `expected` fields after the format byte of `body`.
+fn decode_envelope(body: &Bytes, expected: u32) -> std::result::Result<Record, String> {
     let mut rd = &body[1..];
     let rd = &mut rd;
     let fields = rmp::decode::read_array_len(rd).map_err(|e| e.to_string())?;
-    if fields != 3 {
-        return Err(format!("expected 3 envelope fields, found {fields}"));
+    if fields != expected {
+        return Err(format!(
+            "expected {expected} envelope fields, found {fields}"
+        ));
     }
     let created: Millis = rmp::decode::read_int(rd).map_err(|e| e.to_string())?;
     let owner = if rd.first() == Some(&NIL) {
@@ -166,6 +234,16 @@ fn decode_envelope(body: &Bytes) -> std::result::Result<Record, String> {
         let value = body.slice_ref(take(rd, len)?);
         values.insert_key(key, value);
     }
+    let (mut lifetime, mut id_issued) = (None, None);
+    if expected == 6 {
+        let idle_ms = read_optional_int(rd)?;
+        let absolute_ms = read_optional_int(rd)?;
+        id_issued = read_optional_int(rd)?;
+        lifetime = idle_ms.map(|idle_ms| Lifetime {
+            idle_ms,
+            absolute_ms,
+        });
+    }
     if !rd.is_empty() {
         return Err(format!("{} trailing bytes", rd.len()));
     }
@@ -173,7 +251,20 @@ fn decode_envelope(body: &Bytes) -> std::result::Result<Record, String> {
         created,
         owner,
         values,
+        lifetime,
+        id_issued,
     })
+}
+
+/// An integer or nil.
+fn read_optional_int(rd: &mut &[u8]) -> std::result::Result<Option<Millis>, String> {
+    if rd.first() == Some(&NIL) {
+        *rd = &rd[1..];
+        return Ok(None);
+    }
+    rmp::decode::read_int(rd)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// MessagePack's nil marker.
@@ -350,6 +441,37 @@ mod tests {
             assert_eq!(ours.len(), r.encoded_len());
             assert_eq!(dec(&ours, 1 << 24).unwrap(), r);
         }
+    }
+
+    /// A session with its own lifetime or a rotated ID is written as V2, pinned here byte
+    /// by byte; a plain one keeps the V1 bytes (checked above against the serde envelope).
+    #[test]
+    fn extended_records_are_v2_and_pinned() {
+        let mut r = Record::new(5);
+        r.values.insert("a", vec![1].into());
+        assert_eq!(r.encode(1 << 10).unwrap()[0], FORMAT_V1);
+        r.lifetime = Some(Lifetime {
+            idle_ms: 600_000,
+            absolute_ms: None,
+        });
+        r.id_issued = Some(7);
+        let bytes = r.encode(1 << 10).unwrap();
+        assert_eq!(
+            bytes,
+            [
+                FORMAT_V2, 0x96, 0x05, 0xc0, 0x81, 0xa1, b'a', 0xc4, 0x01, 0x01, 0xce, 0x00, 0x09,
+                0x27, 0xc0, 0xc0, 0x07,
+            ]
+        );
+        assert_eq!(bytes.len(), r.encoded_len());
+        assert_eq!(dec(&bytes, 1 << 10).unwrap(), r);
+        r.lifetime = None;
+        let bytes = r.encode(1 << 10).unwrap();
+        assert_eq!(dec(&bytes, 1 << 10).unwrap().id_issued(), 7);
+        // A V2 format byte on a V1 envelope (or the reverse) is corrupt, not misread.
+        let mut v1 = Record::new(5).encode(64).unwrap();
+        v1[0] = FORMAT_V2;
+        assert!(matches!(dec(&v1, 64), Err(Error::Corrupt(_))));
     }
 
     #[test]

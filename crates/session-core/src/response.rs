@@ -20,6 +20,12 @@
 //!   one user's session ID to the next) and `Vary: Cookie` (unless `Vary` already lists
 //!   `Cookie` or `*`). A response that does not touch the cookie is left as the handler made
 //!   it.
+//! - Under `header` or `both` transport ([`crate::transport`]) the same rule has its header
+//!   equivalent: a response that returns a token, or signals its removal with an empty one,
+//!   gets the token header (`Session-Token` by default) and `Cache-Control: no-store`; every
+//!   response of a request that used its session gets `Vary: <token header>` (`Vary:
+//!   Authorization` by default), and under `both` `Vary: Cookie` too, since its content
+//!   depends on them.
 //! - A failed commit answers with the error's response and **no** `Set-Cookie`: an outage must
 //!   never replace or remove the client's ID.
 //! - Statuses: backend failures (the store is down, conflicts never settled, a full store) are
@@ -56,6 +62,9 @@
 //!     fn get_all(&self, name: HeaderName) -> impl Iterator<Item = &[u8]> {
 //!         self.0.iter().filter(move |(n, _)| *n == name).map(|(_, v)| v.as_bytes())
 //!     }
+//!     fn append_other(&mut self, _name: &str, _value: &str) -> bool {
+//!         false // this example runs under the cookie transport only
+//!     }
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -87,6 +96,7 @@
 
 use tracing::Level;
 
+use crate::transport::TokenHeaders;
 use crate::{Commit, Error, Result};
 
 /// The headers core asks an adapter to write.
@@ -126,6 +136,11 @@ pub trait ResponseHeaders {
 
     /// The values of the lines named `name`, as they will be sent.
     fn get_all(&self, name: HeaderName) -> impl Iterator<Item = &[u8]>;
+
+    /// Adds a `name: value` line for a header named by the configuration (the token header
+    /// of [`crate::transport`]). Returns false, adding nothing, when the framework refuses
+    /// the name or the value.
+    fn append_other(&mut self, name: &str, value: &str) -> bool;
 }
 
 /// The `Cache-Control` of every response that sets the session cookie, and of error answers.
@@ -141,6 +156,12 @@ impl Commit {
         self.set_cookie.is_some()
     }
 
+    /// Whether the response returns a session token in a header, or signals its removal,
+    /// and so must not be stored by any cache either.
+    pub fn sends_token(&self) -> bool {
+        self.token.as_ref().is_some_and(|t| t.token.is_some())
+    }
+
     /// Writes what the response must carry for this commit into `headers`: nothing when the
     /// cookie is untouched; otherwise the `Set-Cookie` line, `Cache-Control: no-store` in
     /// place of any other `Cache-Control`, and `Vary: Cookie` unless `Vary` already covers it.
@@ -148,12 +169,39 @@ impl Commit {
     /// Fails, writing nothing, when the framework refuses the `Set-Cookie` value. Core
     /// validates every cookie attribute when the options are built, so that is a bug; the
     /// adapter then answers with the error instead of sending a response without its cookie.
+    ///
+    /// Under `header` or `both` transport it also writes the token header (with
+    /// `Cache-Control: no-store`) when a token is returned or removed, and `Vary` on the
+    /// token header (and the cookie, under `both`) whenever the handler used the session.
     pub fn write_headers(&self, headers: &mut impl ResponseHeaders) -> Result<()> {
-        match &self.set_cookie {
-            Some(set_cookie) => write_cookie_headers(set_cookie, headers),
-            None => Ok(()),
+        if let Some(set_cookie) = &self.set_cookie {
+            write_cookie_headers(set_cookie, headers)?;
         }
+        if let Some(token) = &self.token {
+            write_token_headers(token, headers)?;
+        }
+        Ok(())
     }
+}
+
+/// [`Commit::write_headers`] for the token transport.
+fn write_token_headers(token: &TokenHeaders, headers: &mut impl ResponseHeaders) -> Result<()> {
+    if let Some(value) = &token.token {
+        if !headers.append_other(&token.response_header, value) {
+            return Err(Error::config(
+                "token_response_header",
+                "the token header line is not a valid header",
+            ));
+        }
+        replace(headers, HeaderName::CacheControl, NO_STORE);
+    }
+    if !varies_on(headers.get_all(HeaderName::Vary), &token.request_header) {
+        headers.append(HeaderName::Vary, &token.request_header);
+    }
+    if token.vary_cookie && !varies_on(headers.get_all(HeaderName::Vary), "Cookie") {
+        headers.append(HeaderName::Vary, "Cookie");
+    }
+    Ok(())
 }
 
 /// [`Commit::write_headers`] for a commit that sends `set_cookie`.
@@ -165,7 +213,7 @@ fn write_cookie_headers(set_cookie: &str, headers: &mut impl ResponseHeaders) ->
         ));
     }
     replace(headers, HeaderName::CacheControl, NO_STORE);
-    if !varies_on_cookie(headers.get_all(HeaderName::Vary)) {
+    if !varies_on(headers.get_all(HeaderName::Vary), "Cookie") {
         headers.append(HeaderName::Vary, "Cookie");
     }
     Ok(())
@@ -239,11 +287,11 @@ fn replace(headers: &mut impl ResponseHeaders, name: HeaderName, value: &'static
     headers.append(name, value);
 }
 
-/// Whether `Vary` lines already make caches key on the cookie (`Cookie` or `*`).
-fn varies_on_cookie<'a>(vary: impl Iterator<Item = &'a [u8]>) -> bool {
+/// Whether `Vary` lines already make caches key on request header `name` (`name` or `*`).
+fn varies_on<'a>(vary: impl Iterator<Item = &'a [u8]>, name: &str) -> bool {
     vary.flat_map(|line| line.split(|&b| b == b','))
         .map(<[u8]>::trim_ascii)
-        .any(|field| field == b"*" || field.eq_ignore_ascii_case(b"cookie"))
+        .any(|field| field == b"*" || field.eq_ignore_ascii_case(name.as_bytes()))
 }
 
 /// The header map of the `http` crate, which axum, poem and hyper share (feature `http`).
@@ -264,6 +312,19 @@ impl ResponseHeaders for http::HeaderMap {
             .iter()
             .map(http::HeaderValue::as_bytes)
     }
+
+    fn append_other(&mut self, name: &str, value: &str) -> bool {
+        match (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                http::HeaderMap::append(self, name, value);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 #[cfg(feature = "http")]
@@ -281,9 +342,10 @@ fn http_name(name: HeaderName) -> http::HeaderName {
 mod tests {
     use super::*;
 
-    /// A header map that keeps lines in order and refuses values with a control character.
+    /// A header map that keeps lines in order and refuses values with a control character;
+    /// lines of configured names are kept apart, in `other`.
     #[derive(Default)]
-    struct Lines(Vec<(HeaderName, String)>);
+    struct Lines(Vec<(HeaderName, String)>, Vec<(String, String)>);
 
     impl ResponseHeaders for Lines {
         fn append(&mut self, name: HeaderName, value: &str) -> bool {
@@ -302,11 +364,21 @@ mod tests {
                 .filter(move |(n, _)| *n == name)
                 .map(|(_, v)| v.as_bytes())
         }
+        fn append_other(&mut self, name: &str, value: &str) -> bool {
+            if value.bytes().any(|b| b.is_ascii_control()) {
+                return false;
+            }
+            self.1.push((name.to_owned(), value.to_owned()));
+            true
+        }
     }
 
     impl Lines {
         fn with(lines: &[(HeaderName, &str)]) -> Self {
-            Lines(lines.iter().map(|(n, v)| (*n, (*v).to_owned())).collect())
+            Lines(
+                lines.iter().map(|(n, v)| (*n, (*v).to_owned())).collect(),
+                Vec::new(),
+            )
         }
         fn values(&self, name: HeaderName) -> Vec<&str> {
             self.0
@@ -357,6 +429,79 @@ mod tests {
         let err = write_cookie_headers("s=1\r\nX-Injected: 1", &mut headers).unwrap_err();
         assert_eq!(err.http_status(), 500);
         assert!(headers.0.is_empty());
+    }
+
+    fn token_headers(token: Option<&str>, vary_cookie: bool) -> Commit {
+        Commit {
+            set_cookie: None,
+            token: Some(TokenHeaders {
+                token: token.map(str::to_owned),
+                response_header: "Session-Token".into(),
+                request_header: "Authorization".into(),
+                vary_cookie,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_returned_token_comes_with_no_store_and_vary_on_its_header() {
+        let mut headers = Lines::with(&[
+            (HeaderName::CacheControl, "public, max-age=60"),
+            (HeaderName::Vary, "Accept-Encoding"),
+        ]);
+        let commit = token_headers(Some("abc"), false);
+        assert!(commit.sends_token() && !commit.sets_cookie());
+        commit.write_headers(&mut headers).unwrap();
+        assert_eq!(headers.1, [("Session-Token".to_owned(), "abc".to_owned())]);
+        assert_eq!(headers.values(HeaderName::CacheControl), ["no-store"]);
+        assert_eq!(
+            headers.values(HeaderName::Vary),
+            ["Accept-Encoding", "Authorization"]
+        );
+        assert!(headers.values(HeaderName::SetCookie).is_empty());
+    }
+
+    #[test]
+    fn a_removal_is_an_empty_token_and_no_store() {
+        let mut headers = Lines::default();
+        token_headers(Some(""), false)
+            .write_headers(&mut headers)
+            .unwrap();
+        assert_eq!(headers.1, [("Session-Token".to_owned(), String::new())]);
+        assert_eq!(headers.values(HeaderName::CacheControl), ["no-store"]);
+    }
+
+    #[test]
+    fn a_session_read_under_header_transport_only_varies() {
+        let mut headers = Lines::with(&[(HeaderName::CacheControl, "private, max-age=5")]);
+        let commit = token_headers(None, true);
+        assert!(!commit.sends_token());
+        commit.write_headers(&mut headers).unwrap();
+        assert!(headers.1.is_empty());
+        assert_eq!(
+            headers.values(HeaderName::CacheControl),
+            ["private, max-age=5"]
+        );
+        assert_eq!(
+            headers.values(HeaderName::Vary),
+            ["Authorization", "Cookie"]
+        );
+        // Already covered: not repeated.
+        let mut headers = Lines::with(&[(HeaderName::Vary, "authorization, cookie")]);
+        token_headers(None, true)
+            .write_headers(&mut headers)
+            .unwrap();
+        assert_eq!(headers.values(HeaderName::Vary), ["authorization, cookie"]);
+    }
+
+    #[test]
+    fn a_refused_token_line_is_an_error() {
+        let mut headers = Lines::default();
+        let err = token_headers(Some("a\r\nX-Injected: 1"), false)
+            .write_headers(&mut headers)
+            .unwrap_err();
+        assert_eq!(err.http_status(), 500);
+        assert!(headers.1.is_empty() && headers.0.is_empty());
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! cookie it has decided, on top of `load` (reading the session) and `commit` (writing it
 //! back).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use futures_util::lock::Mutex;
 use serde::Serialize;
@@ -18,6 +18,7 @@ use crate::load::{self, Adopt, CookieValues};
 use crate::manager::Manager;
 use crate::outage::OutagePolicy;
 use crate::record::{decode_value, encode_value};
+use crate::transport::{self, Presented, TokenHeaders, Transport};
 use crate::working::{Change, WorkingCopy};
 
 pub use crate::commit::Commit;
@@ -46,6 +47,12 @@ struct Shared {
     /// The request's [`OutagePolicy`] is `Anonymous`. Outside the lock, so an adapter's
     /// per-route override is a plain store, with no `.await`.
     anonymous: AtomicBool,
+    /// The request's [`Transport`] (as [`Transport::to_u8`]); like `anonymous`, outside the
+    /// lock so an adapter's per-route override needs no `.await`.
+    transport: AtomicU8,
+    /// The token header's content, when the request carries the header (empty when it
+    /// cannot hold a token). Set once, by the adapter, before the session is first used.
+    token: OnceLock<Box<[u8]>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -55,7 +62,13 @@ impl std::fmt::Debug for Session {
 }
 
 struct State {
+    /// The candidate IDs: the session cookie's values, replaced by the token when the
+    /// request's transport reads the header.
     cookie_values: CookieValues,
+    /// The transport in effect when the session was loaded, and whether the ID came (and
+    /// the answer goes) through the header.
+    transport: Transport,
+    via_header: bool,
     /// Whether the client presented a well-formed ID (known once loaded).
     presented: bool,
     working: Option<WorkingCopy>,
@@ -108,6 +121,25 @@ impl Manager {
     /// hold them: saves adapters checking that every header is text (only the session
     /// cookie's own value has to be).
     pub fn load_bytes<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
+        self.load_cookies(cookie_headers)
+    }
+
+    /// [`Manager::load_bytes`] with the lines of the token header as well
+    /// ([`Manager::token_header`], `Authorization` by default), which are used when the
+    /// request's [`Transport`] is `header` or `both` ([`crate::transport`]). Adapters pass
+    /// them when the manager's transport is not `cookie`; a route that switches to another
+    /// transport hands them over with [`Session::present_token`].
+    pub fn load_with_token<'a>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+        token_lines: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Session {
+        let session = self.load_cookies(cookie_headers);
+        session.present_token(token_lines);
+        session
+    }
+
+    fn load_cookies<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
         // Only the raw values are kept here; parsing and signature checks wait for the first
         // use, so a handler that never looks at its session pays for one scan of the header.
         let mut values = CookieValues::new();
@@ -125,12 +157,17 @@ impl Manager {
 impl Session {
     fn new(manager: Manager, cookie_values: CookieValues) -> Self {
         let anonymous = manager.options().outage_policy == OutagePolicy::Anonymous;
+        let transport = manager.options().transport;
         Session {
             shared: Arc::new(Shared {
                 anonymous: AtomicBool::new(anonymous),
+                transport: AtomicU8::new(transport.to_u8()),
+                token: OnceLock::new(),
                 manager,
                 state: Mutex::new(State {
                     cookie_values,
+                    transport,
+                    via_header: false,
                     presented: false,
                     working: None,
                     failed: None,
@@ -181,6 +218,35 @@ impl Session {
         } else {
             OutagePolicy::Fail
         }
+    }
+
+    /// Overrides the manager's [`crate::Options::transport`] for this request. Adapters call
+    /// it for the routes configured with a transport of their own, before the handler runs:
+    /// the transport is fixed when the session is first used (see [`crate::transport`]).
+    pub fn set_transport(&self, transport: Transport) {
+        self.shared
+            .transport
+            .store(transport.to_u8(), Ordering::Relaxed);
+    }
+
+    /// Hands over the lines of the request's token header ([`Manager::token_header`]), for
+    /// the `header` and `both` transports. [`Manager::load_with_token`] does it for managers
+    /// whose transport is not `cookie`; an adapter's per-route override to such a transport
+    /// does it before the handler runs. Only the first call counts: the lines are the
+    /// request's, whoever passes them.
+    pub fn present_token<'a>(&self, lines: impl IntoIterator<Item = &'a [u8]>) {
+        if self.shared.token.get().is_some() {
+            return;
+        }
+        let token_header = &self.manager().inner.token_names.request;
+        if let Presented::Token(token) = transport::presented(token_header, lines.into_iter()) {
+            let _ = self.shared.token.set(Box::from(token));
+        }
+    }
+
+    /// The transport this request runs under.
+    pub fn transport(&self) -> Transport {
+        Transport::from_u8(self.shared.transport.load(Ordering::Relaxed))
     }
 
     /// Whether this request is served an empty, read-only session because the store could
@@ -250,12 +316,15 @@ impl Session {
         Ok(present)
     }
 
-    /// Removes every key and the owner binding. An emptied session is deleted at commit and
+    /// Removes every key, the owner binding and the session's own lifetime. An emptied session is deleted at commit and
     /// its cookie removed.
     pub async fn flush(&self) -> Result<()> {
         let mut state = self.shared.state.lock().await;
         let loaded = self.writable(&mut state, "flush").await?;
-        if !loaded.current.values.is_empty() || loaded.current.owner.is_some() {
+        if !loaded.current.values.is_empty()
+            || loaded.current.owner.is_some()
+            || loaded.current.lifetime.is_some()
+        {
             loaded.change(Change::Flush, || self.manager().new_id())?;
         }
         Ok(())
@@ -292,6 +361,32 @@ impl Session {
         Ok(())
     }
 
+    /// Applies the change `decide` makes of the current record, if any, and has the cookie
+    /// sent again (for changes the cookie reflects, such as the session's lifetime).
+    pub(crate) async fn change_with_cookie(
+        &self,
+        operation: &'static str,
+        decide: impl FnOnce(&crate::record::Record) -> Option<Change>,
+    ) -> Result<()> {
+        let mut state = self.shared.state.lock().await;
+        self.writable(&mut state, operation).await?;
+        let (loaded, cookie) = self.loaded(&mut state).await?;
+        if let Some(change) = decide(&loaded.current) {
+            loaded.change(change, || self.manager().new_id())?;
+            *cookie = CookieAction::Set;
+        }
+        Ok(())
+    }
+
+    /// `read` of the current record.
+    pub(crate) async fn record_field<T>(
+        &self,
+        read: impl FnOnce(&crate::record::Record) -> T,
+    ) -> Result<T> {
+        let mut state = self.shared.state.lock().await;
+        Ok(read(&self.ensure_loaded(&mut state).await?.current))
+    }
+
     /// Destroys every other session of this session's owner ("log out everywhere"); returns
     /// how many were destroyed. A session without owner destroys nothing.
     pub async fn destroy_other_sessions(&self) -> Result<usize> {
@@ -313,7 +408,7 @@ impl Session {
     }
 
     /// Moves the session to a new ID, keeping its data (call it at login and on every
-    /// privilege change). The old ID is deleted at once and no later write, from this request
+    /// privilege change), with a fresh CSRF token if it held one ([`crate::csrf`]). The old ID is deleted at once and no later write, from this request
     /// or a concurrent one, can bring it back. Of two requests regenerating one session at
     /// once, one carries the data over; the other continues as a new session holding only
     /// its own changes.
@@ -322,6 +417,8 @@ impl Session {
         let result = async {
             self.writable(&mut state, "regenerate").await?;
             let (working, cookie) = self.loaded(&mut state).await?;
+            // A CSRF token seen before the login must not be good after it.
+            crate::csrf::rotate(working, || self.manager().new_id())?;
             commit::regenerate(self.manager(), working, cookie).await
         }
         .instrument(crate::events::debug_span(|| {
@@ -385,9 +482,45 @@ impl Session {
         Ok(self.take_commit(&mut state))
     }
 
-    /// The cookie decided by this request, once its changes are persisted.
+    /// The cookie, or token, decided by this request, once its changes are persisted.
     fn take_commit(&self, state: &mut State) -> Commit {
-        commit::take_commit(self.manager(), state.working.as_ref(), &mut state.cookie)
+        let manager = self.manager();
+        let used = state.working.is_some();
+        if !state.via_header {
+            let mut commit =
+                commit::take_commit(manager, state.working.as_ref(), &mut state.cookie);
+            if used && state.transport == Transport::Both {
+                // Answered by cookie, but a header would have been read first.
+                commit.token = Some(self.token_headers(None, true));
+            }
+            return commit;
+        }
+        let id = state.working.as_ref().and_then(|w| w.id.as_ref());
+        let token = match (state.cookie, id) {
+            (CookieAction::Set, Some(id)) => {
+                let value = crate::protect::cookie_value(manager.options(), id);
+                // A refresh of a persistent cookie re-sends it; the client already holds
+                // this token, so it is not returned again.
+                (self.shared.token.get().map(|t| &**t) != Some(value.as_bytes())).then_some(value)
+            }
+            (CookieAction::Remove, _) => Some(String::new()),
+            _ => None,
+        };
+        state.cookie = CookieAction::Keep;
+        Commit {
+            set_cookie: None,
+            token: used.then(|| self.token_headers(token, state.transport == Transport::Both)),
+        }
+    }
+
+    fn token_headers(&self, token: Option<String>, vary_cookie: bool) -> TokenHeaders {
+        let names = &self.manager().inner.token_names;
+        TokenHeaders {
+            token,
+            response_header: names.response.clone(),
+            request_header: names.request.clone(),
+            vary_cookie,
+        }
     }
 
     async fn ensure_loaded<'s>(&self, state: &'s mut State) -> Result<&'s mut WorkingCopy> {
@@ -423,6 +556,11 @@ impl Session {
     ) -> Result<(&'s mut WorkingCopy, &'s mut CookieAction)> {
         if state.working.is_none() {
             let manager = self.manager();
+            choose_transport(
+                state,
+                self.transport(),
+                self.shared.token.get().map(|t| &**t),
+            );
             let mut presented = false;
             let adopted = match load::adopt_now(manager, &state.cookie_values, 0, &mut presented) {
                 Ok(Adopt::Done(adopted)) => Ok(adopted),
@@ -451,6 +589,10 @@ impl Session {
                 }
                 adopted => note_failure(state, adopted)?,
             };
+            if adopted.as_ref().is_some_and(|w| w.followed) {
+                // Found through a rotation's forward record: hand out the new ID.
+                state.cookie = CookieAction::Set;
+            }
             state.working =
                 Some(adopted.unwrap_or_else(|| WorkingCopy::empty(manager.clock().now())));
         }
@@ -464,6 +606,26 @@ impl Session {
     async fn note<T>(&self, result: Result<T>) -> Result<T> {
         note_failure(&mut *self.shared.state.lock().await, result)
     }
+}
+
+/// Fixes the request's transport at its first use of the session: under the header, the
+/// token becomes the only candidate ID, so a cookie is never consulted.
+fn choose_transport(state: &mut State, transport: Transport, token: Option<&[u8]>) {
+    let via_header = match transport {
+        Transport::Cookie => false,
+        Transport::Header => true,
+        Transport::Both => token.is_some(),
+    };
+    if via_header {
+        let mut values = CookieValues::new();
+        if let Some(token) = token.filter(|t| !t.is_empty()) {
+            values.extend_from_slice(token);
+            values.push(b';');
+        }
+        state.cookie_values = values;
+    }
+    state.transport = transport;
+    state.via_header = via_header;
 }
 
 /// `result`, with a backend failure remembered in `state`: the commit reports it again, so

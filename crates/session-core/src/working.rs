@@ -21,6 +21,9 @@ pub(crate) struct WorkingCopy {
     pub(crate) current: Record,
     /// Changes since the record was last read or written, replayed on conflict.
     pub(crate) changes: Vec<Change>,
+    /// The cookie named an ID that a rotation replaced (within its grace): the session was
+    /// found under its new ID, which the client must be sent.
+    pub(crate) followed: bool,
 }
 
 impl WorkingCopy {
@@ -34,6 +37,7 @@ impl WorkingCopy {
             read_at: 0,
             current,
             changes,
+            followed: false,
         }
     }
 
@@ -51,6 +55,7 @@ impl WorkingCopy {
             read_at,
             current: record,
             changes: Vec::new(),
+            followed: false,
         }
     }
 
@@ -88,6 +93,8 @@ pub(crate) enum Change {
     Delete(String),
     Flush,
     Owner(Option<String>),
+    /// The session's own lifetime (remember-me), or back to the manager's.
+    Lifetime(Option<crate::record::Lifetime>),
 }
 
 impl Change {
@@ -102,8 +109,11 @@ impl Change {
             Change::Flush => {
                 record.values.clear();
                 record.owner = None;
+                // Like the owner, remember-me belongs to the login that a flush ends.
+                record.lifetime = None;
             }
             Change::Owner(owner) => record.owner.clone_from(owner),
+            Change::Lifetime(lifetime) => record.lifetime = *lifetime,
         }
     }
 

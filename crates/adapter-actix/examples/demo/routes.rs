@@ -5,13 +5,18 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use adapter_actix::{Flash, OutagePolicyMiddleware, Session, SessionError, SessionMiddleware};
+use adapter_actix::{
+    CsrfMiddleware, Flash, OutagePolicyMiddleware, Session, SessionError, SessionMiddleware,
+    TransportMiddleware,
+};
 use demo_support::contract::{self, Login, NewFlash, Reply};
 use session_core::Manager;
 
 /// Every route of the contract, behind a [`SessionMiddleware`] over `manager`, reading bodies
 /// up to [`contract::BODY_LIMIT`]. The public page keeps serving while the store is down
-/// ([`OutagePolicyMiddleware`]); the other routes answer 503 then.
+/// ([`OutagePolicyMiddleware`]); the other routes answer 503 then. The `/api` scope takes
+/// the session from `Authorization: Bearer` only ([`TransportMiddleware`]);
+/// `/csrf/protected` is behind the [`CsrfMiddleware`].
 pub fn app(
     manager: Manager,
 ) -> App<
@@ -48,6 +53,20 @@ pub fn app(
                 .wrap(OutagePolicyMiddleware::anonymous())
                 .route(web::get().to(public_page))
                 .route(web::post().to(public_visit)),
+        )
+        .route("/csrf", web::get().to(csrf_token))
+        .service(
+            web::resource("/csrf/protected")
+                .wrap(CsrfMiddleware::new())
+                .route(web::get().to(csrf_protected))
+                .route(web::post().to(csrf_protected)),
+        )
+        .service(
+            web::scope("/api")
+                .wrap(TransportMiddleware::header())
+                .route("/login", web::post().to(login))
+                .route("/whoami", web::get().to(whoami))
+                .route("/logout", web::post().to(logout)),
         )
 }
 
@@ -135,4 +154,12 @@ async fn show_flash(flash: Flash) -> Answer {
 
 async fn add_flash(flash: Flash, form: web::Form<NewFlash>) -> Answer {
     respond(contract::add_flash(&flash, &form).await)
+}
+
+async fn csrf_token(session: Session) -> Answer {
+    respond(contract::csrf_token(&session).await)
+}
+
+async fn csrf_protected() -> Answer {
+    respond(Ok(contract::csrf_protected()))
 }

@@ -1,7 +1,9 @@
 //! The demo's routes: axum routing and extraction around the shared handler logic of
 //! `demo_support::contract`, kept apart from `main` so the tests can serve the very same app.
 
-use adapter_axum::{Flash, OutagePolicyLayer, Session, SessionError, SessionLayer};
+use adapter_axum::{
+    CsrfLayer, Flash, OutagePolicyLayer, Session, SessionError, SessionLayer, TransportLayer,
+};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
@@ -13,11 +15,21 @@ use session_core::Manager;
 
 /// Every route of the contract, behind a [`SessionLayer`] over `manager`, reading bodies up to
 /// [`contract::BODY_LIMIT`]. The public page keeps serving while the store is down
-/// ([`OutagePolicyLayer`]); the other routes answer 503 then.
+/// ([`OutagePolicyLayer`]); the other routes answer 503 then. The `/api` routes take the
+/// session from `Authorization: Bearer` only ([`TransportLayer`]); `/csrf/protected` is
+/// behind the [`CsrfLayer`].
 pub fn app(manager: Manager) -> Router {
     let public = Router::new()
         .route("/public", get(public_page).post(public_visit))
         .layer(OutagePolicyLayer::anonymous());
+    let api = Router::new()
+        .route("/api/login", post(login))
+        .route("/api/whoami", get(whoami))
+        .route("/api/logout", post(logout))
+        .layer(TransportLayer::header());
+    let guarded = Router::new()
+        .route("/csrf/protected", get(csrf_protected).post(csrf_protected))
+        .layer(CsrfLayer::new());
     Router::new()
         .route("/", get(index))
         .route(
@@ -32,7 +44,10 @@ pub fn app(manager: Manager) -> Router {
         .route("/metrics", get(metrics))
         .route("/signup", get(signup))
         .route("/flash", get(show_flash).post(add_flash))
+        .route("/csrf", get(csrf_token))
         .merge(public)
+        .merge(api)
+        .merge(guarded)
         .with_state(manager.clone())
         .layer(DefaultBodyLimit::max(contract::BODY_LIMIT))
         .layer(SessionLayer::new(manager))
@@ -112,4 +127,12 @@ async fn show_flash(flash: Flash) -> Answer {
 
 async fn add_flash(flash: Flash, Form(form): Form<NewFlash>) -> Answer {
     respond(contract::add_flash(&flash, &form).await)
+}
+
+async fn csrf_token(session: Session) -> Answer {
+    respond(contract::csrf_token(&session).await)
+}
+
+async fn csrf_protected() -> Answer {
+    respond(Ok(contract::csrf_protected()))
 }

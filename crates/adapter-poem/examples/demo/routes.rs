@@ -1,7 +1,10 @@
 //! The demo's routes: poem routing and extraction around the shared handler logic of
 //! `demo_support::contract`, kept apart from `main` so the tests can serve the very same app.
 
-use adapter_poem::{Flash, OutagePolicyMiddleware, Session, SessionError, SessionMiddleware};
+use adapter_poem::{
+    CsrfMiddleware, Flash, OutagePolicyMiddleware, Session, SessionError, SessionMiddleware,
+    TransportMiddleware,
+};
 use demo_support::contract::{self, Login, NewFlash, Reply};
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path};
@@ -13,6 +16,8 @@ use session_core::Manager;
 /// answer 503 then. poem reads
 /// request bodies without a limit of its own, so an oversized value reaches the session layer
 /// (which answers 413) as in the other demos, whose limit is [`contract::BODY_LIMIT`].
+/// The `/api` routes take the session from `Authorization: Bearer` only
+/// ([`TransportMiddleware`]); `/csrf/protected` is behind the [`CsrfMiddleware`].
 pub fn app(manager: Manager) -> impl Endpoint<Output = Response> {
     Route::new()
         .at("/", get(index))
@@ -33,6 +38,21 @@ pub fn app(manager: Manager) -> impl Endpoint<Output = Response> {
             get(public_page)
                 .post(public_visit)
                 .with(OutagePolicyMiddleware::anonymous()),
+        )
+        .at("/csrf", get(csrf_token))
+        .at(
+            "/csrf/protected",
+            get(csrf_protected)
+                .post(csrf_protected)
+                .with(CsrfMiddleware::new()),
+        )
+        .nest(
+            "/api",
+            Route::new()
+                .at("/login", post(login))
+                .at("/whoami", get(whoami))
+                .at("/logout", post(logout))
+                .with(TransportMiddleware::header()),
         )
         .data(manager.clone())
         .with(SessionMiddleware::new(manager))
@@ -128,4 +148,14 @@ async fn show_flash(flash: Flash) -> Answer {
 #[handler]
 async fn add_flash(flash: Flash, Form(form): Form<NewFlash>) -> Answer {
     respond(contract::add_flash(&flash, &form).await)
+}
+
+#[handler]
+async fn csrf_token(session: Session) -> Answer {
+    respond(contract::csrf_token(&session).await)
+}
+
+#[handler]
+async fn csrf_protected() -> Answer {
+    respond(Ok(contract::csrf_protected()))
 }

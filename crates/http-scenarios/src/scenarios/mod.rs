@@ -11,7 +11,9 @@ mod degraded;
 mod flash;
 mod limits;
 mod outage;
+mod rotation;
 mod strict;
+mod tokens;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -148,6 +150,11 @@ pub(crate) const ALL: &[Scenario] = &[
         concurrency::concurrent_logins,
     ),
     scenario(
+        "rotation",
+        "parallel requests during a rotation end on one new ID",
+        rotation::parallel_requests_during_rotation,
+    ),
+    scenario(
         "limits",
         "record over max_record_size is 413, data kept",
         limits::oversized_record,
@@ -161,6 +168,16 @@ pub(crate) const ALL: &[Scenario] = &[
         "flash",
         "show-now messages and escaping",
         flash::show_now_and_escaping,
+    ),
+    scenario(
+        "tokens",
+        "header routes: bearer token in, Session-Token out, no cookie fallback",
+        tokens::header_routes,
+    ),
+    scenario(
+        "tokens",
+        "csrf guard: 403 without the session's token, rotated at login",
+        tokens::csrf_guard,
     ),
 ];
 
@@ -207,7 +224,26 @@ impl Ctx {
         cookies: &[&str],
         body: Body,
     ) -> Result<Reply, Failure> {
-        let reply = self.client.send(method, path, cookies, body).await?;
+        let lines: Vec<_> = cookies
+            .iter()
+            .map(|c| (http::header::COOKIE.as_str(), *c))
+            .collect();
+        self.send_headers(method, path, &lines, body).await
+    }
+
+    /// Sends a request with the given `(name, value)` header lines, under the same checks
+    /// as [`Ctx::send`].
+    pub(crate) async fn send_headers(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body,
+    ) -> Result<Reply, Failure> {
+        let reply = self
+            .client
+            .send_headers(method, path, headers, body)
+            .await?;
         checks::cache_control(&self.target, &reply)?;
         Ok(reply)
     }

@@ -244,8 +244,10 @@ impl Encrypted {
         let body = match stored.body.first() {
             Some(&FORMAT_ENCRYPTED) => self.decrypt(key, &stored.body)?,
             _ if stored.body == record::TOMBSTONE => return Ok(stored),
-            Some(&record::FORMAT_V1) if self.accept_plaintext => return Ok(stored),
-            Some(&record::FORMAT_V1) => {
+            Some(&(record::FORMAT_V1 | record::FORMAT_V2)) if self.accept_plaintext => {
+                return Ok(stored);
+            }
+            Some(&(record::FORMAT_V1 | record::FORMAT_V2)) => {
                 return Err(Error::Corrupt(
                     "plaintext record while encryption is on and plaintext is not accepted".into(),
                 ));

@@ -15,7 +15,7 @@
 //! | `session_loaded_total` | counter | `provider` | requests whose cookie led to a live session |
 //! | `session_saved_total` | counter | `provider` | changed sessions written back (conditional save) |
 //! | `session_conflicts_total` | counter | `provider` | conditional writes (save or regenerate) that lost to a concurrent request; each is followed by a replay of the request's changes on the latest record |
-//! | `session_regenerated_total` | counter | `provider` | sessions moved to a new ID |
+//! | `session_regenerated_total` | counter | `provider` | sessions moved to a new ID (regenerate or rotation) |
 //! | `session_destroyed_total` | counter | `provider` | sessions destroyed (logout, emptied, "log out everywhere", admin) |
 //! | `session_expired_total` | counter | `provider` | presented sessions found expired on load (and deleted) |
 //! | `session_rejected_total` | counter | `provider`, `reason` | presented cookies not adopted: `unknown_id` (no such session, or moved away), `corrupt` (a record that does not decode, deleted), `bad_signature` (a signed cookie that does not verify) |
@@ -187,7 +187,8 @@ impl Lifecycle {
     pub(crate) fn event(&self, event: &Event) {
         let counter = match event {
             Event::Created { .. } => &self.created,
-            Event::Regenerated { .. } => &self.regenerated,
+            // A rotation is a move to a new ID too; its own event tells them apart.
+            Event::Regenerated { .. } | Event::Rotated { .. } => &self.regenerated,
             Event::Destroyed { .. } => &self.destroyed,
             Event::Expired { .. } => &self.expired,
             Event::UnknownId { .. } => &self.unknown_id,

@@ -8,6 +8,7 @@ use crate::encryption::EncryptionKeys;
 use crate::error::{Error, Result};
 use crate::id::{DEFAULT_ID_LENGTH, MAX_ID_LENGTH, MIN_ID_LENGTH};
 use crate::outage::OutagePolicy;
+use crate::transport::{self, DEFAULT_TOKEN_HEADER, DEFAULT_TOKEN_RESPONSE_HEADER, Transport};
 
 mod files;
 
@@ -130,6 +131,27 @@ pub struct Options {
     /// next write (`ENCRYPTION_ACCEPT_PLAINTEXT`), the way to turn encryption on for live
     /// sessions. Default false: an unencrypted record reads as corrupt (a new session).
     pub encryption_accept_plaintext: bool,
+    /// The longest lifetime a session can be given of its own (remember-me, see
+    /// [`crate::Session::set_lifetime`]) (`MAX_PERSISTENT_LIFETIME`, seconds), default 30
+    /// days: a longer idle or absolute lifetime asked for is cut to this.
+    pub max_persistent_lifetime: Duration,
+    /// Give an active session a new ID once its ID is this old (`ROTATION_INTERVAL`,
+    /// seconds; 0 = off), on its next request; default off. See [`crate::rotation`].
+    pub rotation_interval: Option<Duration>,
+    /// How long the ID a rotation replaced still finds the session (`ROTATION_GRACE`,
+    /// seconds), so requests already in flight with the old cookie are not logged out;
+    /// default 5 s. Must be shorter than `rotation_interval`.
+    pub rotation_grace: Duration,
+    /// Where the session ID travels (`TRANSPORT`: `cookie`, `header` or `both`), default
+    /// `cookie`. Adapters override it per route; see [`crate::transport`].
+    pub transport: Transport,
+    /// The request header that carries the token under `header` or `both` transport
+    /// (`TOKEN_HEADER`), default `Authorization` (with the `Bearer` scheme); any other name
+    /// carries the bare token.
+    pub token_header: String,
+    /// The response header that returns a new token, or signals its removal with an empty
+    /// value (`TOKEN_RESPONSE_HEADER`), default `Session-Token`.
+    pub token_response_header: String,
 }
 
 impl std::fmt::Debug for Options {
@@ -161,6 +183,12 @@ impl std::fmt::Debug for Options {
                 "encryption_accept_plaintext",
                 &self.encryption_accept_plaintext,
             )
+            .field("max_persistent_lifetime", &self.max_persistent_lifetime)
+            .field("rotation_interval", &self.rotation_interval)
+            .field("rotation_grace", &self.rotation_grace)
+            .field("transport", &self.transport)
+            .field("token_header", &self.token_header)
+            .field("token_response_header", &self.token_response_header)
             .finish()
     }
 }
@@ -190,9 +218,22 @@ impl Default for Options {
             outage_policy: OutagePolicy::Fail,
             encryption_keys: EncryptionKeys::default(),
             encryption_accept_plaintext: false,
+            max_persistent_lifetime: DEFAULT_MAX_PERSISTENT_LIFETIME,
+            rotation_interval: None,
+            rotation_grace: DEFAULT_ROTATION_GRACE,
+            transport: Transport::Cookie,
+            token_header: DEFAULT_TOKEN_HEADER.into(),
+            token_response_header: DEFAULT_TOKEN_RESPONSE_HEADER.into(),
         }
     }
 }
+
+/// [`Options::max_persistent_lifetime`]'s default: 30 days.
+pub const DEFAULT_MAX_PERSISTENT_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// [`Options::rotation_grace`]'s default: long enough for requests in flight to land, short
+/// enough that a stolen old cookie is of little use.
+pub const DEFAULT_ROTATION_GRACE: Duration = Duration::from_secs(5);
 
 impl Options {
     /// The idle lifetime in effect (`max_lifetime`, or `gc_interval` when unset).
@@ -253,6 +294,21 @@ impl Options {
             "ENCRYPTION_ACCEPT_PLAINTEXT" => {
                 self.encryption_accept_plaintext = boolean(key, value)?
             }
+            "MAX_PERSISTENT_LIFETIME" | "MAX_PERSISTENT_LIFE_TIME" => {
+                self.max_persistent_lifetime = seconds(key, value)?
+            }
+            "ROTATION_INTERVAL" => {
+                let d = seconds(key, value)?;
+                self.rotation_interval = (!d.is_zero()).then_some(d);
+            }
+            "ROTATION_GRACE" => self.rotation_grace = seconds(key, value)?,
+            "TRANSPORT" => {
+                self.transport = value
+                    .parse()
+                    .map_err(|_| Error::config(key, "expected cookie, header or both"))?
+            }
+            "TOKEN_HEADER" => self.token_header = value.to_owned(),
+            "TOKEN_RESPONSE_HEADER" => self.token_response_header = value.to_owned(),
             _ => return Err(Error::config(key, "unknown session option")),
         }
         Ok(())
@@ -268,6 +324,17 @@ impl Options {
         }
         validate_cookie_name(&self.cookie_name)?;
         validate_cookie_path(&self.cookie_path)?;
+        transport::validate_header_name("token_header", &self.token_header)?;
+        transport::validate_header_name("token_response_header", &self.token_response_header)?;
+        if self
+            .token_header
+            .eq_ignore_ascii_case(&self.token_response_header)
+        {
+            return Err(Error::config(
+                "token_response_header",
+                "must differ from token_header",
+            ));
+        }
         if let Some(domain) = &self.domain {
             validate_domain(domain)?;
         }
@@ -294,6 +361,28 @@ impl Options {
                 "absolute_lifetime",
                 "must be at least one second",
             ));
+        }
+        if self.max_persistent_lifetime < Duration::from_secs(1) {
+            return Err(Error::config(
+                "max_persistent_lifetime",
+                "must be at least one second",
+            ));
+        }
+        if let Some(interval) = self.rotation_interval {
+            if interval < Duration::from_secs(1) {
+                return Err(Error::config(
+                    "rotation_interval",
+                    "must be at least one second",
+                ));
+            }
+            // A grace as long as the interval would let an old ID forward to one that is
+            // itself being rotated: chains instead of one hop.
+            if self.rotation_grace >= interval {
+                return Err(Error::config(
+                    "rotation_grace",
+                    "must be shorter than rotation_interval",
+                ));
+            }
         }
         if self.max_record_size < 64 {
             return Err(Error::config(
@@ -514,6 +603,29 @@ mod tests {
     }
 
     #[test]
+    fn transport_and_token_headers_are_set_and_checked() {
+        let mut o = Options::default();
+        assert_eq!(o.transport, Transport::Cookie);
+        assert_eq!(o.token_header, "Authorization");
+        assert_eq!(o.token_response_header, "Session-Token");
+        o.set("transport", "Header").unwrap();
+        o.set("TOKEN_HEADER", "X-Session-Token").unwrap();
+        o.set("token-response-header", "X-New-Token").unwrap();
+        assert_eq!(o.transport, Transport::Header);
+        assert_eq!(o.token_header, "X-Session-Token");
+        assert!(o.validate().is_ok());
+        assert!(o.set("transport", "bearer").is_err());
+        o.token_response_header = "x-session-token".into();
+        assert!(
+            matches!(o.validate(), Err(Error::Config { field, .. }) if field == "token_response_header")
+        );
+        o.token_header = "Set-Cookie".into();
+        assert!(
+            matches!(o.validate(), Err(Error::Config { field, .. }) if field == "token_header")
+        );
+    }
+
+    #[test]
     fn bad_values_name_their_field() {
         for (text, field) in [
             ("[session]\nGC_INTERVAL_TIME = soon\n", "GC_INTERVAL_TIME"),
@@ -603,5 +715,39 @@ mod tests {
         }
         .validate()
         .unwrap();
+    }
+
+    #[test]
+    fn lifetime_and_rotation_keys_parse_and_validate() {
+        let mut o = Options::default();
+        assert_eq!(o.rotation_interval, None);
+        assert_eq!(o.rotation_grace, Duration::from_secs(5));
+        assert_eq!(
+            o.max_persistent_lifetime,
+            Duration::from_secs(30 * 24 * 3600)
+        );
+        o.set("MAX_PERSISTENT_LIFETIME", "86400").unwrap();
+        o.set("rotation-interval", "900").unwrap();
+        o.set("ROTATION_GRACE", "10").unwrap();
+        assert_eq!(o.max_persistent_lifetime, Duration::from_secs(86_400));
+        assert_eq!(o.rotation_interval, Some(Duration::from_secs(900)));
+        assert_eq!(o.rotation_grace, Duration::from_secs(10));
+        o.validate().unwrap();
+
+        o.set("ROTATION_GRACE", "900").unwrap();
+        assert!(matches!(
+            o.validate(),
+            Err(Error::Config { field, .. }) if field == "rotation_grace"
+        ));
+        // Off again: the grace no longer matters.
+        o.set("ROTATION_INTERVAL", "0").unwrap();
+        assert_eq!(o.rotation_interval, None);
+        o.validate().unwrap();
+        o.set("MAX_PERSISTENT_LIFETIME", "0").unwrap();
+        assert!(matches!(
+            o.validate(),
+            Err(Error::Config { field, .. }) if field == "max_persistent_lifetime"
+        ));
+        assert!(o.set("ROTATION_INTERVAL", "soon").is_err());
     }
 }

@@ -5,8 +5,10 @@ mod concurrency;
 mod crud;
 mod expiry;
 mod gc;
+mod lifetime;
 mod limits;
 mod requests;
+mod rotation;
 mod security;
 mod support;
 
@@ -122,6 +124,26 @@ pub(crate) const ALL: &[Case] = &[
         name: "absolute_lifetime",
         needs: NOTHING,
         run: |c| Box::pin(expiry::absolute_lifetime(c)),
+    },
+    Case {
+        name: "remembered_session_lifetime",
+        needs: NOTHING,
+        run: |c| Box::pin(lifetime::remembered_session_has_its_own_lifetime(c)),
+    },
+    Case {
+        name: "persistent_lifetime_bounded",
+        needs: NOTHING,
+        run: |c| Box::pin(lifetime::persistent_lifetime_is_bounded(c)),
+    },
+    Case {
+        name: "rotation_grace_window",
+        needs: NOTHING,
+        run: |c| Box::pin(rotation::rotation_keeps_old_id_for_the_grace(c)),
+    },
+    Case {
+        name: "concurrent_rotations_do_not_fork",
+        needs: NOTHING,
+        run: |c| Box::pin(rotation::concurrent_rotations_do_not_fork(c)),
     },
     Case {
         name: "gc_removes_expired",
