@@ -1,27 +1,9 @@
 //! `GET /metrics` of the demo app after a scripted flow (`http_scenarios::metrics`). A test
 //! binary of its own: the recorder it installs is global to the process.
 
-#[allow(dead_code)]
-#[path = "../examples/demo/routes.rs"]
-mod routes;
+mod demo;
 
-use session_core::Manager;
-
-/// Serves the demo app on an ephemeral port, on its own actix system thread; returns its
-/// base URL.
-async fn serve(manager: Manager) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    let addr = listener.local_addr().expect("local address");
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            routes::server(manager, listener)
-                .expect("demo server starts")
-                .await
-                .expect("demo server")
-        })
-    });
-    format!("http://{addr}")
-}
+use demo::serve;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn metrics_after_a_scripted_flow() {

@@ -1,28 +1,10 @@
 //! The shared HTTP scenario suite against the demo app, served over real TCP, under each of
 //! the set-ups of `http_scenarios::setups`.
 
-#[allow(dead_code)]
-#[path = "../examples/demo/routes.rs"]
-mod routes;
+mod demo;
 
+use demo::serve;
 use http_scenarios::setups;
-use session_core::Manager;
-
-/// Serves the demo app on an ephemeral port, on its own actix system thread; returns its
-/// base URL.
-async fn serve(manager: Manager) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    let addr = listener.local_addr().expect("local address");
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            routes::server(manager, listener)
-                .expect("demo server starts")
-                .await
-                .expect("demo server")
-        })
-    });
-    format!("http://{addr}")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_provider_with_secure_cookies() {

@@ -15,10 +15,9 @@
 // Test helpers outside #[test] functions panic on failure too: that is the point.
 #![allow(clippy::unwrap_used)]
 
-#[allow(dead_code)]
-#[path = "../examples/demo/routes.rs"]
-mod routes;
+mod demo;
 
+use demo::serve;
 use std::sync::{Arc, Mutex};
 
 use http_scenarios::{Outcome, Target};
@@ -46,15 +45,6 @@ impl Switch {
         }
         self.down = down;
     }
-}
-
-async fn serve(manager: Manager) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, routes::app(manager)).await.unwrap();
-    });
-    format!("http://{addr}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -2,28 +2,11 @@
 //! the set-ups of `http_scenarios::setups`; and a check that the suite notices broken
 //! adapters.
 
-#[allow(dead_code)]
-#[path = "../examples/demo/routes.rs"]
-mod routes;
+mod demo;
 
+use demo::{routes, serve, serve_router};
 use http_scenarios::{Target, setups};
-use session_core::{Manager, Options};
-
-/// Serves the demo app on an ephemeral port; returns its base URL.
-async fn serve(manager: Manager) -> String {
-    serve_router(routes::app(manager)).await
-}
-
-async fn serve_router(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind an ephemeral port");
-    let addr = listener.local_addr().expect("local address");
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("demo server");
-    });
-    format!("http://{addr}")
-}
+use session_core::Options;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_provider_with_secure_cookies() {
