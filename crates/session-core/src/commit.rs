@@ -116,13 +116,12 @@ pub(crate) async fn persist(
 
 async fn insert_new(manager: &Manager, working: &mut WorkingCopy) -> Result<()> {
     let body = working.current.encode(manager.options().max_record_size)?;
-    let expires_at = manager.next_expiry(&working.current);
+    let write = manager.write_for(&working.current, &body);
     for attempt in 0..MAX_ID_ATTEMPTS {
         let id = match working.id.take() {
             Some(id) if attempt == 0 => id,
             _ => manager.new_id()?,
         };
-        let write = manager.write(&body, expires_at, working.current.owner.as_deref());
         match manager.store().insert(&*manager.key(&id)?, write).await? {
             Inserted::Created(version) => {
                 manager.emit(Event::Created {
@@ -130,7 +129,7 @@ async fn insert_new(manager: &Manager, working: &mut WorkingCopy) -> Result<()> 
                 });
                 working.id = Some(id);
                 working.version = Some(version);
-                working.expires_at = expires_at;
+                working.expires_at = write.expires_at;
                 working.changes.clear();
                 return Ok(());
             }
@@ -165,13 +164,12 @@ async fn save_existing(
             return Ok(());
         }
         let body = working.current.encode(manager.options().max_record_size)?;
-        let expires_at = manager.next_expiry(&working.current);
-        let write = manager.write(&body, expires_at, working.current.owner.as_deref());
+        let write = manager.write_for(&working.current, &body);
         match manager.store().save(&key, version, write).await? {
             Saved::Saved(new_version) => {
                 manager.saved();
                 working.version = Some(new_version);
-                working.expires_at = expires_at;
+                working.expires_at = write.expires_at;
                 working.changes.clear();
                 slide_persistent_cookie(manager, working, cookie);
                 return Ok(());
@@ -303,9 +301,8 @@ pub(crate) async fn regenerate(
             record.id_issued = Some(manager.clock().now());
         }
         let body = record.encode(manager.options().max_record_size)?;
-        let expires_at = manager.next_expiry(&record);
         let new = manager.new_id()?;
-        let write = manager.write(&body, expires_at, record.owner.as_deref());
+        let write = manager.write_for(&record, &body);
         let (old_key, new_key) = (manager.key(&old)?, manager.key(&new)?);
         let moved = manager
             .store()
@@ -320,7 +317,7 @@ pub(crate) async fn regenerate(
                 *working = WorkingCopy {
                     id: Some(new),
                     version: Some(version),
-                    expires_at,
+                    expires_at: write.expires_at,
                     read_at: manager.clock().now(),
                     current: record,
                     changes: Vec::new(),
