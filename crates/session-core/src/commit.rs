@@ -90,7 +90,9 @@ pub(crate) async fn persist(
     cookie: &mut CookieAction,
 ) -> Result<()> {
     if rotation::due_now(manager, working) {
-        rotation::rotate(manager, working, cookie).await?;
+        // Boxed, like every rare path below: an async fn's future is as large as its largest
+        // await, and this one is moved (copied) several times on every request that writes.
+        Box::pin(rotation::rotate(manager, working, cookie)).await?;
     }
     if working.changes.is_empty() {
         return maybe_touch(manager, working, cookie).await;
@@ -183,8 +185,12 @@ async fn save_existing(
                     session: id.fingerprint(),
                     attempt,
                 });
-                backoff(attempt).await;
-                let Some((at, stored, record)) = manager.find_following(&id).await? else {
+                // Boxed: a conflict is rare (see `persist`).
+                let latest = Box::pin(async {
+                    backoff(attempt).await;
+                    manager.find_following(&id).await
+                });
+                let Some((at, stored, record)) = latest.await? else {
                     vanished(manager, working, &id, cookie);
                     return Ok(());
                 };

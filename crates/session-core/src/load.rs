@@ -254,7 +254,9 @@ impl Manager {
             };
             if self.options().hash_ids_migrate
                 && matches!(read, Ok(None))
-                && let Some((stored, record)) = self.rehash(id, &key).await?
+                // Boxed: only a migration takes this path, and every load's future would
+                // otherwise be as large as its loop.
+                && let Some((stored, record)) = Box::pin(self.rehash(id, &key)).await?
             {
                 return Ok(Found::Live(stored, record));
             }

@@ -524,7 +524,8 @@ impl Session {
     }
 
     async fn ensure_loaded<'s>(&self, state: &'s mut State) -> Result<&'s mut WorkingCopy> {
-        Ok(self.loaded(state).await?.0)
+        self.load_once(state).await?;
+        Ok(parts(state)?.0)
     }
 
     /// The working copy for `operation`, a write: refused with [`Error::Degraded`] when the
@@ -534,13 +535,13 @@ impl Session {
         state: &'s mut State,
         operation: &'static str,
     ) -> Result<&'s mut WorkingCopy> {
-        self.loaded(state).await?;
-        // `loaded` sets `degraded` when it falls back; checked after it, so the first use of
-        // the session can be a write.
+        self.load_once(state).await?;
+        // `load_once` sets `degraded` when it falls back; checked after it, so the first use
+        // of the session can be a write.
         if state.degraded {
             return Err(Error::Degraded { operation });
         }
-        self.ensure_loaded(state).await
+        Ok(parts(state)?.0)
     }
 
     fn is_anonymous(&self) -> bool {
@@ -554,6 +555,13 @@ impl Session {
         &self,
         state: &'s mut State,
     ) -> Result<(&'s mut WorkingCopy, &'s mut CookieAction)> {
+        self.load_once(state).await?;
+        parts(state)
+    }
+
+    /// Loads the working copy on the session's first use; a failed load leaves nothing
+    /// loaded (see [`Session::loaded`]).
+    async fn load_once(&self, state: &mut State) -> Result<()> {
         if state.working.is_none() {
             let manager = self.manager();
             choose_transport(
@@ -596,15 +604,20 @@ impl Session {
             state.working =
                 Some(adopted.unwrap_or_else(|| WorkingCopy::empty(manager.clock().now())));
         }
-        match &mut state.working {
-            Some(working) => Ok((working, &mut state.cookie)),
-            None => Err(Error::Corrupt("session state missing".into())),
-        }
+        Ok(())
     }
 
     /// `result`, with a backend failure remembered for the commit to report.
     async fn note<T>(&self, result: Result<T>) -> Result<T> {
         note_failure(&mut *self.shared.state.lock().await, result)
+    }
+}
+
+/// The loaded working copy and the cookie decision, borrowed apart.
+fn parts(state: &mut State) -> Result<(&mut WorkingCopy, &mut CookieAction)> {
+    match &mut state.working {
+        Some(working) => Ok((working, &mut state.cookie)),
+        None => Err(Error::Corrupt("session state missing".into())),
     }
 }
 
