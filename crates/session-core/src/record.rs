@@ -568,6 +568,55 @@ mod tests {
         assert!(matches!(dec(&v1, 64), Err(Error::Corrupt(_))));
     }
 
+    /// A session bound with binding metadata is written as V3, pinned byte by byte; an
+    /// owner alone keeps the V1 bytes, so sessions without the devices features are
+    /// unchanged.
+    #[test]
+    fn bound_records_with_metadata_are_v3_and_pinned() {
+        let mut r = Record::new(5);
+        r.owner = Some("al".into());
+        r.values.insert("a", vec![1].into());
+        assert_eq!(r.encode(1 << 10).unwrap()[0], FORMAT_V1);
+        r.binding = Binding {
+            bound_at: Some(9),
+            user_agent: Some("ua".into()),
+            ip: Some("1.2.3.0/24".into()),
+        };
+        let bytes = r.encode(1 << 10).unwrap();
+        let mut expected = vec![
+            FORMAT_V3, 0x99, 0x05, 0xa2, b'a', b'l', 0x81, 0xa1, b'a', 0xc4, 0x01, 0x01, 0xc0,
+            0xc0, 0xc0, 0x09, 0xa2, b'u', b'a', 0xaa,
+        ];
+        expected.extend_from_slice(b"1.2.3.0/24");
+        assert_eq!(bytes, expected);
+        assert_eq!(bytes.len(), r.encoded_len());
+        assert_eq!(dec(&bytes, 1 << 10).unwrap(), r);
+        // With a lifetime and only a binding time: the V2 fields and nils for the rest.
+        r.lifetime = Some(Lifetime {
+            idle_ms: 600_000,
+            absolute_ms: Some(1),
+        });
+        r.binding = Binding {
+            bound_at: Some(-40_000),
+            ..Binding::default()
+        };
+        let bytes = r.encode(1 << 10).unwrap();
+        assert_eq!(bytes[0], FORMAT_V3);
+        assert_eq!(bytes.len(), r.encoded_len());
+        assert_eq!(dec(&bytes, 1 << 10).unwrap(), r);
+        // Unbound again: back to V2.
+        r.binding = Binding::default();
+        assert_eq!(r.encode(1 << 10).unwrap()[0], FORMAT_V2);
+        // A V3 format byte on a V2 envelope is corrupt, not misread.
+        let mut v2 = r.encode(1 << 10).unwrap();
+        v2[0] = FORMAT_V3;
+        assert!(matches!(dec(&v2, 1 << 10), Err(Error::Corrupt(_))));
+        // A damaged user agent is corrupt.
+        let mut bad = expected.clone();
+        bad[17] = 0xff;
+        assert!(matches!(dec(&bad, 1 << 10), Err(Error::Corrupt(_))));
+    }
+
     #[test]
     fn limits_apply_on_encode_and_decode() {
         let r = sample();
