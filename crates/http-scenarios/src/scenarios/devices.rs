@@ -142,7 +142,7 @@ pub(crate) fn two_clients(ctx: &Ctx) -> ScenarioFuture<'_> {
         let reply = revoke(
             ctx,
             &stranger,
-            &left[0]["handle"].as_str().unwrap_or_default().to_owned(),
+            left[0]["handle"].as_str().unwrap_or_default(),
         )
         .await?;
         ensure(reply.json()?["revoked"] == false, || {

@@ -396,6 +396,24 @@ async fn race(
     Ok((ended, old))
 }
 
+/// The handles of the logins that wrote their session, sorted; those that returned `Ok`;
+/// and how many were refused before writing.
+fn tally(ended: &[Ended]) -> (Vec<DeviceHandle>, BTreeSet<DeviceHandle>, usize) {
+    let (mut written, mut won, mut refused) = (Vec::new(), BTreeSet::new(), 0);
+    for e in ended {
+        match e {
+            Ended::Refused => refused += 1,
+            Ended::Lost(h) => written.push(*h),
+            Ended::Won(h) => {
+                written.push(*h);
+                won.insert(*h);
+            }
+        }
+    }
+    written.sort();
+    (written, won, refused)
+}
+
 /// The handles the owner holds now.
 async fn held(m: &Manager) -> std::result::Result<BTreeSet<DeviceHandle>, Failure> {
     Ok(m.devices("carol", None)
@@ -416,19 +434,8 @@ pub(super) async fn cap_evicts_least_recently_seen(c: &Ctx<'_>) -> CaseResult {
     };
     let (m, store) = c.manager(options).await?;
     let (ended, old) = race(c, &m, 2, 8).await?;
-    let mut written: Vec<DeviceHandle> = Vec::new();
-    let mut won = BTreeSet::new();
-    for e in &ended {
-        match e {
-            Ended::Refused => return Err(Failure::Failed("evict refused a login".into())),
-            Ended::Lost(h) => written.push(*h),
-            Ended::Won(h) => {
-                written.push(*h);
-                won.insert(*h);
-            }
-        }
-    }
-    written.sort();
+    let (written, won, refused) = tally(&ended);
+    check(refused == 0, || format!("evict refused {refused} logins"))?;
     let expected: BTreeSet<_> = written.iter().take(3).copied().collect();
     let now = held(&m).await?;
     check(now == expected, || {
@@ -467,19 +474,7 @@ pub(super) async fn cap_refuses_new_logins(c: &Ctx<'_>) -> CaseResult {
     };
     let (m, store) = c.manager(options).await?;
     let (ended, old) = race(c, &m, 1, 8).await?;
-    let mut written: Vec<DeviceHandle> = Vec::new();
-    let mut won = BTreeSet::new();
-    for e in &ended {
-        match e {
-            Ended::Refused => {}
-            Ended::Lost(h) => written.push(*h),
-            Ended::Won(h) => {
-                written.push(*h);
-                won.insert(*h);
-            }
-        }
-    }
-    written.sort();
+    let (written, won, _) = tally(&ended);
     let mut expected: BTreeSet<_> = written.iter().take(2).copied().collect();
     check(expected.is_subset(&won), || {
         "a surviving login reported an error".into()
