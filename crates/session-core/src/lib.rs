@@ -57,6 +57,7 @@
 //! # }
 //! ```
 
+pub mod backend;
 pub mod clock;
 mod commit;
 pub mod config_string;
@@ -94,6 +95,7 @@ mod working;
 pub mod conformance;
 
 /// The body type of [`Stored`], re-exported so providers need no `bytes` dependency of their own.
+pub use backend::Backend;
 pub use bytes::Bytes;
 pub use clock::{Clock, Millis, MockClock, SystemClock};
 pub use devices::{Device, DeviceHandle, OwnerLimitPolicy};
