@@ -464,7 +464,8 @@ pub(super) async fn cap_evicts_least_recently_seen(c: &Ctx<'_>) -> CaseResult {
 
 /// Eight parallel logins with a cap of three under `refuse`, with one session from before:
 /// once all returned, that session and the two logins first by handle among those that
-/// wrote are left; every other login failed with `SessionLimit`. Then an ordinary login
+/// wrote are left, and each of those returned `Ok` (others may have returned `Ok` and been
+/// displaced by a login that listed later: the documented bound). Then an ordinary login
 /// is refused before anything is written, leaving the visitor's session as it was.
 pub(super) async fn cap_refuses_new_logins(c: &Ctx<'_>) -> CaseResult {
     let options = Options {
@@ -487,10 +488,6 @@ pub(super) async fn cap_refuses_new_logins(c: &Ctx<'_>) -> CaseResult {
             now.len()
         )
     })?;
-    check(
-        ended.iter().filter(|e| !matches!(e, Ended::Won(_))).count() >= 5,
-        || "fewer than five of eight logins over a cap of three failed".into(),
-    )?;
 
     // A visitor with data logs in: refused at set_owner, the visitor's session unchanged.
     let visitor = super::support::create(&m, &[("cart", "3 apples")]).await?;
