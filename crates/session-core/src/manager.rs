@@ -92,6 +92,15 @@ impl Manager {
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         options.validate()?;
+        if options.max_sessions_per_owner.is_some() && !store.capabilities().owner_index {
+            return Err(Error::config(
+                "max_sessions_per_owner",
+                format!(
+                    "the `{}` session provider keeps no owner index, which a per-owner cap needs",
+                    store.provider()
+                ),
+            ));
+        }
         // Measured outside every wrapper the store is given, so latency covers encryption too.
         let store = Backend::new(crate::encryption::wrap(&options, store)?);
         Ok(Manager {
