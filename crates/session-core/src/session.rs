@@ -499,8 +499,10 @@ impl Session {
                     .await;
                 let result = match result {
                     // The binding is written: now the owner's sessions can be ranked.
+                    // Boxed: only a login under a cap gets here, and the commit's future is
+                    // copied on every written request (see `commit::persist`).
                     Ok(()) if std::mem::take(bound) => {
-                        crate::devices::enforce(self.manager(), working, cookie).await
+                        Box::pin(crate::devices::enforce(self.manager(), working, cookie)).await
                     }
                     result => result,
                 };
