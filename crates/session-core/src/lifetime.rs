@@ -131,7 +131,7 @@ impl Session {
 
 impl Manager {
     /// The idle lifetime of the session holding `record`, in ms.
-    fn idle_ms_of(&self, record: &Record) -> Millis {
+    pub(crate) fn idle_ms_of(&self, record: &Record) -> Millis {
         record.lifetime.map_or(self.inner.idle_ms, |l| l.idle_ms)
     }
 

@@ -348,7 +348,12 @@ impl Manager {
     }
 
     /// What a read of `id` found, checked for corruption and expiry at `now`; no I/O.
-    fn judge(&self, id: &str, read: Result<Option<Stored>>, now: Millis) -> Result<Verdict> {
+    pub(crate) fn judge(
+        &self,
+        id: &str,
+        read: Result<Option<Stored>>,
+        now: Millis,
+    ) -> Result<Verdict> {
         let corrupt = |error: String| Verdict::Dead {
             event: Event::Corrupt {
                 session: id::fingerprint(id),

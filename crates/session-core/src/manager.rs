@@ -92,6 +92,15 @@ impl Manager {
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         options.validate()?;
+        if options.max_sessions_per_owner.is_some() && !store.capabilities().owner_index {
+            return Err(Error::config(
+                "max_sessions_per_owner",
+                format!(
+                    "the `{}` session provider keeps no owner index, which a per-owner cap needs",
+                    store.provider()
+                ),
+            ));
+        }
         let store = crate::encryption::wrap(&options, store)?;
         // Outermost, so its latency covers every wrapper the store is given (encryption too).
         let store = metrics::metered(store);
