@@ -127,16 +127,10 @@ pub async fn app(flash: &Flash) -> Answer {
 pub async fn sign_in(flash: &Flash, form: &SignIn) -> Answer {
     let session = flash.session();
     let user = form.user.trim();
-    // The owner rules (length, no control characters) are core's: its refusal is the
-    // client's mistake, told on the page.
-    match session.set_owner(Some(user)).await {
-        Err(Error::Encode { .. }) => {
-            flash
-                .error("That user name cannot be used: 1 to 255 bytes, no control characters.")
-                .await?;
-            return Ok(Reply::see_other(APP_PATH));
-        }
-        result => result?,
+    // Bound before `regenerate`, so a refused login leaves the visitor's session as it was.
+    if let Some(refusal) = refusal(session.set_owner(Some(user)).await)? {
+        flash.error(refusal).await?;
+        return Ok(Reply::see_other(APP_PATH));
     }
     session.regenerate().await?;
     session.set(USER_KEY, user).await?;
@@ -154,6 +148,21 @@ pub async fn sign_in(flash: &Flash, form: &SignIn) -> Answer {
         })
         .await?;
     Ok(Reply::see_other(APP_PATH))
+}
+
+/// What to tell the user when binding the session to them was refused for a reason of
+/// theirs (core's owner rules, the per-user cap under `refuse`); other errors pass on.
+fn refusal(bound: session_core::Result<()>) -> session_core::Result<Option<&'static str>> {
+    match bound {
+        Ok(()) => Ok(None),
+        Err(Error::Encode { .. }) => Ok(Some(
+            "That user name cannot be used: 1 to 255 bytes, no control characters.",
+        )),
+        Err(Error::SessionLimit { .. }) => Ok(Some(
+            "Signed in on too many devices already: sign out on one of them first.",
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 /// `POST /app/logout`: destroys the session; the flash that says so lives in a new one.
@@ -237,17 +246,27 @@ fn utc(ms: Millis) -> String {
 }
 
 mod devices {
-    //! The device list and revocation, over core's `session_core::devices`.
+    //! The device list and revocation, over core's [`session_core::devices`].
 
-    use session_core::Session;
+    use session_core::{Device, DeviceHandle, Session};
 
-    use super::DeviceRow;
+    use super::{DeviceRow, utc};
 
-    /// The rows of the session owner's devices, this one first, then the most recently
-    /// seen.
+    /// The rows of the session owner's devices, in core's order (most recently seen first).
     pub(super) async fn rows(session: &Session) -> session_core::Result<Vec<DeviceRow>> {
-        let _ = session;
-        Ok(Vec::new())
+        Ok(session.devices().await?.into_iter().map(row).collect())
+    }
+
+    fn row(device: Device) -> DeviceRow {
+        DeviceRow {
+            handle: device.handle.to_string(),
+            created: utc(device.created),
+            last_seen: utc(device.last_seen),
+            user_agent: device.user_agent,
+            ip: device.ip,
+            persistent: device.persistent,
+            current: device.current,
+        }
     }
 
     /// `None` when `handle` is not a handle at all; else whether a session was revoked.
@@ -255,8 +274,10 @@ mod devices {
         session: &Session,
         handle: &str,
     ) -> session_core::Result<Option<bool>> {
-        let _ = (session, handle);
-        Ok(None)
+        let Ok(handle) = handle.parse::<DeviceHandle>() else {
+            return Ok(None);
+        };
+        session.revoke_device(&handle).await.map(Some)
     }
 }
 

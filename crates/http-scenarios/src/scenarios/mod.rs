@@ -190,6 +190,11 @@ pub(crate) const ALL: &[Scenario] = &[
         "remember me gives a persistent cookie, names escaped, bad names told on the page",
         pages::remember_me_and_escaping,
     ),
+    scenario(
+        "pages",
+        "devices listed with handles, one revoked, sign out everywhere else",
+        pages::devices,
+    ),
 ];
 
 /// What a scenario gets: the target and a client bound to it.

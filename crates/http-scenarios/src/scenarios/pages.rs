@@ -235,3 +235,101 @@ pub(crate) fn remember_me_and_escaping(ctx: &Ctx) -> ScenarioFuture<'_> {
         Ok(())
     })
 }
+
+/// Signs `user` in from a new client through the forms; returns its session ID and the
+/// page it then sees.
+async fn signed_in(ctx: &Ctx, user: &str) -> Result<(String, Reply), Failure> {
+    let first = page(ctx, None).await?;
+    let visitor = checks::new_cookie(&ctx.target, &first)?;
+    let token = token_of(&first)?;
+    let reply = post_form(
+        ctx,
+        "/app/login",
+        &visitor,
+        &format!("csrf_token={token}&user={}", encode(user)),
+    )
+    .await?;
+    expect_back_to_app(&reply)?;
+    let sid = checks::new_cookie(&ctx.target, &reply)?;
+    let home = page(ctx, Some(&sid)).await?;
+    Ok((sid, home))
+}
+
+/// The handles of the device rows of `page`, each with whether it is marked current.
+fn device_rows(page: &Reply) -> Vec<(String, bool)> {
+    const ROW: &str = r#"<tr class="device"#;
+    page.body
+        .match_indices(ROW)
+        .filter_map(|(at, _)| {
+            let rest = &page.body[at + ROW.len()..];
+            let current = rest.starts_with(" current\"");
+            let handle = rest.split_once(r#"data-handle=""#)?.1.split('"').next()?;
+            Some((handle.to_owned(), current))
+        })
+        .collect()
+}
+
+/// Two sign-ins of one user each see both devices, their own marked; one revokes the other
+/// by its handle through the form (a malformed handle is a 400), which signs it out; "sign
+/// out everywhere else" signs out a third and keeps the one asking.
+pub(crate) fn devices(ctx: &Ctx) -> ScenarioFuture<'_> {
+    Box::pin(async move {
+        let user = ctx.user("devices");
+        let (laptop, _) = signed_in(ctx, &user).await?;
+        let (phone, home) = signed_in(ctx, &user).await?;
+        if home.body.contains(r#"id="no-devices""#) {
+            return Err(Failure::Unsupported(
+                "the provider keeps no owner index: no device list".into(),
+            ));
+        }
+        let rows = device_rows(&home);
+        let others: Vec<&String> = rows.iter().filter(|(_, c)| !c).map(|(h, _)| h).collect();
+        ensure(rows.len() == 2 && others.len() == 1, || {
+            format!("GET /app: expected 2 devices, 1 of them current, got {rows:?}")
+        })?;
+        let other = others[0].clone();
+        let token = format!("csrf_token={}", token_of(&home)?);
+
+        let forged = post_form(
+            ctx,
+            "/app/devices/revoke",
+            &phone,
+            &format!("{token}&handle=not-a-handle"),
+        )
+        .await?;
+        forged.expect_status(StatusCode::BAD_REQUEST)?;
+        ctx.get("/whoami", Some(&laptop))
+            .await?
+            .expect_text(&user)?;
+
+        let revoke = format!("{token}&handle={other}");
+        expect_back_to_app(&post_form(ctx, "/app/devices/revoke", &phone, &revoke).await?)?;
+        ctx.get("/whoami", Some(&laptop))
+            .await?
+            .expect_status(StatusCode::UNAUTHORIZED)?;
+        let home = page(ctx, Some(&phone)).await?;
+        expect_contains(&home, "That device is signed out.")?;
+        let rows = device_rows(&home);
+        ensure(rows.len() == 1 && rows[0].1, || {
+            format!("GET /app after the revoke: expected this device only, got {rows:?}")
+        })?;
+        expect_back_to_app(&post_form(ctx, "/app/devices/revoke", &phone, &revoke).await?)?;
+        expect_contains(
+            &page(ctx, Some(&phone)).await?,
+            "That device was already signed out.",
+        )?;
+
+        let (tablet, _) = signed_in(ctx, &user).await?;
+        let everywhere = post_form(ctx, "/app/logout-everywhere", &phone, &token).await?;
+        expect_back_to_app(&everywhere)?;
+        ctx.get("/whoami", Some(&tablet))
+            .await?
+            .expect_status(StatusCode::UNAUTHORIZED)?;
+        ctx.get("/whoami", Some(&phone)).await?.expect_text(&user)?;
+        expect_contains(
+            &page(ctx, Some(&phone)).await?,
+            "Signed out on 1 other device.",
+        )?;
+        Ok(())
+    })
+}
