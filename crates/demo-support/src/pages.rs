@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use session_core::{Error, Millis};
 use session_flash::{Flash, FlashView};
 
-use crate::contract::{Answer, Reply};
+use crate::contract::{Answer, Reply, Revoke};
 
 /// The page's minijinja template.
 pub const APP_TEMPLATE: &str = include_str!("../templates/app.html");
@@ -46,13 +46,6 @@ pub struct SignIn {
     /// Present (`on`) when "remember me" is ticked; browsers leave an unticked box out.
     #[serde(default)]
     pub remember: Option<String>,
-}
-
-/// The form of `POST /app/devices/revoke`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Revoke {
-    /// The device's handle, as the page listed it.
-    pub handle: String,
 }
 
 /// What the template sees.
@@ -191,7 +184,7 @@ pub async fn sign_out_everywhere(flash: &Flash) -> Answer {
     Ok(Reply::see_other(APP_PATH))
 }
 
-/// `POST /app/devices/revoke`: signs one of the user's other devices out. A handle that is
+/// `POST /app/devices/revoke` (the form of `POST /devices/revoke`): signs one of the user's other devices out. A handle that is
 /// not one (a forged form) is a 400; one that names no live session of this user (already
 /// signed out) is told on the page.
 pub async fn revoke(flash: &Flash, form: &Revoke) -> Answer {
@@ -225,14 +218,8 @@ async fn unless_signed_in(flash: &Flash) -> session_core::Result<Option<Reply>> 
 /// Why the user's sessions cannot be listed or signed out: the provider keeps no owner
 /// index (its capabilities say so, so nothing is asked of it).
 fn owner_index_missing(flash: &Flash) -> Option<String> {
-    let store = flash.session().manager().store();
-    (!store.capabilities().owner_index).then(|| {
-        format!(
-            "The `{}` session provider keeps no index of a user's sessions, so they cannot be \
-             listed or signed out from here.",
-            store.provider()
-        )
-    })
+    crate::contract::missing_owner_index(flash.session())
+        .map(|why| format!("Your devices cannot be listed or signed out from here: {why}."))
 }
 
 /// `ms` since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC`.

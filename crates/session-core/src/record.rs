@@ -66,8 +66,9 @@ pub struct Record {
     /// regenerate with rotation on); `None` means at `created`.
     pub id_issued: Option<Millis>,
     /// What was recorded when the session was bound to its owner (see [`crate::devices`]);
-    /// empty for a session bound without it, or not bound.
-    pub binding: Binding,
+    /// `None` for a session bound without it, or not bound. Boxed, since most records have
+    /// none and a record is moved around on every request.
+    pub binding: Option<Box<Binding>>,
 }
 
 /// What a session records when it is bound to an owner: stored as [`FORMAT_V3`], and only
@@ -108,8 +109,13 @@ impl Record {
             values: Values::new(),
             lifetime: None,
             id_issued: None,
-            binding: Binding::default(),
+            binding: None,
         }
+    }
+
+    /// Records `binding`, or removes what was recorded when it is empty.
+    pub fn set_binding(&mut self, binding: &Binding) {
+        self.binding = (!binding.is_empty()).then(|| Box::new(binding.clone()));
     }
 
     /// When the current ID was issued.
@@ -119,7 +125,7 @@ impl Record {
 
     /// The format the record is written in: the oldest that holds everything it carries.
     fn format(&self) -> u8 {
-        if !self.binding.is_empty() {
+        if self.binding.is_some() {
             FORMAT_V3
         } else if self.lifetime.is_some() || self.id_issued.is_some() {
             FORMAT_V2
@@ -163,9 +169,9 @@ impl Record {
                     write_optional_int(&mut out, field)?;
                 }
             }
-            if format == FORMAT_V3 {
-                write_optional_int(&mut out, self.binding.bound_at)?;
-                for text in [&self.binding.user_agent, &self.binding.ip] {
+            if let Some(binding) = self.binding.as_deref() {
+                write_optional_int(&mut out, binding.bound_at)?;
+                for text in [&binding.user_agent, &binding.ip] {
                     match text {
                         Some(text) => rmp::encode::write_str(&mut out, text)?,
                         None => rmp::encode::write_nil(&mut out)
@@ -199,8 +205,7 @@ impl Record {
                 .map(|field| field.map_or(1, sint_len))
                 .sum::<usize>();
         }
-        if format == FORMAT_V3 {
-            let binding = &self.binding;
+        if let Some(binding) = self.binding.as_deref() {
             extension += binding.bound_at.map_or(1, sint_len);
             extension += [&binding.user_agent, &binding.ip]
                 .into_iter()
@@ -306,6 +311,8 @@ fn decode_envelope(body: &Bytes, expected: u32) -> std::result::Result<Record, S
     if !rd.is_empty() {
         return Err(format!("{} trailing bytes", rd.len()));
     }
+    // A binding of nils reads as none, as it is written.
+    let binding = (!binding.is_empty()).then(|| Box::new(binding));
     Ok(Record {
         created,
         owner,
@@ -566,6 +573,56 @@ mod tests {
         let mut v1 = Record::new(5).encode(64).unwrap();
         v1[0] = FORMAT_V2;
         assert!(matches!(dec(&v1, 64), Err(Error::Corrupt(_))));
+    }
+
+    /// A session bound with binding metadata is written as V3, pinned byte by byte; an
+    /// owner alone keeps the V1 bytes, so sessions without the devices features are
+    /// unchanged.
+    #[test]
+    fn bound_records_with_metadata_are_v3_and_pinned() {
+        let mut r = Record::new(5);
+        r.owner = Some("al".into());
+        r.values.insert("a", vec![1].into());
+        assert_eq!(r.encode(1 << 10).unwrap()[0], FORMAT_V1);
+        r.set_binding(&Binding {
+            bound_at: Some(9),
+            user_agent: Some("ua".into()),
+            ip: Some("1.2.3.0/24".into()),
+        });
+        let bytes = r.encode(1 << 10).unwrap();
+        let mut expected = vec![
+            FORMAT_V3, 0x99, 0x05, 0xa2, b'a', b'l', 0x81, 0xa1, b'a', 0xc4, 0x01, 0x01, 0xc0,
+            0xc0, 0xc0, 0x09, 0xa2, b'u', b'a', 0xaa,
+        ];
+        expected.extend_from_slice(b"1.2.3.0/24");
+        assert_eq!(bytes, expected);
+        assert_eq!(bytes.len(), r.encoded_len());
+        assert_eq!(dec(&bytes, 1 << 10).unwrap(), r);
+        // With a lifetime and only a binding time: the V2 fields and nils for the rest.
+        r.lifetime = Some(Lifetime {
+            idle_ms: 600_000,
+            absolute_ms: Some(1),
+        });
+        r.set_binding(&Binding {
+            bound_at: Some(-40_000),
+            ..Binding::default()
+        });
+        let bytes = r.encode(1 << 10).unwrap();
+        assert_eq!(bytes[0], FORMAT_V3);
+        assert_eq!(bytes.len(), r.encoded_len());
+        assert_eq!(dec(&bytes, 1 << 10).unwrap(), r);
+        // Unbound again: back to V2.
+        r.set_binding(&Binding::default());
+        assert_eq!(r.binding, None);
+        assert_eq!(r.encode(1 << 10).unwrap()[0], FORMAT_V2);
+        // A V3 format byte on a V2 envelope is corrupt, not misread.
+        let mut v2 = r.encode(1 << 10).unwrap();
+        v2[0] = FORMAT_V3;
+        assert!(matches!(dec(&v2, 1 << 10), Err(Error::Corrupt(_))));
+        // A damaged user agent is corrupt.
+        let mut bad = expected.clone();
+        bad[17] = 0xff;
+        assert!(matches!(dec(&bad, 1 << 10), Err(Error::Corrupt(_))));
     }
 
     #[test]

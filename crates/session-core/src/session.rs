@@ -381,7 +381,7 @@ impl Session {
         let loaded = self.writable(&mut state, "set_owner").await?;
         let new_id = || self.manager().new_id();
         loaded.change(Change::Owner(owner.map(str::to_owned)), new_id)?;
-        if loaded.current.binding != binding {
+        if loaded.current.binding.as_deref() != Some(&binding).filter(|b| !b.is_empty()) {
             loaded.change(Change::Binding(binding), new_id)?;
         }
         state.bound = owner.is_some() && self.manager().options().max_sessions_per_owner.is_some();

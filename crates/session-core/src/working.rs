@@ -113,11 +113,11 @@ impl Change {
                 record.owner = None;
                 // Like the owner, remember-me belongs to the login that a flush ends.
                 record.lifetime = None;
-                record.binding = crate::record::Binding::default();
+                record.binding = None;
             }
             Change::Owner(owner) => record.owner.clone_from(owner),
             Change::Lifetime(lifetime) => record.lifetime = *lifetime,
-            Change::Binding(binding) => record.binding.clone_from(binding),
+            Change::Binding(binding) => record.set_binding(binding),
         }
     }
 

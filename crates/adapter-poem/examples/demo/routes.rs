@@ -5,8 +5,8 @@ use adapter_poem::{
     CsrfMiddleware, Flash, OutagePolicyMiddleware, Session, SessionError, SessionMiddleware,
     TransportMiddleware,
 };
-use demo_support::contract::{self, Login, NewFlash, Reply};
-use demo_support::pages::{self, Revoke, SignIn};
+use demo_support::contract::{self, Login, NewFlash, Reply, Revoke};
+use demo_support::pages::{self, SignIn};
 use poem::http::StatusCode;
 use poem::http::header::LOCATION;
 use poem::web::{Data, Form, Path};
@@ -32,6 +32,8 @@ pub fn app(manager: Manager) -> impl Endpoint<Output = Response> {
         .at("/whoami", get(whoami))
         .at("/logout", post(logout))
         .at("/logout-everywhere", post(logout_everywhere))
+        .at("/devices", get(devices))
+        .at("/devices/revoke", post(revoke_device))
         .at("/stats", get(stats))
         .at("/metrics", get(metrics))
         .at("/signup", get(signup))
@@ -134,6 +136,16 @@ async fn logout(session: Session) -> Answer {
 #[handler]
 async fn logout_everywhere(session: Session) -> Answer {
     respond(contract::logout_everywhere(&session).await)
+}
+
+#[handler]
+async fn devices(session: Session) -> Answer {
+    respond(contract::devices(&session).await)
+}
+
+#[handler]
+async fn revoke_device(session: Session, Form(form): Form<Revoke>) -> Answer {
+    respond(contract::revoke_device(&session, &form).await)
 }
 
 #[handler]

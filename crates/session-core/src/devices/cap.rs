@@ -46,7 +46,8 @@ fn bound_at(listed: &Listed) -> i64 {
     listed
         .record
         .binding
-        .bound_at
+        .as_ref()
+        .and_then(|b| b.bound_at)
         .unwrap_or(listed.record.created)
 }
 

@@ -180,14 +180,17 @@ impl Manager {
         listed.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.handle.cmp(&b.handle)));
         Ok(listed
             .into_iter()
-            .map(|l| Device {
-                current: Some(l.handle) == current,
-                handle: l.handle,
-                created: l.record.created,
-                last_seen: l.last_seen,
-                persistent: l.record.lifetime.is_some(),
-                user_agent: l.record.binding.user_agent,
-                ip: l.record.binding.ip,
+            .map(|l| {
+                let binding = l.record.binding.map(|b| *b).unwrap_or_default();
+                Device {
+                    current: Some(l.handle) == current,
+                    handle: l.handle,
+                    created: l.record.created,
+                    last_seen: l.last_seen,
+                    persistent: l.record.lifetime.is_some(),
+                    user_agent: binding.user_agent,
+                    ip: binding.ip,
+                }
             })
             .collect())
     }
