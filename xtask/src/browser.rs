@@ -50,6 +50,9 @@ const DEMOS: &[(&str, &str)] = &[
 /// stuck browser fails the task instead of stalling CI; runs take a few seconds).
 const DEMO_DEADLINE: Duration = Duration::from_secs(180);
 
+/// How often [`submit`] looks whether the page changed, 20 ms apart, before it gives up.
+const PAGE_CHANGE_POLLS: usize = 1500;
+
 /// How long a started process gets to listen on its port.
 const START_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -322,11 +325,7 @@ async fn story(laptop: &Client, phone: &Client, base: &str) -> Result<()> {
     }
 
     // Revoke the laptop from the phone; the laptop's next load is signed out.
-    phone
-        .find(Locator::Css("tr.device:not(.current) button.revoke"))
-        .await?
-        .click()
-        .await?;
+    submit(phone, "tr.device:not(.current) button.revoke").await?;
     expect_flashes(phone, &["That device is signed out."]).await?;
     let rows = phone.find_all(Locator::Css("tr.device")).await?;
     ensure!(
@@ -341,7 +340,7 @@ async fn story(laptop: &Client, phone: &Client, base: &str) -> Result<()> {
         .context("the revoked laptop should see the sign-in form")?;
 
     // Sign out on the phone: the sign-in form, and no persistent cookie left.
-    phone.find(Locator::Css("#sign-out")).await?.click().await?;
+    submit(phone, "#sign-out").await?;
     expect_flashes(phone, &["Signed out."]).await?;
     phone.find(Locator::Css("form#sign-in")).await?;
     let cookie = phone.get_named_cookie(&cookie_name).await?;
@@ -367,12 +366,23 @@ async fn sign_in(browser: &Client, user: &str, remember: bool) -> Result<()> {
             .click()
             .await?;
     }
-    browser
-        .find(Locator::Css("#sign-in-button"))
-        .await?
-        .click()
-        .await?;
-    Ok(())
+    submit(browser, "#sign-in-button").await
+}
+
+/// Clicks the submit button at `selector` and waits until the browser has left the page
+/// (POST, 303, GET of the next one): the old page's elements are stale then, and
+/// chromedriver waits for the new page's load before the next command.
+async fn submit(browser: &Client, selector: &str) -> Result<()> {
+    let page = browser.find(Locator::Css("html")).await?;
+    browser.find(Locator::Css(selector)).await?.click().await?;
+    for _ in 0..PAGE_CHANGE_POLLS {
+        match page.tag_name().await {
+            Err(e) if e.is_stale_element_reference() => return Ok(()),
+            Err(e) => return Err(e.into()),
+            Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    bail!("clicking {selector} did not lead to another page")
 }
 
 /// Fails unless the page shows exactly these flash messages.
