@@ -20,7 +20,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use session_core::{Error, Millis};
+use session_core::{Device, DeviceHandle, Error, Millis};
 use session_flash::{Flash, FlashView};
 
 use crate::contract::{Answer, Reply, Revoke};
@@ -60,36 +60,20 @@ pub struct AppView {
     /// The flash messages to show on this page.
     #[serde(rename = "Flash")]
     pub flash: FlashView,
-    /// The user's devices, or `None` when they cannot be listed ([`AppView::devices_note`]
-    /// says why).
-    pub devices: Option<Vec<DeviceRow>>,
+    /// The user's devices, most recently seen first, or `None` when they cannot be listed
+    /// ([`AppView::devices_note`] says why).
+    pub devices: Option<Vec<Device>>,
     /// Why there is no device list.
     pub devices_note: String,
 }
 
-/// One row of the "your devices" table, its times formatted for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeviceRow {
-    /// The opaque handle the revoke form sends back (never the session ID).
-    pub handle: String,
-    /// When the device signed in, in UTC.
-    pub created: String,
-    /// When the device was last seen, in UTC (at the store's touch granularity).
-    pub last_seen: String,
-    /// The browser's `User-Agent`, when device metadata is recorded.
-    pub user_agent: Option<String>,
-    /// The client's IP address (truncated), when device metadata is recorded.
-    pub ip: Option<String>,
-    /// Whether that session was remembered.
-    pub persistent: bool,
-    /// Whether it is the session of this request.
-    pub current: bool,
-}
-
-/// Renders the page for `view`, escaping every value.
+/// Renders the page for `view`, escaping every value; times (ms since the epoch) are shown
+/// through the template's `utc` filter.
 pub fn render_app(view: &AppView) -> Result<String, minijinja::Error> {
+    let mut env = minijinja::Environment::new();
+    env.add_filter("utc", utc);
     // The `.html` name is what turns minijinja's autoescaping on.
-    minijinja::Environment::new().render_named_str("app.html", APP_TEMPLATE, view)
+    env.render_named_str("app.html", APP_TEMPLATE, view)
 }
 
 /// `GET /app`: the page, for the signed-in user or with the sign-in form. Reading the flash
@@ -108,7 +92,7 @@ pub async fn app(flash: &Flash) -> Answer {
     if view.user.is_some() {
         match owner_index_missing(flash) {
             Some(note) => view.devices_note = note,
-            None => view.devices = Some(devices::rows(session).await?),
+            None => view.devices = Some(session.devices().await?),
         }
     }
     Ok(Reply::html(render_app(&view)))
@@ -195,9 +179,10 @@ pub async fn revoke(flash: &Flash, form: &Revoke) -> Answer {
         flash.warning(note).await?;
         return Ok(Reply::see_other(APP_PATH));
     }
-    let Some(revoked) = devices::revoke(flash.session(), &form.handle).await? else {
+    let Ok(handle) = form.handle.parse::<DeviceHandle>() else {
         return Ok(Reply::text(400, "malformed device handle"));
     };
+    let revoked = flash.session().revoke_device(&handle).await?;
     if revoked {
         flash.success("That device is signed out.").await?;
     } else {
@@ -232,53 +217,20 @@ fn utc(ms: Millis) -> String {
         .unwrap_or_else(|| format!("{ms} ms after 1970"))
 }
 
-mod devices {
-    //! The device list and revocation, over core's [`session_core::devices`].
-
-    use session_core::{Device, DeviceHandle, Session};
-
-    use super::{DeviceRow, utc};
-
-    /// The rows of the session owner's devices, in core's order (most recently seen first).
-    pub(super) async fn rows(session: &Session) -> session_core::Result<Vec<DeviceRow>> {
-        Ok(session.devices().await?.into_iter().map(row).collect())
-    }
-
-    fn row(device: Device) -> DeviceRow {
-        DeviceRow {
-            handle: device.handle.to_string(),
-            created: utc(device.created),
-            last_seen: utc(device.last_seen),
-            user_agent: device.user_agent,
-            ip: device.ip,
-            persistent: device.persistent,
-            current: device.current,
-        }
-    }
-
-    /// `None` when `handle` is not a handle at all; else whether a session was revoked.
-    pub(super) async fn revoke(
-        session: &Session,
-        handle: &str,
-    ) -> session_core::Result<Option<bool>> {
-        let Ok(handle) = handle.parse::<DeviceHandle>() else {
-            return Ok(None);
-        };
-        session.revoke_device(&handle).await.map(Some)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use session_flash::{Level, Message};
 
     use super::*;
 
-    fn row(handle: &str, current: bool) -> DeviceRow {
-        DeviceRow {
-            handle: handle.into(),
-            created: utc(0),
-            last_seen: utc(1_700_000_000_123),
+    const HERE: &str = "AAAAAAAAAAAAAAAAAAAAAA";
+    const THERE: &str = "AQAAAAAAAAAAAAAAAAAAAA";
+
+    fn device(handle: &str, current: bool) -> Device {
+        Device {
+            handle: handle.parse().unwrap(),
+            created: 0,
+            last_seen: 1_700_000_000_123,
             user_agent: Some("<b>Browser</b>".into()),
             ip: None,
             persistent: !current,
@@ -307,7 +259,7 @@ mod tests {
         let html = render_app(&AppView {
             user: Some("ada".into()),
             csrf: "tok-9".into(),
-            devices: Some(vec![row("here", true), row("there", false)]),
+            devices: Some(vec![device(HERE, true), device(THERE, false)]),
             ..AppView::default()
         })
         .unwrap();
@@ -323,11 +275,15 @@ mod tests {
         );
         assert_eq!(html.matches(r#"class="revoke""#).count(), 1, "{html}");
         assert!(
-            html.contains(r#"name="handle" value="there""#),
+            html.contains(&format!(r#"name="handle" value="{THERE}""#)),
             "the other device is revocable: {html}"
         );
-        assert!(!html.contains(r#"name="handle" value="here""#), "{html}");
+        assert!(
+            !html.contains(&format!(r#"name="handle" value="{HERE}""#)),
+            "{html}"
+        );
         assert!(html.contains("this device"), "{html}");
+        assert!(html.contains("1970-01-01 00:00:00 UTC"), "{html}");
         assert!(html.contains("2023-11-14 22:13:20 UTC"), "{html}");
     }
 
@@ -337,7 +293,7 @@ mod tests {
             user: Some("<script>x</script>".into()),
             csrf: "\"><b>".into(),
             flash: FlashView::from_messages(vec![Message::new(Level::Error, "<i>no</i>")]),
-            devices: Some(vec![row("a", false)]),
+            devices: Some(vec![device(THERE, false)]),
             ..AppView::default()
         })
         .unwrap();
