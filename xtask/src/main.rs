@@ -2,17 +2,20 @@
 //! `cargo xtask <task> --help` explains one.
 //!
 //! - `test`: fmt check, clippy with `-D warnings`, every test (nextest, then doctests),
-//!   `cargo doc` with `-D warnings`, the conformance matrix and a short run of every fuzz
-//!   target. It first makes sure the services the tests need are listening.
+//!   `cargo doc` with `-D warnings`, the conformance matrix, the browser run and a short run
+//!   of every fuzz target. It first makes sure the services the tests need are listening.
 //! - `ci`: `test` with `CI=true`, where a provider test that cannot reach its server fails.
 //! - `conformance [--provider NAME [--config STR]]`: the provider x case matrix, after
 //!   starting what the chosen providers need.
 //! - `fuzz [--seconds N]`: a libFuzzer run of every fuzz target (`test` runs each for 10 s).
 //! - `bench [--quick] [--only SECTION,...]`: the benchmarks of `bench/`, written to
 //!   `BENCHMARKS.md` (never part of `test`); installs the tools it runs.
+//! - `browser`: the demos' `/app` pages driven in headless Chromium (Debian's `chromium`
+//!   and `chromium-driver`, installed when missing); part of `test`.
 //! - `services`: only make sure the test services are up.
 
 mod bench;
+mod browser;
 mod conformance;
 mod fuzz;
 mod services;
@@ -68,6 +71,12 @@ const TASKS: &[Task] = &[
         run: bench::main,
     },
     Task {
+        name: "browser",
+        summary: "the demos' /app pages in headless Chromium",
+        help: browser::HELP,
+        run: browser::main,
+    },
+    Task {
         name: "services",
         summary: "start the services the tests need",
         help: SERVICES_HELP,
@@ -83,7 +92,8 @@ usage: cargo xtask test
 
 Checks formatting (cargo fmt --check), runs clippy with -D warnings, every test (cargo
 nextest when installed, else cargo test; then doctests), cargo doc with -D warnings, the
-conformance matrix (see `cargo xtask conformance --help`) and every fuzz target for 10 s.
+conformance matrix (see `cargo xtask conformance --help`), the demos' /app pages in headless
+Chromium (see `cargo xtask browser --help`) and every fuzz target for 10 s.
 
 First makes sure the test services listen on their standard loopback ports (Redis 6379,
 memcached 11211, PostgreSQL 5432, MariaDB 3306) and that redis-server, redis-cli and
@@ -218,6 +228,7 @@ fn test() -> Result<()> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     conformance::run(None)?;
+    browser::run()?;
     fuzz::run(10)
 }
 

@@ -12,7 +12,7 @@ use session_flash::{Flash, Level, Show};
 
 /// `Content-Type` of text answers.
 pub const TEXT: &str = "text/plain; charset=utf-8";
-/// `Content-Type` of the signup page.
+/// `Content-Type` of the signup page and the page set.
 pub const HTML: &str = "text/html; charset=utf-8";
 /// `Content-Type` of the JSON answers.
 pub const JSON: &str = "application/json";
@@ -34,30 +34,58 @@ pub struct Reply {
     pub content_type: Option<&'static str>,
     /// The body (empty for 204 and the bare error statuses).
     pub body: String,
+    /// The `Location` of a redirect (the page set's `303 See Other` after each form).
+    pub location: Option<&'static str>,
 }
 
 impl Reply {
-    fn empty(status: u16) -> Self {
+    pub(crate) fn empty(status: u16) -> Self {
         Reply {
             status,
             content_type: None,
             body: String::new(),
+            location: None,
         }
     }
 
-    fn text(status: u16, body: impl Into<String>) -> Self {
+    pub(crate) fn text(status: u16, body: impl Into<String>) -> Self {
         Reply {
-            status,
             content_type: Some(TEXT),
             body: body.into(),
+            ..Reply::empty(status)
         }
     }
 
     fn json(value: &serde_json::Value) -> Self {
         Reply {
-            status: 200,
             content_type: Some(JSON),
             body: value.to_string(),
+            ..Reply::empty(200)
+        }
+    }
+
+    /// A `200` HTML page, or the 500 of a template that failed to render (logged: a bug in
+    /// the template, not the client's fault).
+    pub(crate) fn html(rendered: Result<String, minijinja::Error>) -> Self {
+        match rendered {
+            Ok(html) => Reply {
+                content_type: Some(HTML),
+                body: html,
+                ..Reply::empty(200)
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "template failed");
+                Reply::text(500, "template error")
+            }
+        }
+    }
+
+    /// `303 See Other` to `location`: after a form's POST the browser GETs the page, so a
+    /// reload does not send the form again.
+    pub(crate) fn see_other(location: &'static str) -> Self {
+        Reply {
+            location: Some(location),
+            ..Reply::empty(303)
         }
     }
 }
@@ -171,14 +199,17 @@ pub async fn logout_everywhere(session: &Session) -> Answer {
 /// 501 when the provider keeps no owner index (its capabilities say so), for the routes
 /// that need one.
 fn without_owner_index(session: &Session) -> Option<Reply> {
+    missing_owner_index(session).map(|why| Reply::text(501, why))
+}
+
+/// Why routes that list or sign out a user's sessions cannot serve: the provider keeps no
+/// owner index (its capabilities say so, so nothing is asked of it).
+pub(crate) fn missing_owner_index(session: &Session) -> Option<String> {
     let store = session.manager().store();
     (!store.capabilities().owner_index).then(|| {
-        Reply::text(
-            501,
-            format!(
-                "the `{}` session provider keeps no owner index",
-                store.provider()
-            ),
+        format!(
+            "the `{}` session provider keeps no owner index",
+            store.provider()
         )
     })
 }
@@ -248,9 +279,9 @@ pub async fn stats(manager: &Manager) -> Answer {
 pub fn metrics() -> Reply {
     match crate::prometheus_text() {
         Some(text) => Reply {
-            status: 200,
             content_type: Some(PROMETHEUS),
             body: text,
+            ..Reply::empty(200)
         },
         None => Reply::text(404, "no metrics recorder is installed"),
     }
@@ -283,15 +314,5 @@ pub async fn add_flash(flash: &Flash, form: &NewFlash) -> Answer {
 
 async fn render(flash: &Flash) -> Answer {
     let view = flash.view().await?;
-    Ok(match crate::render_signup(&view) {
-        Ok(html) => Reply {
-            status: 200,
-            content_type: Some(HTML),
-            body: html,
-        },
-        Err(e) => {
-            tracing::error!(error = %e, "template failed");
-            Reply::text(500, "template error")
-        }
-    })
+    Ok(Reply::html(crate::render_signup(&view)))
 }

@@ -10,6 +10,9 @@
 //!   `http-scenarios` suite checks), against the framework-neutral session and flash handles,
 //!   answering a neutral [`contract::Reply`].
 //! - [`render_signup`]: the seed's signup page with minijinja, escaping message text.
+//! - [`pages`]: the page set under `/app` (sign in with "remember me", who am I, flash
+//!   messages, the user's devices with revoke buttons, sign out everywhere, sign out), plain
+//!   HTML forms carrying the CSRF token, answered the same way as [`contract`]'s routes.
 //!
 //! # Design choices
 //!
@@ -78,6 +81,7 @@
 pub mod contract;
 mod metrics;
 mod page;
+pub mod pages;
 mod providers;
 mod run;
 mod settings;

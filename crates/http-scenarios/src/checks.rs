@@ -117,6 +117,25 @@ pub(crate) fn new_cookie(target: &Target, reply: &Reply) -> Result<String, Failu
     Ok(cookie.value().to_owned())
 }
 
+/// Checks that `reply` hands out a persistent session cookie (remember-me): every configured
+/// attribute and a positive `Max-Age`; returns the session ID it carries.
+pub(crate) fn persistent_cookie(target: &Target, reply: &Reply) -> Result<String, Failure> {
+    let cookie = one_session_cookie(target, reply)?;
+    if cookie.value().is_empty() {
+        return Err(Failure::failed(format!(
+            "{}: session Set-Cookie has an empty value where a session ID was expected: {cookie}",
+            reply.request
+        )));
+    }
+    match cookie.max_age() {
+        Some(age) if age.is_positive() => Ok(cookie.value().to_owned()),
+        _ => Err(Failure::failed(format!(
+            "{}: a remembered session's Set-Cookie needs a positive Max-Age: {cookie}",
+            reply.request
+        ))),
+    }
+}
+
 /// Checks that `reply` removes the session cookie: empty value, `Max-Age=0`, and the same
 /// Path, Domain, Secure, SameSite and HttpOnly as when it was set.
 pub(crate) fn removal_cookie(target: &Target, reply: &Reply) -> Result<(), Failure> {

@@ -27,6 +27,8 @@
 //! | `GET /signup` | 200 `text/html`: the seed's page (one `<h2>` line each for the latest success, error, info and warning message) with what was queued before; queues the seed's four messages for the next page |
 //! | `GET /flash` | 200 `text/html`: the same page, consuming the queued messages |
 //! | `POST /flash` (form `level`, `text`, `now`) | 200, the page; queues the message, or with `now=true` shows it in this response only; 400 for an unknown level |
+//! | `GET /app` | 200 `text/html`: the page set of `demo_support::pages` (the sign-in form, or who is signed in, the devices and the sign-out buttons), every form carrying the session's CSRF token in `csrf_token`; shows the flash messages once |
+//! | `POST /app/login` (form `csrf_token`, `user`, `remember`), `/app/logout`, `/app/logout-everywhere`, `/app/devices/revoke` (form `handle`) | 303 to `/app` with the outcome as a flash message; 403 without the session's CSRF token; 400 for a malformed device handle |
 //!
 //! Every response that sets the session cookie carries `Cache-Control: no-store` and
 //! `Vary: Cookie`. A backend failure answers 503 without `Set-Cookie` on every route but
@@ -56,8 +58,8 @@
 //! - **Instrumentation is optional**: with [`Target::writes`] (the store's write count) the
 //!   scenarios also check that a request that must not store anything wrote nothing.
 //! - Scenarios are grouped in one module per topic (`basics`, `cookies`, `strict`, `auth`,
-//!   `outage`, `degraded`, `concurrency`, `limits`, `flash`, `rotation`, `devices`,
-//!   `owner-cap`); a new group is one more module under `scenarios/` and
+//!   `outage`, `degraded`, `concurrency`, `limits`, `flash`, `rotation`, `tokens`, `devices`,
+//!   `owner-cap`, `pages`); a new group is one more module under `scenarios/` and
 //!   one line per scenario in its list.
 //! - **The set-ups live here too** ([`setups`]): every adapter runs the suite under the same
 //!   provider and cookie configurations, and its test file holds only how to serve its demo.

@@ -4,19 +4,22 @@
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use adapter_actix::{
     CsrfMiddleware, Flash, OutagePolicyMiddleware, Session, SessionError, SessionMiddleware,
     TransportMiddleware,
 };
 use demo_support::contract::{self, Login, NewFlash, Reply, Revoke};
+use demo_support::pages::{self, SignIn};
 use session_core::Manager;
 
 /// Every route of the contract, behind a [`SessionMiddleware`] over `manager`, reading bodies
 /// up to [`contract::BODY_LIMIT`]. The public page keeps serving while the store is down
 /// ([`OutagePolicyMiddleware`]); the other routes answer 503 then. The `/api` scope takes
 /// the session from `Authorization: Bearer` only ([`TransportMiddleware`]);
-/// `/csrf/protected` is behind the [`CsrfMiddleware`].
+/// `/csrf/protected` is behind the [`CsrfMiddleware`], and so is the `/app` page set
+/// (`demo_support::pages`).
 pub fn app(
     manager: Manager,
 ) -> App<
@@ -64,6 +67,18 @@ pub fn app(
                 .route(web::post().to(csrf_protected)),
         )
         .service(
+            web::scope("/app")
+                .wrap(CsrfMiddleware::new())
+                .route("", web::get().to(app_page))
+                .route("/login", web::post().to(app_sign_in))
+                .route("/logout", web::post().to(app_sign_out))
+                .route(
+                    "/logout-everywhere",
+                    web::post().to(app_sign_out_everywhere),
+                )
+                .route("/devices/revoke", web::post().to(app_revoke)),
+        )
+        .service(
             web::scope("/api")
                 .wrap(TransportMiddleware::header())
                 .route("/login", web::post().to(login))
@@ -88,12 +103,16 @@ fn respond(answer: contract::Answer) -> Answer {
         status,
         content_type,
         body,
+        location,
     } = answer?;
     let mut response = HttpResponse::build(
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
     );
     if let Some(content_type) = content_type {
         response.content_type(content_type);
+    }
+    if let Some(location) = location {
+        response.insert_header((LOCATION, location));
     }
     Ok(response.body(body))
 }
@@ -172,4 +191,24 @@ async fn csrf_token(session: Session) -> Answer {
 
 async fn csrf_protected() -> Answer {
     respond(Ok(contract::csrf_protected()))
+}
+
+async fn app_page(flash: Flash) -> Answer {
+    respond(pages::app(&flash).await)
+}
+
+async fn app_sign_in(flash: Flash, form: web::Form<SignIn>) -> Answer {
+    respond(pages::sign_in(&flash, &form).await)
+}
+
+async fn app_sign_out(flash: Flash) -> Answer {
+    respond(pages::sign_out(&flash).await)
+}
+
+async fn app_sign_out_everywhere(flash: Flash) -> Answer {
+    respond(pages::sign_out_everywhere(&flash).await)
+}
+
+async fn app_revoke(flash: Flash, form: web::Form<Revoke>) -> Answer {
+    respond(pages::revoke(&flash, &form).await)
 }

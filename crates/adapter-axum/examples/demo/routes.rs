@@ -5,19 +5,20 @@ use adapter_axum::{
     CsrfLayer, Flash, OutagePolicyLayer, Session, SessionError, SessionLayer, TransportLayer,
 };
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_TYPE, LOCATION};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use demo_support::contract::{self, Login, NewFlash, Reply, Revoke};
+use demo_support::pages::{self, SignIn};
 use session_core::Manager;
 
 /// Every route of the contract, behind a [`SessionLayer`] over `manager`, reading bodies up to
 /// [`contract::BODY_LIMIT`]. The public page keeps serving while the store is down
 /// ([`OutagePolicyLayer`]); the other routes answer 503 then. The `/api` routes take the
 /// session from `Authorization: Bearer` only ([`TransportLayer`]); `/csrf/protected` is
-/// behind the [`CsrfLayer`].
+/// behind the [`CsrfLayer`], and so is the `/app` page set (`demo_support::pages`).
 pub fn app(manager: Manager) -> Router {
     let public = Router::new()
         .route("/public", get(public_page).post(public_visit))
@@ -29,6 +30,13 @@ pub fn app(manager: Manager) -> Router {
         .layer(TransportLayer::header());
     let guarded = Router::new()
         .route("/csrf/protected", get(csrf_protected).post(csrf_protected))
+        .layer(CsrfLayer::new());
+    let app_pages = Router::new()
+        .route("/app", get(app_page))
+        .route("/app/login", post(app_sign_in))
+        .route("/app/logout", post(app_sign_out))
+        .route("/app/logout-everywhere", post(app_sign_out_everywhere))
+        .route("/app/devices/revoke", post(app_revoke))
         .layer(CsrfLayer::new());
     Router::new()
         .route("/", get(index))
@@ -50,6 +58,7 @@ pub fn app(manager: Manager) -> Router {
         .merge(public)
         .merge(api)
         .merge(guarded)
+        .merge(app_pages)
         .with_state(manager.clone())
         .layer(DefaultBodyLimit::max(contract::BODY_LIMIT))
         .layer(SessionLayer::new(manager))
@@ -63,12 +72,19 @@ fn respond(answer: contract::Answer) -> Answer {
         status,
         content_type,
         body,
+        location,
     } = answer?;
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    Ok(match content_type {
+    let mut response = match content_type {
         Some(content_type) => (status, [(CONTENT_TYPE, content_type)], body).into_response(),
         None => status.into_response(),
-    })
+    };
+    if let Some(location) = location {
+        response
+            .headers_mut()
+            .insert(LOCATION, HeaderValue::from_static(location));
+    }
+    Ok(response)
 }
 
 async fn index(session: Session) -> Answer {
@@ -145,4 +161,24 @@ async fn csrf_token(session: Session) -> Answer {
 
 async fn csrf_protected() -> Answer {
     respond(Ok(contract::csrf_protected()))
+}
+
+async fn app_page(flash: Flash) -> Answer {
+    respond(pages::app(&flash).await)
+}
+
+async fn app_sign_in(flash: Flash, Form(form): Form<SignIn>) -> Answer {
+    respond(pages::sign_in(&flash, &form).await)
+}
+
+async fn app_sign_out(flash: Flash) -> Answer {
+    respond(pages::sign_out(&flash).await)
+}
+
+async fn app_sign_out_everywhere(flash: Flash) -> Answer {
+    respond(pages::sign_out_everywhere(&flash).await)
+}
+
+async fn app_revoke(flash: Flash, Form(form): Form<Revoke>) -> Answer {
+    respond(pages::revoke(&flash, &form).await)
 }

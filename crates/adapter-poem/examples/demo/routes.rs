@@ -6,7 +6,9 @@ use adapter_poem::{
     TransportMiddleware,
 };
 use demo_support::contract::{self, Login, NewFlash, Reply, Revoke};
+use demo_support::pages::{self, SignIn};
 use poem::http::StatusCode;
+use poem::http::header::LOCATION;
 use poem::web::{Data, Form, Path};
 use poem::{Endpoint, EndpointExt, Response, Route, get, handler, post};
 use session_core::Manager;
@@ -17,7 +19,8 @@ use session_core::Manager;
 /// request bodies without a limit of its own, so an oversized value reaches the session layer
 /// (which answers 413) as in the other demos, whose limit is [`contract::BODY_LIMIT`].
 /// The `/api` routes take the session from `Authorization: Bearer` only
-/// ([`TransportMiddleware`]); `/csrf/protected` is behind the [`CsrfMiddleware`].
+/// ([`TransportMiddleware`]); `/csrf/protected` is behind the [`CsrfMiddleware`], and so is
+/// the `/app` page set (`demo_support::pages`).
 pub fn app(manager: Manager) -> impl Endpoint<Output = Response> {
     Route::new()
         .at("/", get(index))
@@ -48,6 +51,20 @@ pub fn app(manager: Manager) -> impl Endpoint<Output = Response> {
                 .post(csrf_protected)
                 .with(CsrfMiddleware::new()),
         )
+        .at("/app", get(app_page).with(CsrfMiddleware::new()))
+        .at("/app/login", post(app_sign_in).with(CsrfMiddleware::new()))
+        .at(
+            "/app/logout",
+            post(app_sign_out).with(CsrfMiddleware::new()),
+        )
+        .at(
+            "/app/logout-everywhere",
+            post(app_sign_out_everywhere).with(CsrfMiddleware::new()),
+        )
+        .at(
+            "/app/devices/revoke",
+            post(app_revoke).with(CsrfMiddleware::new()),
+        )
         .nest(
             "/api",
             Route::new()
@@ -68,11 +85,15 @@ fn respond(answer: contract::Answer) -> Answer {
         status,
         content_type,
         body,
+        location,
     } = answer?;
     let mut response = Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     if let Some(content_type) = content_type {
         response = response.content_type(content_type);
+    }
+    if let Some(location) = location {
+        response = response.header(LOCATION, location);
     }
     Ok(response.body(body))
 }
@@ -170,4 +191,29 @@ async fn csrf_token(session: Session) -> Answer {
 #[handler]
 async fn csrf_protected() -> Answer {
     respond(Ok(contract::csrf_protected()))
+}
+
+#[handler]
+async fn app_page(flash: Flash) -> Answer {
+    respond(pages::app(&flash).await)
+}
+
+#[handler]
+async fn app_sign_in(flash: Flash, Form(form): Form<SignIn>) -> Answer {
+    respond(pages::sign_in(&flash, &form).await)
+}
+
+#[handler]
+async fn app_sign_out(flash: Flash) -> Answer {
+    respond(pages::sign_out(&flash).await)
+}
+
+#[handler]
+async fn app_sign_out_everywhere(flash: Flash) -> Answer {
+    respond(pages::sign_out_everywhere(&flash).await)
+}
+
+#[handler]
+async fn app_revoke(flash: Flash, Form(form): Form<Revoke>) -> Answer {
+    respond(pages::revoke(&flash, &form).await)
 }

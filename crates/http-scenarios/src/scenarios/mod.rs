@@ -12,6 +12,7 @@ mod devices;
 mod flash;
 mod limits;
 mod outage;
+mod pages;
 mod rotation;
 mod strict;
 mod tokens;
@@ -189,6 +190,21 @@ pub(crate) const ALL: &[Scenario] = &[
         "tokens",
         "csrf guard: 403 without the session's token, rotated at login",
         tokens::csrf_guard,
+    ),
+    scenario(
+        "pages",
+        "sign in and out through the /app forms, CSRF token required, flash once",
+        pages::sign_in_and_out,
+    ),
+    scenario(
+        "pages",
+        "remember me gives a persistent cookie, names escaped, bad names told on the page",
+        pages::remember_me_and_escaping,
+    ),
+    scenario(
+        "pages",
+        "devices listed with handles, one revoked, sign out everywhere else",
+        pages::devices,
     ),
 ];
 
