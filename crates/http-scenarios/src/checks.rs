@@ -117,6 +117,23 @@ pub(crate) fn new_cookie(target: &Target, reply: &Reply) -> Result<String, Failu
     Ok(cookie.value().to_owned())
 }
 
+/// Checks that `reply` hands out a persistent session cookie (remember-me) with every
+/// configured attribute and a positive `Max-Age`; returns the session ID and the `Max-Age`
+/// in seconds.
+pub(crate) fn persistent_cookie(target: &Target, reply: &Reply) -> Result<(String, i64), Failure> {
+    let cookie = one_session_cookie(target, reply)?;
+    let max_age = cookie.max_age().map(|d| d.whole_seconds());
+    match max_age {
+        Some(secs) if secs > 0 && !cookie.value().is_empty() => {
+            Ok((cookie.value().to_owned(), secs))
+        }
+        _ => Err(Failure::failed(format!(
+            "{}: expected a persistent session cookie (a session ID and a positive Max-Age): {cookie}",
+            reply.request
+        ))),
+    }
+}
+
 /// Checks that `reply` removes the session cookie: empty value, `Max-Age=0`, and the same
 /// Path, Domain, Secure, SameSite and HttpOnly as when it was set.
 pub(crate) fn removal_cookie(target: &Target, reply: &Reply) -> Result<(), Failure> {

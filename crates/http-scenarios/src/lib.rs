@@ -16,10 +16,12 @@
 //! | `DELETE /session/{key}` | 204 |
 //! | `POST /login` (form `user=NAME`) | 204; regenerates the ID, stores `uid` = NAME, binds the session to owner NAME |
 //! | `GET /whoami` | 200 with the uid, or 401 |
+//! | `POST /login/remember` (form `user=NAME`, optional `idle=SECONDS`, 14 days by default) | the same as `POST /login`, and the session gets that idle lifetime of its own (remember-me: a persistent cookie whose `Max-Age` core bounds by `max_persistent_lifetime`) |
 //! | `POST /logout` | 204; destroys the session |
 //! | `POST /logout-everywhere` | 200 JSON `{"destroyed": N}` (the owner's other sessions); 501 when the provider has no owner index |
 //! | `GET /public` | 200 `hello, NAME` for a signed-in user (`uid`), `hello, visitor` otherwise; under the `anonymous` outage policy, so it keeps answering (as to a visitor) while the store is down |
 //! | `POST /public` | 204; stores `visited` = `"yes"`; while the store is down the write is refused: 503 with core's refused-write message (or, without a cookie, the new session fails at commit: 503) |
+//! | `POST /both/login`, `GET /both/whoami`, `POST /both/logout` | as `/login`, `/whoami` and `/logout`, under the `both` transport: the session ID from `Authorization: Bearer` when the request carries it, else from the cookie; answered in the transport the request used (`Session-Token` or `Set-Cookie`) |
 //! | `GET /stats` | 200 JSON `{"count": N}`, `null` when the provider cannot count |
 //! | `GET /metrics` | 200, the Prometheus text of the process's recorder (`demo_support::install_prometheus`); 404 when none is installed. Checked by [`metrics::after_a_scripted_flow`], not by the suite |
 //! | `GET /signup` | 200 `text/html`: the seed's page (one `<h2>` line each for the latest success, error, info and warning message) with what was queued before; queues the seed's four messages for the next page |
@@ -52,7 +54,8 @@
 //! - **Instrumentation is optional**: with [`Target::writes`] (the store's write count) the
 //!   scenarios also check that a request that must not store anything wrote nothing.
 //! - Scenarios are grouped in one module per topic (`basics`, `cookies`, `strict`, `auth`,
-//!   `outage`, `degraded`, `concurrency`, `limits`, `flash`, `rotation`); a new group is one more module under `scenarios/` and
+//!   `outage`, `degraded`, `concurrency`, `limits`, `flash`, `rotation`, `tokens`,
+//!   `remember`); a new group is one more module under `scenarios/` and
 //!   one line per scenario in its list.
 //! - **The set-ups live here too** ([`setups`]): every adapter runs the suite under the same
 //!   provider and cookie configurations, and its test file holds only how to serve its demo.
@@ -116,6 +119,9 @@ pub struct Target {
     /// The ID rotation interval and grace the server runs with (`Options::rotation_interval`,
     /// `Options::rotation_grace`); the `rotation` scenarios are not run without one.
     pub rotation: Option<(Duration, Duration)>,
+    /// The longest lifetime a remember-me session may be given
+    /// (`Options::max_persistent_lifetime`): the bound on its cookie's `Max-Age`.
+    pub max_persistent_lifetime: Duration,
 }
 
 impl std::fmt::Debug for Target {
@@ -130,6 +136,7 @@ impl std::fmt::Debug for Target {
             .field("outage", &self.outage.is_some())
             .field("writes", &self.writes.is_some())
             .field("rotation", &self.rotation)
+            .field("max_persistent_lifetime", &self.max_persistent_lifetime)
             .finish()
     }
 }
@@ -156,6 +163,7 @@ impl Target {
             rotation: options
                 .rotation_interval
                 .map(|interval| (interval, options.rotation_grace)),
+            max_persistent_lifetime: options.max_persistent_lifetime,
         }
     }
 

@@ -220,8 +220,11 @@ fn encryption_cost(h: &Http, ours: &str, out: &mut String) {
 
 /// The report's Redis section.
 pub(super) fn redis_markdown(r: &Http, out: &mut String, plan: &Plan) {
-    let _ = write!(out, "## HTTP, Redis\n\nOur redis provider behind our axum adapter (`ours`), the same with encryption at rest (`ours-enc`), and behind our actix-web adapter (`ours-actix`); both again with the opt-in near cache (`ours-near`, `ours-actix-near`: `near_cache={SESSIONS}`, room for every seeded session; before each of their /read runs a 1 s wrk run of /read loads every session into the cache, so their /read figures are of reads answered from memory); tower-sessions 0.14 + tower-sessions-redis-store 0.16 (fred, axum, `ts-0.14`); actix-web + actix-session 0.11 `RedisSessionStore` (`actix-0.11`); and each framework without a session layer (`none-axum`, `none-actix`). \
-        A private `redis-server` on port 6390 (core 1, with wrk).\n\n");
+    let _ = write!(
+        out,
+        "## HTTP, Redis\n\nOur redis provider behind our axum adapter (`ours`), the same with encryption at rest (`ours-enc`), and behind our actix-web adapter (`ours-actix`); both again with the opt-in near cache (`ours-near`, `ours-actix-near`: `near_cache={SESSIONS}`, room for every seeded session; before each of their /read runs a 1 s wrk run of /read loads every session into the cache, so their /read figures are of reads answered from memory); tower-sessions 0.14 + tower-sessions-redis-store 0.16 (fred, axum, `ts-0.14`); actix-web + actix-session 0.11 `RedisSessionStore` (`actix-0.11`); and each framework without a session layer (`none-axum`, `none-actix`). \
+        A private `redis-server` on port 6390 (core 1, with wrk).\n\n"
+    );
     r.table(out, None);
     let _ = write!(
         out,
@@ -288,11 +291,7 @@ fn near_cache_effect(r: &Http, out: &mut String) {
                 )
             })
             .collect();
-        let _ = writeln!(
-            out,
-            "- near cache (`{near}`): {}.",
-            per_handler.join("; ")
-        );
+        let _ = writeln!(out, "- near cache (`{near}`): {}.", per_handler.join("; "));
     }
     out.push('\n');
 }

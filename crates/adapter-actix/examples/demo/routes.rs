@@ -42,6 +42,14 @@ pub fn app(
         .route("/login", web::post().to(login))
         .route("/whoami", web::get().to(whoami))
         .route("/logout", web::post().to(logout))
+        .route("/login/remember", web::post().to(login_remembered))
+        .service(
+            web::scope("/both")
+                .wrap(TransportMiddleware::new(session_core::Transport::Both))
+                .route("/login", web::post().to(login))
+                .route("/whoami", web::get().to(whoami))
+                .route("/logout", web::post().to(logout)),
+        )
         .route("/logout-everywhere", web::post().to(logout_everywhere))
         .route("/stats", web::get().to(stats))
         .route("/metrics", web::get().to(metrics))
@@ -114,6 +122,10 @@ async fn delete_value(session: Session, key: web::Path<String>) -> Answer {
 
 async fn login(session: Session, form: web::Form<Login>) -> Answer {
     respond(contract::login(&session, &form).await)
+}
+
+async fn login_remembered(session: Session, form: web::Form<contract::RememberedLogin>) -> Answer {
+    respond(contract::login_remembered(&session, &form).await)
 }
 
 async fn whoami(session: Session) -> Answer {

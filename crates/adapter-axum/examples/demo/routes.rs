@@ -27,6 +27,13 @@ pub fn app(manager: Manager) -> Router {
         .route("/api/whoami", get(whoami))
         .route("/api/logout", post(logout))
         .layer(TransportLayer::header());
+    // The remember-me login, and routes that take the session from the header or the cookie.
+    let remember = Router::new().route("/login/remember", post(login_remembered));
+    let both = Router::new()
+        .route("/both/login", post(login))
+        .route("/both/whoami", get(whoami))
+        .route("/both/logout", post(logout))
+        .layer(TransportLayer::new(session_core::Transport::Both));
     let guarded = Router::new()
         .route("/csrf/protected", get(csrf_protected).post(csrf_protected))
         .layer(CsrfLayer::new());
@@ -48,6 +55,8 @@ pub fn app(manager: Manager) -> Router {
         .merge(public)
         .merge(api)
         .merge(guarded)
+        .merge(remember)
+        .merge(both)
         .with_state(manager.clone())
         .layer(DefaultBodyLimit::max(contract::BODY_LIMIT))
         .layer(SessionLayer::new(manager))
@@ -87,6 +96,10 @@ async fn delete_value(session: Session, Path(key): Path<String>) -> Answer {
 
 async fn login(session: Session, Form(form): Form<Login>) -> Answer {
     respond(contract::login(&session, &form).await)
+}
+
+async fn login_remembered(session: Session, Form(form): Form<contract::RememberedLogin>) -> Answer {
+    respond(contract::login_remembered(&session, &form).await)
 }
 
 async fn whoami(session: Session) -> Answer {

@@ -28,6 +28,15 @@ pub fn app(manager: Manager) -> impl Endpoint<Output = Response> {
         .at("/login", post(login))
         .at("/whoami", get(whoami))
         .at("/logout", post(logout))
+        .at("/login/remember", post(login_remembered))
+        .nest(
+            "/both",
+            Route::new()
+                .at("/login", post(login))
+                .at("/whoami", get(whoami))
+                .at("/logout", post(logout))
+                .with(TransportMiddleware::new(session_core::Transport::Both)),
+        )
         .at("/logout-everywhere", post(logout_everywhere))
         .at("/stats", get(stats))
         .at("/metrics", get(metrics))
@@ -98,6 +107,11 @@ async fn delete_value(session: Session, Path(key): Path<String>) -> Answer {
 #[handler]
 async fn login(session: Session, Form(form): Form<Login>) -> Answer {
     respond(contract::login(&session, &form).await)
+}
+
+#[handler]
+async fn login_remembered(session: Session, Form(form): Form<contract::RememberedLogin>) -> Answer {
+    respond(contract::login_remembered(&session, &form).await)
 }
 
 #[handler]

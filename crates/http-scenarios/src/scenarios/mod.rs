@@ -5,12 +5,14 @@
 
 mod auth;
 mod basics;
+mod both;
 mod concurrency;
 mod cookies;
 mod degraded;
 mod flash;
 mod limits;
 mod outage;
+mod remember;
 mod rotation;
 mod strict;
 mod tokens;
@@ -178,6 +180,16 @@ pub(crate) const ALL: &[Scenario] = &[
         "tokens",
         "csrf guard: 403 without the session's token, rotated at login",
         tokens::csrf_guard,
+    ),
+    scenario(
+        "tokens",
+        "both transports on one route: header or cookie, the header wins",
+        both::header_or_cookie,
+    ),
+    scenario(
+        "remember",
+        "remember-me: persistent cookie, bounded, kept at login, own idle lifetime",
+        remember::lifetime_of_its_own,
     ),
 ];
 
