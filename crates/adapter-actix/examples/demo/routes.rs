@@ -17,6 +17,8 @@ use session_core::Manager;
 /// ([`OutagePolicyMiddleware`]); the other routes answer 503 then. The `/api` scope takes
 /// the session from `Authorization: Bearer` only ([`TransportMiddleware`]);
 /// `/csrf/protected` is behind the [`CsrfMiddleware`].
+/// `/login/remember` is the login with remember-me; the `/both` routes take the session from
+/// the token header when the request carries one, else from the cookie (`Transport::Both`).
 pub fn app(
     manager: Manager,
 ) -> App<

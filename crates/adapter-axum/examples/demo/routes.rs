@@ -18,6 +18,8 @@ use session_core::Manager;
 /// ([`OutagePolicyLayer`]); the other routes answer 503 then. The `/api` routes take the
 /// session from `Authorization: Bearer` only ([`TransportLayer`]); `/csrf/protected` is
 /// behind the [`CsrfLayer`].
+/// `/login/remember` is the login with remember-me; the `/both` routes take the session from
+/// the token header when the request carries one, else from the cookie (`Transport::Both`).
 pub fn app(manager: Manager) -> Router {
     let public = Router::new()
         .route("/public", get(public_page).post(public_visit))

@@ -18,6 +18,8 @@ use session_core::Manager;
 /// (which answers 413) as in the other demos, whose limit is [`contract::BODY_LIMIT`].
 /// The `/api` routes take the session from `Authorization: Bearer` only
 /// ([`TransportMiddleware`]); `/csrf/protected` is behind the [`CsrfMiddleware`].
+/// `/login/remember` is the login with remember-me; the `/both` routes take the session from
+/// the token header when the request carries one, else from the cookie (`Transport::Both`).
 pub fn app(manager: Manager) -> impl Endpoint<Output = Response> {
     Route::new()
         .at("/", get(index))
