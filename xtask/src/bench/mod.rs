@@ -77,8 +77,8 @@ Sections and their contenders:
   redis         a private redis-server on port 6390: ours (axum), ours (actix-web), both
                 again with the near cache on (near_cache=N), tower-sessions 0.14 +
                 tower-sessions-redis-store 0.16, actix-session 0.11, and each framework
-                without a layer; req/s, server CPU, Redis commands, round trips and Redis
-                CPU (INFO cpu) per request
+                without a layer; req/s, server CPU, Redis commands, round trips and
+                Redis CPU (INFO cpu) per request
   sql           PostgreSQL and MariaDB on their standard ports (database session_bench):
                 ours (axum + postgres / mysql provider) against tower-sessions 0.14 +
                 tower-sessions-sqlx-store 0.15; req/s, server CPU, database CPU and round
