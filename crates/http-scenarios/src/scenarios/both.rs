@@ -5,17 +5,10 @@
 use http::header::{AUTHORIZATION, COOKIE};
 use http::{Method, StatusCode};
 
+use super::tokens::returned_token;
 use super::{Ctx, Failure, ScenarioFuture, ensure};
-use crate::checks::{self, TOKEN_RESPONSE_HEADER};
+use crate::checks;
 use crate::client::{Body, Reply};
-
-/// The `Session-Token` of `reply`, if any.
-fn returned_token(reply: &Reply) -> Option<String> {
-    reply
-        .headers
-        .get(TOKEN_RESPONSE_HEADER)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-}
 
 /// Fails unless `reply` varies on both the token header and the cookie: under `both`, the
 /// answer depends on whichever the request carried.
@@ -44,14 +37,33 @@ fn expect_no_token(reply: &Reply) -> Result<(), Failure> {
     })
 }
 
-/// `method path` with the given header lines and no body.
-async fn request(
-    ctx: &Ctx,
-    method: Method,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> Result<Reply, Failure> {
-    ctx.send_headers(method, path, headers, Body::Empty).await
+/// `POST /both/login` as `user` with the given header lines; expects 204.
+async fn login(ctx: &Ctx, user: &str, headers: &[(&str, &str)]) -> Result<Reply, Failure> {
+    let reply = ctx
+        .send_headers(
+            Method::POST,
+            "/both/login",
+            headers,
+            Body::Form(format!("user={user}")),
+        )
+        .await?;
+    reply.expect_status(StatusCode::NO_CONTENT)?;
+    Ok(reply)
+}
+
+/// `GET /both/whoami` with the given header lines.
+async fn whoami(ctx: &Ctx, headers: &[(&str, &str)]) -> Result<Reply, Failure> {
+    ctx.send_headers(Method::GET, "/both/whoami", headers, Body::Empty)
+        .await
+}
+
+/// `POST /both/logout` with the given header lines; expects 204.
+async fn logout(ctx: &Ctx, headers: &[(&str, &str)]) -> Result<Reply, Failure> {
+    let reply = ctx
+        .send_headers(Method::POST, "/both/logout", headers, Body::Empty)
+        .await?;
+    reply.expect_status(StatusCode::NO_CONTENT)?;
+    Ok(reply)
 }
 
 /// A browser (cookie only) and an API client (header only) log in on the same route, each
@@ -66,126 +78,69 @@ pub(crate) fn header_or_cookie(ctx: &Ctx) -> ScenarioFuture<'_> {
         let api_user = ctx.user("both-header");
 
         // Cookie only: a Set-Cookie, no token header.
-        let login = ctx
-            .send_headers(
-                Method::POST,
-                "/both/login",
-                &[],
-                Body::Form(format!("user={browser_user}")),
-            )
-            .await?;
-        login.expect_status(StatusCode::NO_CONTENT)?;
-        let sid = checks::new_cookie(&ctx.target, &login)?;
-        expect_no_token(&login)?;
+        let reply = login(ctx, &browser_user, &[]).await?;
+        let sid = checks::new_cookie(&ctx.target, &reply)?;
+        expect_no_token(&reply)?;
         let cookie = ctx.cookie(&sid);
-        let me = request(
-            ctx,
-            Method::GET,
-            "/both/whoami",
-            &[(COOKIE.as_str(), &cookie)],
-        )
-        .await?;
+        let by_cookie = [(COOKIE.as_str(), cookie.as_str())];
+        let me = whoami(ctx, &by_cookie).await?;
         me.expect_text(&browser_user)?;
         checks::no_session_cookie(&ctx.target, &me)?;
         expect_no_token(&me)?;
         expect_vary_both(&me)?;
 
         // Header only, asking for a token with an empty bearer: a token, no cookie.
-        let login = ctx
-            .send_headers(
-                Method::POST,
-                "/both/login",
-                &[(AUTHORIZATION.as_str(), "Bearer")],
-                Body::Form(format!("user={api_user}")),
-            )
-            .await?;
-        login.expect_status(StatusCode::NO_CONTENT)?;
-        checks::no_set_cookie_at_all(&login)?;
-        expect_vary_both(&login)?;
-        let Some(token) = returned_token(&login).filter(|t| !t.is_empty()) else {
+        let reply = login(ctx, &api_user, &[(AUTHORIZATION.as_str(), "Bearer")]).await?;
+        checks::no_set_cookie_at_all(&reply)?;
+        expect_vary_both(&reply)?;
+        let Some(token) = returned_token(&reply).filter(|t| !t.is_empty()) else {
             return Err(Failure::failed(format!(
                 "POST /both/login with an empty bearer: expected a Session-Token, got {:?}",
-                login.headers
+                reply.headers
             )));
         };
         let bearer = format!("Bearer {token}");
-        let me = request(
-            ctx,
-            Method::GET,
-            "/both/whoami",
-            &[(AUTHORIZATION.as_str(), &bearer)],
-        )
-        .await?;
+        let by_header = [(AUTHORIZATION.as_str(), bearer.as_str())];
+        let me = whoami(ctx, &by_header).await?;
         me.expect_text(&api_user)?;
         checks::no_set_cookie_at_all(&me)?;
         expect_no_token(&me)?;
         expect_vary_both(&me)?;
 
         // Both, naming different sessions: the header wins and the cookie is left alone.
-        let both = [
-            (AUTHORIZATION.as_str(), bearer.as_str()),
-            (COOKIE.as_str(), cookie.as_str()),
-        ];
-        let me = request(ctx, Method::GET, "/both/whoami", &both).await?;
+        let both = [by_header[0], by_cookie[0]];
+        let me = whoami(ctx, &both).await?;
         me.expect_text(&api_user)?;
         checks::no_set_cookie_at_all(&me)?;
         // A header that carries no bearer token is a present, unknown token: the cookie
         // is not consulted in its place.
-        let other_scheme = [
-            (AUTHORIZATION.as_str(), "Basic dXNlcjpwYXNz"),
-            (COOKIE.as_str(), cookie.as_str()),
-        ];
-        let me = request(ctx, Method::GET, "/both/whoami", &other_scheme).await?;
+        let other_scheme = [(AUTHORIZATION.as_str(), "Basic dXNlcjpwYXNz"), by_cookie[0]];
+        let me = whoami(ctx, &other_scheme).await?;
         me.expect_status(StatusCode::UNAUTHORIZED)?;
         checks::no_set_cookie_at_all(&me)?;
 
         // Logout with both: the token's session goes, removal in the header only.
-        let logout = request(ctx, Method::POST, "/both/logout", &both).await?;
-        logout.expect_status(StatusCode::NO_CONTENT)?;
-        checks::no_set_cookie_at_all(&logout)?;
-        ensure(returned_token(&logout).as_deref() == Some(""), || {
+        let reply = logout(ctx, &both).await?;
+        checks::no_set_cookie_at_all(&reply)?;
+        ensure(returned_token(&reply).as_deref() == Some(""), || {
             format!(
                 "POST /both/logout with a bearer token: expected an empty Session-Token \
                  (removal), got {:?}",
-                returned_token(&logout)
+                returned_token(&reply)
             )
         })?;
-        request(
-            ctx,
-            Method::GET,
-            "/both/whoami",
-            &[(AUTHORIZATION.as_str(), &bearer)],
-        )
-        .await?
-        .expect_status(StatusCode::UNAUTHORIZED)?;
-        request(
-            ctx,
-            Method::GET,
-            "/both/whoami",
-            &[(COOKIE.as_str(), &cookie)],
-        )
-        .await?
-        .expect_text(&browser_user)?;
+        whoami(ctx, &by_header)
+            .await?
+            .expect_status(StatusCode::UNAUTHORIZED)?;
+        whoami(ctx, &by_cookie).await?.expect_text(&browser_user)?;
 
         // Logout with the cookie: a removal cookie, no token header.
-        let logout = request(
-            ctx,
-            Method::POST,
-            "/both/logout",
-            &[(COOKIE.as_str(), &cookie)],
-        )
-        .await?;
-        logout.expect_status(StatusCode::NO_CONTENT)?;
-        checks::removal_cookie(&ctx.target, &logout)?;
-        expect_no_token(&logout)?;
-        request(
-            ctx,
-            Method::GET,
-            "/both/whoami",
-            &[(COOKIE.as_str(), &cookie)],
-        )
-        .await?
-        .expect_status(StatusCode::UNAUTHORIZED)?;
+        let reply = logout(ctx, &by_cookie).await?;
+        checks::removal_cookie(&ctx.target, &reply)?;
+        expect_no_token(&reply)?;
+        whoami(ctx, &by_cookie)
+            .await?
+            .expect_status(StatusCode::UNAUTHORIZED)?;
         Ok(())
     })
 }
