@@ -114,6 +114,14 @@ where
                 .manager
                 .load_with_token(cookies, token_lines(&self.manager, req.headers())),
         };
+        if self.manager.options().device_metadata {
+            // The TCP peer: no forwarded header is trusted.
+            let agent = req.headers().get(actix_web::http::header::USER_AGENT);
+            session.present_client(
+                agent.map(|value| value.as_bytes()),
+                req.peer_addr().map(|addr| addr.ip()),
+            );
+        }
         req.extensions_mut().insert(session.clone());
         let service = Rc::clone(&self.service);
         let on_error = Arc::clone(&self.on_error);

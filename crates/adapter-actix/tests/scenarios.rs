@@ -30,3 +30,8 @@ async fn registry_built_manager_without_outage_switch() {
 async fn memory_provider_with_id_rotation() {
     setups::memory_with_rotation(serve).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_provider_with_device_metadata_and_owner_cap() {
+    setups::memory_with_owner_cap(serve).await;
+}

@@ -117,6 +117,17 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let session = self.manager.load_http(request.headers());
+        if self.manager.options().device_metadata {
+            // The peer is known only when the app is served with
+            // `into_make_service_with_connect_info::<SocketAddr>()`; no forwarded header is
+            // trusted.
+            let peer = request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip());
+            let agent = request.headers().get(axum::http::header::USER_AGENT);
+            session.present_client(agent.map(axum::http::HeaderValue::as_bytes), peer);
+        }
         request.extensions_mut().insert(session.clone());
         ResponseFuture {
             // Called here, on the service `poll_ready` readied, not inside a future: so no

@@ -33,6 +33,11 @@ async fn memory_provider_with_id_rotation() {
     setups::memory_with_rotation(serve).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_provider_with_device_metadata_and_owner_cap() {
+    setups::memory_with_owner_cap(serve).await;
+}
+
 /// The suite is only worth something if it notices a broken adapter: each mutation below
 /// must fail the scenarios that cover it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -83,6 +83,12 @@ impl<E: Endpoint> Endpoint for SessionEndpoint<E> {
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
         let session = self.manager.load_http(req.headers());
+        if self.manager.options().device_metadata {
+            // The TCP peer: no forwarded header is trusted.
+            let peer = req.remote_addr().as_socket_addr().map(|addr| addr.ip());
+            let agent = req.headers().get(poem::http::header::USER_AGENT);
+            session.present_client(agent.map(poem::http::HeaderValue::as_bytes), peer);
+        }
         // poem extractors only see `&Request`, so the flash handle is made here, once: it is
         // cheap (no provider call until used) and every extraction then shares it.
         req.extensions_mut()

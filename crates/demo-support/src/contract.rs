@@ -7,7 +7,7 @@
 //! against all three demos.
 
 use serde::Deserialize;
-use session_core::{Manager, Session};
+use session_core::{DeviceHandle, Manager, Session};
 use session_flash::{Flash, Level, Show};
 
 /// `Content-Type` of text answers.
@@ -72,6 +72,13 @@ pub struct Login {
     pub user: String,
 }
 
+/// The form of `POST /devices/revoke`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Revoke {
+    /// The device's handle, as `GET /devices` listed it.
+    pub handle: String,
+}
+
 /// The form of `POST /flash`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct NewFlash {
@@ -112,14 +119,16 @@ pub async fn delete_value(session: &Session, key: &str) -> Answer {
 }
 
 /// `POST /login`. A new ID at login defeats session fixation; the owner binding enables "log
-/// out everywhere".
+/// out everywhere" and the devices page. The binding comes first: under a per-owner cap
+/// with the `refuse` policy, a login over the cap is refused there (409) before anything is
+/// written, so the visitor's session stays as it was.
 pub async fn login(session: &Session, form: &Login) -> Answer {
     if form.user.is_empty() {
         return Ok(Reply::text(400, "user must not be empty"));
     }
+    session.set_owner(Some(&form.user)).await?;
     session.regenerate().await?;
     session.set("uid", &form.user).await?;
-    session.set_owner(Some(&form.user)).await?;
     Ok(Reply::empty(204))
 }
 
@@ -152,18 +161,58 @@ pub fn csrf_protected() -> Reply {
 /// `POST /logout-everywhere`: `{"destroyed": N}`, or 501 when the provider keeps no owner
 /// index (its capabilities say so; the session is then not even loaded).
 pub async fn logout_everywhere(session: &Session) -> Answer {
+    if let Some(reply) = without_owner_index(session) {
+        return Ok(reply);
+    }
+    let destroyed = session.destroy_other_sessions().await?;
+    Ok(Reply::json(&serde_json::json!({ "destroyed": destroyed })))
+}
+
+/// 501 when the provider keeps no owner index (its capabilities say so), for the routes
+/// that need one.
+fn without_owner_index(session: &Session) -> Option<Reply> {
     let store = session.manager().store();
-    if !store.capabilities().owner_index {
-        return Ok(Reply::text(
+    (!store.capabilities().owner_index).then(|| {
+        Reply::text(
             501,
             format!(
                 "the `{}` session provider keeps no owner index",
                 store.provider()
             ),
-        ));
+        )
+    })
+}
+
+/// `GET /devices`: `{"devices": [...]}`, the signed-in user's sessions most recently seen
+/// first, each with `handle`, `created`, `last_seen` (ms since the epoch), `user_agent`,
+/// `ip` (null unless device metadata is on), `persistent` and `current`; 401 when not
+/// signed in, 501 without an owner index.
+pub async fn devices(session: &Session) -> Answer {
+    if let Some(reply) = without_owner_index(session) {
+        return Ok(reply);
     }
-    let destroyed = session.destroy_other_sessions().await?;
-    Ok(Reply::json(&serde_json::json!({ "destroyed": destroyed })))
+    if session.owner().await?.is_none() {
+        return Ok(Reply::empty(401));
+    }
+    let devices = session.devices().await?;
+    Ok(Reply::json(&serde_json::json!({ "devices": devices })))
+}
+
+/// `POST /devices/revoke` (form `handle=`): `{"revoked": true|false}`; revoking the
+/// session's own handle signs it out (its cookie is removed). 400 for a malformed handle,
+/// 401 when not signed in, 501 without an owner index.
+pub async fn revoke_device(session: &Session, form: &Revoke) -> Answer {
+    if let Some(reply) = without_owner_index(session) {
+        return Ok(reply);
+    }
+    let Ok(handle) = form.handle.parse::<DeviceHandle>() else {
+        return Ok(Reply::text(400, "malformed device handle"));
+    };
+    if session.owner().await?.is_none() {
+        return Ok(Reply::empty(401));
+    }
+    let revoked = session.revoke_device(&handle).await?;
+    Ok(Reply::json(&serde_json::json!({ "revoked": revoked })))
 }
 
 /// `GET /public`, a public page served under the `anonymous` outage policy: greets the

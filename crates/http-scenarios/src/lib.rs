@@ -14,11 +14,13 @@
 //! | `GET /session/{key}` | 200 with the stored string, 404 when absent |
 //! | `PUT /session/{key}` (body = value) | 204; 413 when the session's record would be over `max_record_size` (bodies up to 16 MiB are read, so the session layer decides) |
 //! | `DELETE /session/{key}` | 204 |
-//! | `POST /login` (form `user=NAME`) | 204; regenerates the ID, stores `uid` = NAME, binds the session to owner NAME |
+//! | `POST /login` (form `user=NAME`) | 204; binds the session to owner NAME, regenerates the ID, stores `uid` = NAME; 409 when a per-owner cap refuses it (nothing written) |
 //! | `GET /whoami` | 200 with the uid, or 401 |
 //! | `POST /login/remember` (form `user=NAME`, optional `idle=SECONDS`, 14 days by default) | the same as `POST /login`, and the session gets that idle lifetime of its own (remember-me: a persistent cookie whose `Max-Age` core bounds by `max_persistent_lifetime`) |
 //! | `POST /logout` | 204; destroys the session |
 //! | `POST /logout-everywhere` | 200 JSON `{"destroyed": N}` (the owner's other sessions); 501 when the provider has no owner index |
+//! | `GET /devices` | 200 JSON `{"devices": [{"handle", "created", "last_seen", "user_agent", "ip", "persistent", "current"}]}`, the signed-in user's sessions most recently seen first; 401 when not signed in; 501 without an owner index |
+//! | `POST /devices/revoke` (form `handle=H`) | 200 JSON `{"revoked": true\|false}`; the own handle signs this client out; 400 for a malformed handle; 401 when not signed in; 501 without an owner index |
 //! | `GET /public` | 200 `hello, NAME` for a signed-in user (`uid`), `hello, visitor` otherwise; under the `anonymous` outage policy, so it keeps answering (as to a visitor) while the store is down |
 //! | `POST /public` | 204; stores `visited` = `"yes"`; while the store is down the write is refused: 503 with core's refused-write message (or, without a cookie, the new session fails at commit: 503) |
 //! | `POST /both/login`, `GET /both/whoami`, `POST /both/logout` | as `/login`, `/whoami` and `/logout`, under the `both` transport: the session ID from `Authorization: Bearer` when the request carries it, else from the cookie; answered in the transport the request used (`Session-Token` or `Set-Cookie`) |
@@ -47,15 +49,17 @@
 //!   `session_core::conformance::Instrumented::set_down`, or by stopping and restarting a
 //!   real server). Without a switch the outage scenarios (`outage`, `degraded`) are reported
 //!   as not run; so are the `rotation` scenarios on a server without ID rotation
-//!   ([`Target::rotation`]), which [`setups::memory_with_rotation`] runs.
+//!   ([`Target::rotation`]), which [`setups::memory_with_rotation`] runs, and the
+//!   `owner-cap` scenario on a server without a per-owner cap ([`Target::owner_cap`]),
+//!   which [`setups::memory_with_owner_cap`] runs.
 //! - Scenarios run one after the other (each is internally concurrent where it needs to be),
 //!   each with a generous safety timeout so that a hung server fails instead of hanging the
 //!   test. The switch is reset to "up" after every scenario, whatever happened.
 //! - **Instrumentation is optional**: with [`Target::writes`] (the store's write count) the
 //!   scenarios also check that a request that must not store anything wrote nothing.
 //! - Scenarios are grouped in one module per topic (`basics`, `cookies`, `strict`, `auth`,
-//!   `outage`, `degraded`, `concurrency`, `limits`, `flash`, `rotation`, `tokens`,
-//!   `remember`); a new group is one more module under `scenarios/` and
+//!   `outage`, `degraded`, `concurrency`, `limits`, `flash`, `rotation`, `devices`,
+//!   `owner-cap`, `tokens`, `remember`); a new group is one more module under `scenarios/` and
 //!   one line per scenario in its list.
 //! - **The set-ups live here too** ([`setups`]): every adapter runs the suite under the same
 //!   provider and cookie configurations, and its test file holds only how to serve its demo.
@@ -122,6 +126,12 @@ pub struct Target {
     /// The longest lifetime a remember-me session may be given
     /// (`Options::max_persistent_lifetime`): the bound on its cookie's `Max-Age`.
     pub max_persistent_lifetime: Duration,
+    /// Whether the server records user agent and network at login
+    /// (`Options::device_metadata`): the devices scenario then expects them listed.
+    pub device_metadata: bool,
+    /// The per-owner session cap and its policy (`Options::max_sessions_per_owner`,
+    /// `Options::owner_limit_policy`); the `owner-cap` scenario is not run without one.
+    pub owner_cap: Option<(usize, session_core::OwnerLimitPolicy)>,
 }
 
 impl std::fmt::Debug for Target {
@@ -137,6 +147,8 @@ impl std::fmt::Debug for Target {
             .field("writes", &self.writes.is_some())
             .field("rotation", &self.rotation)
             .field("max_persistent_lifetime", &self.max_persistent_lifetime)
+            .field("device_metadata", &self.device_metadata)
+            .field("owner_cap", &self.owner_cap)
             .finish()
     }
 }
@@ -164,6 +176,10 @@ impl Target {
                 .rotation_interval
                 .map(|interval| (interval, options.rotation_grace)),
             max_persistent_lifetime: options.max_persistent_lifetime,
+            device_metadata: options.device_metadata,
+            owner_cap: options
+                .max_sessions_per_owner
+                .map(|cap| (cap, options.owner_limit_policy)),
         }
     }
 

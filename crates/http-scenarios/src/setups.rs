@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use session_core::clock::duration_millis;
 use session_core::conformance::Instrumented;
-use session_core::{Manager, Options, Provider, ProviderContext, SystemClock};
+use session_core::{Manager, Options, OwnerLimitPolicy, Provider, ProviderContext, SystemClock};
 use session_file::FileProvider;
 use session_memory::{MemoryProvider, MemoryStore};
 
@@ -133,6 +133,46 @@ where
 /// The scenario group that needs a server rotating IDs.
 const ROTATION: &str = "rotation";
 
+/// The scenario group that needs a server with a per-owner cap.
+const OWNER_CAP: &str = "owner-cap";
+
+/// The memory provider with device metadata on and a per-owner cap of 2, once under each
+/// policy (`refuse`, then `evict`), running the `devices` and `owner-cap` groups: with a
+/// cap, the other scenarios' repeated logins of one user would meet it.
+pub async fn memory_with_owner_cap<F, Fut>(serve: F)
+where
+    F: Fn(Manager) -> Fut,
+    Fut: Future<Output = String>,
+{
+    for policy in [OwnerLimitPolicy::Refuse, OwnerLimitPolicy::Evict] {
+        let options = Options {
+            device_metadata: true,
+            max_sessions_per_owner: Some(2),
+            owner_limit_policy: policy,
+            ..Options::default()
+        };
+        let (manager, store) = instrumented_memory(options.clone());
+        let target = Target::for_options(serve(manager).await, &options)
+            .with_write_counter(move || store.writes());
+        let groups = ["devices", OWNER_CAP];
+        let names: Vec<_> = crate::scenarios::ALL
+            .iter()
+            .filter(|s| groups.contains(&s.group))
+            .map(|s| s.name)
+            .collect();
+        let report = crate::run_only(&target, |name| names.contains(&name)).await;
+        println!("{report}");
+        assert!(
+            report.scenarios.len() == 2
+                && report
+                    .scenarios
+                    .iter()
+                    .all(|s| s.outcome == Outcome::Passed),
+            "the devices and owner-cap scenarios should have run and passed under {policy}:\n{report}"
+        );
+    }
+}
+
 /// The demos' own wiring: the provider by name from `demo_support::registry()`, GC running
 /// (every 50 ms, so passes happen during the run); no outage switch, so the outage scenario
 /// must report "not run" while everything else passes.
@@ -190,7 +230,8 @@ where
     report.assert_passed();
     assert!(
         report.scenarios.iter().all(|s| s.outcome == Outcome::Passed
-            || (s.group == ROTATION && matches!(s.outcome, Outcome::NotRun(_)))),
-        "every scenario should have run and passed (but rotation, not run without it):\n{report}"
+            || ((s.group == ROTATION || s.group == OWNER_CAP)
+                && matches!(s.outcome, Outcome::NotRun(_)))),
+        "every scenario should have run and passed (but rotation and owner-cap, not run without them):\n{report}"
     );
 }

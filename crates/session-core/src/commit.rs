@@ -90,7 +90,9 @@ pub(crate) async fn persist(
     cookie: &mut CookieAction,
 ) -> Result<()> {
     if rotation::due_now(manager, working) {
-        rotation::rotate(manager, working, cookie).await?;
+        // Boxed, like every rare path below: an async fn's future is as large as its largest
+        // await, and this one is moved (copied) several times on every request that writes.
+        Box::pin(rotation::rotate(manager, working, cookie)).await?;
     }
     if working.changes.is_empty() {
         return maybe_touch(manager, working, cookie).await;
@@ -116,13 +118,12 @@ pub(crate) async fn persist(
 
 async fn insert_new(manager: &Manager, working: &mut WorkingCopy) -> Result<()> {
     let body = working.current.encode(manager.options().max_record_size)?;
-    let expires_at = manager.next_expiry(&working.current);
+    let write = manager.write_for(&working.current, &body);
     for attempt in 0..MAX_ID_ATTEMPTS {
         let id = match working.id.take() {
             Some(id) if attempt == 0 => id,
             _ => manager.new_id()?,
         };
-        let write = manager.write(&body, expires_at, working.current.owner.as_deref());
         match manager.store().insert(&*manager.key(&id)?, write).await? {
             Inserted::Created(version) => {
                 manager.emit(Event::Created {
@@ -130,7 +131,7 @@ async fn insert_new(manager: &Manager, working: &mut WorkingCopy) -> Result<()> 
                 });
                 working.id = Some(id);
                 working.version = Some(version);
-                working.expires_at = expires_at;
+                working.expires_at = write.expires_at;
                 working.changes.clear();
                 return Ok(());
             }
@@ -165,13 +166,12 @@ async fn save_existing(
             return Ok(());
         }
         let body = working.current.encode(manager.options().max_record_size)?;
-        let expires_at = manager.next_expiry(&working.current);
-        let write = manager.write(&body, expires_at, working.current.owner.as_deref());
+        let write = manager.write_for(&working.current, &body);
         match manager.store().save(&key, version, write).await? {
             Saved::Saved(new_version) => {
                 manager.saved();
                 working.version = Some(new_version);
-                working.expires_at = expires_at;
+                working.expires_at = write.expires_at;
                 working.changes.clear();
                 slide_persistent_cookie(manager, working, cookie);
                 return Ok(());
@@ -185,8 +185,12 @@ async fn save_existing(
                     session: id.fingerprint(),
                     attempt,
                 });
-                backoff(attempt).await;
-                let Some((at, stored, record)) = manager.find_following(&id).await? else {
+                // Boxed: a conflict is rare (see `persist`).
+                let latest = Box::pin(async {
+                    backoff(attempt).await;
+                    manager.find_following(&id).await
+                });
+                let Some((at, stored, record)) = latest.await? else {
                     vanished(manager, working, &id, cookie);
                     return Ok(());
                 };
@@ -303,9 +307,8 @@ pub(crate) async fn regenerate(
             record.id_issued = Some(manager.clock().now());
         }
         let body = record.encode(manager.options().max_record_size)?;
-        let expires_at = manager.next_expiry(&record);
         let new = manager.new_id()?;
-        let write = manager.write(&body, expires_at, record.owner.as_deref());
+        let write = manager.write_for(&record, &body);
         let (old_key, new_key) = (manager.key(&old)?, manager.key(&new)?);
         let moved = manager
             .store()
@@ -320,7 +323,7 @@ pub(crate) async fn regenerate(
                 *working = WorkingCopy {
                     id: Some(new),
                     version: Some(version),
-                    expires_at,
+                    expires_at: write.expires_at,
                     read_at: manager.clock().now(),
                     current: record,
                     changes: Vec::new(),

@@ -99,6 +99,16 @@ pub enum Error {
         /// The refused operation (`set`, `delete`, `regenerate`, ...).
         operation: &'static str,
     },
+    /// A login was refused, or lost a race, because its owner holds the most sessions
+    /// allowed ([`crate::Options::max_sessions_per_owner`], see [`crate::devices`]).
+    /// Answered with 409: the request conflicts with the owner's other sessions, and
+    /// retrying does not help until one of them ends (429 would invite clients and proxies
+    /// to retry after a delay).
+    #[error("the owner holds the most sessions allowed ({limit})")]
+    SessionLimit {
+        /// The configured cap.
+        limit: usize,
+    },
     /// The provider's capacity is exhausted (bounded memory provider).
     #[error("session provider `{provider}` is full ({capacity} sessions)")]
     CapacityExceeded {

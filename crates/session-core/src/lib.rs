@@ -22,6 +22,9 @@
 //! - **Cookie or header**: the ID travels in the session cookie, or for APIs in a request
 //!   header (`Authorization: Bearer`, new tokens back in `Session-Token`), per manager or per
 //!   route, never falling back silently from one to the other ([`transport`]).
+//! - **A user's devices**: the live sessions of an owner with created / last seen (and,
+//!   opt-in, user agent and network), revocable by an opaque handle, and an optional cap
+//!   on sessions per owner ([`devices`]).
 //! - **CSRF tokens tied to the session**, off unless used: [`Session::csrf_token`],
 //!   [`Session::verify_csrf`], rotated by [`Session::regenerate`] ([`csrf`]).
 //!
@@ -54,11 +57,13 @@
 //! # }
 //! ```
 
+pub mod backend;
 pub mod clock;
 mod commit;
 pub mod config_string;
 pub mod cookies;
 pub mod csrf;
+pub mod devices;
 pub mod encryption;
 pub mod error;
 pub mod events;
@@ -90,8 +95,10 @@ mod working;
 pub mod conformance;
 
 /// The body type of [`Stored`], re-exported so providers need no `bytes` dependency of their own.
+pub use backend::Backend;
 pub use bytes::Bytes;
 pub use clock::{Clock, Millis, MockClock, SystemClock};
+pub use devices::{Device, DeviceHandle, OwnerLimitPolicy};
 pub use encryption::{Encrypted, EncryptionKeys};
 pub use error::{BoxError, Error, Result};
 pub use events::{Event, EventHook};

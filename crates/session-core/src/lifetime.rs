@@ -57,6 +57,7 @@ use crate::error::Result;
 use crate::manager::Manager;
 use crate::record::{Lifetime, Record};
 use crate::session::Session;
+use crate::store::Write;
 use crate::working::Change;
 
 /// The lifetime one session is given by [`Session::set_lifetime`].
@@ -131,7 +132,7 @@ impl Session {
 
 impl Manager {
     /// The idle lifetime of the session holding `record`, in ms.
-    fn idle_ms_of(&self, record: &Record) -> Millis {
+    pub(crate) fn idle_ms_of(&self, record: &Record) -> Millis {
         record.lifetime.map_or(self.inner.idle_ms, |l| l.idle_ms)
     }
 
@@ -144,9 +145,17 @@ impl Manager {
         absolute.map_or(Millis::MAX, |abs| record.created.saturating_add(abs))
     }
 
-    /// The expiry to write now for the session holding `record`.
-    pub(crate) fn next_expiry(&self, record: &Record) -> Millis {
-        self.expiry_at(record, self.inner.clock.now())
+    /// What to write for `record`, encoded as `body`, expiring from now: the expiry and the
+    /// TTL come from one clock read (a system clock read is a good part of a write's cost).
+    pub(crate) fn write_for<'a>(&self, record: &'a Record, body: &'a [u8]) -> Write<'a> {
+        let now = self.inner.clock.now();
+        let expires_at = self.expiry_at(record, now);
+        Write {
+            body,
+            expires_at,
+            ttl_ms: expires_at.saturating_sub(now).max(1),
+            owner: record.owner.as_deref(),
+        }
     }
 
     /// The expiry to write at `now` for the session holding `record`.

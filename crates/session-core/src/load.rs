@@ -254,7 +254,9 @@ impl Manager {
             };
             if self.options().hash_ids_migrate
                 && matches!(read, Ok(None))
-                && let Some((stored, record)) = self.rehash(id, &key).await?
+                // Boxed: only a migration takes this path, and every load's future would
+                // otherwise be as large as its loop.
+                && let Some((stored, record)) = Box::pin(self.rehash(id, &key)).await?
             {
                 return Ok(Found::Live(stored, record));
             }
@@ -348,7 +350,12 @@ impl Manager {
     }
 
     /// What a read of `id` found, checked for corruption and expiry at `now`; no I/O.
-    fn judge(&self, id: &str, read: Result<Option<Stored>>, now: Millis) -> Result<Verdict> {
+    pub(crate) fn judge(
+        &self,
+        id: &str,
+        read: Result<Option<Stored>>,
+        now: Millis,
+    ) -> Result<Verdict> {
         let corrupt = |error: String| Verdict::Dead {
             event: Event::Corrupt {
                 session: id::fingerprint(id),

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
+use crate::backend::Backend;
 use crate::clock::{Clock, Millis, SystemClock, duration_millis};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventHook};
@@ -36,7 +37,7 @@ pub struct Manager {
 
 pub(crate) struct Inner {
     pub(crate) options: Options,
-    pub(crate) store: Arc<dyn RawStore>,
+    pub(crate) store: Backend,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) idle_ms: Millis,
     pub(crate) absolute_ms: Option<Millis>,
@@ -84,17 +85,24 @@ impl Manager {
     /// wrapped in [`crate::encryption::Encrypted`] when `options.encryption_keys` is set.
     ///
     /// The manager's metrics ([`crate::metrics`], feature `metrics`) are registered here, with
-    /// the recorder installed now, and the store is wrapped in a
-    /// [`MeteredStore`](crate::metrics::MeteredStore).
+    /// the recorder installed now; its store calls are measured through [`Backend`].
     pub fn with_store(
         options: Options,
         store: Arc<dyn RawStore>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         options.validate()?;
-        let store = crate::encryption::wrap(&options, store)?;
-        // Outermost, so its latency covers every wrapper the store is given (encryption too).
-        let store = metrics::metered(store);
+        if options.max_sessions_per_owner.is_some() && !store.capabilities().owner_index {
+            return Err(Error::config(
+                "max_sessions_per_owner",
+                format!(
+                    "the `{}` session provider keeps no owner index, which a per-owner cap needs",
+                    store.provider()
+                ),
+            ));
+        }
+        // Measured outside every wrapper the store is given, so latency covers encryption too.
+        let store = Backend::new(crate::encryption::wrap(&options, store)?);
         Ok(Manager {
             inner: Arc::new(Inner {
                 idle_ms: duration_millis(options.idle_lifetime()),
@@ -163,8 +171,9 @@ impl Manager {
         &self.inner.options
     }
 
-    /// The provider store (for admin tools and tests).
-    pub fn store(&self) -> &Arc<dyn RawStore> {
+    /// The provider store (for admin tools and tests), measured like the manager's own calls;
+    /// [`Backend::raw`] is the store itself.
+    pub fn store(&self) -> &Backend {
         &self.inner.store
     }
 

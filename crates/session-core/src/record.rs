@@ -4,8 +4,12 @@
 //! `[created_ms, owner, {key: value-bytes}]`. A session with a lifetime of its own
 //! (remember-me) or an ID issued after its creation (rotation) is written as [`FORMAT_V2`]
 //! instead, whose envelope appends `idle_ms, absolute_ms, id_issued_ms` (each nil when
-//! unset): a plain session keeps the V1 bytes, and V1 records stay readable. Each value is
-//! itself MessagePack, encoded separately with named fields, so:
+//! unset): a plain session keeps the V1 bytes, and V1 records stay readable. A session that
+//! carries what the devices page shows or the per-owner cap ranks by (see
+//! [`crate::devices`]: when it was bound to its owner, and with device metadata on its user
+//! agent and client IP) is written as [`FORMAT_V3`], whose envelope appends `bound_ms,
+//! user_agent, ip` to V2's; the format byte is 4 because 3 is a rotation's forward record.
+//! Each value is itself MessagePack, encoded separately with named fields, so:
 //!
 //! - any serde type round-trips, including self-describing ones such as `serde_json::Value`
 //!   (postcard cannot do that: it is not self-describing);
@@ -36,6 +40,11 @@ pub const FORMAT_V1: u8 = 1;
 /// `[created, owner, values, idle_ms, absolute_ms, id_issued_ms]`.
 pub const FORMAT_V2: u8 = 2;
 
+/// The format of a record bound to an owner with binding metadata (see [`crate::devices`]):
+/// `[created, owner, values, idle_ms, absolute_ms, id_issued_ms, bound_ms, user_agent, ip]`.
+/// Not 3: that byte marks a rotation's forward record ([`crate::rotation::FORWARD`]).
+pub const FORMAT_V3: u8 = 4;
+
 /// The body of a record that was moved to a new ID (see [`crate::RawStore::regenerate`]): a
 /// format byte no record has, so a reader that meets it treats the ID as unknown. It lives
 /// only between the two steps of a move.
@@ -56,6 +65,30 @@ pub struct Record {
     /// When the current ID was issued, when that was after `created` (a rotation or a
     /// regenerate with rotation on); `None` means at `created`.
     pub id_issued: Option<Millis>,
+    /// What was recorded when the session was bound to its owner (see [`crate::devices`]);
+    /// `None` for a session bound without it, or not bound. Boxed, since most records have
+    /// none and a record is moved around on every request.
+    pub binding: Option<Box<Binding>>,
+}
+
+/// What a session records when it is bound to an owner: stored as [`FORMAT_V3`], and only
+/// when one of the fields is set, so every other record keeps its V1 or V2 bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Binding {
+    /// When the session was bound to its owner, ms since the epoch (set when a per-owner
+    /// cap is configured: the `refuse` policy ranks sessions by it).
+    pub bound_at: Option<Millis>,
+    /// The client's `User-Agent`, truncated (only with device metadata on).
+    pub user_agent: Option<String>,
+    /// The client's network (IPv4 /24, IPv6 /48; only with device metadata on).
+    pub ip: Option<String>,
+}
+
+impl Binding {
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.bound_at.is_none() && self.user_agent.is_none() && self.ip.is_none()
+    }
 }
 
 /// A session's own lifetime, as stored with its record (see [`crate::SessionLifetime`]).
@@ -76,7 +109,13 @@ impl Record {
             values: Values::new(),
             lifetime: None,
             id_issued: None,
+            binding: None,
         }
+    }
+
+    /// Records `binding`, or removes what was recorded when it is empty.
+    pub fn set_binding(&mut self, binding: &Binding) {
+        self.binding = (!binding.is_empty()).then(|| Box::new(binding.clone()));
     }
 
     /// When the current ID was issued.
@@ -84,9 +123,15 @@ impl Record {
         self.id_issued.unwrap_or(self.created)
     }
 
-    /// Whether the record needs [`FORMAT_V2`]'s trailing fields.
-    fn extended(&self) -> bool {
-        self.lifetime.is_some() || self.id_issued.is_some()
+    /// The format the record is written in: the oldest that holds everything it carries.
+    fn format(&self) -> u8 {
+        if self.binding.is_some() {
+            FORMAT_V3
+        } else if self.lifetime.is_some() || self.id_issued.is_some() {
+            FORMAT_V2
+        } else {
+            FORMAT_V1
+        }
     }
 
     /// Encodes the record; a result over `limit` bytes is [`Error::TooLarge`].
@@ -101,10 +146,10 @@ impl Record {
             return Err(Error::TooLarge { size, limit });
         }
         let mut out = Vec::with_capacity(size);
-        let extended = self.extended();
-        out.push(if extended { FORMAT_V2 } else { FORMAT_V1 });
+        let format = self.format();
+        out.push(format);
         let encoded = (|| -> std::result::Result<(), rmp::encode::ValueWriteError> {
-            rmp::encode::write_array_len(&mut out, if extended { 6 } else { 3 })?;
+            rmp::encode::write_array_len(&mut out, fields_of(format))?;
             rmp::encode::write_sint(&mut out, self.created)?;
             match &self.owner {
                 Some(owner) => rmp::encode::write_str(&mut out, owner)?,
@@ -119,17 +164,16 @@ impl Record {
                 out.extend_from_slice(key);
                 rmp::encode::write_bin(&mut out, value)?;
             }
-            if extended {
-                let lifetime = self.lifetime.as_ref();
-                for field in [
-                    lifetime.map(|l| l.idle_ms),
-                    lifetime.and_then(|l| l.absolute_ms),
-                    self.id_issued,
-                ] {
-                    match field {
-                        Some(v) => {
-                            rmp::encode::write_sint(&mut out, v)?;
-                        }
+            if format >= FORMAT_V2 {
+                for field in self.v2_fields() {
+                    write_optional_int(&mut out, field)?;
+                }
+            }
+            if let Some(binding) = self.binding.as_deref() {
+                write_optional_int(&mut out, binding.bound_at)?;
+                for text in [&binding.user_agent, &binding.ip] {
+                    match text {
+                        Some(text) => rmp::encode::write_str(&mut out, text)?,
                         None => rmp::encode::write_nil(&mut out)
                             .map_err(rmp::encode::ValueWriteError::InvalidMarkerWrite)?,
                     }
@@ -152,21 +196,37 @@ impl Record {
             .raw()
             .map(|(k, v)| header_len(k.len(), 31) + k.len() + bin_header_len(v.len()) + v.len())
             .sum();
-        let extension = if self.extended() {
-            let lifetime = self.lifetime.as_ref();
-            [
-                lifetime.map(|l| l.idle_ms),
-                lifetime.and_then(|l| l.absolute_ms),
-                self.id_issued,
-            ]
-            .into_iter()
-            .map(|field| field.map_or(1, sint_len))
-            .sum()
-        } else {
-            0
-        };
+        let format = self.format();
+        let mut extension = 0;
+        if format >= FORMAT_V2 {
+            extension += self
+                .v2_fields()
+                .into_iter()
+                .map(|field| field.map_or(1, sint_len))
+                .sum::<usize>();
+        }
+        if let Some(binding) = self.binding.as_deref() {
+            extension += binding.bound_at.map_or(1, sint_len);
+            extension += [&binding.user_agent, &binding.ip]
+                .into_iter()
+                .map(|text| {
+                    text.as_ref()
+                        .map_or(1, |t| header_len(t.len(), 31) + t.len())
+                })
+                .sum::<usize>();
+        }
         // Format byte, fixarray, created, owner, map header, entries, extension.
         2 + sint_len(self.created) + owner + header_len(self.values.len(), 15) + values + extension
+    }
+
+    /// The trailing fields V2 added: idle and absolute lifetime, when the ID was issued.
+    fn v2_fields(&self) -> [Option<Millis>; 3] {
+        let lifetime = self.lifetime.as_ref();
+        [
+            lifetime.map(|l| l.idle_ms),
+            lifetime.and_then(|l| l.absolute_ms),
+            self.id_issued,
+        ]
     }
 
     /// Decodes a record, refusing input over `limit` bytes, an unknown format byte or a
@@ -186,8 +246,7 @@ impl Record {
             .first()
             .ok_or_else(|| Error::Corrupt("empty record".into()))?;
         let fields = match format {
-            FORMAT_V1 => 3,
-            FORMAT_V2 => 6,
+            FORMAT_V1 | FORMAT_V2 | FORMAT_V3 => fields_of(format),
             _ => return Err(Error::Corrupt(format!("unknown record format {format}"))),
         };
         decode_envelope(bytes, fields).map_err(|e| Error::Corrupt(format!("malformed record: {e}")))
@@ -234,8 +293,8 @@ fn decode_envelope(body: &Bytes, expected: u32) -> std::result::Result<Record, S
         let value = body.slice_ref(take(rd, len)?);
         values.insert_key(key, value);
     }
-    let (mut lifetime, mut id_issued) = (None, None);
-    if expected == 6 {
+    let (mut lifetime, mut id_issued, mut binding) = (None, None, Binding::default());
+    if expected >= 6 {
         let idle_ms = read_optional_int(rd)?;
         let absolute_ms = read_optional_int(rd)?;
         id_issued = read_optional_int(rd)?;
@@ -244,16 +303,58 @@ fn decode_envelope(body: &Bytes, expected: u32) -> std::result::Result<Record, S
             absolute_ms,
         });
     }
+    if expected == 9 {
+        binding.bound_at = read_optional_int(rd)?;
+        binding.user_agent = read_optional_str(rd)?;
+        binding.ip = read_optional_str(rd)?;
+    }
     if !rd.is_empty() {
         return Err(format!("{} trailing bytes", rd.len()));
     }
+    // A binding of nils reads as none, as it is written.
+    let binding = (!binding.is_empty()).then(|| Box::new(binding));
     Ok(Record {
         created,
         owner,
         values,
         lifetime,
         id_issued,
+        binding,
     })
+}
+
+/// The envelope fields of a record in `format`.
+fn fields_of(format: u8) -> u32 {
+    match format {
+        FORMAT_V3 => 9,
+        FORMAT_V2 => 6,
+        _ => 3,
+    }
+}
+
+fn write_optional_int(
+    out: &mut Vec<u8>,
+    field: Option<Millis>,
+) -> std::result::Result<(), rmp::encode::ValueWriteError> {
+    match field {
+        Some(v) => rmp::encode::write_sint(out, v).map(drop),
+        None => {
+            rmp::encode::write_nil(out).map_err(rmp::encode::ValueWriteError::InvalidMarkerWrite)
+        }
+    }
+}
+
+/// A string or nil.
+fn read_optional_str(rd: &mut &[u8]) -> std::result::Result<Option<String>, String> {
+    if rd.first() == Some(&NIL) {
+        *rd = &rd[1..];
+        return Ok(None);
+    }
+    let len = rmp::decode::read_str_len(rd).map_err(|e| e.to_string())?;
+    let text = take(rd, len)?;
+    std::str::from_utf8(text)
+        .map(|t| Some(t.to_owned()))
+        .map_err(|e| e.to_string())
 }
 
 /// An integer or nil.
@@ -472,6 +573,56 @@ mod tests {
         let mut v1 = Record::new(5).encode(64).unwrap();
         v1[0] = FORMAT_V2;
         assert!(matches!(dec(&v1, 64), Err(Error::Corrupt(_))));
+    }
+
+    /// A session bound with binding metadata is written as V3, pinned byte by byte; an
+    /// owner alone keeps the V1 bytes, so sessions without the devices features are
+    /// unchanged.
+    #[test]
+    fn bound_records_with_metadata_are_v3_and_pinned() {
+        let mut r = Record::new(5);
+        r.owner = Some("al".into());
+        r.values.insert("a", vec![1].into());
+        assert_eq!(r.encode(1 << 10).unwrap()[0], FORMAT_V1);
+        r.set_binding(&Binding {
+            bound_at: Some(9),
+            user_agent: Some("ua".into()),
+            ip: Some("1.2.3.0/24".into()),
+        });
+        let bytes = r.encode(1 << 10).unwrap();
+        let mut expected = vec![
+            FORMAT_V3, 0x99, 0x05, 0xa2, b'a', b'l', 0x81, 0xa1, b'a', 0xc4, 0x01, 0x01, 0xc0,
+            0xc0, 0xc0, 0x09, 0xa2, b'u', b'a', 0xaa,
+        ];
+        expected.extend_from_slice(b"1.2.3.0/24");
+        assert_eq!(bytes, expected);
+        assert_eq!(bytes.len(), r.encoded_len());
+        assert_eq!(dec(&bytes, 1 << 10).unwrap(), r);
+        // With a lifetime and only a binding time: the V2 fields and nils for the rest.
+        r.lifetime = Some(Lifetime {
+            idle_ms: 600_000,
+            absolute_ms: Some(1),
+        });
+        r.set_binding(&Binding {
+            bound_at: Some(-40_000),
+            ..Binding::default()
+        });
+        let bytes = r.encode(1 << 10).unwrap();
+        assert_eq!(bytes[0], FORMAT_V3);
+        assert_eq!(bytes.len(), r.encoded_len());
+        assert_eq!(dec(&bytes, 1 << 10).unwrap(), r);
+        // Unbound again: back to V2.
+        r.set_binding(&Binding::default());
+        assert_eq!(r.binding, None);
+        assert_eq!(r.encode(1 << 10).unwrap()[0], FORMAT_V2);
+        // A V3 format byte on a V2 envelope is corrupt, not misread.
+        let mut v2 = r.encode(1 << 10).unwrap();
+        v2[0] = FORMAT_V3;
+        assert!(matches!(dec(&v2, 1 << 10), Err(Error::Corrupt(_))));
+        // A damaged user agent is corrupt.
+        let mut bad = expected.clone();
+        bad[17] = 0xff;
+        assert!(matches!(dec(&bad, 1 << 10), Err(Error::Corrupt(_))));
     }
 
     #[test]

@@ -32,7 +32,8 @@
 //!   503, which a client may retry with its cookie; so is a write refused because the session
 //!   is served read-only during an outage ([`Error::Degraded`], with its own message, so a
 //!   client or an operator can tell "your change was not saved" from "nothing was served"); a record over `max_record_size` is the
-//!   client's doing and is 413; an ill-formed session ID given to an API call is 400;
+//!   client's doing and is 413; a login over the per-owner session cap
+//!   ([`Error::SessionLimit`]) is 409; an ill-formed session ID given to an API call is 400;
 //!   everything else is a bug or a misconfiguration of the server, 500.
 //! - Log levels: client errors at `INFO` (they are not the server's problem, but a flood of
 //!   them is worth seeing), backend failures at `WARN` (the service degrades, the code is
@@ -221,13 +222,15 @@ fn write_cookie_headers(set_cookie: &str, headers: &mut impl ResponseHeaders) ->
 
 impl Error {
     /// The status the error is answered with: 503 for a backend failure or a write refused
-    /// during an outage, 413 for a record over `max_record_size`, 400 for an ill-formed
+    /// during an outage, 413 for a record over `max_record_size`, 409 for a login over the
+    /// per-owner session cap, 400 for an ill-formed
     /// session ID, 500 otherwise.
     pub fn http_status(&self) -> u16 {
         match self {
             _ if self.is_backend() => 503,
             Error::Degraded { .. } => 503,
             Error::TooLarge { .. } => 413,
+            Error::SessionLimit { .. } => 409,
             Error::InvalidId(_) => 400,
             _ => 500,
         }
@@ -242,6 +245,7 @@ impl Error {
         match self.http_status() {
             503 => "session store unavailable",
             413 => "session data too large",
+            409 => "too many sessions for this user",
             400 => "invalid session id",
             _ => "session error",
         }
@@ -537,6 +541,7 @@ mod tests {
                 Level::WARN,
             ),
             (Error::InvalidId("wrong length"), 400, Level::INFO),
+            (Error::SessionLimit { limit: 3 }, 409, Level::INFO),
             (Error::unsupported("memcache", "count"), 500, Level::ERROR),
             (Error::config("cookie", "bad"), 500, Level::ERROR),
             (Error::Corrupt("bad record".into()), 500, Level::ERROR),

@@ -198,10 +198,9 @@ pub(crate) async fn rotate(
         let mut record: Record = working.replayed_onto(record);
         record.id_issued = Some(now);
         let body = record.encode(manager.options().max_record_size)?;
-        let expires_at = manager.next_expiry(&record);
         let new = manager.new_id()?;
         let new_key = manager.key(&new)?;
-        let write = manager.write(&body, expires_at, record.owner.as_deref());
+        let write = manager.write_for(&record, &body);
         let version = match manager.store().insert(&new_key, write).await? {
             Inserted::Created(version) => version,
             Inserted::Exists => {
@@ -235,7 +234,7 @@ pub(crate) async fn rotate(
                 *working = WorkingCopy {
                     id: Some(new),
                     version: Some(version),
-                    expires_at,
+                    expires_at: write.expires_at,
                     read_at: now,
                     current: record,
                     changes: Vec::new(),

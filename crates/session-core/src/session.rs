@@ -53,6 +53,9 @@ struct Shared {
     /// The token header's content, when the request carries the header (empty when it
     /// cannot hold a token). Set once, by the adapter, before the session is first used.
     token: OnceLock<Box<[u8]>>,
+    /// What the adapter said about the client, kept for device metadata
+    /// ([`crate::devices`]); set once, before the session is first used.
+    client: OnceLock<crate::devices::ClientInfo>,
 }
 
 impl std::fmt::Debug for Session {
@@ -80,6 +83,9 @@ struct State {
     degraded: bool,
     /// The cookie to send, decided by regenerate/destroy/insert.
     cookie: CookieAction,
+    /// The session was bound to an owner in this request and a per-owner cap is
+    /// configured: the commit enforces it once the binding is written.
+    bound: bool,
 }
 
 /// The longest owner [`Session::set_owner`] accepts, in bytes.
@@ -163,6 +169,7 @@ impl Session {
                 anonymous: AtomicBool::new(anonymous),
                 transport: AtomicU8::new(transport.to_u8()),
                 token: OnceLock::new(),
+                client: OnceLock::new(),
                 manager,
                 state: Mutex::new(State {
                     cookie_values,
@@ -173,6 +180,7 @@ impl Session {
                     failed: None,
                     degraded: false,
                     cookie: CookieAction::Keep,
+                    bound: false,
                 }),
             }),
         }
@@ -186,7 +194,7 @@ impl Session {
     /// (and the allocation its future needs in a `Service`).
     pub fn commit_without_io(&self) -> Option<Commit> {
         let mut state = self.shared.state.try_lock()?;
-        if state.failed.is_some() {
+        if state.failed.is_some() || state.bound {
             return None;
         }
         if let Some(working) = &state.working
@@ -347,17 +355,36 @@ impl Session {
     ///
     /// An owner is 1 to [`MAX_OWNER_LEN`] bytes without control characters, so every provider
     /// can index it (SQL columns, key names, file names); anything else is [`Error::Encode`].
+    ///
+    /// Binding records what [`crate::devices`] shows (with device metadata on, the client's
+    /// user agent and network); with a per-owner cap, binding is where the cap applies: under
+    /// `refuse` an owner at the cap is refused here with [`Error::SessionLimit`], nothing
+    /// changed, and under either policy the commit ranks the owner's sessions once the
+    /// binding is written.
     pub async fn set_owner(&self, owner: Option<&str>) -> Result<()> {
         if let Some(owner) = owner {
             check_owner(owner)?;
         }
         let mut state = self.shared.state.lock().await;
         let loaded = self.writable(&mut state, "set_owner").await?;
-        if loaded.current.owner.as_deref() != owner {
-            loaded.change(Change::Owner(owner.map(str::to_owned)), || {
-                self.manager().new_id()
-            })?;
+        if loaded.current.owner.as_deref() == owner {
+            return Ok(());
         }
+        if let Some(owner) = owner {
+            let room = self.manager().check_owner_room(owner).await;
+            note_failure(&mut state, room)?;
+        }
+        let binding = match owner {
+            Some(_) => self.manager().binding(self.shared.client.get()),
+            None => crate::record::Binding::default(),
+        };
+        let loaded = self.writable(&mut state, "set_owner").await?;
+        let new_id = || self.manager().new_id();
+        loaded.change(Change::Owner(owner.map(str::to_owned)), new_id)?;
+        if loaded.current.binding.as_deref() != Some(&binding).filter(|b| !b.is_empty()) {
+            loaded.change(Change::Binding(binding), new_id)?;
+        }
+        state.bound = owner.is_some() && self.manager().options().max_sessions_per_owner.is_some();
         Ok(())
     }
 
@@ -457,7 +484,10 @@ impl Session {
             ));
         }
         let State {
-            working, cookie, ..
+            working,
+            cookie,
+            bound,
+            ..
         } = &mut *state;
         let result = match working {
             Some(working) => {
@@ -467,6 +497,13 @@ impl Session {
                         tracing::debug_span!("session.save")
                     }))
                     .await;
+                let result = match result {
+                    // The binding is written: now the owner's sessions can be ranked.
+                    Ok(()) if std::mem::take(bound) => {
+                        crate::devices::enforce(self.manager(), working, cookie).await
+                    }
+                    result => result,
+                };
                 match result {
                     // Nothing the handler asked for is lost: the next request refreshes it.
                     Err(e) if refresh_only && e.is_backend() && self.is_anonymous() => {
@@ -524,7 +561,8 @@ impl Session {
     }
 
     async fn ensure_loaded<'s>(&self, state: &'s mut State) -> Result<&'s mut WorkingCopy> {
-        Ok(self.loaded(state).await?.0)
+        self.load_once(state).await?;
+        Ok(parts(state)?.0)
     }
 
     /// The working copy for `operation`, a write: refused with [`Error::Degraded`] when the
@@ -534,13 +572,13 @@ impl Session {
         state: &'s mut State,
         operation: &'static str,
     ) -> Result<&'s mut WorkingCopy> {
-        self.loaded(state).await?;
-        // `loaded` sets `degraded` when it falls back; checked after it, so the first use of
-        // the session can be a write.
+        self.load_once(state).await?;
+        // `load_once` sets `degraded` when it falls back; checked after it, so the first use
+        // of the session can be a write.
         if state.degraded {
             return Err(Error::Degraded { operation });
         }
-        self.ensure_loaded(state).await
+        Ok(parts(state)?.0)
     }
 
     fn is_anonymous(&self) -> bool {
@@ -554,6 +592,13 @@ impl Session {
         &self,
         state: &'s mut State,
     ) -> Result<(&'s mut WorkingCopy, &'s mut CookieAction)> {
+        self.load_once(state).await?;
+        parts(state)
+    }
+
+    /// Loads the working copy on the session's first use; a failed load leaves nothing
+    /// loaded (see [`Session::loaded`]).
+    async fn load_once(&self, state: &mut State) -> Result<()> {
         if state.working.is_none() {
             let manager = self.manager();
             choose_transport(
@@ -596,15 +641,25 @@ impl Session {
             state.working =
                 Some(adopted.unwrap_or_else(|| WorkingCopy::empty(manager.clock().now())));
         }
-        match &mut state.working {
-            Some(working) => Ok((working, &mut state.cookie)),
-            None => Err(Error::Corrupt("session state missing".into())),
-        }
+        Ok(())
+    }
+
+    /// Keeps what the adapter said about the client ([`Session::present_client`]).
+    pub(crate) fn set_client(&self, client: crate::devices::ClientInfo) {
+        let _ = self.shared.client.set(client);
     }
 
     /// `result`, with a backend failure remembered for the commit to report.
-    async fn note<T>(&self, result: Result<T>) -> Result<T> {
+    pub(crate) async fn note<T>(&self, result: Result<T>) -> Result<T> {
         note_failure(&mut *self.shared.state.lock().await, result)
+    }
+}
+
+/// The loaded working copy and the cookie decision, borrowed apart.
+fn parts(state: &mut State) -> Result<(&mut WorkingCopy, &mut CookieAction)> {
+    match &mut state.working {
+        Some(working) => Ok((working, &mut state.cookie)),
+        None => Err(Error::Corrupt("session state missing".into())),
     }
 }
 

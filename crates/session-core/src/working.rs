@@ -95,6 +95,8 @@ pub(crate) enum Change {
     Owner(Option<String>),
     /// The session's own lifetime (remember-me), or back to the manager's.
     Lifetime(Option<crate::record::Lifetime>),
+    /// What a binding to an owner records (see [`crate::devices`]); empty on unbinding.
+    Binding(crate::record::Binding),
 }
 
 impl Change {
@@ -111,9 +113,11 @@ impl Change {
                 record.owner = None;
                 // Like the owner, remember-me belongs to the login that a flush ends.
                 record.lifetime = None;
+                record.binding = None;
             }
             Change::Owner(owner) => record.owner.clone_from(owner),
             Change::Lifetime(lifetime) => record.lifetime = *lifetime,
+            Change::Binding(binding) => record.set_binding(binding),
         }
     }
 

@@ -356,7 +356,7 @@ async fn a_stale_move_of_a_destroyed_session_writes_nothing() {
     let s = setup(MoveOn::Write);
     let cookie = create(&s.before, "user", "gopher").await;
     let id = id_of(&cookie);
-    let store = s.after.store().clone();
+    let store = s.after.store().raw().clone();
     let stored = store.read(&id).await.unwrap().unwrap();
     assert_ne!(
         stored.version.0 & FROM_TAG,

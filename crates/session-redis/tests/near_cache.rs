@@ -238,7 +238,7 @@ async fn a_dropped_tracking_connection_empties_the_cache() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conditional_save_never_succeeds_over_a_stale_cached_read() {
     let f = fixture().await;
-    let other = f.b.store().clone();
+    let other = f.b.store().raw().clone();
     let id = SessionId::generate(32).unwrap();
     let write = |body: &'static [u8]| Write {
         body,

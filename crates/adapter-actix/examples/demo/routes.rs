@@ -9,7 +9,7 @@ use adapter_actix::{
     CsrfMiddleware, Flash, OutagePolicyMiddleware, Session, SessionError, SessionMiddleware,
     TransportMiddleware,
 };
-use demo_support::contract::{self, Login, NewFlash, Reply};
+use demo_support::contract::{self, Login, NewFlash, Reply, Revoke};
 use session_core::Manager;
 
 /// Every route of the contract, behind a [`SessionMiddleware`] over `manager`, reading bodies
@@ -53,6 +53,8 @@ pub fn app(
                 .route("/logout", web::post().to(logout)),
         )
         .route("/logout-everywhere", web::post().to(logout_everywhere))
+        .route("/devices", web::get().to(devices))
+        .route("/devices/revoke", web::post().to(revoke_device))
         .route("/stats", web::get().to(stats))
         .route("/metrics", web::get().to(metrics))
         .route("/signup", web::get().to(signup))
@@ -140,6 +142,14 @@ async fn logout(session: Session) -> Answer {
 
 async fn logout_everywhere(session: Session) -> Answer {
     respond(contract::logout_everywhere(&session).await)
+}
+
+async fn devices(session: Session) -> Answer {
+    respond(contract::devices(&session).await)
+}
+
+async fn revoke_device(session: Session, form: web::Form<Revoke>) -> Answer {
+    respond(contract::revoke_device(&session, &form).await)
 }
 
 async fn public_page(session: Session) -> Answer {

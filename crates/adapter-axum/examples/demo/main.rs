@@ -19,7 +19,10 @@ use std::process::ExitCode;
 async fn main() -> ExitCode {
     demo_support::run(|manager, listener| async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        axum::serve(listener, routes::app(manager))
+        // With the peer address, for device metadata (`DEVICE_METADATA`).
+        let app =
+            routes::app(manager).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app)
             .with_graceful_shutdown(demo_support::shutdown_signal())
             .await?;
         Ok(())

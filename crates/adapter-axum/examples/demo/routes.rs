@@ -10,7 +10,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use demo_support::contract::{self, Login, NewFlash, Reply};
+use demo_support::contract::{self, Login, NewFlash, Reply, Revoke};
 use session_core::Manager;
 
 /// Every route of the contract, behind a [`SessionLayer`] over `manager`, reading bodies up to
@@ -49,6 +49,8 @@ pub fn app(manager: Manager) -> Router {
         .route("/whoami", get(whoami))
         .route("/logout", post(logout))
         .route("/logout-everywhere", post(logout_everywhere))
+        .route("/devices", get(devices))
+        .route("/devices/revoke", post(revoke_device))
         .route("/stats", get(stats))
         .route("/metrics", get(metrics))
         .route("/signup", get(signup))
@@ -114,6 +116,14 @@ async fn logout(session: Session) -> Answer {
 
 async fn logout_everywhere(session: Session) -> Answer {
     respond(contract::logout_everywhere(&session).await)
+}
+
+async fn devices(session: Session) -> Answer {
+    respond(contract::devices(&session).await)
+}
+
+async fn revoke_device(session: Session, Form(form): Form<Revoke>) -> Answer {
+    respond(contract::revoke_device(&session, &form).await)
 }
 
 async fn public_page(session: Session) -> Answer {

@@ -20,6 +20,8 @@ pub async fn serve_router(app: axum::Router) -> String {
         .expect("bind an ephemeral port");
     let addr = listener.local_addr().expect("local address");
     tokio::spawn(async move {
+        // With the peer address, as the demo's `main` serves it (device metadata).
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app).await.expect("demo server");
     });
     format!("http://{addr}")

@@ -5,7 +5,7 @@ use adapter_poem::{
     CsrfMiddleware, Flash, OutagePolicyMiddleware, Session, SessionError, SessionMiddleware,
     TransportMiddleware,
 };
-use demo_support::contract::{self, Login, NewFlash, Reply};
+use demo_support::contract::{self, Login, NewFlash, Reply, Revoke};
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path};
 use poem::{Endpoint, EndpointExt, Response, Route, get, handler, post};
@@ -40,6 +40,8 @@ pub fn app(manager: Manager) -> impl Endpoint<Output = Response> {
                 .with(TransportMiddleware::new(session_core::Transport::Both)),
         )
         .at("/logout-everywhere", post(logout_everywhere))
+        .at("/devices", get(devices))
+        .at("/devices/revoke", post(revoke_device))
         .at("/stats", get(stats))
         .at("/metrics", get(metrics))
         .at("/signup", get(signup))
@@ -129,6 +131,16 @@ async fn logout(session: Session) -> Answer {
 #[handler]
 async fn logout_everywhere(session: Session) -> Answer {
     respond(contract::logout_everywhere(&session).await)
+}
+
+#[handler]
+async fn devices(session: Session) -> Answer {
+    respond(contract::devices(&session).await)
+}
+
+#[handler]
+async fn revoke_device(session: Session, Form(form): Form<Revoke>) -> Answer {
+    respond(contract::revoke_device(&session, &form).await)
 }
 
 #[handler]

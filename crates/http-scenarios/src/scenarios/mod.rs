@@ -9,6 +9,7 @@ mod both;
 mod concurrency;
 mod cookies;
 mod degraded;
+mod devices;
 mod flash;
 mod limits;
 mod outage;
@@ -131,6 +132,16 @@ pub(crate) const ALL: &[Scenario] = &[
     scenario("auth", "login regenerates the id", auth::login_regenerates),
     scenario("auth", "logout kills the old cookie", auth::logout),
     scenario("auth", "log out everywhere", auth::logout_everywhere),
+    scenario(
+        "devices",
+        "two clients: devices listed, the other revoked by handle",
+        devices::two_clients,
+    ),
+    scenario(
+        "owner-cap",
+        "a login over the per-owner cap is refused or evicts",
+        devices::owner_cap,
+    ),
     scenario(
         "outage",
         "backend outage answers 503 and keeps the cookie",

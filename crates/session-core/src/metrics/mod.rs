@@ -38,12 +38,12 @@
 //! - Lifecycle counters come from the same place as the [`crate::Event`]s (an event
 //!   hook sees the same story, with ID fingerprints), plus a hook where a session is loaded
 //!   or saved, which have no event.
-//! - Store latency, record sizes and errors are measured by [`MeteredStore`], which
-//!   [`crate::Manager::with_store`] wraps around the store it is given, outermost: the
-//!   latency of a store wrapped for encryption includes the encryption. An in-process
-//!   store's synchronous read ([`crate::RawStore::read_in_memory`]) is not timed: it answers
-//!   in well under a microsecond, less than the two clock reads would cost, so the memory
-//!   provider's `read` latency series stays empty (its failures are still counted).
+//! - Store latency, record sizes and errors are measured by [`crate::Backend`], through
+//!   which the manager makes every store call: the latency of a store wrapped for
+//!   encryption includes the encryption. An in-process store's synchronous read
+//!   ([`crate::RawStore::read_in_memory`]) is not timed: it answers in well under a
+//!   microsecond, less than the two clock reads would cost, so the memory provider's `read`
+//!   latency series stays empty (its failures are still counted).
 //! - The `session_live` gauge costs one [`crate::RawStore::count`] per GC pass: a scan of the
 //!   shards for memory, of every session file's expiry for file, a range count on the expiry
 //!   index for Redis (`ZCOUNT`), ledis and SQL (`COUNT(*) ... WHERE expires_at > ?`). With the
@@ -80,14 +80,13 @@
 
 mod store;
 
-use std::sync::Arc;
-
 use metrics::{Counter, Gauge};
 
 use crate::events::Event;
-use crate::store::RawStore;
 
-pub use store::{MeteredStore, Operation, error_kind};
+pub use crate::backend::Operation;
+pub(crate) use store::StoreMeters;
+pub use store::error_kind;
 
 /// `session_created_total`.
 pub const CREATED: &str = "session_created_total";
@@ -138,11 +137,6 @@ pub const SIZE_BUCKETS: &[f64] = &[
 /// Whether this build records metrics (the `metrics` feature): the GC task counts live
 /// sessions for [`LIVE`] only then.
 pub(crate) const RECORDS: bool = true;
-
-/// `store` in a [`MeteredStore`], as [`crate::Manager::with_store`] keeps it.
-pub(crate) fn metered(store: Arc<dyn RawStore>) -> Arc<dyn RawStore> {
-    Arc::new(MeteredStore::new(store))
-}
 
 /// The lifecycle series of one manager, registered once with the recorder installed when the
 /// manager is built.

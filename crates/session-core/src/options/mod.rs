@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::config_string::{boolean, number, seconds};
+use crate::devices::OwnerLimitPolicy;
 use crate::encryption::EncryptionKeys;
 use crate::error::{Error, Result};
 use crate::id::{DEFAULT_ID_LENGTH, MAX_ID_LENGTH, MIN_ID_LENGTH};
@@ -152,6 +153,16 @@ pub struct Options {
     /// The response header that returns a new token, or signals its removal with an empty
     /// value (`TOKEN_RESPONSE_HEADER`), default `Session-Token`.
     pub token_response_header: String,
+    /// Record the client's user agent and network with a session when it is bound to an
+    /// owner, for the devices page (`DEVICE_METADATA`), default **false**: both are personal
+    /// data. See [`crate::devices`].
+    pub device_metadata: bool,
+    /// The most sessions one owner may hold (`MAX_SESSIONS_PER_OWNER`; unset or 0 = no cap),
+    /// default none. Needs a provider with an owner index. See [`crate::devices`].
+    pub max_sessions_per_owner: Option<usize>,
+    /// What a login over `max_sessions_per_owner` does (`OWNER_LIMIT_POLICY`: `evict` or
+    /// `refuse`), default `evict`.
+    pub owner_limit_policy: OwnerLimitPolicy,
 }
 
 impl std::fmt::Debug for Options {
@@ -189,6 +200,9 @@ impl std::fmt::Debug for Options {
             .field("transport", &self.transport)
             .field("token_header", &self.token_header)
             .field("token_response_header", &self.token_response_header)
+            .field("device_metadata", &self.device_metadata)
+            .field("max_sessions_per_owner", &self.max_sessions_per_owner)
+            .field("owner_limit_policy", &self.owner_limit_policy)
             .finish()
     }
 }
@@ -224,6 +238,9 @@ impl Default for Options {
             transport: Transport::Cookie,
             token_header: DEFAULT_TOKEN_HEADER.into(),
             token_response_header: DEFAULT_TOKEN_RESPONSE_HEADER.into(),
+            device_metadata: false,
+            max_sessions_per_owner: None,
+            owner_limit_policy: OwnerLimitPolicy::Evict,
         }
     }
 }
@@ -309,6 +326,16 @@ impl Options {
             }
             "TOKEN_HEADER" => self.token_header = value.to_owned(),
             "TOKEN_RESPONSE_HEADER" => self.token_response_header = value.to_owned(),
+            "DEVICE_METADATA" => self.device_metadata = boolean(key, value)?,
+            "MAX_SESSIONS_PER_OWNER" => {
+                let n: usize = number(key, value)?;
+                self.max_sessions_per_owner = (n != 0).then_some(n);
+            }
+            "OWNER_LIMIT_POLICY" => {
+                self.owner_limit_policy = value
+                    .parse()
+                    .map_err(|_| Error::config(key, "expected evict or refuse"))?
+            }
             _ => return Err(Error::config(key, "unknown session option")),
         }
         Ok(())
@@ -383,6 +410,12 @@ impl Options {
                     "must be shorter than rotation_interval",
                 ));
             }
+        }
+        if self.max_sessions_per_owner == Some(0) {
+            return Err(Error::config(
+                "max_sessions_per_owner",
+                "must be at least 1 (leave it unset for no cap)",
+            ));
         }
         if self.max_record_size < 64 {
             return Err(Error::config(
@@ -749,5 +782,37 @@ mod tests {
             Err(Error::Config { field, .. }) if field == "max_persistent_lifetime"
         ));
         assert!(o.set("ROTATION_INTERVAL", "soon").is_err());
+    }
+
+    #[test]
+    fn device_and_cap_keys_parse_and_validate() {
+        let mut o = Options::default();
+        assert!(!o.device_metadata);
+        assert_eq!(o.max_sessions_per_owner, None);
+        assert_eq!(o.owner_limit_policy, OwnerLimitPolicy::Evict);
+        o.set("DEVICE_METADATA", "true").unwrap();
+        o.set("max-sessions-per-owner", "3").unwrap();
+        o.set("OWNER_LIMIT_POLICY", "Refuse").unwrap();
+        assert!(o.device_metadata);
+        assert_eq!(o.max_sessions_per_owner, Some(3));
+        assert_eq!(o.owner_limit_policy, OwnerLimitPolicy::Refuse);
+        o.validate().unwrap();
+        o.set("MAX_SESSIONS_PER_OWNER", "0").unwrap();
+        assert_eq!(o.max_sessions_per_owner, None);
+        for (k, v) in [
+            ("OWNER_LIMIT_POLICY", "drop"),
+            ("MAX_SESSIONS_PER_OWNER", "-1"),
+            ("DEVICE_METADATA", "perhaps"),
+        ] {
+            assert!(
+                matches!(o.set(k, v), Err(Error::Config { field, .. }) if field == k),
+                "{k}={v}"
+            );
+        }
+        o.max_sessions_per_owner = Some(0);
+        assert!(matches!(
+            o.validate(),
+            Err(Error::Config { field, .. }) if field == "max_sessions_per_owner"
+        ));
     }
 }

@@ -3,6 +3,7 @@
 mod capabilities;
 mod concurrency;
 mod crud;
+mod devices;
 mod expiry;
 mod gc;
 mod lifetime;
@@ -169,6 +170,46 @@ pub(crate) const ALL: &[Case] = &[
         name: "owner_index",
         needs: OWNER_INDEX,
         run: |c| Box::pin(capabilities::owner_index(c)),
+    },
+    Case {
+        name: "devices_are_listed",
+        needs: OWNER_INDEX,
+        run: |c| Box::pin(devices::devices_are_listed(c)),
+    },
+    Case {
+        name: "devices_last_seen_absolute",
+        needs: OWNER_INDEX,
+        run: |c| Box::pin(devices::last_seen_with_absolute_lifetime(c)),
+    },
+    Case {
+        name: "devices_revoke_by_handle",
+        needs: OWNER_INDEX,
+        run: |c| Box::pin(devices::revoke_by_handle(c)),
+    },
+    Case {
+        name: "devices_handles_stable",
+        needs: OWNER_INDEX,
+        run: |c| Box::pin(devices::handles_are_stable_across_managers(c)),
+    },
+    Case {
+        name: "devices_metadata_opt_in",
+        needs: OWNER_INDEX,
+        run: |c| Box::pin(devices::metadata_only_when_enabled(c)),
+    },
+    Case {
+        name: "owner_cap_needs_owner_index",
+        needs: NOTHING,
+        run: |c| Box::pin(devices::cap_needs_owner_index(c)),
+    },
+    Case {
+        name: "owner_cap_evict_concurrent",
+        needs: OWNER_INDEX,
+        run: |c| Box::pin(devices::cap_evicts_least_recently_seen(c)),
+    },
+    Case {
+        name: "owner_cap_refuse_concurrent",
+        needs: OWNER_INDEX,
+        run: |c| Box::pin(devices::cap_refuses_new_logins(c)),
     },
     Case {
         name: "capabilities_match_behaviour",
