@@ -316,3 +316,38 @@ async fn render(flash: &Flash) -> Answer {
     let view = flash.view().await?;
     Ok(Reply::html(crate::render_signup(&view)))
 }
+
+// ---------------------------------------------------------------------------------------
+// Remember-me (`POST /login/remember`) and the `both` transport (`/both/...` routes, which
+// reuse `login`, `whoami` and `logout`): the routes the `remember` and `both` HTTP scenarios
+// drive.
+
+/// The idle lifetime `POST /login/remember` asks for when the form names none: 14 days,
+/// the usual "remember me" (core cuts it to `max_persistent_lifetime`).
+pub const REMEMBER_IDLE_SECS: u64 = 14 * 24 * 3600;
+
+/// The form of `POST /login/remember`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RememberedLogin {
+    /// The user to log in; must not be empty.
+    pub user: String,
+    /// The session's idle lifetime in seconds, [`REMEMBER_IDLE_SECS`] when absent. A
+    /// client may ask for any value: core bounds it (at least a second, at most
+    /// `max_persistent_lifetime`), which is what the scenario checks.
+    pub idle: Option<u64>,
+}
+
+/// `POST /login/remember`: [`login`] with "remember me" ticked, so the session gets a
+/// lifetime of its own and a persistent cookie (see `session_core::lifetime`).
+pub async fn login_remembered(session: &Session, form: &RememberedLogin) -> Answer {
+    let plain = Login {
+        user: form.user.clone(),
+    };
+    let reply = login(session, &plain).await?;
+    if reply.status != 204 {
+        return Ok(reply);
+    }
+    let idle = std::time::Duration::from_secs(form.idle.unwrap_or(REMEMBER_IDLE_SECS));
+    session.set_persistent(idle).await?;
+    Ok(reply)
+}

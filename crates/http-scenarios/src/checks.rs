@@ -117,20 +117,18 @@ pub(crate) fn new_cookie(target: &Target, reply: &Reply) -> Result<String, Failu
     Ok(cookie.value().to_owned())
 }
 
-/// Checks that `reply` hands out a persistent session cookie (remember-me): every configured
-/// attribute and a positive `Max-Age`; returns the session ID it carries.
-pub(crate) fn persistent_cookie(target: &Target, reply: &Reply) -> Result<String, Failure> {
+/// Checks that `reply` hands out a persistent session cookie (remember-me) with every
+/// configured attribute and a positive `Max-Age`; returns the session ID and the `Max-Age`
+/// in seconds.
+pub(crate) fn persistent_cookie(target: &Target, reply: &Reply) -> Result<(String, i64), Failure> {
     let cookie = one_session_cookie(target, reply)?;
-    if cookie.value().is_empty() {
-        return Err(Failure::failed(format!(
-            "{}: session Set-Cookie has an empty value where a session ID was expected: {cookie}",
-            reply.request
-        )));
-    }
-    match cookie.max_age() {
-        Some(age) if age.is_positive() => Ok(cookie.value().to_owned()),
+    let max_age = cookie.max_age().map(|d| d.whole_seconds());
+    match max_age {
+        Some(secs) if secs > 0 && !cookie.value().is_empty() => {
+            Ok((cookie.value().to_owned(), secs))
+        }
         _ => Err(Failure::failed(format!(
-            "{}: a remembered session's Set-Cookie needs a positive Max-Age: {cookie}",
+            "{}: expected a persistent session cookie (a session ID and a positive Max-Age): {cookie}",
             reply.request
         ))),
     }

@@ -16,12 +16,14 @@
 //! | `DELETE /session/{key}` | 204 |
 //! | `POST /login` (form `user=NAME`) | 204; binds the session to owner NAME, regenerates the ID, stores `uid` = NAME; 409 when a per-owner cap refuses it (nothing written) |
 //! | `GET /whoami` | 200 with the uid, or 401 |
+//! | `POST /login/remember` (form `user=NAME`, optional `idle=SECONDS`, 14 days by default) | the same as `POST /login`, and the session gets that idle lifetime of its own (remember-me: a persistent cookie whose `Max-Age` core bounds by `max_persistent_lifetime`) |
 //! | `POST /logout` | 204; destroys the session |
 //! | `POST /logout-everywhere` | 200 JSON `{"destroyed": N}` (the owner's other sessions); 501 when the provider has no owner index |
 //! | `GET /devices` | 200 JSON `{"devices": [{"handle", "created", "last_seen", "user_agent", "ip", "persistent", "current"}]}`, the signed-in user's sessions most recently seen first; 401 when not signed in; 501 without an owner index |
 //! | `POST /devices/revoke` (form `handle=H`) | 200 JSON `{"revoked": true\|false}`; the own handle signs this client out; 400 for a malformed handle; 401 when not signed in; 501 without an owner index |
 //! | `GET /public` | 200 `hello, NAME` for a signed-in user (`uid`), `hello, visitor` otherwise; under the `anonymous` outage policy, so it keeps answering (as to a visitor) while the store is down |
 //! | `POST /public` | 204; stores `visited` = `"yes"`; while the store is down the write is refused: 503 with core's refused-write message (or, without a cookie, the new session fails at commit: 503) |
+//! | `POST /both/login`, `GET /both/whoami`, `POST /both/logout` | as `/login`, `/whoami` and `/logout`, under the `both` transport: the session ID from `Authorization: Bearer` when the request carries it, else from the cookie; answered in the transport the request used (`Session-Token` or `Set-Cookie`) |
 //! | `GET /stats` | 200 JSON `{"count": N}`, `null` when the provider cannot count |
 //! | `GET /metrics` | 200, the Prometheus text of the process's recorder (`demo_support::install_prometheus`); 404 when none is installed. Checked by [`metrics::after_a_scripted_flow`], not by the suite |
 //! | `GET /signup` | 200 `text/html`: the seed's page (one `<h2>` line each for the latest success, error, info and warning message) with what was queued before; queues the seed's four messages for the next page |
@@ -59,7 +61,7 @@
 //!   scenarios also check that a request that must not store anything wrote nothing.
 //! - Scenarios are grouped in one module per topic (`basics`, `cookies`, `strict`, `auth`,
 //!   `outage`, `degraded`, `concurrency`, `limits`, `flash`, `rotation`, `tokens`, `devices`,
-//!   `owner-cap`, `pages`); a new group is one more module under `scenarios/` and
+//!   `owner-cap`, `pages`, `remember`); a new group is one more module under `scenarios/` and
 //!   one line per scenario in its list.
 //! - **The set-ups live here too** ([`setups`]): every adapter runs the suite under the same
 //!   provider and cookie configurations, and its test file holds only how to serve its demo.
@@ -123,6 +125,9 @@ pub struct Target {
     /// The ID rotation interval and grace the server runs with (`Options::rotation_interval`,
     /// `Options::rotation_grace`); the `rotation` scenarios are not run without one.
     pub rotation: Option<(Duration, Duration)>,
+    /// The longest lifetime a remember-me session may be given
+    /// (`Options::max_persistent_lifetime`): the bound on its cookie's `Max-Age`.
+    pub max_persistent_lifetime: Duration,
     /// Whether the server records user agent and network at login
     /// (`Options::device_metadata`): the devices scenario then expects them listed.
     pub device_metadata: bool,
@@ -143,6 +148,7 @@ impl std::fmt::Debug for Target {
             .field("outage", &self.outage.is_some())
             .field("writes", &self.writes.is_some())
             .field("rotation", &self.rotation)
+            .field("max_persistent_lifetime", &self.max_persistent_lifetime)
             .field("device_metadata", &self.device_metadata)
             .field("owner_cap", &self.owner_cap)
             .finish()
@@ -171,6 +177,7 @@ impl Target {
             rotation: options
                 .rotation_interval
                 .map(|interval| (interval, options.rotation_grace)),
+            max_persistent_lifetime: options.max_persistent_lifetime,
             device_metadata: options.device_metadata,
             owner_cap: options
                 .max_sessions_per_owner

@@ -140,3 +140,33 @@ pub(super) fn seed_sessions(port: u16, n: usize) -> Result<Vec<String>> {
     }
     Ok(cookies)
 }
+
+/// `GET path` once with each of `cookies` (`name=value`), over a few keep-alive
+/// connections; fails on any answer but 200.
+pub(super) fn get_each(port: u16, path: &str, cookies: &[String]) -> Result<()> {
+    const CONNECTIONS: usize = 8;
+    let chunk = cookies.len().div_ceil(CONNECTIONS).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = cookies
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || -> Result<()> {
+                    let mut conn = Conn::connect(port)?;
+                    for cookie in part {
+                        let (status, _, body) = conn.get(path, Some(cookie))?;
+                        if status != 200 {
+                            bail!("port {port}: {path} answered {status}: {body}");
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker
+                .join()
+                .map_err(|_| anyhow::anyhow!("a reading thread panicked"))??;
+        }
+        Ok(())
+    })
+}

@@ -4,14 +4,17 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use anyhow::Result;
+use std::path::PathBuf;
 
+use anyhow::{Result, bail};
+
+use super::client::get_each;
 use super::figures::{Http, cpu_ratio};
 use super::plan::Plan;
 use super::redis::{redis_cli, redis_commandstats, redis_cpu_us};
 use super::report::Report;
 use super::stats::PerRequest;
-use super::{Bench, HANDLERS, REDIS_PORT};
+use super::{Bench, HANDLERS, REDIS_PORT, SESSIONS};
 use crate::services::{REDIS_TOOLS, ensure_tools};
 
 impl Bench {
@@ -80,6 +83,15 @@ impl Bench {
         let _ax_none = actix("none", p_ax_none, &url)?;
         let _ax_ours = actix("ours", p_ax_ours, &config)?;
         let _ax = actix("actix-session", p_ax, &url)?;
+        // The same servers with the near cache on, large enough for every seeded session.
+        let near_config = format!("{config},near_cache={SESSIONS}");
+        let (p_near, p_ax_near) = (18117, 18118);
+        let _near = self.server(
+            "srv-redis-ours",
+            &[p_near.to_string(), near_config.clone()],
+            p_near,
+        )?;
+        let _ax_near = actix("ours", p_ax_near, &near_config)?;
         let ours_cookies = self.seed(p_ours, "redis-ours.cookies")?;
         let contenders = [
             ("none-axum", p_none, ours_cookies.clone()),
@@ -97,9 +109,20 @@ impl Bench {
                 p_enc,
                 self.seed(p_enc, "redis-ours-enc.cookies")?,
             ),
+            (
+                NEAR_AXUM,
+                p_near,
+                self.seed(p_near, "redis-ours-near.cookies")?,
+            ),
+            (
+                NEAR_ACTIX,
+                p_ax_near,
+                self.seed(p_ax_near, "redis-ours-actix-near.cookies")?,
+            ),
         ];
         let mut commands: BTreeMap<(String, String), Vec<PerRequest>> = BTreeMap::new();
         let results = self.rounds(&contenders, |name, handler, run| {
+            self.warm_near_cache(&contenders, name, handler)?;
             redis_cli(&["CONFIG", "RESETSTAT"])?;
             let cpu_before = redis_cpu_us()?;
             let mut result = run()?;
@@ -116,6 +139,7 @@ impl Bench {
         let mut trips = BTreeMap::new();
         for (name, port, cookies) in contenders.iter().filter(|c| !c.0.starts_with("none")) {
             for handler in HANDLERS {
+                self.warm_near_cache(&contenders, name, handler)?;
                 let per = self.redis_round_trips(*port, handler, cookies)?;
                 trips.insert(((*name).to_owned(), handler.to_owned()), per);
             }
@@ -125,7 +149,41 @@ impl Bench {
         report.redis = Some(http);
         Ok(())
     }
+
+    /// Before a `/read` run of a near-cache contender: reads every seeded session twice
+    /// (a first read that finds an expiry refresh due makes it, which drops the session
+    /// from the cache; the second caches it again), so that the measured run, which ends
+    /// within the cache's 5 s bound (`session_redis::NEAR_CACHE_MAX_AGE`) of these reads,
+    /// measures reads answered from memory. Its commands are not counted: the caller resets
+    /// the counters after it.
+    fn warm_near_cache(
+        &self,
+        contenders: &[(&str, u16, PathBuf)],
+        name: &str,
+        handler: &str,
+    ) -> Result<()> {
+        if handler != "read" || !NEAR_CACHED.contains(&name) {
+            return Ok(());
+        }
+        let Some((_, port, cookies)) = contenders.iter().find(|c| c.0 == name) else {
+            bail!("no contender named {name}");
+        };
+        let cookies: Vec<String> = std::fs::read_to_string(cookies)?
+            .lines()
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect();
+        for _ in 0..2 {
+            get_each(*port, "/read", &cookies)?;
+        }
+        Ok(())
+    }
 }
+
+/// Our contenders with the near cache on (`near_cache=N` in the provider config).
+const NEAR_AXUM: &str = "ours-near";
+const NEAR_ACTIX: &str = "ours-actix-near";
+const NEAR_CACHED: [&str; 2] = [NEAR_AXUM, NEAR_ACTIX];
 
 /// The report's memory section.
 pub(super) fn memory_markdown(m: &Http, out: &mut String) {
@@ -171,8 +229,11 @@ fn encryption_cost(h: &Http, ours: &str, out: &mut String) {
 
 /// The report's Redis section.
 pub(super) fn redis_markdown(r: &Http, out: &mut String, plan: &Plan) {
-    out.push_str("## HTTP, Redis\n\nOur redis provider behind our axum adapter (`ours`), the same with encryption at rest (`ours-enc`), and behind our actix-web adapter (`ours-actix`); tower-sessions 0.14 + tower-sessions-redis-store 0.16 (fred, axum, `ts-0.14`); actix-web + actix-session 0.11 `RedisSessionStore` (`actix-0.11`); and each framework without a session layer (`none-axum`, `none-actix`). \
-        A private `redis-server` on port 6390 (core 1, with wrk).\n\n");
+    let _ = write!(
+        out,
+        "## HTTP, Redis\n\nOur redis provider behind our axum adapter (`ours`), the same with encryption at rest (`ours-enc`), and behind our actix-web adapter (`ours-actix`); both again with the opt-in near cache (`ours-near`, `ours-actix-near`: `near_cache={SESSIONS}`, room for every seeded session; before each of their /read runs every seeded session is read twice, which loads it into the cache, so their /read figures are of reads answered from memory); tower-sessions 0.14 + tower-sessions-redis-store 0.16 (fred, axum, `ts-0.14`); actix-web + actix-session 0.11 `RedisSessionStore` (`actix-0.11`); and each framework without a session layer (`none-axum`, `none-actix`). \
+        A private `redis-server` on port 6390 (core 1, with wrk).\n\n"
+    );
     r.table(out, None);
     let _ = write!(
         out,
@@ -218,4 +279,28 @@ pub(super) fn redis_markdown(r: &Http, out: &mut String, plan: &Plan) {
     }
     out.push('\n');
     encryption_cost(r, "ours", out);
+    near_cache_effect(r, out);
+}
+
+/// The lines on the near cache: each near-cache contender against the anchor on its
+/// framework and against the same server without the cache.
+fn near_cache_effect(r: &Http, out: &mut String) {
+    for (near, plain, anchor) in [
+        (NEAR_AXUM, "ours", "ts-0.14"),
+        (NEAR_ACTIX, "ours-actix", "actix-0.11"),
+    ] {
+        let per_handler: Vec<String> = ["read", "write"]
+            .iter()
+            .map(|h| {
+                format!(
+                    "/{h} {:.2}x {anchor}'s req/s and {:.2}x `{plain}`'s, server CPU {:+.2} µs per request over `{plain}`",
+                    r.get(near, h) / r.get(anchor, h),
+                    r.get(near, h) / r.get(plain, h),
+                    r.cpu_overhead_us(near, plain, h),
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "- near cache (`{near}`): {}.", per_handler.join("; "));
+    }
+    out.push('\n');
 }

@@ -9,9 +9,9 @@
 //!   `MemoryStore` vs no session layer;
 //! - `instructions`: the same three servers under `valgrind --tool=callgrind`, user-space
 //!   instructions per request (deterministic, unlike the wall and CPU times above);
-//! - `redis`: our redis provider vs tower-sessions 0.14 + tower-sessions-redis-store 0.16 vs
-//!   actix-session 0.11, with Redis commands and Redis' own CPU time per request from a
-//!   private `redis-server`;
+//! - `redis`: our redis provider (default config, and with the near cache on) vs
+//!   tower-sessions 0.14 + tower-sessions-redis-store 0.16 vs actix-session 0.11, with Redis
+//!   commands and Redis' own CPU time per request from a private `redis-server`;
 //! - `sql`: our postgres and mysql providers vs tower-sessions 0.14 +
 //!   tower-sessions-sqlx-store 0.15: requests per second, server and database CPU per
 //!   request, and round trips per request counted by a protocol-aware proxy;
@@ -74,10 +74,11 @@ Sections and their contenders:
   memory        HTTP over loopback: ours (axum + memory provider), tower-sessions 0.15
                 MemoryStore, no layer
   instructions  the same servers under valgrind's callgrind: instructions per request
-  redis         a private redis-server on port 6390: ours (axum), ours (actix-web),
-                tower-sessions 0.14 + tower-sessions-redis-store 0.16, actix-session 0.11,
-                and each framework without a layer; req/s, server CPU, Redis commands,
-                round trips and Redis CPU (INFO cpu) per request
+  redis         a private redis-server on port 6390: ours (axum), ours (actix-web), both
+                again with the near cache on (near_cache=N), tower-sessions 0.14 +
+                tower-sessions-redis-store 0.16, actix-session 0.11, and each framework
+                without a layer; req/s, server CPU, Redis commands, round trips and
+                Redis CPU (INFO cpu) per request
   sql           PostgreSQL and MariaDB on their standard ports (database session_bench):
                 ours (axum + postgres / mysql provider) against tower-sessions 0.14 +
                 tower-sessions-sqlx-store 0.15; req/s, server CPU, database CPU and round
@@ -226,6 +227,7 @@ mod tests {
             "tower-sessions-redis-store 0.16",
             "actix-session 0.11",
             "tower-sessions-sqlx-store 0.15",
+            "near cache",
             "Redis CPU",
             "database CPU",
         ] {

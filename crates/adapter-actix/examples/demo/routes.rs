@@ -20,6 +20,8 @@ use session_core::Manager;
 /// the session from `Authorization: Bearer` only ([`TransportMiddleware`]);
 /// `/csrf/protected` is behind the [`CsrfMiddleware`], and so is the `/app` page set
 /// (`demo_support::pages`).
+/// `/login/remember` is the login with remember-me; the `/both` routes take the session from
+/// the token header when the request carries one, else from the cookie (`Transport::Both`).
 pub fn app(
     manager: Manager,
 ) -> App<
@@ -45,6 +47,14 @@ pub fn app(
         .route("/login", web::post().to(login))
         .route("/whoami", web::get().to(whoami))
         .route("/logout", web::post().to(logout))
+        .route("/login/remember", web::post().to(login_remembered))
+        .service(
+            web::scope("/both")
+                .wrap(TransportMiddleware::new(session_core::Transport::Both))
+                .route("/login", web::post().to(login))
+                .route("/whoami", web::get().to(whoami))
+                .route("/logout", web::post().to(logout)),
+        )
         .route("/logout-everywhere", web::post().to(logout_everywhere))
         .route("/devices", web::get().to(devices))
         .route("/devices/revoke", web::post().to(revoke_device))
@@ -135,6 +145,10 @@ async fn delete_value(session: Session, key: web::Path<String>) -> Answer {
 
 async fn login(session: Session, form: web::Form<Login>) -> Answer {
     respond(contract::login(&session, &form).await)
+}
+
+async fn login_remembered(session: Session, form: web::Form<contract::RememberedLogin>) -> Answer {
+    respond(contract::login_remembered(&session, &form).await)
 }
 
 async fn whoami(session: Session) -> Answer {

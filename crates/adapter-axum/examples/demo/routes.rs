@@ -19,6 +19,9 @@ use session_core::Manager;
 /// ([`OutagePolicyLayer`]); the other routes answer 503 then. The `/api` routes take the
 /// session from `Authorization: Bearer` only ([`TransportLayer`]); `/csrf/protected` is
 /// behind the [`CsrfLayer`], and so is the `/app` page set (`demo_support::pages`).
+/// behind the [`CsrfLayer`].
+/// `/login/remember` is the login with remember-me; the `/both` routes take the session from
+/// the token header when the request carries one, else from the cookie (`Transport::Both`).
 pub fn app(manager: Manager) -> Router {
     let public = Router::new()
         .route("/public", get(public_page).post(public_visit))
@@ -28,6 +31,13 @@ pub fn app(manager: Manager) -> Router {
         .route("/api/whoami", get(whoami))
         .route("/api/logout", post(logout))
         .layer(TransportLayer::header());
+    // The remember-me login, and routes that take the session from the header or the cookie.
+    let remember = Router::new().route("/login/remember", post(login_remembered));
+    let both = Router::new()
+        .route("/both/login", post(login))
+        .route("/both/whoami", get(whoami))
+        .route("/both/logout", post(logout))
+        .layer(TransportLayer::new(session_core::Transport::Both));
     let guarded = Router::new()
         .route("/csrf/protected", get(csrf_protected).post(csrf_protected))
         .layer(CsrfLayer::new());
@@ -59,6 +69,8 @@ pub fn app(manager: Manager) -> Router {
         .merge(api)
         .merge(guarded)
         .merge(app_pages)
+        .merge(remember)
+        .merge(both)
         .with_state(manager.clone())
         .layer(DefaultBodyLimit::max(contract::BODY_LIMIT))
         .layer(SessionLayer::new(manager))
@@ -105,6 +117,10 @@ async fn delete_value(session: Session, Path(key): Path<String>) -> Answer {
 
 async fn login(session: Session, Form(form): Form<Login>) -> Answer {
     respond(contract::login(&session, &form).await)
+}
+
+async fn login_remembered(session: Session, Form(form): Form<contract::RememberedLogin>) -> Answer {
+    respond(contract::login_remembered(&session, &form).await)
 }
 
 async fn whoami(session: Session) -> Answer {

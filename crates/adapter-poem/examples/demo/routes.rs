@@ -21,6 +21,8 @@ use session_core::Manager;
 /// The `/api` routes take the session from `Authorization: Bearer` only
 /// ([`TransportMiddleware`]); `/csrf/protected` is behind the [`CsrfMiddleware`], and so is
 /// the `/app` page set (`demo_support::pages`).
+/// `/login/remember` is the login with remember-me; the `/both` routes take the session from
+/// the token header when the request carries one, else from the cookie (`Transport::Both`).
 pub fn app(manager: Manager) -> impl Endpoint<Output = Response> {
     Route::new()
         .at("/", get(index))
@@ -31,6 +33,15 @@ pub fn app(manager: Manager) -> impl Endpoint<Output = Response> {
         .at("/login", post(login))
         .at("/whoami", get(whoami))
         .at("/logout", post(logout))
+        .at("/login/remember", post(login_remembered))
+        .nest(
+            "/both",
+            Route::new()
+                .at("/login", post(login))
+                .at("/whoami", get(whoami))
+                .at("/logout", post(logout))
+                .with(TransportMiddleware::new(session_core::Transport::Both)),
+        )
         .at("/logout-everywhere", post(logout_everywhere))
         .at("/devices", get(devices))
         .at("/devices/revoke", post(revoke_device))
@@ -121,6 +132,11 @@ async fn delete_value(session: Session, Path(key): Path<String>) -> Answer {
 #[handler]
 async fn login(session: Session, Form(form): Form<Login>) -> Answer {
     respond(contract::login(&session, &form).await)
+}
+
+#[handler]
+async fn login_remembered(session: Session, Form(form): Form<contract::RememberedLogin>) -> Answer {
+    respond(contract::login_remembered(&session, &form).await)
 }
 
 #[handler]

@@ -5,6 +5,7 @@
 
 mod auth;
 mod basics;
+mod both;
 mod concurrency;
 mod cookies;
 mod degraded;
@@ -13,6 +14,7 @@ mod flash;
 mod limits;
 mod outage;
 mod pages;
+mod remember;
 mod rotation;
 mod strict;
 mod tokens;
@@ -205,6 +207,16 @@ pub(crate) const ALL: &[Scenario] = &[
         "pages",
         "devices listed with handles, one revoked, sign out everywhere else",
         pages::devices,
+    ),
+    scenario(
+        "tokens",
+        "both transports on one route: header or cookie, the header wins",
+        both::header_or_cookie,
+    ),
+    scenario(
+        "remember",
+        "remember-me: persistent cookie, bounded, kept at login, own idle lifetime",
+        remember::lifetime_of_its_own,
     ),
 ];
 

@@ -201,7 +201,7 @@ pub(crate) fn remember_me_and_escaping(ctx: &Ctx) -> ScenarioFuture<'_> {
         )
         .await?;
         expect_back_to_app(&remembered)?;
-        let sid = checks::persistent_cookie(&ctx.target, &remembered)?;
+        let (sid, _) = checks::persistent_cookie(&ctx.target, &remembered)?;
         let home = page(ctx, Some(&sid)).await?;
         expect_lacks(&home, "<b>eve")?;
         expect_contains(&home, &user.replace('<', "&lt;").replace('>', "&gt;"))?;

@@ -14,7 +14,7 @@ const CSRF_HEADER: &str = "x-csrf-token";
 const CSRF_REJECTED: &str = "missing or invalid CSRF token";
 
 /// The `Session-Token` of `reply`, if any.
-fn returned_token(reply: &Reply) -> Option<String> {
+pub(crate) fn returned_token(reply: &Reply) -> Option<String> {
     reply
         .headers
         .get(TOKEN_RESPONSE_HEADER)
