@@ -172,6 +172,9 @@ pub(crate) fn owner_cap(ctx: &Ctx) -> ScenarioFuture<'_> {
         let mut sessions = Vec::new();
         for _ in 0..cap {
             sessions.push(ctx.login(&user, None).await?);
+            // "Last seen" has millisecond resolution and ties are broken by handle: logins a
+            // few milliseconds apart give the order this scenario expects under `evict`.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         let visitor = ctx.new_session("cart", "3 apples").await?;
         let writes = ctx.target.writes.as_ref().map(|w| w());
