@@ -21,6 +21,14 @@ const UNSUPPORTED: &[&str] = &[
     "gc_task_survives_errors",
     "count_live_sessions",
     "owner_index",
+    // A user's devices and the per-owner cap are built on the owner index.
+    "devices_are_listed",
+    "devices_last_seen_absolute",
+    "devices_revoke_by_handle",
+    "devices_handles_stable",
+    "devices_metadata_opt_in",
+    "owner_cap_evict_concurrent",
+    "owner_cap_refuse_concurrent",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
