@@ -135,7 +135,8 @@ where
             inner: self.inner.call(request),
             session: Some(session),
             on_error: self.on_error.clone(),
-            finishing: None,
+            committing: None,
+            response: None,
         }
     }
 }
@@ -152,7 +153,10 @@ pin_project_lite::pin_project! {
         inner: F,
         session: Option<session_core::Session>,
         on_error: ErrorHook,
-        finishing: Option<BoxFuture<axum::response::Response>>,
+        // Only the commit is boxed; the response waits here, so it is not copied into the
+        // box with it.
+        committing: Option<BoxFuture<session_core::Result<session_core::Commit>>>,
+        response: Option<axum::response::Response>,
     }
 }
 
@@ -172,8 +176,14 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if let Some(finishing) = this.finishing.as_mut() {
-            return finishing.as_mut().poll(cx).map(Ok);
+        if let Some(committing) = this.committing.as_mut() {
+            let commit = std::task::ready!(committing.as_mut().poll(cx));
+            *this.committing = None;
+            return match this.response.take() {
+                Some(response) => Poll::Ready(Ok(complete(response, commit, this.on_error))),
+                // Polled again after completion: nothing sensible is left to return.
+                None => Poll::Pending,
+            };
         }
         let response = std::task::ready!(this.inner.poll(cx))?.map(Body::new);
         let Some(session) = this.session.take() else {
@@ -183,14 +193,15 @@ where
         if let Some(commit) = session.commit_without_io() {
             return Poll::Ready(Ok(complete(response, Ok(commit), this.on_error)));
         }
-        let on_error = this.on_error.clone();
-        let mut finishing: BoxFuture<_> = Box::pin(async move {
-            let commit = session.commit().await;
-            complete(response, commit, &on_error)
-        });
-        let polled = finishing.as_mut().poll(cx);
-        *this.finishing = Some(finishing);
-        polled.map(Ok)
+        let mut committing: BoxFuture<_> = Box::pin(async move { session.commit().await });
+        match committing.as_mut().poll(cx) {
+            Poll::Ready(commit) => Poll::Ready(Ok(complete(response, commit, this.on_error))),
+            Poll::Pending => {
+                *this.committing = Some(committing);
+                *this.response = Some(response);
+                Poll::Pending
+            }
+        }
     }
 }
 

@@ -55,7 +55,8 @@ struct Shared {
     token: OnceLock<Box<[u8]>>,
     /// What the adapter said about the client, kept for device metadata
     /// ([`crate::devices`]); set once, before the session is first used.
-    client: OnceLock<crate::devices::ClientInfo>,
+    /// Boxed: most requests carry none, and a smaller `Shared` is cheaper to set up.
+    client: OnceLock<Box<crate::devices::ClientInfo>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -375,7 +376,9 @@ impl Session {
             note_failure(&mut state, room)?;
         }
         let binding = match owner {
-            Some(_) => self.manager().binding(self.shared.client.get()),
+            Some(_) => self
+                .manager()
+                .binding(self.shared.client.get().map(|c| &**c)),
             None => crate::record::Binding::default(),
         };
         let loaded = self.writable(&mut state, "set_owner").await?;
@@ -648,7 +651,7 @@ impl Session {
 
     /// Keeps what the adapter said about the client ([`Session::present_client`]).
     pub(crate) fn set_client(&self, client: crate::devices::ClientInfo) {
-        let _ = self.shared.client.set(client);
+        let _ = self.shared.client.set(Box::new(client));
     }
 
     /// `result`, with a backend failure remembered for the commit to report.
