@@ -20,7 +20,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_trait::async_trait;
 use http::StatusCode;
 use session_core::conformance::{Instrumented, Wrapper};
 use session_core::{
@@ -238,7 +237,6 @@ struct Interfering {
     armed: AtomicBool,
 }
 
-#[async_trait]
 impl Wrapper for Interfering {
     fn inner(&self) -> &dyn RawStore {
         &*self.inner

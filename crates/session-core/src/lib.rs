@@ -90,6 +90,7 @@ pub mod store;
 pub mod transport;
 mod values;
 mod working;
+pub mod wrapper;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -118,3 +119,4 @@ pub use store::{
     Write,
 };
 pub use transport::{TokenHeaders, Transport};
+pub use wrapper::Wrapper;

@@ -414,6 +414,7 @@ fn tag_in_use(provider: &'static str) -> Error {
     )
 }
 
+// Not a `Wrapper`: it has two stores, and every operation decides between them.
 #[async_trait]
 impl RawStore for Migrating {
     fn provider(&self) -> &'static str {

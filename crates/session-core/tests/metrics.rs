@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use session_core::backend::Operation;
 use session_core::conformance::{Call, Wrapper};
 use session_core::metrics::{BACKEND_ERRORS, GC_REMOVED, LIVE, OPERATION_DURATION, RECORD_SIZE};
 use session_core::{Error, Manager, MockClock, Options, RawStore};
@@ -21,7 +22,7 @@ impl Wrapper for FailingSaves {
 
     fn on_call(&self, call: Call) -> session_core::Result<()> {
         match call {
-            Call::Save => Err(Error::backend("memory", "save refused by the test")),
+            Call::Op(Operation::Save) => Err(Error::backend("memory", "save refused by the test")),
             _ => Ok(()),
         }
     }

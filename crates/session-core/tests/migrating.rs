@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
+use session_core::backend::Operation;
 use session_core::conformance::{self, Call, Wrapper};
 use session_core::migrating::FROM_TAG;
 use session_core::{
@@ -228,7 +228,6 @@ struct BeforeRetire {
     hook: HookSlot,
 }
 
-#[async_trait]
 impl Wrapper for BeforeRetire {
     fn inner(&self) -> &dyn RawStore {
         &*self.inner
@@ -450,7 +449,7 @@ impl Wrapper for Failing {
     }
 
     fn on_call(&self, call: Call) -> Result<()> {
-        if self.failing.load(Ordering::SeqCst) && call == Call::Read {
+        if self.failing.load(Ordering::SeqCst) && call == Call::Op(Operation::Read) {
             return Err(Error::backend("memory", "injected failure"));
         }
         Ok(())
@@ -484,7 +483,6 @@ async fn a_failing_from_is_a_typed_error_not_an_unknown_session() {
 /// Sets the tag bit on every version the wrapped store hands out.
 struct TagBitVersions(Arc<dyn RawStore>);
 
-#[async_trait]
 impl Wrapper for TagBitVersions {
     fn inner(&self) -> &dyn RawStore {
         &*self.0

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use session_core::conformance::{self, Forward, Instrumented, Outcome, Report, Wrapper};
 use session_core::{
     Capabilities, Clock as _, Error, Inserted, Millis, Provider as _, ProviderContext, RawStore,
@@ -30,7 +29,6 @@ struct Declaring {
     refuse: bool,
 }
 
-#[async_trait]
 impl Wrapper for Declaring {
     fn inner(&self) -> &dyn RawStore {
         &*self.inner

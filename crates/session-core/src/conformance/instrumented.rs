@@ -7,9 +7,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-use super::wrapper::{Call, Wrapper};
+use crate::backend::Operation;
 use crate::error::{Error, Result};
 use crate::store::RawStore;
+use crate::wrapper::{Call, Wrapper};
 
 /// Wraps a store, counting every call and failing on demand.
 pub struct Instrumented {
@@ -78,14 +79,14 @@ impl Wrapper for Instrumented {
         if self.down.load(Ordering::SeqCst) {
             return Err(Error::backend(self.inner.provider(), "injected outage"));
         }
-        match call {
-            Call::Insert | Call::Save | Call::Regenerate => {
+        match call.operation() {
+            Operation::Insert | Operation::Save | Operation::Regenerate => {
                 self.saves.fetch_add(1, Ordering::SeqCst);
             }
-            Call::Touch => {
+            Operation::Touch => {
                 self.touches.fetch_add(1, Ordering::SeqCst);
             }
-            Call::Gc => {
+            Operation::Gc => {
                 self.gcs.fetch_add(1, Ordering::SeqCst);
                 let failing = self.failing_gcs.load(Ordering::SeqCst);
                 if failing > 0 {

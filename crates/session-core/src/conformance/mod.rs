@@ -23,7 +23,9 @@
 //!
 //! Test wrappers around a store (one that keeps a test server or a temporary directory alive,
 //! one that counts calls) implement [`Wrapper`], which forwards every operation, or use
-//! [`Forward`] when all they add is something to keep alive.
+//! [`Forward`] when all they add is something to keep alive. `Wrapper` and [`Call`] live in
+//! core ([`crate::wrapper`]), since [`crate::Encrypted`] is one too; they are re-exported
+//! here for the tests that name them from this module.
 //!
 //! [`Manager`]: crate::Manager
 //! [`RawStore::capabilities`]: crate::RawStore::capabilities
@@ -32,15 +34,17 @@
 mod cases;
 mod context;
 mod factory;
+mod forward;
 mod instrumented;
-mod wrapper;
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 pub use factory::{StoreFactory, StoreFuture};
+pub use forward::Forward;
 pub use instrumented::Instrumented;
-pub use wrapper::{Call, Forward, Wrapper};
+
+pub use crate::wrapper::{Call, Wrapper};
 
 use crate::clock::MockClock;
 use context::{Ctx, Failure};

@@ -112,19 +112,18 @@ mod keys;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use chacha20poly1305::aead::inout::InOutBuf;
 use chacha20poly1305::{AeadInOut, KeyInit, Tag, XChaCha20Poly1305, XNonce};
 
 pub use keys::{EncryptionKeys, KEY_LEN};
 
-use crate::clock::Millis;
 use crate::error::{Error, Result};
 use crate::id::SessionId;
 use crate::options::Options;
 use crate::record;
-use crate::store::{Capabilities, Inserted, Moved, RawStore, Saved, Stored, Version, Write};
+use crate::store::{Inserted, Moved, RawStore, Saved, Stored, Version, Write};
+use crate::wrapper::Wrapper;
 
 /// The format byte of an encrypted record: unlike the plaintext formats' small numbers, so
 /// that future plaintext formats can count up without meeting it.
@@ -147,7 +146,8 @@ type AssociatedData = smallvec::SmallVec<[u8; 256]>;
 /// A store whose record bodies are encrypted: see the [module docs](self).
 ///
 /// Every operation forwards to the inner store, [`RawStore::read_in_memory`] included (it
-/// decrypts synchronously), as do the store's capabilities and its provider name.
+/// decrypts synchronously), as do the store's capabilities and its provider name: it is a
+/// [`Wrapper`], which forwards what it does not change.
 pub struct Encrypted {
     inner: Arc<dyn RawStore>,
     keys: EncryptionKeys,
@@ -328,10 +328,12 @@ pub(crate) fn stored_limit(options: &Options) -> usize {
     }
 }
 
-#[async_trait]
-impl RawStore for Encrypted {
-    fn provider(&self) -> &'static str {
-        self.inner.provider()
+/// Only what encryption changes: the bodies written (sealed) and read (opened). The rest
+/// (`exist`, `touch`, `destroy`, `count`, `gc`, `owner_sessions`, the provider name and the
+/// capabilities) never sees a body and is forwarded by [`Wrapper`]'s defaults.
+impl Wrapper for Encrypted {
+    fn inner(&self) -> &dyn RawStore {
+        &*self.inner
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
@@ -351,10 +353,6 @@ impl RawStore for Encrypted {
         }))
     }
 
-    async fn exist(&self, id: &SessionId) -> Result<bool> {
-        self.inner.exist(id).await
-    }
-
     async fn insert(&self, id: &SessionId, record: Write<'_>) -> Result<Inserted> {
         let mut sealed = Vec::new();
         let record = self.seal_write(id, record, &mut sealed)?;
@@ -365,14 +363,6 @@ impl RawStore for Encrypted {
         let mut sealed = Vec::new();
         let record = self.seal_write(id, record, &mut sealed)?;
         self.inner.save(id, expected, record).await
-    }
-
-    async fn touch(&self, id: &SessionId, expires_at: Millis, ttl_ms: Millis) -> Result<bool> {
-        self.inner.touch(id, expires_at, ttl_ms).await
-    }
-
-    async fn destroy(&self, id: &SessionId) -> Result<bool> {
-        self.inner.destroy(id).await
     }
 
     /// Sealed under the *new* ID, the one the record will be read under; the inner store's
@@ -387,21 +377,5 @@ impl RawStore for Encrypted {
         let mut sealed = Vec::new();
         let record = self.seal_write(new, record, &mut sealed)?;
         self.inner.regenerate(old, expected, new, record).await
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-
-    async fn count(&self, now: Millis) -> Result<u64> {
-        self.inner.count(now).await
-    }
-
-    async fn gc(&self, now: Millis) -> Result<u64> {
-        self.inner.gc(now).await
-    }
-
-    async fn owner_sessions(&self, owner: &str, now: Millis) -> Result<Vec<SessionId>> {
-        self.inner.owner_sessions(owner, now).await
     }
 }
