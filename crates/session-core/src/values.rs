@@ -53,7 +53,15 @@ impl Values {
 
     /// Sets `key` to `value`; returns the value it replaces.
     pub fn insert(&mut self, key: &str, value: Bytes) -> Option<Bytes> {
-        self.insert_key(Bytes::copy_from_slice(key.as_bytes()), value)
+        // Looked up first: replacing a value, the usual write, then copies no key.
+        match self.find(key.as_bytes()) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Err(i) => {
+                let key = Bytes::copy_from_slice(key.as_bytes());
+                self.entries.insert(i, (key, value));
+                None
+            }
+        }
     }
 
     /// [`Values::insert`] with a key already known to be UTF-8 (the decoder checks it).
