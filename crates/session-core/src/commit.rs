@@ -257,7 +257,7 @@ async fn maybe_touch(
     let Some(id) = &working.id else {
         return Ok(());
     };
-    let ttl = expires_at.saturating_sub(now).max(1);
+    let ttl = crate::store::ttl_ms(expires_at, now);
     let key = manager.key(id)?;
     let span = crate::events::debug_span(|| tracing::debug_span!("session.touch", session = %id));
     let touched = manager

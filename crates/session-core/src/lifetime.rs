@@ -149,13 +149,12 @@ impl Manager {
     /// TTL come from one clock read (a system clock read is a good part of a write's cost).
     pub(crate) fn write_for<'a>(&self, record: &'a Record, body: &'a [u8]) -> Write<'a> {
         let now = self.inner.clock.now();
-        let expires_at = self.expiry_at(record, now);
-        Write {
+        Write::new(
             body,
-            expires_at,
-            ttl_ms: expires_at.saturating_sub(now).max(1),
-            owner: record.owner.as_deref(),
-        }
+            self.expiry_at(record, now),
+            now,
+            record.owner.as_deref(),
+        )
     }
 
     /// The expiry to write at `now` for the session holding `record`.
@@ -169,7 +168,7 @@ impl Manager {
     /// `None` when the manager's [`crate::Options::cookie_lifetime`] applies.
     pub(crate) fn own_max_age(&self, record: &Record, expires_at: Millis) -> Option<Duration> {
         record.lifetime?;
-        let left = expires_at.saturating_sub(self.inner.clock.now()).max(1);
+        let left = crate::store::ttl_ms(expires_at, self.inner.clock.now());
         let secs = u64::try_from(left).unwrap_or(0).div_ceil(1000);
         Some(Duration::from_secs(secs))
     }

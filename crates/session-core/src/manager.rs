@@ -151,12 +151,7 @@ impl Manager {
         expires_at: Millis,
         owner: Option<&'a str>,
     ) -> Write<'a> {
-        Write {
-            body,
-            expires_at,
-            ttl_ms: expires_at.saturating_sub(self.inner.clock.now()).max(1),
-            owner,
-        }
+        Write::new(body, expires_at, self.inner.clock.now(), owner)
     }
 
     /// The request header that carries the session token under `header` or `both`

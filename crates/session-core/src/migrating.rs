@@ -290,12 +290,7 @@ impl Migrating {
         let Origin::From(expected) = origin(stored.version) else {
             return Ok(Some(stored));
         };
-        let write = Write {
-            body: &stored.body,
-            expires_at: stored.expires_at,
-            ttl_ms: stored.expires_at.saturating_sub(now).max(1),
-            owner: owner.as_deref(),
-        };
+        let write = Write::new(&stored.body, stored.expires_at, now, owner.as_deref());
         match self.move_from(id, expected, write).await? {
             Saved::Saved(version) => Ok(Some(Stored { version, ..stored })),
             // Moved, changed or destroyed by another request meanwhile: read what is there.

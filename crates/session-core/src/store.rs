@@ -65,6 +65,26 @@ pub struct Write<'a> {
     pub owner: Option<&'a str>,
 }
 
+impl<'a> Write<'a> {
+    /// `body` bound to `owner`, expiring at `expires_at`, written at `now`: its TTL is the
+    /// time left, at least 1 ms (a backend reads a TTL of 0 as "no expiry" or as "already
+    /// gone", and a record about to expire must be neither).
+    pub fn new(body: &'a [u8], expires_at: Millis, now: Millis, owner: Option<&'a str>) -> Self {
+        Write {
+            body,
+            expires_at,
+            ttl_ms: ttl_ms(expires_at, now),
+            owner,
+        }
+    }
+}
+
+/// The TTL of a record expiring at `expires_at`, seen at `now`: the time left, at least 1 ms
+/// (see [`Write::new`]).
+pub fn ttl_ms(expires_at: Millis, now: Millis) -> Millis {
+    expires_at.saturating_sub(now).max(1)
+}
+
 /// Result of [`RawStore::insert`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inserted {
