@@ -115,8 +115,8 @@ pub use response::{HeaderName, ResponseHeaders};
 pub use route::RouteSetting;
 pub use session::{Commit, MAX_OWNER_LEN, Session};
 pub use store::{
-    Capabilities, Inserted, Moved, Provider, ProviderContext, RawStore, Saved, Stored, Version,
-    Write,
+    Capabilities, Inserted, MAX_INDEX_SLACK_MS, Moved, Provider, ProviderContext, RawStore, Saved,
+    Stored, Version, Write, index_slack,
 };
 pub use transport::{TokenHeaders, Transport};
 pub use wrapper::Wrapper;

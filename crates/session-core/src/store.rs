@@ -319,6 +319,20 @@ where
     Ok(Relocated::Lost { lost, written })
 }
 
+/// The largest [`index_slack`] (ms): how far behind a record's expiry a provider's expiry
+/// index may lag. A provider that checks records in a window below `now` makes the window
+/// this wide, so it covers every store sharing the index, whatever their idle lifetimes.
+pub const MAX_INDEX_SLACK_MS: Millis = 60_000;
+
+/// The expiry-index slack for an idle lifetime: a tenth of it, at most
+/// [`MAX_INDEX_SLACK_MS`]. A provider rewrites an index entry only when the expiry moves by
+/// more than this, so most saves leave the index alone. A tenth is the most core's own touch
+/// interval can be (60 s by default), so the index is at most as stale as core already lets
+/// a stored expiry be.
+pub fn index_slack(idle_lifetime_ms: Millis) -> Millis {
+    (idle_lifetime_ms / 10).clamp(0, MAX_INDEX_SLACK_MS)
+}
+
 /// What a [`Provider`] gets besides its config string.
 #[derive(Debug, Clone)]
 pub struct ProviderContext {

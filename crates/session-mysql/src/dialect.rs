@@ -5,11 +5,11 @@
 use session_core::{
     Error, Inserted, Moved, ProviderContext, Result, Saved, SessionId, Version, Write,
 };
-use session_sqlx::{Dialect, Lease, Statements, sql};
+use session_sqlx::{Dialect, Lease, Statements, gc_after_update, sql};
 use sqlx::mysql::{MySqlConnection, MySqlQueryResult};
 use sqlx::{Connection, SqlStr};
 
-use crate::schema::{MAX_OWNER_CHARS, schema_for};
+use crate::schema::{self, MAX_OWNER_CHARS};
 use crate::{MySqlProvider, MySqlStore, NAME, Pool, TableName};
 
 pub use session_sqlx::GC_BATCH;
@@ -63,13 +63,18 @@ impl Dialect for MySqlProvider {
                 "SELECT `data`, `version`, `expires_at` FROM {t} WHERE `id` = ?"
             )),
             exist: sql(format!("SELECT 1 FROM {t} WHERE `id` = ?")),
-            touch: sql(format!("UPDATE {t} SET `expires_at` = ? WHERE `id` = ?")),
+            touch: sql(format!(
+                "UPDATE {t} SET `expires_at` = ?, {} WHERE `id` = ?",
+                gc_after_update(Self::QUOTE, "?", "?", "?")
+            )),
             destroy: sql(format!("DELETE FROM {t} WHERE `id` = ?")),
             count: sql(format!("SELECT COUNT(*) FROM {t} WHERE `expires_at` > ?")),
-            // One conditional statement: InnoDB re-reads each row it deletes with a lock, so
-            // a row whose expiry a request just pushed forward no longer matches and stays.
+            // One conditional statement through the `gc_after` index (a mark is never above
+            // its expiry, so every expired row is in range), filtered on the exact expiry:
+            // InnoDB re-reads each row it deletes with a lock, so a row whose expiry a request
+            // just pushed forward no longer matches and stays.
             gc: sql(format!(
-                "DELETE FROM {t} WHERE `expires_at` <= ? LIMIT {GC_BATCH}"
+                "DELETE FROM {t} WHERE `gc_after` <= ? AND `expires_at` <= ? LIMIT {GC_BATCH}"
             )),
             owner: sql(format!(
                 "SELECT `id` FROM {t} WHERE `owner` = ? AND `expires_at` > ?"
@@ -96,7 +101,7 @@ impl Dialect for MySqlProvider {
     async fn open(pool: &Pool, table: &TableName, ctx: &ProviderContext) -> Result<MySqlState> {
         let mut lease = Lease::acquire(pool).await?;
         let limits = create_schema(lease.conn()?, table).await;
-        let (packet, data_capacity) = lease.release(limits).map_err(backend)?;
+        let (packet, data_capacity) = lease.release(limits).map_err(backend)??;
         let limit = ctx.max_record_size as u64;
         if limit.saturating_add(PACKET_OVERHEAD) > packet {
             return Err(Error::config(
@@ -235,12 +240,16 @@ impl MySqlState {
             // a warning and store it truncated, even in strict mode. A duplicate ID is the
             // unique-violation error instead, which `insert` maps to `Exists`.
             insert: sql(format!(
-                "INSERT INTO {t} (`id`, `data`, `expires_at`, `version`, `owner`) \
-                 VALUES (?, ?, ?, ?, ?)"
+                "INSERT INTO {t} (`id`, `data`, `expires_at`, `version`, `owner`, `gc_after`) \
+                 VALUES (?, ?, ?, ?, ?, ?)"
             )),
+            // Assignments see the values of the columns assigned before them in MySQL (and
+            // in MariaDB without SIMULTANEOUS_ASSIGNMENT), so the `gc_after` update compares
+            // with the bound expiry, never with the `expires_at` column.
             save: sql(format!(
-                "UPDATE {t} SET `data` = ?, `expires_at` = ?, `owner` = ?, \
-                 `version` = `version` + 1 WHERE `id` = ? AND `version` = ?"
+                "UPDATE {t} SET `data` = ?, `expires_at` = ?, {}, `owner` = ?, \
+                 `version` = `version` + 1 WHERE `id` = ? AND `version` = ?",
+                gc_after_update(MySqlProvider::QUOTE, "?", "?", "?")
             )),
             stored_length: sql(format!(
                 "SELECT CAST(LENGTH(`data`) AS UNSIGNED) FROM {t} WHERE `id` = ?"
@@ -267,7 +276,8 @@ async fn write(
     let len = record.body.len() as u64;
     let mut lease = Lease::acquire(store.pool()).await?;
     if state.data_capacity.is_some_and(|capacity| len <= capacity) {
-        let written = run(state, lease.conn()?, id, op, record).await;
+        let floor = store.gc_floor(record.expires_at);
+        let written = run(state, lease.conn()?, id, op, record, floor).await;
         return lease.release(written).map_err(backend);
     }
     // On an error the lease is dropped, closing the connection: the server rolls the
@@ -291,7 +301,8 @@ async fn write_verified(
 ) -> sqlx::Result<Result<Option<u64>>> {
     let state = store.state();
     let mut tx = conn.begin().await?;
-    let written = run(state, &mut tx, id, op, record).await?;
+    let floor = store.gc_floor(record.expires_at);
+    let written = run(state, &mut tx, id, op, record, floor).await?;
     if written.is_some() {
         let (stored,): (Option<u64>,) = sqlx::query_as(state.stored_length.clone())
             .bind(id.as_str())
@@ -316,12 +327,14 @@ async fn write_verified(
     Ok(Ok(written))
 }
 
+/// Runs one write statement; `floor` is the lowest GC mark the record's expiry keeps.
 async fn run(
     state: &MySqlState,
     conn: &mut MySqlConnection,
     id: &SessionId,
     op: Op,
     record: Write<'_>,
+    floor: i64,
 ) -> sqlx::Result<Option<u64>> {
     match op {
         Op::Insert { version } => {
@@ -331,6 +344,7 @@ async fn run(
                 .bind(record.expires_at)
                 .bind(version)
                 .bind(record.owner)
+                .bind(record.expires_at)
                 .execute(conn)
                 .await;
             match result {
@@ -345,6 +359,9 @@ async fn run(
             let done = sqlx::query(state.save.clone())
                 .bind(record.body)
                 .bind(record.expires_at)
+                .bind(record.expires_at)
+                .bind(floor)
+                .bind(record.expires_at)
                 .bind(record.owner)
                 .bind(id.as_str())
                 .bind(expected)
@@ -355,15 +372,83 @@ async fn run(
     }
 }
 
-/// Creates the table if it is missing; returns the server's `max_allowed_packet` and the
-/// byte capacity of the table's `data` column.
+/// How long a starting store waits for another one's schema work (table creation or an
+/// upgrade, which builds an index) on the same table.
+const SCHEMA_LOCK_TIMEOUT_S: i64 = 120;
+
+/// The named lock a store holds while it creates or upgrades `table`. MySQL limits lock
+/// names to 64 characters, hence the hash of the (database-qualified) table name.
+const SCHEMA_LOCK: &str = "CONCAT('session-mysql:', SHA1(CONCAT(COALESCE(?, DATABASE()), '.', ?)))";
+
+/// Creates the table if it is missing, or upgrades one of the previous layout (see
+/// [`schema::upgrade_for`]); returns the server's `max_allowed_packet` and the byte capacity
+/// of the table's `data` column. The outer error is the database's; the inner one a schema
+/// lock not obtained in time.
+///
+/// DDL is not transactional in MySQL, so a named lock (`GET_LOCK`) keeps instances starting
+/// together from running the same upgrade twice: the first upgrades, the others find it done.
+/// The lock belongs to the connection, so it is released on every path here, and by the
+/// server if the connection is closed.
 async fn create_schema(
     conn: &mut MySqlConnection,
     table: &TableName,
+) -> sqlx::Result<Result<(u64, Option<u64>)>> {
+    let (locked,): (Option<i64>,) = sqlx::query_as(sql(format!(
+        "SELECT GET_LOCK({SCHEMA_LOCK}, {SCHEMA_LOCK_TIMEOUT_S})"
+    )))
+    .bind(table.qualifier())
+    .bind(table.name())
+    .fetch_one(&mut *conn)
+    .await?;
+    if locked != Some(1) {
+        return Ok(Err(Error::backend(
+            NAME,
+            format!(
+                "another instance held the schema lock of table {table} for more than \
+                 {SCHEMA_LOCK_TIMEOUT_S} s"
+            ),
+        )));
+    }
+    let created = create_or_upgrade(conn, table).await;
+    let released = sqlx::query(sql(format!("SELECT RELEASE_LOCK({SCHEMA_LOCK})")))
+        .bind(table.qualifier())
+        .bind(table.name())
+        .execute(&mut *conn)
+        .await;
+    let limits = created?;
+    released?;
+    Ok(Ok(limits))
+}
+
+/// [`create_schema`]'s work, under the lock.
+async fn create_or_upgrade(
+    conn: &mut MySqlConnection,
+    table: &TableName,
 ) -> sqlx::Result<(u64, Option<u64>)> {
-    sqlx::raw_sql(sql(schema_for(table)))
+    sqlx::raw_sql(sql(schema::schema_for(table)))
         .execute(&mut *conn)
         .await?;
+    // The catalog is asked first so a start-up on an up-to-date table runs no `ALTER TABLE`.
+    let (has_column, has_index, has_old_index): (bool, bool, bool) = sqlx::query_as(
+        "SELECT \
+             EXISTS (SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) \
+                 AND TABLE_NAME = ? AND COLUMN_NAME = 'gc_after'), \
+             EXISTS (SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) \
+                 AND TABLE_NAME = ? AND INDEX_NAME = 'gc_after_idx'), \
+             EXISTS (SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) \
+                 AND TABLE_NAME = ? AND INDEX_NAME = 'expires_at_idx')",
+    )
+    .bind(table.qualifier())
+    .bind(table.name())
+    .bind(table.qualifier())
+    .bind(table.name())
+    .bind(table.qualifier())
+    .bind(table.name())
+    .fetch_one(&mut *conn)
+    .await?;
+    if let Some(upgrade) = schema::upgrade_for(table, !has_column, !has_index, has_old_index) {
+        sqlx::raw_sql(sql(upgrade)).execute(&mut *conn).await?;
+    }
     sqlx::query_as(
         "SELECT CAST(@@max_allowed_packet AS UNSIGNED), \
          (SELECT CAST(CHARACTER_OCTET_LENGTH AS UNSIGNED) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) \

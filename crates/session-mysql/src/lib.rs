@@ -29,8 +29,8 @@
 //!
 //! # Schema
 //!
-//! The provider creates its table when it starts (`IF NOT EXISTS`); teams that run
-//! migrations themselves get the same statement from [`schema_sql`]:
+//! The provider creates its table when it starts (`IF NOT EXISTS`, under a named lock, see
+//! below); teams that run migrations themselves get the same statement from [`schema_sql`]:
 //!
 //! ```sql
 //! CREATE TABLE IF NOT EXISTS `sessions` (
@@ -39,8 +39,9 @@
 //!     `expires_at` BIGINT       NOT NULL,
 //!     `version`    BIGINT UNSIGNED NOT NULL,
 //!     `owner`      VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+//!     `gc_after`   BIGINT       NOT NULL DEFAULT 0,
 //!     PRIMARY KEY (`id`),
-//!     KEY `expires_at_idx` (`expires_at`),
+//!     KEY `gc_after_idx` (`gc_after`),
 //!     KEY `owner_idx` (`owner`)
 //! ) ENGINE=InnoDB
 //! ```
@@ -53,6 +54,31 @@
 //!   writer cannot match a record that reuses a destroyed ID.
 //! - `owner` compares exactly (binary collation), at most 255 characters; a longer owner is
 //!   an [`Error::Encode`](session_core::Error::Encode) before anything is written.
+//! - `gc_after` is GC's mark, the indexed column, a lower bound of `expires_at` that lags it
+//!   by at most the slack (a tenth of the idle lifetime, at most 60 s, as the Redis
+//!   provider's index; [`session_core::index_slack`]). A save rewrites it only when the new
+//!   expiry is more than the slack past it, or below it; `expires_at` itself is not indexed,
+//!   so most saves write no secondary index entry.
+//!
+//! ## Upgrading a table of the previous layout
+//!
+//! Tables created before `gc_after` existed (`KEY expires_at_idx (expires_at)`, no
+//! `gc_after`) are upgraded when the provider starts, with one statement:
+//!
+//! ```sql
+//! ALTER TABLE `sessions` ADD COLUMN `gc_after` BIGINT NOT NULL DEFAULT 0,
+//!     ADD KEY `gc_after_idx` (`gc_after`), DROP KEY `expires_at_idx`
+//! ```
+//!
+//! The provider reads `information_schema` first and names only what is missing, so a start
+//! on an up-to-date table runs no `ALTER TABLE`. DDL is not transactional in MySQL, so the
+//! creation and the upgrade run under a named lock (`GET_LOCK` on a hash of the table name,
+//! waited for up to 120 s): instances starting together upgrade once. Adding the column is
+//! instant on MariaDB 10.3 and MySQL 8.0 and later, and the index is built online; the rows
+//! already there get mark 0, which is correct (a mark need only be at most the expiry; GC
+//! deletes on `expires_at`), and their next save gives them a close mark. During a rolling
+//! upgrade, instances of the previous version keep working on the upgraded table: their
+//! inserts get the default mark, their saves leave the mark below the expiry.
 //!
 //! # No silent truncation
 //!
@@ -79,11 +105,11 @@
 //! | read | ``SELECT data, version, expires_at ... WHERE id = ?`` (expired rows too: core decides) |
 //! | insert | ``INSERT ...``; a duplicate-key error means the ID exists |
 //! | save | ``UPDATE ... SET ..., version = version + 1 WHERE id = ? AND version = ?``; when no row matched, one more query tells Conflict from Missing |
-//! | touch | ``UPDATE ... SET expires_at = ? WHERE id = ?`` |
+//! | touch | ``UPDATE ... SET expires_at = ?, gc_after = CASE WHEN gc_after <= ? AND gc_after >= ? THEN gc_after ELSE ? END WHERE id = ?`` (the save sets `gc_after` the same way) |
 //! | destroy | ``DELETE ... WHERE id = ?`` |
 //! | regenerate | two statements: the insert of the new row, then ``DELETE ... WHERE id = ? AND version = ?`` of the old one; when that deletes nothing, the new row is deleted again and one more query tells Conflict from Missing |
 //! | count | ``SELECT COUNT(*) ... WHERE expires_at > ?`` |
-//! | gc | ``DELETE ... WHERE expires_at <= ? LIMIT 1000``, repeated until a batch comes back short |
+//! | gc | ``DELETE ... WHERE gc_after <= ? AND expires_at <= ? LIMIT 1000``, repeated until a batch comes back short |
 //! | owner index | ``SELECT id ... WHERE owner = ? AND expires_at > ?`` |
 //!
 //! Regenerate's conditional delete decides between concurrent moves of one session: InnoDB
@@ -94,9 +120,12 @@
 //! five round trips where this costs two.
 //!
 //! GC is a conditional statement: InnoDB re-reads every row it deletes under a lock, so a
-//! session touched meanwhile no longer matches and is kept. GC and count go through
-//! `expires_at_idx`; the tests run `EXPLAIN` on both and check that the plan uses it (`type:
-//! range`, `key: expires_at_idx`).
+//! session touched meanwhile no longer matches and is kept. GC goes through `gc_after_idx`
+//! (every expired row has a mark at most its expiry, so it is found on the first pass after
+//! it expired); the tests run `EXPLAIN` on it and check that the plan uses it (`type:
+//! range`, `key: gc_after_idx`). Count filters on the exact `expires_at` and reads the table:
+//! a `gc_after` range could not be exact for rows whose mark lags by more than the slack
+//! (those written before the upgrade, or by the previous version during a rolling upgrade).
 //! `DELETE ... LIMIT` is what MySQL calls unsafe for statement-based replication; with the
 //! default `MIXED` (MariaDB) or `ROW` (MySQL) binlog format it is logged by row.
 //!

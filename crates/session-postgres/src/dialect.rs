@@ -5,7 +5,7 @@
 use session_core::{
     Error, Inserted, Moved, ProviderContext, Result, Saved, SessionId, Version, Write,
 };
-use session_sqlx::{Dialect, Lease, Statements, sql};
+use session_sqlx::{Dialect, Lease, Statements, gc_after_update, sql};
 use sqlx::postgres::{PgConnection, PgQueryResult};
 use sqlx::{Connection, SqlStr};
 
@@ -54,15 +54,20 @@ impl Dialect for PostgresProvider {
                 "SELECT data, version, expires_at FROM {t} WHERE id = $1"
             )),
             exist: sql(format!("SELECT 1 FROM {t} WHERE id = $1")),
-            touch: sql(format!("UPDATE {t} SET expires_at = $1 WHERE id = $2")),
+            touch: sql(format!(
+                "UPDATE {t} SET expires_at = $1, {} WHERE id = $5",
+                gc_after_update(Self::QUOTE, "$2", "$3", "$4")
+            )),
             destroy: sql(format!("DELETE FROM {t} WHERE id = $1")),
             count: sql(format!("SELECT count(*) FROM {t} WHERE expires_at > $1")),
-            // The outer `expires_at <= $1` is re-checked on the newest row version when a
-            // concurrent touch committed meanwhile, so a refreshed session is never deleted;
+            // The batch is found through the `gc_after` index (a mark is never above its
+            // expiry, so every expired row is in range) and filtered on the exact expiry. The
+            // outer conditions are re-checked on the newest row version when a concurrent
+            // save or touch committed meanwhile, so a refreshed session is never deleted;
             // SKIP LOCKED lets GC pass over rows a request is writing instead of waiting.
             gc: sql(format!(
-                "DELETE FROM {t} WHERE expires_at <= $1 AND id IN (\
-                     SELECT id FROM {t} WHERE expires_at <= $1 \
+                "DELETE FROM {t} WHERE gc_after <= $1 AND expires_at <= $2 AND id IN (\
+                     SELECT id FROM {t} WHERE gc_after <= $1 AND expires_at <= $2 \
                      LIMIT {GC_BATCH} FOR UPDATE SKIP LOCKED)"
             )),
             owner: sql(format!(
@@ -141,6 +146,7 @@ impl Dialect for PostgresProvider {
                 .bind(record.body)
                 .bind(record.expires_at)
                 .bind(record.owner)
+                .bind(store.gc_floor(record.expires_at))
                 .fetch_one(conn)
                 .await
         })
@@ -187,8 +193,8 @@ impl PgStatements {
         let t = table.quoted();
         PgStatements {
             insert: sql(format!(
-                "INSERT INTO {t} (id, data, expires_at, version, owner) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING"
+                "INSERT INTO {t} (id, data, expires_at, version, owner, gc_after) \
+                 VALUES ($1, $2, $3, $4, $5, $3) ON CONFLICT (id) DO NOTHING"
             )),
             // The CTE's outer query sees the snapshot from before the UPDATE, so `present`
             // tells a stale version (Conflict) from a missing row in the same round trip.
@@ -196,13 +202,18 @@ impl PgStatements {
             // (an InitPlan) only when its value is first needed, so a save that matched its
             // row, nearly every save, skips a second index probe (`EXPLAIN ANALYZE` shows that
             // sub-select "never executed" then; `bench/NOTES.md` has the per-statement costs).
+            // `gc_after` changes only when the expiry moves more than the slack past it (or
+            // below it), so most saves write no indexed column and are HOT updates (no new
+            // index entries).
             save: sql(format!(
                 "WITH updated AS (\
-                     UPDATE {t} SET data = $3, expires_at = $4, owner = $5, version = version + 1 \
+                     UPDATE {t} SET data = $3, expires_at = $4, owner = $5, \
+                     version = version + 1, {} \
                      WHERE id = $1 AND version = $2 RETURNING version) \
                  SELECT v, CASE WHEN v IS NOT NULL THEN TRUE \
                      ELSE EXISTS (SELECT 1 FROM {t} WHERE id = $1) END \
-                 FROM (SELECT (SELECT version FROM updated) AS v) AS saved"
+                 FROM (SELECT (SELECT version FROM updated) AS v) AS saved",
+                gc_after_update(PostgresProvider::QUOTE, "$4", "$6", "$4")
             )),
             // One statement, so one transaction: `old` locks the old row, the new row is
             // inserted only when the old one holds the expected version, and the old row is
@@ -214,8 +225,8 @@ impl PgStatements {
                 "WITH old AS (\
                      SELECT version FROM {t} WHERE id = $1 FOR UPDATE), \
                  moved AS (\
-                     INSERT INTO {t} (id, data, expires_at, version, owner) \
-                     SELECT $3, $4, $5, $6, $7 FROM old WHERE old.version = $2 \
+                     INSERT INTO {t} (id, data, expires_at, version, owner, gc_after) \
+                     SELECT $3, $4, $5, $6, $7, $5 FROM old WHERE old.version = $2 \
                      ON CONFLICT (id) DO NOTHING RETURNING version), \
                  retired AS (\
                      DELETE FROM {t} WHERE id = $1 AND EXISTS (SELECT 1 FROM moved)) \
@@ -225,15 +236,37 @@ impl PgStatements {
     }
 }
 
-/// Creates the table and indexes under a transaction-scoped advisory lock, so several
-/// application instances starting at once do not race on `CREATE TABLE IF NOT EXISTS` (which
-/// is not safe against concurrent creation in PostgreSQL).
+/// Creates the table and indexes, or upgrades a table of the previous layout (see
+/// [`schema::upgrade_for`]), under a transaction-scoped advisory lock, so several application
+/// instances starting at once do not race on `CREATE TABLE IF NOT EXISTS` (which is not safe
+/// against concurrent creation in PostgreSQL) or on the upgrade: the first one upgrades, the
+/// others then find nothing to do. DDL is transactional here, so an upgrade that fails
+/// leaves the table as it was.
 async fn create_schema(conn: &mut PgConnection, table: &TableName) -> sqlx::Result<()> {
     let mut tx = conn.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
         .bind(format!("session-postgres:{}", table.quoted()))
         .execute(&mut *tx)
         .await?;
+    // The catalog is asked first so a start-up on an up-to-date table runs no `ALTER TABLE`,
+    // whose lock would block every request on the table for a moment.
+    let (has_column, has_old_index): (bool, bool) = sqlx::query_as(
+        "SELECT \
+             EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = t.oid \
+                 AND attname = 'gc_after' AND NOT attisdropped), \
+             EXISTS (SELECT 1 FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid \
+                 WHERE i.indrelid = t.oid AND x.relname = $2) \
+         FROM (SELECT to_regclass($1)::oid AS oid) AS t WHERE t.oid IS NOT NULL",
+    )
+    .bind(table.quoted())
+    .bind(schema::index_name(table, schema::OLD_EXPIRY_INDEX))
+    .fetch_optional(&mut *tx)
+    .await?
+    // No row: no table yet, which `schema_for` creates in the new layout.
+    .unwrap_or((true, false));
+    if let Some(upgrade) = schema::upgrade_for(table, !has_column, has_old_index) {
+        sqlx::raw_sql(sql(upgrade)).execute(&mut *tx).await?;
+    }
     sqlx::raw_sql(sql(schema::schema_for(table)))
         .execute(&mut *tx)
         .await?;

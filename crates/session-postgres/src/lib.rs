@@ -38,9 +38,10 @@
 //!     data       BYTEA        NOT NULL,
 //!     expires_at BIGINT       NOT NULL,
 //!     version    BIGINT       NOT NULL,
-//!     owner      TEXT
+//!     owner      TEXT,
+//!     gc_after   BIGINT       NOT NULL DEFAULT 0
 //! );
-//! CREATE INDEX IF NOT EXISTS "sessions_expires_at_idx" ON "sessions" (expires_at);
+//! CREATE INDEX IF NOT EXISTS "sessions_gc_after_idx" ON "sessions" (gc_after);
 //! CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" (owner) WHERE owner IS NOT NULL;
 //! ```
 //!
@@ -54,6 +55,35 @@
 //! - `owner` is free text, bound as a parameter like every value; one with a NUL character
 //!   (which PostgreSQL text cannot hold) is an [`Error::Encode`](session_core::Error::Encode)
 //!   before anything is written.
+//! - `gc_after` is GC's mark, the indexed column, a lower bound of `expires_at` that lags it
+//!   by at most the slack (a tenth of the idle lifetime, at most 60 s, as the Redis
+//!   provider's index; [`session_core::index_slack`]). A save rewrites it only when the new
+//!   expiry is more than the slack past it, or below it; `expires_at` itself is not indexed.
+//!   So most saves change no indexed column, and PostgreSQL makes them HOT updates: a new row
+//!   version on the same page and no new index entries, where a save that wrote an indexed
+//!   expiry wrote new entries into both indexes it touched (see `bench/NOTES.md`).
+//!
+//! ## Upgrading a table of the previous layout
+//!
+//! Tables created before `gc_after` existed (an index `<table>_expires_at_idx` on
+//! `expires_at`, no `gc_after`) are upgraded when the provider starts, in the same
+//! transaction and under the same advisory lock as the creation, so instances starting
+//! together upgrade once and a failed upgrade leaves the table as it was:
+//!
+//! ```sql
+//! ALTER TABLE "sessions" ADD COLUMN IF NOT EXISTS gc_after BIGINT NOT NULL DEFAULT 0;
+//! DROP INDEX IF EXISTS "sessions_expires_at_idx";
+//! CREATE INDEX IF NOT EXISTS "sessions_gc_after_idx" ON "sessions" (gc_after);
+//! ```
+//!
+//! The provider reads the catalog first and runs only what is missing, so a start on an
+//! up-to-date table takes no `ALTER TABLE` lock. Adding the column rewrites no rows; the rows
+//! already there get mark 0, which is correct (a mark need only be at most the expiry; GC
+//! deletes on `expires_at`), and their next save gives them a close mark. The index build
+//! holds off writes to the table while it runs; on a large table, run the statements above
+//! yourself first (with `CREATE INDEX CONCURRENTLY`), and the provider finds nothing to do.
+//! During a rolling upgrade, instances of the previous version keep working on the upgraded
+//! table: their inserts get the default mark, their saves leave the mark below the expiry.
 //!
 //! # One statement per operation
 //!
@@ -61,12 +91,12 @@
 //! |---|---|
 //! | read | `SELECT data, version, expires_at ... WHERE id = $1` (expired rows too: core decides) |
 //! | insert | `INSERT ... ON CONFLICT (id) DO NOTHING`; the affected-row count tells created from exists |
-//! | save | `UPDATE ... SET ..., version = version + 1 WHERE id = $1 AND version = $2` inside a CTE that also reports whether the row exists, so Conflict and Missing need no second query |
-//! | touch | `UPDATE ... SET expires_at = $1 WHERE id = $2` |
+//! | save | `UPDATE ... SET ..., version = version + 1, gc_after = CASE ... END WHERE id = $1 AND version = $2` inside a CTE that also reports whether the row exists, so Conflict and Missing need no second query |
+//! | touch | `UPDATE ... SET expires_at = $1, gc_after = CASE WHEN gc_after <= $2 AND gc_after >= $3 THEN gc_after ELSE $4 END WHERE id = $5` |
 //! | destroy | `DELETE ... WHERE id = $1` |
 //! | regenerate | one statement: a CTE locks the old row (`SELECT version ... WHERE id = $1 FOR UPDATE`), inserts the new row only when the old one holds the expected version (`INSERT ... SELECT ... ON CONFLICT (id) DO NOTHING`) and deletes the old row only when that insert happened; it returns the old version and the new one, which tell Moved, Exists, Conflict and Missing apart |
 //! | count | `SELECT count(*) ... WHERE expires_at > $1` |
-//! | gc | `DELETE ... WHERE expires_at <= $1 AND id IN (SELECT id ... WHERE expires_at <= $1 LIMIT 1000 FOR UPDATE SKIP LOCKED)`, repeated until a batch comes back short |
+//! | gc | `DELETE ... WHERE gc_after <= $1 AND expires_at <= $2 AND id IN (SELECT id ... WHERE gc_after <= $1 AND expires_at <= $2 LIMIT 1000 FOR UPDATE SKIP LOCKED)`, repeated until a batch comes back short |
 //! | owner index | `SELECT id ... WHERE owner = $1 AND expires_at > $2` |
 //!
 //! Regenerate is atomic: a second mover of the same session waits on the row lock and then,
@@ -74,29 +104,32 @@
 //! two concurrent moves exactly one carries the data over.
 //!
 //! GC is a conditional statement: a session touched while GC runs is re-checked against
-//! `expires_at <= $1` on its newest version and kept. Both GC and count go through the expiry
-//! index; the tests run `EXPLAIN` on them and check the plan names it, for example:
+//! `expires_at <= $2` on its newest version and kept. GC finds its batch through the
+//! `gc_after` index: every expired row has a mark at most its expiry, so it is found on the
+//! first pass after it expired, and the range hands GC at most the rows expiring within the
+//! next slack besides, which the exact `expires_at` filters out. The tests run `EXPLAIN` on
+//! it and check the plan names the index, for example:
 //!
 //! ```text
 //! Delete on sessions
-//!   ->  Hash Semi Join
-//!         Hash Cond: ((sessions.id)::text = ("ANY_subquery".id)::text)
-//!         ->  Index Scan using sessions_expires_at_idx on sessions
-//!               Index Cond: (expires_at <= '10000'::bigint)
-//!         ->  Hash
-//!               ->  Subquery Scan on "ANY_subquery"
-//!                     ->  Limit
-//!                           ->  LockRows
-//!                                 ->  Index Scan using sessions_expires_at_idx on sessions sessions_1
-//!                                       Index Cond: (expires_at <= '10000'::bigint)
-//! Aggregate
-//!   ->  Index Only Scan using sessions_expires_at_idx on sessions
-//!         Index Cond: (expires_at > '4990000'::bigint)
+//!   ->  Nested Loop Semi Join
+//!         Join Filter: ((sessions.id)::text = ("ANY_subquery".id)::text)
+//!         ->  Index Scan using sessions_gc_after_idx on sessions
+//!               Index Cond: (gc_after <= '10000'::bigint)
+//!               Filter: (expires_at <= '10000'::bigint)
+//!         ->  Subquery Scan on "ANY_subquery"
+//!               ->  Limit
+//!                     ->  LockRows
+//!                           ->  Index Scan using sessions_gc_after_idx on sessions sessions_1
+//!                                 Index Cond: (gc_after <= '10000'::bigint)
+//!                                 Filter: (expires_at <= '10000'::bigint)
 //! ```
 //!
-//! (5 000 rows, ten of them expired for GC and ten live for count. A count where most sessions
-//! are live reads most of the table whatever the index, and the planner may rightly prefer a
-//! sequential scan there.)
+//! (5 000 rows, ten of them expired.) Count filters on the exact `expires_at` and reads the
+//! table: a `gc_after` range could not be exact for rows whose mark lags by more than the
+//! slack (those written before the upgrade, or by the previous version during a rolling
+//! upgrade), and where GC runs, most rows in the table are live, so the range would read
+//! nearly all of them anyway.
 //!
 //! # Failures
 //!

@@ -24,14 +24,7 @@ const GC_BATCH: usize = 500;
 /// The largest index slack any store uses (ms): how far an index score may lag its record's
 /// expiry. `count` and `owner_sessions` check records in a window this wide below `now`, so
 /// it bounds the slack of every store sharing a prefix, whatever their idle lifetimes.
-pub(crate) const MAX_SLACK_MS: Millis = 60_000;
-
-/// The index slack for an idle lifetime: a tenth of it, at most [`MAX_SLACK_MS`]. That is the
-/// most core's own touch interval can be (a tenth of the idle lifetime, 60 s by default), so
-/// the index is at most as stale as core already lets a stored expiry be.
-fn slack_for(idle_lifetime_ms: Millis) -> Millis {
-    (idle_lifetime_ms / 10).clamp(0, MAX_SLACK_MS)
-}
+pub(crate) const MAX_SLACK_MS: Millis = session_core::MAX_INDEX_SLACK_MS;
 
 /// What a write script answers: a bare code, or `{code, moved, old owner, old owner's
 /// shard}` when the store has index work left (see `scripts.rs`).
@@ -122,7 +115,7 @@ impl RedisStore {
             conn,
             keys: Keys::new(&config.prefix),
             scripts: Scripts::new(),
-            slack: slack_for(ctx.max_lifetime_ms),
+            slack: session_core::index_slack(ctx.max_lifetime_ms),
             near,
         };
         store.load_scripts().await?;

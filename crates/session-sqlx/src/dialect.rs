@@ -29,11 +29,15 @@ pub const GC_BATCH: u64 = 1000;
 /// |---|---|---|
 /// | `read` | id | `(data, version, expires_at)` |
 /// | `exist` | id | one `INT` column |
-/// | `touch` | expires_at, id | affected rows |
+/// | `touch` | expires_at, expires_at, floor, expires_at, id | affected rows |
 /// | `destroy` | id | affected rows |
 /// | `count` | now | one `BIGINT` |
-/// | `gc` | now | affected rows, at most [`GC_BATCH`] |
+/// | `gc` | now, now | affected rows, at most [`GC_BATCH`] |
 /// | `owner` | owner, now | session IDs |
+///
+/// A value is bound once per placeholder, so the `?` of MySQL and the `$n` of PostgreSQL
+/// take the same list; `floor` is [`SqlStore::gc_floor`] of the new expiry, for the
+/// [`gc_after_update`] assignment.
 pub trait Dialect:
     SqlxProvider<Connection = <Self::Database as Database>::Connection> + Sized
 {
@@ -120,10 +124,30 @@ pub struct Statements {
     pub destroy: SqlStr,
     /// Counts live rows.
     pub count: SqlStr,
-    /// Deletes at most [`GC_BATCH`] expired rows.
+    /// Deletes at most [`GC_BATCH`] expired rows, found through the GC mark.
     pub gc: SqlStr,
     /// Lists an owner's live sessions.
     pub owner: SqlStr,
+}
+
+/// The `gc_after` assignment of a write that sets the expiry to the value bound at
+/// `expires` (and again at `expires_again`), with `floor` bound to that expiry minus the
+/// slack ([`SqlStore::gc_floor`]).
+///
+/// `gc_after` carries the GC index instead of `expires_at`, so a save that leaves it alone
+/// changes no indexed column (on PostgreSQL a HOT update: no new index entries). It is a
+/// lower bound of the expiry, kept while it lies between the floor and the new expiry and
+/// reset to the new expiry otherwise, so `expires_at - slack <= gc_after <= expires_at` holds
+/// after every write (as an index score lags its record in the Redis provider). GC looks for
+/// `gc_after <= now` through the index and deletes what also has `expires_at <= now`: an
+/// expired row is always found at once, a live one never deleted, and the index hands GC at
+/// most the rows expiring within the next slack besides.
+pub fn gc_after_update(quote: char, expires: &str, floor: &str, expires_again: &str) -> String {
+    let q = quote;
+    format!(
+        "{q}gc_after{q} = CASE WHEN {q}gc_after{q} <= {expires} AND {q}gc_after{q} >= {floor} \
+         THEN {q}gc_after{q} ELSE {expires_again} END"
+    )
 }
 
 /// Statement text for sqlx. Only for text built from a [`TableName`] (checked identifiers,

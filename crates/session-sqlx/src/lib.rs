@@ -12,6 +12,9 @@
 //!   a `Debug` that never prints the password; the provider's [`ConfigSyntax`] adds its
 //!   native form.
 //! - [`TableName`] is a table name checked by [`SqlName`]'s rules and quoted in the dialect.
+//! - [`gc_after_update`] is how every write sets the GC mark, the indexed column that stands
+//!   in for the expiry so that most saves write no index entry; [`SqlStore::gc_floor`] gives
+//!   the value it binds.
 //!
 //! # Why not sqlx's pool
 //!
@@ -112,7 +115,7 @@ pub use config::{
     ConfigSyntax, DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_POOL_SIZE, SqlConfig, pool_key, require_tls,
     unknown_key,
 };
-pub use dialect::{Dialect, GC_BATCH, Statements, sql};
+pub use dialect::{Dialect, GC_BATCH, Statements, gc_after_update, sql};
 pub use name::{DEFAULT_TABLE, SqlName, TableName};
 pub use pool::{
     ConnectOptionsOf, ConnectionManager, Endpoint, Lease, PING_IF_IDLE_FOR, Pool, SqlxProvider,

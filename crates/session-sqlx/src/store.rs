@@ -21,6 +21,9 @@ pub struct SqlStore<D: Dialect> {
     pool: Pool<D>,
     table: TableName<D>,
     max_record_size: usize,
+    /// How far the GC mark (`gc_after`) may lag the expiry before a write resets it, so that
+    /// most saves leave the indexed column alone.
+    slack: Millis,
     sql: Statements,
     state: D::State,
 }
@@ -60,6 +63,7 @@ impl<D: Dialect> SqlStore<D> {
             pool,
             table,
             max_record_size: ctx.max_record_size,
+            slack: session_core::index_slack(ctx.max_lifetime_ms),
             state,
         })
     }
@@ -77,6 +81,13 @@ impl<D: Dialect> SqlStore<D> {
     /// What the dialect learnt when the store was opened.
     pub fn state(&self) -> &D::State {
         &self.state
+    }
+
+    /// The lowest GC mark a write of `expires_at` keeps (see
+    /// [`gc_after_update`](crate::gc_after_update)): the expiry minus the store's slack
+    /// ([`session_core::index_slack`] of the idle lifetime), saturating.
+    pub fn gc_floor(&self, expires_at: Millis) -> Millis {
+        expires_at.saturating_sub(self.slack)
     }
 
     /// Checks a record before it is written, so a value the table cannot hold is a typed
@@ -191,6 +202,9 @@ where
         let done = Lease::run(&self.pool, async |conn| {
             sqlx::query(self.sql.touch.clone())
                 .bind(expires_at)
+                .bind(expires_at)
+                .bind(self.gc_floor(expires_at))
+                .bind(expires_at)
                 .bind(id.as_str())
                 .execute(conn)
                 .await
@@ -237,6 +251,7 @@ where
         gc_in_batches(GC_BATCH, || async move {
             let done = Lease::run(&self.pool, async |conn| {
                 sqlx::query(self.sql.gc.clone())
+                    .bind(now)
                     .bind(now)
                     .execute(conn)
                     .await

@@ -30,6 +30,25 @@ impl TestServer for Server {
         session_postgres::schema_sql(table)
     }
 
+    fn previous_schema_sql(table: &str) -> String {
+        // Verbatim what `schema_sql` gave before the `gc_after` column.
+        format!(
+            "CREATE TABLE IF NOT EXISTS \"{table}\" (\n    \
+                 id         VARCHAR(128) PRIMARY KEY,\n    \
+                 data       BYTEA        NOT NULL,\n    \
+                 expires_at BIGINT       NOT NULL,\n    \
+                 version    BIGINT       NOT NULL,\n    \
+                 owner      TEXT\n\
+             );\n\
+             CREATE INDEX IF NOT EXISTS \"{table}_expires_at_idx\" ON \"{table}\" (expires_at);\n\
+             CREATE INDEX IF NOT EXISTS \"{table}_owner_idx\" ON \"{table}\" (owner) WHERE owner IS NOT NULL;\n"
+        )
+    }
+
+    async fn layout(admin: &Self::Admin, table: &str) -> String {
+        format!("{:#?}", layout(admin, table).await)
+    }
+
     async fn open(config: String) -> session_core::Result<PostgresStore> {
         let config: PostgresConfig = config.parse()?;
         PostgresStore::open(config, &context(1 << 20)).await
@@ -51,4 +70,32 @@ pub async fn admin_pool() -> PgPool {
 /// A store on `table` with a pool of two connections.
 pub async fn store(table: &str) -> PostgresStore {
     session_sqlx::testing::open::<Server>(format!("{URL}?table={table}&pool_size=2")).await
+}
+
+/// A column: name, type, length, nullable, default.
+pub type Column = (String, String, Option<i32>, String, Option<String>);
+
+/// `table`'s columns by position and its index definitions by name, with the table's name
+/// written `T`, so two tables of the same layout compare equal.
+pub async fn layout(pool: &sqlx::PgPool, table: &str) -> (Vec<Column>, Vec<String>) {
+    let columns = sqlx::query_as(
+        "SELECT column_name::text, data_type::text, character_maximum_length, \
+         is_nullable::text, column_default::text \
+         FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position",
+    )
+    .bind(table)
+    .fetch_all(pool)
+    .await
+    .unwrap_or_else(|e| panic!("reading the layout of {table}: {e}"));
+    let indexes: Vec<(String,)> =
+        sqlx::query_as("SELECT indexdef FROM pg_indexes WHERE tablename = $1 ORDER BY indexname")
+            .bind(table)
+            .fetch_all(pool)
+            .await
+            .unwrap_or_else(|e| panic!("reading the indexes of {table}: {e}"));
+    let indexes = indexes
+        .into_iter()
+        .map(|(d,)| d.replace(table, "T"))
+        .collect();
+    (columns, indexes)
 }

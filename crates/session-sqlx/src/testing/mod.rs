@@ -7,6 +7,7 @@
 //! These are test helpers: a failure is a panic with a message that says what failed.
 
 mod config;
+pub mod marks;
 mod scenarios;
 pub mod suite;
 
@@ -44,6 +45,12 @@ pub trait TestServer: Send + Sync + 'static {
     fn quote(name: &str) -> String;
     /// The provider's `schema_sql`.
     fn schema_sql(table: &str) -> session_core::Result<String>;
+    /// The exact statements the provider's previous layout (before `gc_after`) created
+    /// `table` with, for the upgrade tests.
+    fn previous_schema_sql(table: &str) -> String;
+    /// `table`'s layout as the server's catalog describes it (columns with their types and
+    /// defaults, indexes), written so that two tables of the same layout compare equal.
+    fn layout(admin: &Self::Admin, table: &str) -> impl Future<Output = String> + Send;
     /// Parses `config` (the provider's config string) and opens a store with a
     /// [`context`] of 1 MiB records.
     fn open(config: String) -> impl Future<Output = session_core::Result<Self::Store>> + Send;
@@ -59,6 +66,8 @@ pub trait Admin: Send + Sync + Sized + 'static {
     fn exec(&self, statement: String) -> impl Future<Output = ()> + Send;
     /// The `owner` column of `table` (quoted), rows without an owner first.
     fn owners(&self, table: &str) -> impl Future<Output = Vec<Option<String>>> + Send;
+    /// `(id, expires_at, gc_after)` of every row of `table` (quoted), by ID.
+    fn marks(&self, table: &str) -> impl Future<Output = Vec<(String, i64, i64)>> + Send;
     /// Closes the pool.
     fn close(&self) -> impl Future<Output = ()> + Send;
 }
@@ -69,6 +78,7 @@ where
     DB::Arguments: IntoArguments<DB>,
     usize: ColumnIndex<DB::Row>,
     for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
 {
     async fn connect(url: &str) -> sqlx::Result<Self> {
         PoolOptions::<DB>::new()
@@ -94,6 +104,15 @@ where
         .await
         .unwrap_or_else(|e| panic!("reading the owners of {table}: {e}"));
         rows.into_iter().map(|(owner,)| owner).collect()
+    }
+
+    async fn marks(&self, table: &str) -> Vec<(String, i64, i64)> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, expires_at, gc_after FROM {table} ORDER BY id"
+        )))
+        .fetch_all(self)
+        .await
+        .unwrap_or_else(|e| panic!("reading the GC marks of {table}: {e}"))
     }
 
     async fn close(&self) {
@@ -148,10 +167,26 @@ pub async fn open<S: TestServer>(config: String) -> S::Store {
 }
 
 /// Inserts one row into `table` per `(expires_at, owner)` of `rows`, behind the provider's
-/// back; the `n`th row (from 1) has ID [`nth_id`]`(n)` and an empty body.
+/// back, with its GC mark (`gc_after`) at its expiry; the `n`th row (from 1) has ID
+/// [`nth_id`]`(n)`, version 1 and an empty body.
 pub async fn fill<S: TestServer>(admin: &S::Admin, table: &str, rows: &[(i64, Option<&str>)]) {
+    admin.exec(insert::<S>(table, rows, true)).await;
+}
+
+/// [`fill`] for a table of the previous layout, which has no `gc_after` column.
+pub async fn fill_previous_layout<S: TestServer>(
+    admin: &S::Admin,
+    table: &str,
+    rows: &[(i64, Option<&str>)],
+) {
+    admin.exec(insert::<S>(table, rows, false)).await;
+}
+
+/// The statement of [`fill`], with or without the `gc_after` column.
+fn insert<S: TestServer>(table: &str, rows: &[(i64, Option<&str>)], marks: bool) -> String {
+    let mark_column = if marks { ", gc_after" } else { "" };
     let mut statement = format!(
-        "INSERT INTO {} (id, data, expires_at, version, owner) VALUES ",
+        "INSERT INTO {} (id, data, expires_at, version, owner{mark_column}) VALUES ",
         S::quote(table)
     );
     for (n, (expires_at, owner)) in rows.iter().enumerate() {
@@ -159,12 +194,17 @@ pub async fn fill<S: TestServer>(admin: &S::Admin, table: &str, rows: &[(i64, Op
         let id = nth_id(n + 1);
         // Only test constants reach the text: hex IDs, numbers, and owners without quotes.
         let owner = owner.map_or_else(|| "NULL".to_owned(), |o| format!("'{o}'"));
+        let mark = if marks {
+            format!(", {expires_at}")
+        } else {
+            String::new()
+        };
         let _ = write!(
             statement,
-            "{separator}('{id}', '', {expires_at}, 1, {owner})"
+            "{separator}('{id}', '', {expires_at}, 1, {owner}{mark})"
         );
     }
-    admin.exec(statement).await;
+    statement
 }
 
 /// The ID [`fill`] gives its `n`th row.

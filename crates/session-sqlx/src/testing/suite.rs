@@ -58,6 +58,22 @@ macro_rules! sql_provider_tests {
             async fn an_unreachable_server_at_start_is_a_backend_error() {
                 suite::an_unreachable_server_at_start_is_a_backend_error::<$server>().await;
             }
+
+            #[tokio::test]
+            async fn every_write_keeps_the_gc_mark_within_the_slack() {
+                $crate::testing::marks::every_write_keeps_the_gc_mark_within_the_slack::<$server>()
+                    .await;
+            }
+
+            #[tokio::test]
+            async fn gc_is_exact_whatever_the_mark() {
+                $crate::testing::marks::gc_is_exact_whatever_the_mark::<$server>().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn upgrades_the_previous_layout() {
+                $crate::testing::marks::upgrades_the_previous_layout::<$server>().await;
+            }
         }
     };
 }
