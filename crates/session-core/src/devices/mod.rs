@@ -64,7 +64,8 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use session_core::{Manager, Options, OwnerLimitPolicy, SystemClock};
+//! use std::time::Duration;
+//! use session_core::{Manager, MockClock, Options, OwnerLimitPolicy};
 //! use session_memory::MemoryStore;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -74,7 +75,10 @@
 //!     owner_limit_policy: OwnerLimitPolicy::Evict,
 //!     ..Options::default()
 //! };
-//! let manager = Manager::with_store(options, Arc::new(MemoryStore::default()), Arc::new(SystemClock))?;
+//! // A clock the example moves by hand: sessions last seen in the same millisecond rank by
+//! // their handles, so each login here happens a second after the one before.
+//! let clock = MockClock::default();
+//! let manager = Manager::with_store(options, Arc::new(MemoryStore::default()), Arc::new(clock.clone()))?;
 //!
 //! // A login: bind first (under `refuse` this is where an ordinary refusal happens, with
 //! // nothing written), then move to a new ID.
@@ -87,6 +91,7 @@
 //!     Ok(set_cookie.split(';').next().unwrap_or_default().to_owned())
 //! }
 //! let laptop = login(&manager, "gopher").await?;
+//! clock.advance(Duration::from_secs(1));
 //! let phone = login(&manager, "gopher").await?;
 //!
 //! // The phone's "your devices" page: two sessions, the phone's own marked current.
@@ -102,7 +107,9 @@
 //! assert_eq!(laptop_session.get::<String>("uid").await?, None);
 //!
 //! // Three logins with a cap of two: the least recently seen session is evicted.
+//! clock.advance(Duration::from_secs(1));
 //! login(&manager, "gopher").await?;
+//! clock.advance(Duration::from_secs(1));
 //! login(&manager, "gopher").await?;
 //! assert_eq!(manager.devices("gopher", None).await?.len(), 2);
 //! # Ok(())
