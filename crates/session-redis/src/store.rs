@@ -559,9 +559,11 @@ impl RawStore for RedisStore {
         if let Some(near) = &self.near {
             return near.read(&self.keys.session_of(id), id).await;
         }
-        let value: Option<Vec<u8>> = self
-            .query(redis::cmd("GET").arg(self.keys.session_of(id)))
-            .await?;
+        let key = self.keys.session_of(id);
+        // Sized up front: `redis::cmd` grows its buffers argument by argument.
+        let mut get = redis::Cmd::with_capacity(2, 3 + key.len());
+        get.arg("GET").arg(key);
+        let value: Option<Vec<u8>> = self.query(&get).await?;
         value.map(record::decode).transpose()
     }
 
