@@ -53,10 +53,43 @@
 
 use std::fmt::Write as _;
 
-use redis::Script;
+use redis::{Cmd, Script, ToRedisArgs};
 
 use crate::keys::TAGS;
 use crate::record;
+
+/// One call of a script, written straight into the `EVALSHA` command that is sent; the
+/// store's `call` loads the script and sends it again when the server does not know it.
+///
+/// Why not redis' `ScriptInvocation`: it keeps every key and argument in a `Vec` of its own
+/// and copies them all into a command when it is invoked, about 3k instructions of a
+/// save's client work for nothing (`bench/NOTES.md`). `EVALSHA` counts the keys before the
+/// arguments, so the keys are given up front.
+pub(crate) struct ScriptCall<'a> {
+    pub(crate) script: &'a Script,
+    pub(crate) cmd: Cmd,
+}
+
+impl<'a> ScriptCall<'a> {
+    /// A call of `script` on `keys`; `bytes` is about how many bytes the arguments take,
+    /// so the command is sized once.
+    pub(crate) fn new(script: &'a Script, keys: &[&str], bytes: usize) -> Self {
+        let key_bytes: usize = keys.iter().map(|k| k.len()).sum();
+        // EVALSHA, the hash, the key count, the keys, and room for a dozen arguments.
+        let mut cmd = Cmd::with_capacity(3 + keys.len() + 12, 64 + key_bytes + bytes);
+        cmd.arg("EVALSHA").arg(script.get_hash()).arg(keys.len());
+        for key in keys {
+            cmd.arg(*key);
+        }
+        ScriptCall { script, cmd }
+    }
+
+    /// Appends an argument (`ARGV[n]`).
+    pub(crate) fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        self.cmd.arg(arg);
+        self
+    }
+}
 
 /// Helpers every script starts with. `pending` answers a bare code when there is nothing
 /// for the store to do (an array reply costs Redis measurably more than an integer) and

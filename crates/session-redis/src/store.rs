@@ -16,7 +16,7 @@ use crate::conn::Conn;
 use crate::keys::Keys;
 use crate::near::NearCache;
 use crate::record;
-use crate::scripts::{Scripts, WRITTEN_INDEX_PENDING};
+use crate::scripts::{ScriptCall, Scripts, WRITTEN_INDEX_PENDING};
 
 /// How many index entries one GC step looks at.
 const GC_BATCH: usize = 500;
@@ -154,20 +154,44 @@ impl RedisStore {
         invocation.invoke_async(&mut conn).await.map_err(backend)
     }
 
+    /// Sends a script call; when the server does not know the script (restarted, flushed,
+    /// failed over), loads it and sends the call again.
+    async fn call<T: redis::FromRedisValue>(&self, call: ScriptCall<'_>) -> Result<T> {
+        let mut conn = self.conn.clone();
+        match call.cmd.query_async(&mut conn).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                call.script.load_async(&mut conn).await.map_err(backend)?;
+                call.cmd.query_async(&mut conn).await.map_err(backend)
+            }
+            answer => answer.map_err(backend),
+        }
+    }
+
     pub(crate) async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
         let mut conn = self.conn.clone();
         cmd.query_async(&mut conn).await.map_err(backend)
     }
 
-    /// Prepares a session script: on a single server the index shard rides along, so the
-    /// script updates record and index atomically.
-    fn session_script<'a>(&self, script: &'a Script, id: &SessionId) -> ScriptInvocation<'a> {
-        let mut invocation = script.prepare_invoke();
-        invocation.key(self.keys.session_of(id));
-        if !self.conn.is_cluster() {
-            invocation.key(self.keys.index_of(id.as_str()));
+    /// Prepares a session script: on a single server the index shard and the new owner's
+    /// set (if any) ride along, so the script updates record and index atomically; on a
+    /// cluster the script gets the session's key only. `bytes`: about how many bytes the
+    /// arguments take.
+    fn session_script<'a>(
+        &self,
+        script: &'a Script,
+        id: &SessionId,
+        owner_set: Option<&str>,
+        bytes: usize,
+    ) -> ScriptCall<'a> {
+        let session = self.keys.session_of(id);
+        if self.conn.is_cluster() {
+            return ScriptCall::new(script, &[&session], bytes);
         }
-        invocation
+        let index = self.keys.index_of(id.as_str());
+        match owner_set {
+            Some(set) => ScriptCall::new(script, &[&session, index, set], bytes),
+            None => ScriptCall::new(script, &[&session, index], bytes),
+        }
     }
 
     /// The TTL index keys need for a session write with this `ttl_ms`: the record's own
@@ -418,10 +442,12 @@ impl RedisStore {
         let created = if self.conn.is_cluster() {
             self.insert_cluster(id, &value, &record).await?
         } else {
-            let mut invocation = self.session_script(&self.scripts.insert, id);
-            if let Some(set) = &owner_set {
-                invocation.key(set);
-            }
+            let mut invocation = self.session_script(
+                &self.scripts.insert,
+                id,
+                owner_set.as_deref(),
+                value.len() + id.as_str().len(),
+            );
             invocation
                 .arg(value)
                 .arg(record.ttl_ms.max(1))
@@ -429,7 +455,7 @@ impl RedisStore {
                 .arg(id.as_str())
                 .arg(self.index_ttl(record.ttl_ms))
                 .arg(prune_cutoff(record.expires_at, record.ttl_ms));
-            self.run::<i64>(invocation).await? == 1
+            self.call::<i64>(invocation).await? == 1
         };
         Ok(if created {
             Inserted::Created(version)
@@ -445,12 +471,12 @@ impl RedisStore {
         record: Write<'_>,
     ) -> Result<Saved> {
         let (version, value, owner_set) = self.encode(&record)?;
-        let mut invocation = self.session_script(&self.scripts.save, id);
-        if let Some(set) = &owner_set
-            && !self.conn.is_cluster()
-        {
-            invocation.key(set);
-        }
+        let mut invocation = self.session_script(
+            &self.scripts.save,
+            id,
+            owner_set.as_deref(),
+            2 * value.len() + id.as_str().len() + self.keys.prefix().len(),
+        );
         // The owner part of the header (shard, length, owner): the script compares the stored
         // one with it to see whether the owner changed.
         let owner_end = record::FIXED + record.owner.map_or(0, str::len);
@@ -465,7 +491,7 @@ impl RedisStore {
             .arg(&value[record::OWNER_SHARD..owner_end])
             .arg(self.keys.prefix())
             .arg(prune_cutoff(record.expires_at, record.ttl_ms));
-        let outcome: Outcome = self.run(invocation).await?;
+        let outcome: Outcome = self.call(invocation).await?;
         if outcome.code == WRITTEN_INDEX_PENDING {
             self.update_index(
                 id.as_str(),
@@ -490,7 +516,12 @@ impl RedisStore {
         expires_at: Millis,
         ttl_ms: Millis,
     ) -> Result<bool> {
-        let mut invocation = self.session_script(&self.scripts.touch, id);
+        let mut invocation = self.session_script(
+            &self.scripts.touch,
+            id,
+            None,
+            id.as_str().len() + self.keys.prefix().len(),
+        );
         invocation
             .arg(&record::millis_bytes(expires_at)[..])
             .arg(ttl_ms.max(1))
@@ -498,7 +529,7 @@ impl RedisStore {
             .arg(id.as_str())
             .arg(self.index_ttl(ttl_ms))
             .arg(self.keys.prefix());
-        let outcome: Outcome = self.run(invocation).await?;
+        let outcome: Outcome = self.call(invocation).await?;
         if outcome.code == WRITTEN_INDEX_PENDING {
             // The owner stays: its set only gets the new score.
             let owner = owner_of(&outcome.owner, outcome.shard);
@@ -516,14 +547,19 @@ impl RedisStore {
     }
 
     async fn destroy_record(&self, id: &SessionId) -> Result<bool> {
-        let mut invocation = self.session_script(&self.scripts.destroy, id);
+        let mut invocation = self.session_script(
+            &self.scripts.destroy,
+            id,
+            None,
+            id.as_str().len() + self.keys.prefix().len(),
+        );
         invocation.arg(id.as_str()).arg(self.keys.prefix());
         let Outcome {
             code: deleted,
             owner,
             shard,
             ..
-        } = self.run(invocation).await?;
+        } = self.call(invocation).await?;
         if self.conn.is_cluster() {
             // Even when the record was already gone (Redis expired it), its index entry may
             // remain: drop it now rather than at the next GC.

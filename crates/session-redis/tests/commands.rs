@@ -124,3 +124,43 @@ async fn commands_per_store_operation() {
     assert!(store.destroy(&id).await.unwrap());
     assert_eq!(proxy.take(), 1, "destroy");
 }
+
+/// A server that forgot the scripts (restarted without persistence, `SCRIPT FLUSH`, a
+/// replica promoted before the scripts reached it) answers `NOSCRIPT`: every session write
+/// loads its script again and goes through, once per script.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_go_through_after_the_server_forgot_the_scripts() {
+    let (server, proxy, manager, _clock) = setup().await;
+    let flush =
+        || session_redis::testing::server::redis_cli(server.port(), &["SCRIPT", "FLUSH"]).unwrap();
+
+    flush();
+    let session = manager.load([]);
+    session.set("user", "alice").await.unwrap();
+    let cookie = pair(&session.commit().await.unwrap().set_cookie.unwrap());
+    assert_eq!(
+        proxy.take(),
+        3,
+        "insert: EVALSHA (NOSCRIPT), SCRIPT LOAD, EVALSHA"
+    );
+
+    flush();
+    let session = manager.load([cookie.as_str()]);
+    session.set("theme", "dark").await.unwrap();
+    session.commit().await.unwrap();
+    assert_eq!(proxy.take(), 4, "GET, then the save: NOSCRIPT, load, again");
+
+    let session = manager.load([cookie.as_str()]);
+    assert_eq!(
+        session.get::<String>("theme").await.unwrap().as_deref(),
+        Some("dark")
+    );
+    proxy.take();
+
+    flush();
+    let session = manager.load([cookie.as_str()]);
+    session.destroy().await.unwrap();
+    session.commit().await.unwrap();
+    let session = manager.load([cookie.as_str()]);
+    assert_eq!(session.get::<String>("user").await.unwrap(), None);
+}
