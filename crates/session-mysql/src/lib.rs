@@ -108,7 +108,7 @@
 //! | touch | ``UPDATE ... SET expires_at = ?, gc_after = CASE WHEN gc_after <= ? AND gc_after >= ? THEN gc_after ELSE ? END WHERE id = ?`` (the save sets `gc_after` the same way) |
 //! | destroy | ``DELETE ... WHERE id = ?`` |
 //! | regenerate | two statements: the insert of the new row, then ``DELETE ... WHERE id = ? AND version = ?`` of the old one; when that deletes nothing, the new row is deleted again and one more query tells Conflict from Missing |
-//! | count | ``SELECT COUNT(*) ... WHERE expires_at > ?`` |
+//! | count | ``SELECT COUNT(*) ... WHERE expires_at > ?`` (reads the whole table: `expires_at` has no index, so that saves need no index write; it runs once per GC pass and on `Manager::count`) |
 //! | gc | ``DELETE ... WHERE gc_after <= ? AND expires_at <= ? LIMIT 1000``, repeated until a batch comes back short |
 //! | owner index | ``SELECT id ... WHERE owner = ? AND expires_at > ?`` |
 //!

@@ -95,7 +95,7 @@
 //! | touch | `UPDATE ... SET expires_at = $1, gc_after = CASE WHEN gc_after <= $2 AND gc_after >= $3 THEN gc_after ELSE $4 END WHERE id = $5` |
 //! | destroy | `DELETE ... WHERE id = $1` |
 //! | regenerate | one statement: a CTE locks the old row (`SELECT version ... WHERE id = $1 FOR UPDATE`), inserts the new row only when the old one holds the expected version (`INSERT ... SELECT ... ON CONFLICT (id) DO NOTHING`) and deletes the old row only when that insert happened; it returns the old version and the new one, which tell Moved, Exists, Conflict and Missing apart |
-//! | count | `SELECT count(*) ... WHERE expires_at > $1` |
+//! | count | `SELECT count(*) ... WHERE expires_at > $1` (reads the whole table: `expires_at` has no index, so that saves need no index write; it runs once per GC pass and on `Manager::count`) |
 //! | gc | `DELETE ... WHERE gc_after <= $1 AND expires_at <= $2 AND id IN (SELECT id ... WHERE gc_after <= $1 AND expires_at <= $2 LIMIT 1000 FOR UPDATE SKIP LOCKED)`, repeated until a batch comes back short |
 //! | owner index | `SELECT id ... WHERE owner = $1 AND expires_at > $2` |
 //!
