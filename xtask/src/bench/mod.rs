@@ -32,6 +32,7 @@
 //! [`targets`] for the rest of `BENCHMARKS.md`.
 
 mod client;
+mod cluster;
 mod codec;
 mod figures;
 mod footprint;
@@ -79,6 +80,8 @@ Sections and their contenders:
                 tower-sessions-redis-store 0.16, actix-session 0.11, and each framework
                 without a layer; req/s, server CPU, Redis commands, round trips and
                 Redis CPU (INFO cpu) per request
+  cluster       a three-master Redis Cluster started for the section: ours (axum) creating
+                sessions, then writing them; commands per master (INFO commandstats)
   sql           PostgreSQL and MariaDB on their standard ports (database session_bench):
                 ours (axum + postgres / mysql provider) against tower-sessions 0.14 +
                 tower-sessions-sqlx-store 0.15; req/s, server CPU, database CPU and round
@@ -89,7 +92,7 @@ Sections and their contenders:
   codec         criterion: record formats
 
 The programs it runs are installed when missing: wrk and taskset always, valgrind for
-instructions, redis-server and redis-cli for redis, and PostgreSQL and MariaDB are started for
+instructions, redis-server and redis-cli for redis and cluster, and PostgreSQL and MariaDB are started for
 sql, the way `cargo xtask test` does it: with apt when run as root on Debian, otherwise it
 stops with a message naming what to install.
 
@@ -102,10 +105,11 @@ options:
 const TOOLS: &[Tool] = &[("wrk", "wrk"), ("taskset", "util-linux")];
 
 const HANDLERS: [&str; 3] = ["untouched", "read", "write"];
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "memory",
     "instructions",
     "redis",
+    "cluster",
     "sql",
     "scale",
     "footprint",
@@ -141,6 +145,7 @@ pub fn main(rest: &[String]) -> Result<()> {
             "memory" => bench.memory(&mut report),
             "instructions" => bench.instructions(&mut report),
             "redis" => bench.redis(&mut report),
+            "cluster" => bench.cluster(&mut report),
             "sql" => bench.sql(&mut report),
             "scale" => bench.scale(&mut report),
             "footprint" => bench.footprint(&mut report),

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use super::cluster::Cluster;
 use super::codec::Codec;
 use super::figures::Http;
 use super::footprint::Footprint;
@@ -22,6 +23,7 @@ pub(super) struct Report {
     pub(super) memory: Option<Http>,
     pub(super) instructions: Option<Instructions>,
     pub(super) redis: Option<Http>,
+    pub(super) cluster: Option<Cluster>,
     pub(super) sql: Option<Sql>,
     pub(super) scale: Option<Scale>,
     pub(super) footprint: Option<Footprint>,
@@ -101,6 +103,9 @@ impl Report {
         }
         if let Some(r) = &self.redis {
             redis_markdown(r, &mut out, plan);
+        }
+        if let Some(c) = &self.cluster {
+            c.markdown(&mut out);
         }
         if let Some(sql) = &self.sql {
             sql.markdown(&mut out, plan);

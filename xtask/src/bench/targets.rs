@@ -35,6 +35,9 @@ impl Report {
         if let Some(r) = &self.redis {
             redis_targets(r, out);
         }
+        if let Some(c) = &self.cluster {
+            c.targets(out);
+        }
         if let Some(sql) = &self.sql {
             sql.targets(out);
         }
