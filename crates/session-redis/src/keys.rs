@@ -87,6 +87,11 @@ impl Keys {
         &self.indexes
     }
 
+    /// Every index shard's key, as a script's `KEYS`.
+    pub(crate) fn index_names(&self) -> Vec<&str> {
+        self.indexes.iter().map(String::as_str).collect()
+    }
+
     /// The key of `owner`'s set and its shard number (stored in the record, so a script can
     /// name the old owner's set without hashing).
     pub(crate) fn owner(&self, owner: &str) -> (String, u8) {

@@ -60,6 +60,7 @@ use crate::record;
 
 /// One call of a script, written straight into the `EVALSHA` command that is sent; the
 /// store's `call` loads the script and sends it again when the server does not know it.
+/// Every script the store runs goes through it.
 ///
 /// Why not redis' `ScriptInvocation`: it keeps every key and argument in a `Vec` of its own
 /// and copies them all into a command when it is invoked, about 3k instructions of a

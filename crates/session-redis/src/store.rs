@@ -4,10 +4,10 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use futures_util::future::try_join_all;
-use redis::{RedisError, Script, ScriptInvocation};
+use redis::{RedisError, Script};
 use session_core::{
-    Capabilities, Error, Inserted, Millis, ProviderContext, RawStore, Result, Saved, SessionId,
-    Stored, Version, Write,
+    Capabilities, Error, Inserted, MAX_INDEX_SLACK_MS, Millis, ProviderContext, RawStore, Result,
+    Saved, SessionId, Stored, Version, Write,
 };
 
 use crate::NAME;
@@ -20,11 +20,6 @@ use crate::scripts::{ScriptCall, Scripts, WRITTEN_INDEX_PENDING};
 
 /// How many index entries one GC step looks at.
 const GC_BATCH: usize = 500;
-
-/// The largest index slack any store uses (ms): how far an index score may lag its record's
-/// expiry. `count` and `owner_sessions` check records in a window this wide below `now`, so
-/// it bounds the slack of every store sharing a prefix, whatever their idle lifetimes.
-pub(crate) const MAX_SLACK_MS: Millis = session_core::MAX_INDEX_SLACK_MS;
 
 /// What a write script answers: a bare code, or `{code, moved, old owner, old owner's
 /// shard}` when the store has index work left (see `scripts.rs`).
@@ -87,7 +82,7 @@ pub(crate) fn backend(e: RedisError) -> Error {
 fn prune_cutoff(expires_at: Millis, ttl_ms: Millis) -> Millis {
     expires_at
         .saturating_sub(ttl_ms)
-        .saturating_sub(MAX_SLACK_MS)
+        .saturating_sub(MAX_INDEX_SLACK_MS)
 }
 
 fn owner_of(owner: &str, shard: i64) -> Option<(&str, usize)> {
@@ -137,21 +132,9 @@ impl RedisStore {
     async fn load_scripts(&self) -> Result<()> {
         for script in self.scripts.all() {
             let mut conn = self.conn.clone();
-            script
-                .prepare_invoke()
-                .load_async(&mut conn)
-                .await
-                .map_err(backend)?;
+            script.load_async(&mut conn).await.map_err(backend)?;
         }
         Ok(())
-    }
-
-    pub(crate) async fn run<T: redis::FromRedisValue>(
-        &self,
-        invocation: ScriptInvocation<'_>,
-    ) -> Result<T> {
-        let mut conn = self.conn.clone();
-        invocation.invoke_async(&mut conn).await.map_err(backend)
     }
 
     /// Sends a script call; when the server does not know the script (restarted, flushed,
@@ -211,14 +194,13 @@ impl RedisStore {
         ttl: Millis,
         cutoff: Option<Millis>,
     ) -> Result<()> {
-        let mut invocation = self.scripts.add.prepare_invoke();
+        let mut invocation = ScriptCall::new(&self.scripts.add, &[&set], id.len() + 32);
         invocation
-            .key(set)
             .arg(score)
             .arg(id)
             .arg(ttl)
             .arg(cutoff.map(|c| c.to_string()).unwrap_or_default());
-        self.run::<i64>(invocation).await.map(drop)
+        self.call::<i64>(invocation).await.map(drop)
     }
 
     async fn remove_from(&self, set: String, id: &str) -> Result<()> {
@@ -310,12 +292,10 @@ impl RedisStore {
     async fn gc_single(&self, now: Millis) -> Result<u64> {
         let mut removed = 0u64;
         loop {
-            let mut invocation = self.scripts.gc_inline.prepare_invoke();
-            for index in self.keys.indexes() {
-                invocation.key(index);
-            }
+            let mut invocation =
+                ScriptCall::new(&self.scripts.gc_inline, &self.keys.index_names(), 64);
             invocation.arg(now).arg(GC_BATCH).arg(self.keys.prefix());
-            let (seen, gone): (usize, u64) = self.run(invocation).await?;
+            let (seen, gone): (usize, u64) = self.call(invocation).await?;
             removed += gone;
             if seen < GC_BATCH {
                 return Ok(removed);
@@ -356,17 +336,18 @@ impl RedisStore {
                 return Ok(removed);
             }
             let checked = try_join_all(ids.iter().map(|id| async move {
-                let mut invocation = self.scripts.gc_record.prepare_invoke();
-                invocation.key(self.keys.session(id)).arg(now);
-                self.run::<(String, String, i64)>(invocation).await
+                let mut invocation =
+                    ScriptCall::new(&self.scripts.gc_record, &[&self.keys.session(id)], 16);
+                invocation.arg(now);
+                self.call::<(String, String, i64)>(invocation).await
             }))
             .await?;
-            let mut invocation = self.scripts.index_gc.prepare_invoke();
-            invocation.key(index).arg(now);
+            let mut invocation = ScriptCall::new(&self.scripts.index_gc, &[index], 64 * ids.len());
+            invocation.arg(now);
             for (id, (expiry, _, _)) in ids.iter().zip(&checked) {
                 invocation.arg(id.as_str()).arg(expiry.as_str());
             }
-            removed += self.run::<u64>(invocation).await?;
+            removed += self.call::<u64>(invocation).await?;
             try_join_all(
                 ids.iter()
                     .zip(&checked)
@@ -385,7 +366,7 @@ impl RedisStore {
     /// On a cluster: the live entries of one shard (scores above `now`, plus those in the
     /// slack window below it whose record still lives).
     async fn count_shard(&self, index: &str, now: Millis) -> Result<u64> {
-        let window_start = now.saturating_sub(MAX_SLACK_MS);
+        let window_start = now.saturating_sub(MAX_INDEX_SLACK_MS);
         let mut above = redis::cmd("ZCOUNT");
         above.arg(index).arg(format!("({now}")).arg("+inf");
         let mut lagging = redis::cmd("ZRANGEBYSCORE");
@@ -647,15 +628,12 @@ impl RawStore for RedisStore {
             .await?;
             return Ok(shards.into_iter().sum());
         }
-        let mut invocation = self.scripts.count.prepare_invoke();
-        for index in self.keys.indexes() {
-            invocation.key(index);
-        }
+        let mut invocation = ScriptCall::new(&self.scripts.count, &self.keys.index_names(), 64);
         invocation
             .arg(now)
-            .arg(now.saturating_sub(MAX_SLACK_MS))
+            .arg(now.saturating_sub(MAX_INDEX_SLACK_MS))
             .arg(self.keys.prefix());
-        self.run(invocation).await
+        self.call(invocation).await
     }
 
     async fn gc(&self, now: Millis) -> Result<u64> {
@@ -672,7 +650,7 @@ impl RawStore for RedisStore {
             .query(
                 redis::cmd("ZRANGEBYSCORE")
                     .arg(set)
-                    .arg(format!("({}", now.saturating_sub(MAX_SLACK_MS)))
+                    .arg(format!("({}", now.saturating_sub(MAX_INDEX_SLACK_MS)))
                     .arg("+inf"),
             )
             .await?;

@@ -119,20 +119,7 @@ fn snapshot(ports: &[u16], name: &'static str, requests: u64) -> Result<Phase> {
 
 /// `calls` by command from `INFO commandstats` text, bookkeeping left out.
 fn commandstats(info: &str) -> BTreeMap<String, u64> {
-    info.lines()
-        .filter_map(|line| {
-            let (name, stats) = line.trim().strip_prefix("cmdstat_")?.split_once(':')?;
-            if BOOKKEEPING.iter().any(|b| name.starts_with(b)) {
-                return None;
-            }
-            let calls = stats
-                .split(',')
-                .find_map(|f| f.strip_prefix("calls="))?
-                .parse()
-                .ok()?;
-            Some((name.to_owned(), calls))
-        })
-        .collect()
+    super::redis::commandstats(info, |name| BOOKKEEPING.iter().any(|b| name.starts_with(b)))
 }
 
 impl Cluster {

@@ -115,15 +115,22 @@ fn used_cpu_us(info: &str) -> Option<f64> {
 /// `INFO commandstats` as counts, without the bench's own CONFIG and INFO calls.
 pub(super) fn redis_commandstats() -> Result<Counts> {
     let text = redis_cli(&["INFO", "commandstats"])?;
+    Ok(Counts(commandstats(&text, |name| {
+        name == "config" || name == "info"
+    })))
+}
+
+/// `calls` by command from `INFO commandstats` text, leaving out the commands `skip` names.
+pub(super) fn commandstats(info: &str, skip: impl Fn(&str) -> bool) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
-    for line in text.lines() {
+    for line in info.lines() {
         let Some((name, rest)) = line.trim().split_once(':') else {
             continue;
         };
         let Some(name) = name.strip_prefix("cmdstat_") else {
             continue;
         };
-        if name == "config" || name == "info" {
+        if skip(name) {
             continue;
         }
         let calls = rest
@@ -133,7 +140,7 @@ pub(super) fn redis_commandstats() -> Result<Counts> {
             .unwrap_or(0);
         counts.insert(name.to_owned(), calls);
     }
-    Ok(Counts(counts))
+    counts
 }
 
 #[cfg(test)]
