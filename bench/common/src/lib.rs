@@ -11,6 +11,7 @@
 //! the throughput of one core, which the harness pins with `taskset`.
 
 pub mod floor;
+pub mod redis_floor;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -107,6 +108,18 @@ pub fn bare_router() -> Router {
 /// The no-layer routes under [`floor::FloorLayer`]: the least any axum session layer costs.
 pub fn floor_router() -> Router {
     bare_router().layer(floor::FloorLayer)
+}
+
+/// The three routes with [`redis_floor::read`] as `/read` over `connection`: no session
+/// layer, one `GET` per read.
+pub fn redis_floor_router(connection: redis::aio::ConnectionManager) -> Router {
+    let read = move |headers: axum::http::HeaderMap| async move {
+        let cookie = headers
+            .get(axum::http::header::COOKIE)
+            .map(|v| v.as_bytes());
+        redis_floor::read(&connection, redis_floor::cookie_id(cookie)).await
+    };
+    routes(read, || async { "ok" })
 }
 
 /// The three routes on this workspace's axum adapter over `manager`.

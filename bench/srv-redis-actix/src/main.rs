@@ -4,7 +4,9 @@
 //! - `actix-session`: actix-session 0.11's `RedisSessionStore`, default settings except a
 //!   non-`Secure` cookie (argument: a redis URL);
 //! - `ours`: this workspace's actix adapter + redis provider (argument: the provider config);
-//! - `none`: no session middleware, the framework's own ceiling.
+//! - `none`: no session middleware, the framework's own ceiling;
+//! - `floor`: no session middleware, `/read` is one bare `GET` through the `redis` crate
+//!   ([`bench_common::redis_floor`]; argument: a redis URL), opened on the worker too.
 //!
 //! Both session stores are opened on the worker that serves the requests (see [`OnWorker`]),
 //! the setup we recommend: opened on actix's main runtime instead, the Redis connection's
@@ -54,6 +56,15 @@ async fn ours_write(
 ) -> Result<&'static str, adapter_actix::SessionError> {
     session.set("n", &next_value()).await?;
     Ok("ok")
+}
+
+async fn floor_read(
+    request: actix_web::HttpRequest,
+    connection: web::Data<redis::aio::ConnectionManager>,
+) -> String {
+    use bench_common::redis_floor;
+    let cookie = request.headers().get("cookie").map(|v| v.as_bytes());
+    redis_floor::read(&connection, redis_floor::cookie_id(cookie)).await
 }
 
 /// A session middleware built by the worker that runs it.
@@ -109,7 +120,7 @@ async fn ours_middleware(config: String) -> Result<adapter_actix::SessionMiddlew
 
 #[actix_web::main]
 async fn main() -> Result<()> {
-    let mode = arg(1, "mode (actix-session|ours|none)")?;
+    let mode = arg(1, "mode (actix-session|ours|none|floor)")?;
     let port = port_arg(2, "port")?;
     let target = arg(3, "redis url or provider config")?;
     let server = match mode.as_str() {
@@ -131,6 +142,20 @@ async fn main() -> Result<()> {
                 .route("/untouched", web::get().to(untouched))
                 .route("/read", web::get().to(ours_read))
                 .route("/write", web::get().to(ours_write))
+        })
+        .workers(1)
+        .bind(("127.0.0.1", port))?
+        .run(),
+        "floor" => HttpServer::new(move || {
+            let url = target.clone();
+            App::new()
+                .data_factory(move || {
+                    let url = url.clone();
+                    async move { bench_common::redis_floor::open(&url).await }
+                })
+                .route("/untouched", web::get().to(untouched))
+                .route("/read", web::get().to(floor_read))
+                .route("/write", web::get().to(untouched))
         })
         .workers(1)
         .bind(("127.0.0.1", port))?

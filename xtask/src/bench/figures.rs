@@ -125,7 +125,7 @@ impl Http {
                 } else {
                     String::new()
                 };
-                format!("{:.0}{flag}", self.get(c, h))
+                dash_if_nan(self.get(c, h), 0) + &flag
             },
             Self::overhead_us,
         );
@@ -134,7 +134,7 @@ impl Http {
             out,
             baseline,
             ["", " CPU overhead"],
-            |c, h| format!("{:.2}", self.cpu(c, h)),
+            |c, h| dash_if_nan(self.cpu(c, h), 2),
             Self::cpu_overhead_us,
         );
         out.push_str("\nAll runs (req/s), in order:\n\n");
@@ -179,9 +179,19 @@ impl Http {
                 let _ = write!(out, " {} |", cell(c, h));
             }
             for (c, base) in &others {
-                let _ = write!(out, " {:.2} |", overhead(self, c, base, h));
+                let _ = write!(out, " {} |", dash_if_nan(overhead(self, c, base, h), 2));
             }
             out.push('\n');
         }
+    }
+}
+
+/// `value` with `decimals` decimals, or `–` where a contender has no figure (a floor
+/// contender is measured on `/read` only).
+fn dash_if_nan(value: f64, decimals: usize) -> String {
+    if value.is_nan() {
+        "–".to_owned()
+    } else {
+        format!("{value:.decimals$}")
     }
 }

@@ -14,6 +14,7 @@ use super::plan::Plan;
 use super::redis::{redis_cli, redis_commandstats, redis_cpu_us};
 use super::report::Report;
 use super::stats::PerRequest;
+use super::wrk::serves;
 use super::{Bench, HANDLERS, REDIS_PORT, SESSIONS};
 use crate::services::{REDIS_TOOLS, ensure_tools};
 
@@ -92,12 +93,23 @@ impl Bench {
             p_near,
         )?;
         let _ax_near = actix("ours", p_ax_near, &near_config)?;
+        // One bare `GET` per /read through the client our provider uses: the floor under
+        // any session layer built on it (`bench_common::redis_floor`).
+        let (p_floor, p_ax_floor) = (18119, 18120);
+        let _floor = self.server(
+            "srv-redis-ours",
+            &[p_floor.to_string(), "floor".into(), url.clone()],
+            p_floor,
+        )?;
+        let _ax_floor = actix("floor", p_ax_floor, &url)?;
         let ours_cookies = self.seed(p_ours, "redis-ours.cookies")?;
         let contenders = [
             ("none-axum", p_none, ours_cookies.clone()),
             ("ours", p_ours, ours_cookies.clone()),
             ("ts-0.14", p_ts, self.seed(p_ts, "redis-ts.cookies")?),
+            (FLOOR_AXUM, p_floor, ours_cookies.clone()),
             ("none-actix", p_ax_none, ours_cookies.clone()),
+            (FLOOR_ACTIX, p_ax_floor, ours_cookies.clone()),
             (
                 "ours-actix",
                 p_ax_ours,
@@ -122,7 +134,7 @@ impl Bench {
         ];
         let mut commands: BTreeMap<(String, String), Vec<PerRequest>> = BTreeMap::new();
         let results = self.rounds(&contenders, |name, handler, run| {
-            self.warm_near_cache(&contenders, name, handler)?;
+            self.warm_sessions(&contenders, name, handler)?;
             redis_cli(&["CONFIG", "RESETSTAT"])?;
             let cpu_before = redis_cpu_us()?;
             let mut result = run()?;
@@ -138,8 +150,8 @@ impl Bench {
         // (INFO commandstats counts both), from MONITOR during a short extra run.
         let mut trips = BTreeMap::new();
         for (name, port, cookies) in contenders.iter().filter(|c| !c.0.starts_with("none")) {
-            for handler in HANDLERS {
-                self.warm_near_cache(&contenders, name, handler)?;
+            for handler in HANDLERS.into_iter().filter(|h| serves(name, h)) {
+                self.warm_sessions(&contenders, name, handler)?;
                 let per = self.redis_round_trips(*port, handler, cookies)?;
                 trips.insert(((*name).to_owned(), handler.to_owned()), per);
             }
@@ -150,19 +162,30 @@ impl Bench {
         Ok(())
     }
 
-    /// Before a `/read` run of a near-cache contender: reads every seeded session twice
-    /// (a first read that finds an expiry refresh due makes it, which drops the session
-    /// from the cache; the second caches it again), so that the measured run, which ends
-    /// within the cache's 5 s bound (`session_redis::NEAR_CACHE_MAX_AGE`) of these reads,
-    /// measures reads answered from memory. Its commands are not counted: the caller resets
-    /// the counters after it.
-    fn warm_near_cache(
+    /// Before every `/read` run: reads every seeded session once, and twice for a
+    /// near-cache contender.
+    ///
+    /// - Expiry refreshes. Ours refreshes a session's expiry on a read at most once a
+    ///   minute (`touch_interval`). The harness seeds every session at the same instant
+    ///   and one contender's `/read` runs come minutes apart, so without this pass each
+    ///   measured run would begin with all 10,000 sessions due at once: a burst of one
+    ///   refresh per session, where a deployment spreads them over the minute. The pass
+    ///   makes the refreshes that are due, so the run measures reads (a session stays
+    ///   fresh for the 60 s after it). The anchors refresh nothing on a read; for them the
+    ///   pass is only reads.
+    /// - Near cache. A first read that finds a refresh due makes it, which drops the
+    ///   session from the cache; the second caches it again, so the measured run, which
+    ///   ends within the cache's 5 s bound (`session_redis::NEAR_CACHE_MAX_AGE`) of these
+    ///   reads, measures reads answered from memory.
+    ///
+    /// Its commands are not counted: the caller resets the counters after it.
+    fn warm_sessions(
         &self,
         contenders: &[(&str, u16, PathBuf)],
         name: &str,
         handler: &str,
     ) -> Result<()> {
-        if handler != "read" || !NEAR_CACHED.contains(&name) {
+        if handler != "read" || name.starts_with("none") || name.starts_with("floor-") {
             return Ok(());
         }
         let Some((_, port, cookies)) = contenders.iter().find(|c| c.0 == name) else {
@@ -173,7 +196,8 @@ impl Bench {
             .filter(|line| !line.is_empty())
             .map(str::to_owned)
             .collect();
-        for _ in 0..2 {
+        let passes = if NEAR_CACHED.contains(&name) { 2 } else { 1 };
+        for _ in 0..passes {
             get_each(*port, "/read", &cookies)?;
         }
         Ok(())
@@ -184,6 +208,10 @@ impl Bench {
 const NEAR_AXUM: &str = "ours-near";
 const NEAR_ACTIX: &str = "ours-actix-near";
 const NEAR_CACHED: [&str; 2] = [NEAR_AXUM, NEAR_ACTIX];
+
+/// The bare-`GET` floors (`bench_common::redis_floor`), measured on `/read` only.
+pub(super) const FLOOR_AXUM: &str = "floor-axum";
+pub(super) const FLOOR_ACTIX: &str = "floor-actix";
 
 /// The report's memory section.
 pub(super) fn memory_markdown(m: &Http, out: &mut String) {
@@ -231,7 +259,8 @@ fn encryption_cost(h: &Http, ours: &str, out: &mut String) {
 pub(super) fn redis_markdown(r: &Http, out: &mut String, plan: &Plan) {
     let _ = write!(
         out,
-        "## HTTP, Redis\n\nOur redis provider behind our axum adapter (`ours`), the same with encryption at rest (`ours-enc`), and behind our actix-web adapter (`ours-actix`); both again with the opt-in near cache (`ours-near`, `ours-actix-near`: `near_cache={SESSIONS}`, room for every seeded session; before each of their /read runs every seeded session is read twice, which loads it into the cache, so their /read figures are of reads answered from memory); tower-sessions 0.14 + tower-sessions-redis-store 0.16 (fred, axum, `ts-0.14`); actix-web + actix-session 0.11 `RedisSessionStore` (`actix-0.11`); and each framework without a session layer (`none-axum`, `none-actix`). \
+        "## HTTP, Redis\n\nOur redis provider behind our axum adapter (`ours`), the same with encryption at rest (`ours-enc`), and behind our actix-web adapter (`ours-actix`); both again with the opt-in near cache (`ours-near`, `ours-actix-near`: `near_cache={SESSIONS}`, room for every seeded session; before each of their /read runs every seeded session is read twice, which loads it into the cache, so their /read figures are of reads answered from memory); tower-sessions 0.14 + tower-sessions-redis-store 0.16 (fred, axum, `ts-0.14`); actix-web + actix-session 0.11 `RedisSessionStore` (`actix-0.11`); each framework without a session layer (`none-axum`, `none-actix`); and each framework without a session layer whose `/read` sends one bare `GET` of the cookie's key through the `redis` crate's `ConnectionManager` with our provider's timeouts (`floor-axum`, `floor-actix`, measured on /read only): the least any session layer over that client costs. \
+        Before every /read run each seeded session is read once (near cache: twice), so the expiry refreshes that came due since the contender's last run are made before it, not in a burst inside it. \
         A private `redis-server` on port 6390 (core 1, with wrk).\n\n"
     );
     r.table(out, None);
@@ -243,7 +272,7 @@ pub(super) fn redis_markdown(r: &Http, out: &mut String, plan: &Plan) {
         plan.count_secs
     );
     for h in HANDLERS {
-        for c in &r.contenders {
+        for c in r.contenders.iter().filter(|c| serves(c, h)) {
             let key = (c.clone(), h.to_owned());
             let per = r.commands.get(&key).cloned().unwrap_or_default();
             let trips = r.trips.get(&key).cloned().unwrap_or_default();
@@ -278,8 +307,27 @@ pub(super) fn redis_markdown(r: &Http, out: &mut String, plan: &Plan) {
         );
     }
     out.push('\n');
+    floor_budget(r, out);
     encryption_cost(r, "ours", out);
     near_cache_effect(r, out);
+}
+
+/// The lines on the bare-`GET` floors: how far above them each session layer sits on
+/// /read, and how much server CPU 1.1x the anchor's rate would leave a layer over them.
+fn floor_budget(r: &Http, out: &mut String) {
+    for (floor, ours, anchor) in [
+        (FLOOR_AXUM, "ours", "ts-0.14"),
+        (FLOOR_ACTIX, "ours-actix", "actix-0.11"),
+    ] {
+        let budget = r.cpu(anchor, "read") / 1.1 - r.cpu(floor, "read");
+        let _ = writeln!(
+            out,
+            "- /read over the bare-`GET` floor (`{floor}`, {:.2}x {anchor}'s req/s): server CPU per request above it {:.2} µs for `{ours}`, {:.2} µs for {anchor}; 1.1x {anchor}'s rate at {anchor}'s CPU leaves a session layer {budget:.2} µs above it.",
+            r.get(floor, "read") / r.get(anchor, "read"),
+            r.cpu_overhead_us(ours, floor, "read"),
+            r.cpu_overhead_us(anchor, floor, "read"),
+        );
+    }
 }
 
 /// The lines on the near cache: each near-cache contender against the anchor on its

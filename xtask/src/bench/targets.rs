@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::HANDLERS;
 use super::figures::{Http, Overhead};
+use super::http::{FLOOR_ACTIX, FLOOR_AXUM};
 use super::instructions::Instructions;
 use super::report::Report;
 use super::stats::PerRequest;
@@ -159,9 +160,18 @@ fn redis_targets(r: &Http, out: &mut String) {
             );
         }
         let actix = r.get("ours-actix", h) / r.get("actix-0.11", h);
+        let floors = if h == "read" {
+            format!(
+                " (bare-`GET` floor, no session layer: {:.2}x, {:.2}x)",
+                r.get(FLOOR_AXUM, h) / r.get("ts-0.14", h),
+                r.get(FLOOR_ACTIX, h) / r.get("actix-0.11", h)
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "| redis /{h}: req/s ≥ 1.1x the anchor on the same framework | axum {axum:.2}x, actix-web {actix:.2}x | {} |",
+            "| redis /{h}: req/s ≥ 1.1x the anchor on the same framework | axum {axum:.2}x, actix-web {actix:.2}x{floors} | {} |",
             verdict(axum >= 1.1 && actix >= 1.1)
         );
     }

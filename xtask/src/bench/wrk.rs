@@ -29,6 +29,12 @@ request = function()
 end
 "#;
 
+/// Whether contender `name` is measured on `handler`: a bare-`GET` floor of the Redis
+/// section (`floor-*`) answers only `/read` with work of its own, everyone else every handler.
+pub(super) fn serves(name: &str, handler: &str) -> bool {
+    !name.starts_with("floor-") || handler == "read"
+}
+
 /// One wrk result.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Wrk {
@@ -148,6 +154,9 @@ impl Bench {
         for round in 0..self.plan.runs {
             for handler in HANDLERS {
                 for (name, port, cookies) in contenders {
+                    if !serves(name, handler) {
+                        continue;
+                    }
                     let path = format!("/{handler}");
                     let run = || self.wrk(*port, &path, cookies, self.plan.secs);
                     let result = around(name, handler, &run)?;
