@@ -10,8 +10,8 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
-    AsyncConnectionConfig, Client, Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline,
-    ProtocolVersion, RedisConnectionInfo, RedisError, RedisFuture, RedisResult, Value,
+    AsyncConnectionConfig, Client, Cmd, ConnectionAddr, FromRedisValue, IntoConnectionInfo,
+    Pipeline, ProtocolVersion, RedisConnectionInfo, RedisError, RedisFuture, RedisResult, Value,
 };
 use tokio::sync::Mutex;
 
@@ -105,6 +105,30 @@ impl Conn {
     pub(crate) fn is_cluster(&self) -> bool {
         matches!(self, Conn::Cluster(_))
     }
+
+    /// Sends one command and converts its answer, as `Cmd::query_async` does. On a single
+    /// server the call is not boxed: through [`ConnectionLike`] every command cost two boxed
+    /// futures (this type's and the connection manager's), two allocations per command on
+    /// the hot path of every read.
+    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
+        let value = match self {
+            Conn::Single(manager) => send_single(&mut manager.clone(), cmd).await,
+            other => other.clone().req_packed_command(cmd).await,
+        }?;
+        Ok(redis::from_redis_value(value.extract_error()?)?)
+    }
+}
+
+/// One command on the single server's connection.
+async fn send_single(manager: &mut ConnectionManager, cmd: &Cmd) -> RedisResult<Value> {
+    match manager.send_packed_command(cmd).await {
+        // A refused connect means the command was never sent, so it is safe to send again:
+        // the failure that was cached from the outage has just started a fresh reconnect,
+        // and this lets the first request after a restart succeed instead of failing on the
+        // stale attempt.
+        Err(e) if e.is_connection_refusal() => manager.send_packed_command(cmd).await,
+        other => other,
+    }
 }
 
 /// A RESP3 client for the single server of `config` and the settings of its connections,
@@ -193,16 +217,7 @@ impl SentinelConn {
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
-            Conn::Single(c) => Box::pin(async move {
-                match c.req_packed_command(cmd).await {
-                    // A refused connect means the command was never sent, so it is safe to
-                    // send again: the failure that was cached from the outage has just
-                    // started a fresh reconnect, and this lets the first request after a
-                    // restart succeed instead of failing on the stale attempt.
-                    Err(e) if e.is_connection_refusal() => c.req_packed_command(cmd).await,
-                    other => other,
-                }
-            }),
+            Conn::Single(c) => Box::pin(send_single(c, cmd)),
             Conn::Cluster(c) => c.req_packed_command(cmd),
             Conn::Sentinel(s) => Box::pin(async move {
                 let mut connection = s.connection().await?;

@@ -43,6 +43,22 @@ pub(crate) fn shard(name: &str) -> usize {
     hash as usize % SHARDS
 }
 
+/// [`Keys::session`] as a command argument.
+pub(crate) struct SessionKey<'a> {
+    prefix: &'a str,
+    id: &'a str,
+}
+
+impl redis::ToRedisArgs for SessionKey<'_> {
+    fn write_redis_args<W: ?Sized + redis::RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        for part in [self.prefix, "{", self.id, "}"] {
+            // The writer appends to the command's `Vec`, which cannot fail.
+            let _ = std::io::Write::write_all(&mut arg, part.as_bytes());
+        }
+    }
+}
+
 /// Builds the key names of one store.
 #[derive(Debug, Clone)]
 pub(crate) struct Keys {
@@ -65,7 +81,7 @@ impl Keys {
     pub(crate) fn session(&self, id: &str) -> String {
         // Built by hand: `format!` costs about 1.5k instructions here, a tenth of a read's
         // own work (`bench/NOTES.md`).
-        let mut key = String::with_capacity(self.prefix.len() + id.len() + 2);
+        let mut key = String::with_capacity(self.session_len(id));
         key.push_str(&self.prefix);
         key.push('{');
         key.push_str(id);
@@ -75,6 +91,20 @@ impl Keys {
 
     pub(crate) fn session_of(&self, id: &SessionId) -> String {
         self.session(id.as_str())
+    }
+
+    /// The session's own key as a command argument, written straight into the command's
+    /// buffer: a read then builds no key `String` of its own.
+    pub(crate) fn session_arg<'a>(&'a self, id: &'a str) -> SessionKey<'a> {
+        SessionKey {
+            prefix: &self.prefix,
+            id,
+        }
+    }
+
+    /// How many bytes [`Keys::session`] of `id` takes.
+    pub(crate) fn session_len(&self, id: &str) -> usize {
+        self.prefix.len() + id.len() + 2
     }
 
     /// The index shard holding `id`.

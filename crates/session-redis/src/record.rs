@@ -12,7 +12,7 @@
 //! The scripts read these offsets too (`scripts.rs`); the two must change together, and a
 //! change of meaning takes a new [`FORMAT`].
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use session_core::{Error, Millis, Result, Stored, Version};
 
 /// The layout version in byte 0.
@@ -117,8 +117,12 @@ pub(crate) fn decode(value: Vec<u8>) -> Result<Stored> {
         let h = header(&value)?;
         (h.version, h.expires_at, h.body_at)
     };
+    // `advance`, not `slice`: slicing clones first, and the first clone of a `Bytes` made
+    // from a `Vec` allocates its shared header; moving the start allocates nothing.
+    let mut body = Bytes::from(value);
+    body.advance(body_at);
     Ok(Stored {
-        body: Bytes::from(value).slice(body_at..),
+        body,
         version,
         expires_at,
     })

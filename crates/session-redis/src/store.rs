@@ -140,19 +140,18 @@ impl RedisStore {
     /// Sends a script call; when the server does not know the script (restarted, flushed,
     /// failed over), loads it and sends the call again.
     async fn call<T: redis::FromRedisValue>(&self, call: ScriptCall<'_>) -> Result<T> {
-        let mut conn = self.conn.clone();
-        match call.cmd.query_async(&mut conn).await {
+        match self.conn.query(&call.cmd).await {
             Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                let mut conn = self.conn.clone();
                 call.script.load_async(&mut conn).await.map_err(backend)?;
-                call.cmd.query_async(&mut conn).await.map_err(backend)
+                self.conn.query(&call.cmd).await.map_err(backend)
             }
             answer => answer.map_err(backend),
         }
     }
 
     pub(crate) async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T> {
-        let mut conn = self.conn.clone();
-        cmd.query_async(&mut conn).await.map_err(backend)
+        self.conn.query(cmd).await.map_err(backend)
     }
 
     /// Prepares a session script: on a single server the index shard and the new owner's
@@ -576,10 +575,9 @@ impl RawStore for RedisStore {
         if let Some(near) = &self.near {
             return near.read(&self.keys.session_of(id), id).await;
         }
-        let key = self.keys.session_of(id);
         // Sized up front: `redis::cmd` grows its buffers argument by argument.
-        let mut get = redis::Cmd::with_capacity(2, 3 + key.len());
-        get.arg("GET").arg(key);
+        let mut get = redis::Cmd::with_capacity(2, 3 + self.keys.session_len(id.as_str()));
+        get.arg("GET").arg(self.keys.session_arg(id.as_str()));
         let value: Option<Vec<u8>> = self.query(&get).await?;
         value.map(record::decode).transpose()
     }
