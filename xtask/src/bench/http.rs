@@ -14,7 +14,7 @@ use super::plan::Plan;
 use super::redis::{redis_cli, redis_commandstats, redis_cpu_us};
 use super::report::Report;
 use super::stats::PerRequest;
-use super::wrk::serves;
+use super::wrk::{is_floor, serves};
 use super::{Bench, HANDLERS, REDIS_PORT, SESSIONS};
 use crate::services::{REDIS_TOOLS, ensure_tools};
 
@@ -185,7 +185,7 @@ impl Bench {
         name: &str,
         handler: &str,
     ) -> Result<()> {
-        if handler != "read" || name.starts_with("none") || name.starts_with("floor-") {
+        if handler != "read" || name.starts_with("none") || is_floor(name) {
             return Ok(());
         }
         let Some((_, port, cookies)) = contenders.iter().find(|c| c.0 == name) else {

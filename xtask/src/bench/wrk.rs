@@ -43,7 +43,12 @@ const ROUND_ORDER: [&str; 3] = ["read", "untouched", "write"];
 /// Whether contender `name` is measured on `handler`: a bare-`GET` floor of the Redis
 /// section (`floor-*`) answers only `/read` with work of its own, everyone else every handler.
 pub(super) fn serves(name: &str, handler: &str) -> bool {
-    !name.starts_with("floor-") || handler == "read"
+    !is_floor(name) || handler == "read"
+}
+
+/// Whether contender `name` is a bare-`GET` floor (no session layer).
+pub(super) fn is_floor(name: &str) -> bool {
+    name.starts_with("floor-")
 }
 
 /// One wrk result.
