@@ -266,7 +266,7 @@ mod transport;
 pub use csrf::{CsrfMiddleware, CsrfService};
 pub use error::{ErrorHook, SessionError, default_error_response};
 pub use extract::{Flash, Session};
-pub use middleware::{SessionMiddleware, SessionService};
+pub use middleware::{ResponseFuture, SessionMiddleware, SessionService};
 pub use outage::{OutagePolicyMiddleware, OutagePolicyService};
 pub use route::{PerRouteMiddleware, PerRouteService};
 pub use transport::{TransportMiddleware, TransportService};

@@ -1,8 +1,9 @@
 //! The middleware: load before the handler, commit after it.
 
-use std::future::{Ready, ready};
-use std::rc::Rc;
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use actix_web::Error;
 use actix_web::HttpMessage;
@@ -80,7 +81,7 @@ where
 
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(SessionService {
-            service: Rc::new(service),
+            service,
             manager: self.manager.clone(),
             on_error: self.on_error.clone(),
         }))
@@ -89,7 +90,7 @@ where
 
 /// The service [`SessionMiddleware`] wraps around the application.
 pub struct SessionService<S> {
-    service: Rc<S>,
+    service: S,
     manager: Manager,
     on_error: ErrorHook,
 }
@@ -101,7 +102,7 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = ResponseFuture<S::Future, B>;
 
     forward_ready!(service);
 
@@ -123,39 +124,115 @@ where
             );
         }
         req.extensions_mut().insert(session.clone());
-        let service = Rc::clone(&self.service);
-        let on_error = Arc::clone(&self.on_error);
-        Box::pin(async move {
-            // An inner service that fails with `Err` (not a handler: handler errors arrive as
-            // responses) leaves no response to put a cookie on; the session is then not
-            // committed, which at worst drops this request's changes.
-            let res = service.call(req).await?;
-            let handler_error = res
-                .response()
-                .error()
-                .and_then(|e| e.as_error::<SessionError>())
-                .map(|e| {
-                    e.0.log("session error returned by a handler");
-                    on_error(&e.0)
-                });
-            let commit = match session.commit().await {
-                Ok(commit) => commit,
-                Err(e) => {
-                    e.log("session commit failed");
-                    return Ok(res.into_response(on_error(&e)).map_into_right_body());
-                }
-            };
-            let mut res = match handler_error {
-                Some(replacement) => res.into_response(replacement).map_into_right_body(),
-                None => res.map_into_left_body(),
-            };
-            if let Err(e) = commit.write_headers(&mut Headers(res.headers_mut())) {
-                e.log("session headers refused");
-                return Ok(res.into_response(on_error(&e)).map_into_right_body());
-            }
-            Ok(res)
-        })
+        ResponseFuture {
+            // Called here rather than inside the returned future, so the service needs no
+            // shared handle of its own to outlive `self`.
+            inner: self.service.call(req),
+            session: Some(session),
+            on_error: Arc::clone(&self.on_error),
+            committing: None,
+            response: None,
+        }
     }
+}
+
+type Committing = LocalBoxFuture<'static, session_core::Result<session_core::Commit>>;
+
+pin_project_lite::pin_project! {
+    /// The future [`SessionService`] returns: the inner service's response, then the commit.
+    ///
+    /// A named future rather than a boxed one (as in the axum adapter) so that a request that
+    /// needs no provider call after the handler (the session unused, or only read) costs no
+    /// allocation and no move of a boxed state machine here: only the asynchronous commit is
+    /// boxed, and only when there is something to write.
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        inner: F,
+        session: Option<session_core::Session>,
+        on_error: ErrorHook,
+        committing: Option<Committing>,
+        // The response waits here while the commit runs, so it is not moved into the box.
+        response: Option<ServiceResponse<B>>,
+    }
+}
+
+impl<F, B> std::fmt::Debug for ResponseFuture<F, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+    B: MessageBody + 'static,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Some(committing) = this.committing.as_mut() {
+            let commit = std::task::ready!(committing.as_mut().poll(cx));
+            *this.committing = None;
+            return match this.response.take() {
+                Some(res) => Poll::Ready(Ok(complete(res, commit, this.on_error))),
+                // Polled again after completion: nothing sensible is left to return.
+                None => Poll::Pending,
+            };
+        }
+        // An inner service that fails with `Err` (not a handler: handler errors arrive as
+        // responses) leaves no response to put a cookie on; the session is then not
+        // committed, which at worst drops this request's changes.
+        let res = std::task::ready!(this.inner.poll(cx))?;
+        let Some(session) = this.session.take() else {
+            // Polled again after completion: nothing sensible is left to return.
+            return Poll::Pending;
+        };
+        if let Some(commit) = session.commit_without_io() {
+            return Poll::Ready(Ok(complete(res, Ok(commit), this.on_error)));
+        }
+        let mut committing: Committing = Box::pin(async move { session.commit().await });
+        match committing.as_mut().poll(cx) {
+            Poll::Ready(commit) => Poll::Ready(Ok(complete(res, commit, this.on_error))),
+            Poll::Pending => {
+                *this.committing = Some(committing);
+                *this.response = Some(res);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Turns the inner service's response and the commit's outcome into the response to send.
+fn complete<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+    commit: session_core::Result<session_core::Commit>,
+    on_error: &ErrorHook,
+) -> ServiceResponse<EitherBody<B>> {
+    let handler_error = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<SessionError>())
+        .map(|e| {
+            e.0.log("session error returned by a handler");
+            on_error(&e.0)
+        });
+    let commit = match commit {
+        Ok(commit) => commit,
+        Err(e) => {
+            e.log("session commit failed");
+            return res.into_response(on_error(&e)).map_into_right_body();
+        }
+    };
+    let mut res = match handler_error {
+        Some(replacement) => res.into_response(replacement).map_into_right_body(),
+        None => res.map_into_left_body(),
+    };
+    if let Err(e) = commit.write_headers(&mut Headers(res.headers_mut())) {
+        e.log("session headers refused");
+        return res.into_response(on_error(&e)).map_into_right_body();
+    }
+    res
 }
 
 /// The lines of `manager`'s token header in `headers`, for

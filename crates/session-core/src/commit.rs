@@ -14,6 +14,7 @@ use crate::cookies;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::id::SessionId;
+use crate::load::Live;
 use crate::manager::Manager;
 use crate::record::Record;
 use crate::rotation;
@@ -190,7 +191,7 @@ async fn save_existing(
                     backoff(attempt).await;
                     manager.find_following(&id).await
                 });
-                let Some((at, stored, record)) = latest.await? else {
+                let Some((at, Live { stored, record, .. })) = latest.await? else {
                     vanished(manager, working, &id, cookie);
                     return Ok(());
                 };
@@ -295,7 +296,7 @@ pub(crate) async fn regenerate(
     for attempt in 1..=MAX_SAVE_ATTEMPTS {
         // Start from the latest stored state so concurrent changes are carried over; a
         // rotation meanwhile moved it, and the move starts from where it lives now.
-        let Some((at, stored, record)) = manager.find_following(&old).await? else {
+        let Some((at, Live { stored, record, .. })) = manager.find_following(&old).await? else {
             let fresh = working.replayed_onto(Record::new(manager.clock().now()));
             *working = WorkingCopy::fresh(fresh, working.changes.clone());
             return Ok(());

@@ -2,9 +2,11 @@
 //! stored record, read and checked (corruption, expiry) → a [`WorkingCopy`].
 //!
 //! Stores that hold records in this process answer [`RawStore::read_in_memory`] without an
-//! `.await`; [`adopt_now`] walks the cookie's values on that path and hands over to
-//! [`adopt`] only for a value whose read needs I/O (or whose dead record must be deleted).
-//! Both paths judge what they read with [`Manager::judge`], the one place the checks live.
+//! `.await`; [`adopt_now`] walks the cookie's values on that path and stops at a value whose
+//! read needs I/O (or whose dead record must be deleted). That value is read with
+//! [`Manager::look_up`] and, when the record is live (the usual case), adopted on the spot
+//! by [`crate::Session`]; anything else hands over to [`adopt`] with what was read. Every path
+//! judges what it read with [`Manager::judge`], the one place the checks live.
 //! A rotation's forward record (see [`crate::rotation`]) is followed on the I/O path, to
 //! the ID the session lives under now ([`Manager::find_following`]); the request is then
 //! sent that ID's cookie.
@@ -78,10 +80,19 @@ impl AlignedUtf8 {
     }
 }
 
+/// A live record as read: where it is stored, what it holds and when it was judged live.
+pub(crate) struct Live {
+    pub(crate) stored: Stored,
+    pub(crate) record: Record,
+    /// When it was judged live: whether an expiry refresh is due is judged against it, so
+    /// the clock is not read again.
+    pub(crate) read_at: Millis,
+}
+
 /// What a read of one session ID found, once checked.
 pub(crate) enum Verdict {
-    /// A live record, and the time it was judged live at.
-    Live(Stored, Record, Millis),
+    /// A live record.
+    Live(Live),
     /// No record, or one that was moved to a new ID: the ID is unknown (the event says so).
     Absent(Event),
     /// A forward record left by a rotation, within its grace: the session lives under this
@@ -99,7 +110,7 @@ pub(crate) enum Verdict {
 /// What [`Manager::find`] found under an ID.
 pub(crate) enum Found {
     /// A live record.
-    Live(Stored, Record),
+    Live(Live),
     /// A rotation's forward record within its grace: the session lives under this ID now.
     Forward(SessionId),
     /// Nothing usable: absent, expired, corrupt or mid-move.
@@ -110,13 +121,14 @@ pub(crate) enum Found {
 pub(crate) enum Adopt {
     /// Done: the live session found, if any.
     Done(Option<WorkingCopy>),
-    /// The raw cookie value at this byte offset needs [`adopt`].
-    NeedsIo(usize),
+    /// The cookie value holding `id` needs a read with I/O ([`Manager::look_up`]); the
+    /// values after it start at byte offset `next`.
+    NeedsIo { id: SessionId, next: usize },
 }
 
 /// The first live session among the raw cookie `values` from offset `from` on, looked up
 /// without an `.await`; stops at the first value whose read needs I/O (or whose dead record
-/// must be deleted) and says where it is. Values are parsed one at a time, so the usual
+/// must be deleted) and hands over its ID. Values are parsed one at a time, so the usual
 /// single cookie costs one ID and no list of candidates. `presented` becomes true once a
 /// well-formed ID is seen.
 pub(crate) fn adopt_now(
@@ -137,18 +149,19 @@ pub(crate) fn adopt_now(
         .entered();
         match manager.find_in_memory(id) {
             None | Some(Ok((Verdict::Dead { .. } | Verdict::Forward(_), _))) => {
-                return Ok(Adopt::NeedsIo(at));
+                return Ok(Adopt::NeedsIo {
+                    id: SessionId::parse(id, manager.options().id_length)?,
+                    next: at + value.len() + 1,
+                });
             }
             Some(Ok((Verdict::Absent(event), _))) => manager.emit(event),
-            Some(Ok((Verdict::Live(stored, record, now), own))) => {
+            Some(Ok((Verdict::Live(live), own))) => {
                 let id = match own {
                     Some(own) => own,
                     None => SessionId::parse(id, manager.options().id_length)?,
                 };
                 manager.loaded();
-                return Ok(Adopt::Done(Some(WorkingCopy::adopted(
-                    id, stored, record, now,
-                ))));
+                return Ok(Adopt::Done(Some(WorkingCopy::adopted(id, live))));
             }
             Some(Err(e)) => return Err(e),
         }
@@ -156,33 +169,35 @@ pub(crate) fn adopt_now(
     Ok(Adopt::Done(None))
 }
 
-/// [`adopt_now`] resumed at the value at offset `at`, which needs I/O: that one is read
-/// with `.await` (a dead record deleted), the rest go back to [`adopt_now`].
+/// [`adopt_now`] resumed at a value that needed I/O, when [`Manager::look_up`] found no live
+/// record under its `id` (`first` is what it found): the record is settled (a dead one
+/// deleted, a rotation's forward record followed) and the values from offset `next` on go
+/// back to [`adopt_now`].
 pub(crate) async fn adopt(
     manager: &Manager,
     values: &[u8],
-    mut at: usize,
+    mut id: SessionId,
+    mut first: Verdict,
+    mut next: usize,
     presented: &mut bool,
 ) -> Result<Option<WorkingCopy>> {
     loop {
-        let Some((_, value)) = raw_values(values, at).next() else {
-            return Ok(None);
-        };
-        let mut buf = AlignedUtf8::new();
-        if let Some(id) = manager.cookie_id(value, &mut buf) {
-            let id = SessionId::parse(id, manager.options().id_length)?;
-            if let Some((found, stored, record)) = manager.find_following(&id).await? {
-                let now = manager.clock().now();
-                manager.loaded();
-                let followed = found != id;
-                let mut working = WorkingCopy::adopted(found, stored, record, now);
-                working.followed = followed;
-                return Ok(Some(working));
-            }
+        if let Some((found, live)) = manager.follow_from(&id, first).await? {
+            manager.loaded();
+            let followed = found != id;
+            let mut working = WorkingCopy::adopted(found, live);
+            working.followed = followed;
+            return Ok(Some(working));
         }
-        match adopt_now(manager, values, at + value.len() + 1, presented)? {
+        match adopt_now(manager, values, next, presented)? {
             Adopt::Done(found) => return Ok(found),
-            Adopt::NeedsIo(next) => at = next,
+            Adopt::NeedsIo {
+                id: value,
+                next: after,
+            } => {
+                first = manager.look_up(&value).await?;
+                (id, next) = (value, after);
+            }
         }
     }
 }
@@ -206,34 +221,44 @@ impl Manager {
     /// An invalid ID is an error; an unknown, expired or corrupt session is `None`.
     pub async fn read(&self, sid: &str) -> Result<Option<SessionData>> {
         let id = SessionId::parse(sid, self.options().id_length)?;
-        Ok(self
-            .find_live(&id)
-            .await?
-            .map(|(_, record)| SessionData { id, record }))
+        Ok(self.find_live(&id).await?.map(|live| SessionData {
+            id,
+            record: live.record,
+        }))
     }
 
     /// The live record of `id`: `None` when absent, expired, corrupt (the latter two are
     /// deleted, best effort) or rotated away.
-    pub(crate) async fn find_live(&self, id: &SessionId) -> Result<Option<(Stored, Record)>> {
+    pub(crate) async fn find_live(&self, id: &SessionId) -> Result<Option<Live>> {
         Ok(match self.find(id).await? {
-            Found::Live(stored, record) => Some((stored, record)),
+            Found::Live(live) => Some(live),
             Found::Forward(_) | Found::Gone => None,
         })
     }
 
     /// The live session `id` leads to, following the forward records of rotations within
-    /// their grace: the ID it lives under now, its stored state and its record.
-    pub(crate) async fn find_following(
+    /// their grace: the ID it lives under now and its live record.
+    pub(crate) async fn find_following(&self, id: &SessionId) -> Result<Option<(SessionId, Live)>> {
+        let first = self.look_up(id).await?;
+        self.follow_from(id, first).await
+    }
+
+    /// [`Manager::find_following`] once `id` has been looked up: `first` is what was found.
+    async fn follow_from(
         &self,
         id: &SessionId,
-    ) -> Result<Option<(SessionId, Stored, Record)>> {
+        first: Verdict,
+    ) -> Result<Option<(SessionId, Live)>> {
         let mut at = id.clone();
-        for _ in 0..=crate::rotation::MAX_HOPS {
-            match self.find(&at).await? {
-                Found::Live(stored, record) => return Ok(Some((at, stored, record))),
-                Found::Forward(target) => at = target,
+        let mut found = self.settle(&at, first).await?;
+        for hop in 0..=crate::rotation::MAX_HOPS {
+            match found {
+                Found::Live(live) => return Ok(Some((at, live))),
                 Found::Gone => return Ok(None),
+                Found::Forward(target) if hop < crate::rotation::MAX_HOPS => at = target,
+                Found::Forward(_) => break,
             }
+            found = self.find(&at).await?;
         }
         tracing::warn!(session = %id, "too many rotations in a row; treated as unknown");
         Ok(None)
@@ -243,10 +268,16 @@ impl Manager {
     /// nothing usable (an absent, expired or corrupt record; the latter two are deleted,
     /// best effort).
     pub(crate) async fn find(&self, id: &SessionId) -> Result<Found> {
+        let verdict = self.look_up(id).await?;
+        self.settle(id, verdict).await
+    }
+
+    /// What is stored under `id`, read and judged; nothing is reported or deleted yet
+    /// ([`Manager::settle`] does that).
+    pub(crate) async fn look_up(&self, id: &SessionId) -> Result<Verdict> {
         let span =
             crate::events::debug_span(|| tracing::debug_span!("session.load", session = %id));
-        async {
-            // The backend key once (a hash with `hash_ids`), for the read and any delete.
+        let look_up = async {
             let key = self.key(id)?;
             let read = match self.store().read_in_memory(key.as_str()) {
                 Some(read) => read.map(|found| found.map(|(_, stored)| stored)),
@@ -256,29 +287,36 @@ impl Manager {
                 && matches!(read, Ok(None))
                 // Boxed: only a migration takes this path, and every load's future would
                 // otherwise be as large as its loop.
-                && let Some((stored, record)) = Box::pin(self.rehash(id, &key)).await?
+                && let Some(live) = Box::pin(self.rehash(id, &key)).await?
             {
-                return Ok(Found::Live(stored, record));
+                return Ok(Verdict::Live(live));
             }
-            match self.judge(id.as_str(), read, self.clock().now())? {
-                Verdict::Live(stored, record, _) => Ok(Found::Live(stored, record)),
-                Verdict::Forward(target) => Ok(Found::Forward(target)),
-                Verdict::Absent(event) => {
-                    self.emit(event);
-                    Ok(Found::Gone)
-                }
-                Verdict::Dead { event, corrupt } => {
-                    if let Some(error) = corrupt {
-                        tracing::warn!(session = %id, %error, "corrupt session record treated as absent");
-                    }
-                    self.emit(event);
-                    self.discard(&key).await;
-                    Ok(Found::Gone)
-                }
+            self.judge(id.as_str(), read, self.clock().now())
+        };
+        look_up.instrument(span).await
+    }
+
+    /// What a lookup's `verdict` on `id` comes to: an absent record is reported, an expired
+    /// or corrupt one reported and deleted (best effort), a live or forward one passed on.
+    async fn settle(&self, id: &SessionId, verdict: Verdict) -> Result<Found> {
+        Ok(match verdict {
+            Verdict::Live(live) => Found::Live(live),
+            Verdict::Forward(target) => Found::Forward(target),
+            Verdict::Absent(event) => {
+                self.emit(event);
+                Found::Gone
             }
-        }
-        .instrument(span)
-        .await
+            Verdict::Dead { event, corrupt } => {
+                if let Some(error) = corrupt {
+                    tracing::warn!(session = %id, %error, "corrupt session record treated as absent");
+                }
+                self.emit(event);
+                // The backend key again (a hash with `hash_ids`) rather than carried in every
+                // verdict: only a dead record needs it.
+                self.discard(&*self.key(id)?).await;
+                Found::Gone
+            }
+        })
     }
 
     /// With `hash_ids_migrate`: session `id` as stored under its raw ID before `hash_ids`
@@ -286,11 +324,15 @@ impl Manager {
     /// the two keys, so a concurrent request's move or write is not lost), or `None`.
     ///
     /// [`RawStore::regenerate`]: crate::store::RawStore::regenerate
-    async fn rehash(&self, id: &SessionId, hashed: &SessionId) -> Result<Option<(Stored, Record)>> {
+    async fn rehash(&self, id: &SessionId, hashed: &SessionId) -> Result<Option<Live>> {
         for _ in 0..REHASH_ATTEMPTS {
             let read = self.store().read(id).await;
-            let (stored, record) = match self.judge(id.as_str(), read, self.clock().now())? {
-                Verdict::Live(stored, record, _) => (stored, record),
+            let Live {
+                stored,
+                record,
+                read_at,
+            } = match self.judge(id.as_str(), read, self.clock().now())? {
+                Verdict::Live(live) => live,
                 // Rotation and the move to hashed keys are not combined: the raw ID is old.
                 Verdict::Absent(_) | Verdict::Forward(_) => break,
                 Verdict::Dead { .. } => {
@@ -304,7 +346,13 @@ impl Manager {
                 .regenerate(id, stored.version, hashed, write)
                 .await?
             {
-                Moved::Moved(version) => return Ok(Some((Stored { version, ..stored }, record))),
+                Moved::Moved(version) => {
+                    return Ok(Some(Live {
+                        stored: Stored { version, ..stored },
+                        record,
+                        read_at,
+                    }));
+                }
                 // Changed meanwhile: read it again.
                 Moved::Conflict => {}
                 // Moved by another request first.
@@ -313,7 +361,7 @@ impl Manager {
         }
         let read = self.store().read(hashed).await;
         match self.judge(id.as_str(), read, self.clock().now())? {
-            Verdict::Live(stored, record, _) => Ok(Some((stored, record))),
+            Verdict::Live(live) => Ok(Some(live)),
             Verdict::Absent(_) | Verdict::Dead { .. } | Verdict::Forward(_) => Ok(None),
         }
     }
@@ -408,7 +456,11 @@ impl Manager {
                 corrupt: None,
             });
         }
-        Ok(Verdict::Live(stored, record, now))
+        Ok(Verdict::Live(Live {
+            stored,
+            record,
+            read_at: now,
+        }))
     }
 
     /// Deletes the dead record under backend key `key`, best effort: the next read judges

@@ -75,7 +75,7 @@ use crate::commit::{self, CookieAction};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::id::SessionId;
-use crate::load::Found;
+use crate::load::{Found, Live};
 use crate::manager::Manager;
 use crate::record::Record;
 use crate::store::{Inserted, Saved, Write};
@@ -187,7 +187,7 @@ pub(crate) async fn rotate(
     let mut id_attempts = 0;
     for attempt in 1..=commit::MAX_SAVE_ATTEMPTS {
         let (stored, record) = match manager.find(&old).await? {
-            Found::Live(stored, record) => (stored, record),
+            Found::Live(Live { stored, record, .. }) => (stored, record),
             Found::Forward(target) => return follow(manager, working, &old, &target, cookie).await,
             Found::Gone => {
                 commit::vanished(manager, working, &old, cookie);
@@ -272,15 +272,15 @@ async fn follow(
     target: &SessionId,
     cookie: &mut CookieAction,
 ) -> Result<()> {
-    let Some((id, stored, record)) = manager.find_following(target).await? else {
+    let Some((id, live)) = manager.find_following(target).await? else {
         commit::vanished(manager, working, old, cookie);
         return Ok(());
     };
-    working.current = working.replayed_onto(record);
+    working.current = working.replayed_onto(live.record);
     working.id = Some(id);
-    working.version = Some(stored.version);
-    working.expires_at = stored.expires_at;
-    working.read_at = manager.clock().now();
+    working.version = Some(live.stored.version);
+    working.expires_at = live.stored.expires_at;
+    working.read_at = live.read_at;
     *cookie = CookieAction::Set;
     Ok(())
 }

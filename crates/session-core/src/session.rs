@@ -14,7 +14,7 @@ use crate::commit::{self, CookieAction};
 use crate::cookies;
 use crate::error::{Error, Result};
 use crate::id::SessionId;
-use crate::load::{self, Adopt, CookieValues};
+use crate::load::{self, Adopt, CookieValues, Verdict};
 use crate::manager::Manager;
 use crate::outage::OutagePolicy;
 use crate::record::{decode_value, encode_value};
@@ -617,19 +617,35 @@ impl Session {
                 // Boxed: the futures of `get`, `set` and the rest then stay small for stores
                 // that answer in memory (moving a future copies all of it), and a store that
                 // needs I/O pays one allocation next to a network round trip.
-                Ok(Adopt::NeedsIo(at)) => {
-                    Box::pin(load::adopt(
-                        manager,
-                        &state.cookie_values,
-                        at,
-                        &mut presented,
-                    ))
-                    .await
-                }
+                // The read is not boxed: its future is small, and the usual outcome, a live
+                // record, is adopted right here. `load::adopt`, for the rest, is boxed: the
+                // futures of `get`, `set` and the rest then stay small (moving a future
+                // copies all of it), and it runs only for an absent, dead or rotated record.
+                Ok(Adopt::NeedsIo { id, next }) => match manager.look_up(&id).await {
+                    Ok(Verdict::Live(live)) => {
+                        manager.loaded();
+                        Ok(Some(WorkingCopy::adopted(id, live)))
+                    }
+                    Ok(first) => {
+                        Box::pin(load::adopt(
+                            manager,
+                            &state.cookie_values,
+                            id,
+                            first,
+                            next,
+                            &mut presented,
+                        ))
+                        .await
+                    }
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             };
             state.presented = presented;
+            // Matched in place rather than passed through `note_failure`: the working copy is
+            // large, and every move copies it.
             let adopted = match adopted {
+                Ok(adopted) => adopted,
                 Err(e) if e.is_backend() && self.is_anonymous() => {
                     // Served as a visitor for the rest of the request, even if the store
                     // comes back meanwhile: see `crate::outage`.
@@ -637,14 +653,18 @@ impl Session {
                     state.degraded = true;
                     None
                 }
-                adopted => note_failure(state, adopted)?,
+                Err(e) => return note_failure(state, Err(e)),
             };
-            if adopted.as_ref().is_some_and(|w| w.followed) {
-                // Found through a rotation's forward record: hand out the new ID.
-                state.cookie = CookieAction::Set;
-            }
-            state.working =
-                Some(adopted.unwrap_or_else(|| WorkingCopy::empty(manager.clock().now())));
+            state.working = Some(match adopted {
+                Some(working) => {
+                    if working.followed {
+                        // Found through a rotation's forward record: hand out the new ID.
+                        state.cookie = CookieAction::Set;
+                    }
+                    working
+                }
+                None => WorkingCopy::empty(manager.clock().now()),
+            });
         }
         Ok(())
     }

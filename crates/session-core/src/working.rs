@@ -5,8 +5,9 @@
 use crate::clock::Millis;
 use crate::error::Result;
 use crate::id::SessionId;
+use crate::load::Live;
 use crate::record::Record;
-use crate::store::{Stored, Version};
+use crate::store::Version;
 
 /// The session as one request sees it.
 pub(crate) struct WorkingCopy {
@@ -46,14 +47,14 @@ impl WorkingCopy {
         Self::fresh(Record::new(now), Vec::new())
     }
 
-    /// A stored session adopted under `id`, as read at `read_at`.
-    pub(crate) fn adopted(id: SessionId, stored: Stored, record: Record, read_at: Millis) -> Self {
+    /// A live stored session adopted under `id`.
+    pub(crate) fn adopted(id: SessionId, live: Live) -> Self {
         WorkingCopy {
             id: Some(id),
-            version: Some(stored.version),
-            expires_at: stored.expires_at,
-            read_at,
-            current: record,
+            version: Some(live.stored.version),
+            expires_at: live.stored.expires_at,
+            read_at: live.read_at,
+            current: live.record,
             changes: Vec::new(),
             followed: false,
         }

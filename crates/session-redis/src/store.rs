@@ -573,7 +573,9 @@ impl RawStore for RedisStore {
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
         if let Some(near) = &self.near {
-            return near.read(&self.keys.session_of(id), id).await;
+            // Boxed: the near cache's read (a miss: hits are `read_in_memory`) is the larger
+            // future, and this one is copied into its own box on every read.
+            return Box::pin(near.read(&self.keys.session_of(id), id)).await;
         }
         // Sized up front: `redis::cmd` grows its buffers argument by argument.
         let mut get = redis::Cmd::with_capacity(2, 3 + self.keys.session_len(id.as_str()));

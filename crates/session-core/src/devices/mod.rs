@@ -135,7 +135,7 @@ use crate::clock::Millis;
 use crate::error::Result;
 use crate::events::Event;
 use crate::id::SessionId;
-use crate::load::Verdict;
+use crate::load::{Live, Verdict};
 use crate::manager::Manager;
 use crate::record::{Binding, Record};
 use crate::session::Session;
@@ -244,7 +244,8 @@ impl Manager {
         for (key, read) in futures_util::future::join_all(reads).await {
             // The key stands in for the ID: `judge` uses it only to name the session in
             // events, and a forward record (which no owner index lists) reads as dead.
-            if let Verdict::Live(stored, record, _) = self.judge(key.as_str(), read, now)?
+            if let Verdict::Live(Live { stored, record, .. }) =
+                self.judge(key.as_str(), read, now)?
                 && record.owner.as_deref() == Some(owner)
             {
                 listed.push(Listed {
