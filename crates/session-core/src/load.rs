@@ -5,7 +5,7 @@
 //! `.await`; [`adopt_now`] walks the cookie's values on that path and stops at a value whose
 //! read needs I/O (or whose dead record must be deleted). That value is read with
 //! [`Manager::look_up`] and, when the record is live (the usual case), adopted on the spot
-//! by [`crate::Session`]; anything else hands over to [`adopt`] with what was read. Every path
+//! ([`adopt_read`]); anything else hands over to [`adopt`] with what was read. Every path
 //! judges what it read with [`Manager::judge`], the one place the checks live.
 //! A rotation's forward record (see [`crate::rotation`]) is followed on the I/O path, to
 //! the ID the session lives under now ([`Manager::find_following`]); the request is then
@@ -169,11 +169,32 @@ pub(crate) fn adopt_now(
     Ok(Adopt::Done(None))
 }
 
+/// The session of the cookie value that [`adopt_now`] stopped at, `id`, read with I/O: the
+/// usual outcome, a live record, is adopted on the spot. Anything else goes to [`adopt`],
+/// boxed: it runs only for a value that was absent, dead or rotated away, and without its
+/// loop this future stays within the sizes glibc's allocator serves from its per-thread
+/// cache (the caller boxes it).
+pub(crate) async fn adopt_read(
+    manager: &Manager,
+    values: &[u8],
+    id: SessionId,
+    next: usize,
+    presented: &mut bool,
+) -> Result<Option<WorkingCopy>> {
+    match manager.look_up(&id).await? {
+        Verdict::Live(live) => {
+            manager.loaded();
+            Ok(Some(WorkingCopy::adopted(id, live)))
+        }
+        first => Box::pin(adopt(manager, values, id, first, next, presented)).await,
+    }
+}
+
 /// [`adopt_now`] resumed at a value that needed I/O, when [`Manager::look_up`] found no live
 /// record under its `id` (`first` is what it found): the record is settled (a dead one
 /// deleted, a rotation's forward record followed) and the values from offset `next` on go
 /// back to [`adopt_now`].
-pub(crate) async fn adopt(
+async fn adopt(
     manager: &Manager,
     values: &[u8],
     mut id: SessionId,
@@ -293,7 +314,13 @@ impl Manager {
             }
             self.judge(id.as_str(), read, self.clock().now())
         };
-        look_up.instrument(span).await
+        // Not wrapped when nobody listens: `Instrumented` enters and leaves its span on every
+        // poll and again on drop, even a disabled one, on every request that reads a session.
+        if span.is_disabled() {
+            look_up.await
+        } else {
+            look_up.instrument(span).await
+        }
     }
 
     /// What a lookup's `verdict` on `id` comes to: an absent record is reported, an expired

@@ -14,7 +14,7 @@ use crate::commit::{self, CookieAction};
 use crate::cookies;
 use crate::error::{Error, Result};
 use crate::id::SessionId;
-use crate::load::{self, Adopt, CookieValues, Verdict};
+use crate::load::{self, Adopt, CookieValues};
 use crate::manager::Manager;
 use crate::outage::OutagePolicy;
 use crate::record::{decode_value, encode_value};
@@ -617,28 +617,20 @@ impl Session {
                 // Boxed: the futures of `get`, `set` and the rest then stay small for stores
                 // that answer in memory (moving a future copies all of it), and a store that
                 // needs I/O pays one allocation next to a network round trip.
-                // The read is not boxed: its future is small, and the usual outcome, a live
-                // record, is adopted right here. `load::adopt`, for the rest, is boxed: the
-                // futures of `get`, `set` and the rest then stay small (moving a future
-                // copies all of it), and it runs only for an absent, dead or rotated record.
-                Ok(Adopt::NeedsIo { id, next }) => match manager.look_up(&id).await {
-                    Ok(Verdict::Live(live)) => {
-                        manager.loaded();
-                        Ok(Some(WorkingCopy::adopted(id, live)))
-                    }
-                    Ok(first) => {
-                        Box::pin(load::adopt(
-                            manager,
-                            &state.cookie_values,
-                            id,
-                            first,
-                            next,
-                            &mut presented,
-                        ))
-                        .await
-                    }
-                    Err(e) => Err(e),
-                },
+                // Boxed: the futures of `get`, `set` and the rest then stay small for stores
+                // that answer in memory (moving a future copies all of it), and a store that
+                // needs I/O pays one small allocation (see `load::adopt_read`) next to a
+                // network round trip.
+                Ok(Adopt::NeedsIo { id, next }) => {
+                    Box::pin(load::adopt_read(
+                        manager,
+                        &state.cookie_values,
+                        id,
+                        next,
+                        &mut presented,
+                    ))
+                    .await
+                }
                 Err(e) => Err(e),
             };
             state.presented = presented;

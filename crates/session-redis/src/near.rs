@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, PushInfo, PushKind, Value};
@@ -37,18 +37,46 @@ use crate::store::backend;
 /// The longest a cached session is answered from memory after the read that cached it.
 pub const MAX_AGE: Duration = Duration::from_secs(5);
 
+/// [`MAX_AGE`] in the milliseconds of [`coarse_millis`]; a few more at most, its resolution.
+const MAX_AGE_MS: u64 = MAX_AGE.as_millis() as u64;
+
+/// Milliseconds on a monotonic clock, for [`MAX_AGE`]: on Linux `CLOCK_MONOTONIC_COARSE`,
+/// which ticks every few milliseconds but is read without the CPU's time-stamp counter, at a
+/// fraction of the cost of `Instant::now` on every cache hit; a bound of seconds needs no
+/// finer clock.
+#[cfg(target_os = "linux")]
+fn coarse_millis() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    let secs = u64::try_from(t.tv_sec).unwrap_or(0);
+    let millis = u64::try_from(t.tv_nsec).unwrap_or(0) / 1_000_000;
+    secs.saturating_mul(1000).saturating_add(millis)
+}
+
+/// Milliseconds on a monotonic clock, for [`MAX_AGE`]: since the first reading.
+#[cfg(not(target_os = "linux"))]
+fn coarse_millis() -> u64 {
+    use std::time::Instant;
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 /// The client name of the tracking connection (`CLIENT LIST` shows it).
 pub const CONNECTION_NAME: &str = "session-redis-near-cache";
 
 struct Entry {
-    id: SessionId,
     stored: Stored,
-    read_at: Instant,
+    /// When the read that cached it was made ([`coarse_millis`]).
+    read_at: u64,
 }
 
 #[derive(Default)]
 struct State {
-    entries: HashMap<String, Entry>,
+    /// Keyed by the session's ID, which `get` hands out with the record (a reference count,
+    /// not a copy). Hashed with foldhash rather than SipHash: a lookup hashes an ID on every
+    /// request, and only IDs read from Redis are ever inserted, so a client cannot choose
+    /// colliding keys.
+    entries: HashMap<SessionId, Entry, foldhash::fast::RandomState>,
     /// Bumped by every invalidation, disconnection and own write.
     epoch: u64,
     /// Which tracking connection is current, and whether it is up.
@@ -159,8 +187,9 @@ impl NearCache {
         if !state.tracking {
             return None;
         }
-        let entry = state.entries.get(id)?;
-        (entry.read_at.elapsed() < MAX_AGE).then(|| (entry.id.clone(), entry.stored.clone()))
+        let (id, entry) = state.entries.get_key_value(id)?;
+        (coarse_millis().saturating_sub(entry.read_at) < MAX_AGE_MS)
+            .then(|| (id.clone(), entry.stored.clone()))
     }
 
     /// Drops `id` after a write of this store, and keeps reads in flight from caching what
@@ -205,11 +234,10 @@ impl NearCache {
                     state.entries.remove(&evicted);
                 }
                 state.entries.insert(
-                    id.as_str().to_owned(),
+                    id.clone(),
                     Entry {
-                        id: id.clone(),
                         stored: stored.clone(),
-                        read_at: Instant::now(),
+                        read_at: coarse_millis(),
                     },
                 );
             }

@@ -36,6 +36,8 @@ pub(crate) struct StoreMeters {
 impl StoreMeters {
     /// Registers the series of `provider` with the recorder installed now.
     pub(crate) fn new(provider: &'static str) -> Self {
+        // Calibrated here, when the manager is built, not on its first request.
+        crate::clock::timing_clock();
         StoreMeters {
             latency: Operation::ALL.map(|op| {
                 metrics::histogram!(OPERATION_DURATION, "provider" => provider, "operation" => op.as_str())
@@ -51,9 +53,10 @@ impl StoreMeters {
         op: Operation,
         call: impl Future<Output = Result<T>>,
     ) -> Result<T> {
-        let start = crate::clock::monotonic_nanos();
+        let clock = crate::clock::timing_clock();
+        let start = clock.raw();
         let result = call.await;
-        let nanos = crate::clock::monotonic_nanos().saturating_sub(start);
+        let nanos = clock.delta_as_nanos(start, clock.raw());
         // Seconds, the histogram's unit. Exact below 2^53 ns (104 days).
         #[allow(clippy::cast_precision_loss)]
         self.latency[op as usize].record(nanos as f64 / 1e9);
