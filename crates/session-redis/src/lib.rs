@@ -138,8 +138,9 @@
 //! Off by default. `near_cache=N` (N > 0, single server only: a config error with a cluster
 //! or Sentinel) keeps up to N sessions this process read recently in memory and answers
 //! later reads of them with no round trip, through core's synchronous
-//! [`RawStore::read_in_memory`] path (no boxed future either). When full, an arbitrary entry
-//! makes room.
+//! [`RawStore::read_in_memory`] path (no boxed future either). When full, the session
+//! cached first makes room: every entry goes [`NEAR_CACHE_MAX_AGE`] after its read anyway,
+//! so that is the one closest to going.
 //!
 //! Reads (cache misses) go over one dedicated RESP3 connection with `CLIENT TRACKING ON`:
 //! Redis remembers which session keys this process read and pushes an invalidation on that

@@ -22,7 +22,7 @@
 //! finish, so a process always reads its own writes; the conditional save compares versions
 //! in Redis, so a stale entry can at worst make a save answer `Conflict`, never succeed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -68,15 +68,75 @@ struct Entry {
     stored: Stored,
     /// When the read that cached it was made ([`coarse_millis`]).
     read_at: u64,
+    /// Which caching of this ID it is ([`Entries::cached`]), so an older place in the
+    /// queue is told apart from the current one.
+    seq: u64,
 }
 
+/// The cached records, at most a capacity of them. A full cache makes room by dropping the
+/// entry cached first: with every entry dropped [`MAX_AGE`] after its read anyway, that is
+/// the one closest to going, where an arbitrary pick could drop one cached a moment ago.
 #[derive(Default)]
-struct State {
+struct Entries {
     /// Keyed by the session's ID, which `get` hands out with the record (a reference count,
     /// not a copy). Hashed with foldhash rather than SipHash: a lookup hashes an ID on every
     /// request, and only IDs read from Redis are ever inserted, so a client cannot choose
     /// colliding keys.
-    entries: HashMap<SessionId, Entry, foldhash::fast::RandomState>,
+    map: HashMap<SessionId, Entry, foldhash::fast::RandomState>,
+    /// The order entries were cached in. Removing an entry leaves its place here; such
+    /// places are skipped when making room, and swept out once they outnumber the entries.
+    order: VecDeque<(SessionId, u64)>,
+    /// The number of the next caching.
+    seq: u64,
+}
+
+impl Entries {
+    fn get(&self, id: &str) -> Option<(&SessionId, &Entry)> {
+        self.map.get_key_value(id)
+    }
+
+    fn remove(&mut self, id: &str) {
+        self.map.remove(id);
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+    }
+
+    /// Caches `stored` for `id`, first dropping the oldest entries while `capacity` is
+    /// reached.
+    fn cached(&mut self, id: &SessionId, stored: Stored, capacity: usize) {
+        if !self.map.contains_key(id.as_str()) {
+            while self.map.len() >= capacity.max(1) {
+                let Some((oldest, seq)) = self.order.pop_front() else {
+                    break;
+                };
+                if self.map.get(oldest.as_str()).is_some_and(|e| e.seq == seq) {
+                    self.map.remove(oldest.as_str());
+                }
+            }
+        }
+        let seq = self.seq;
+        self.seq += 1;
+        let entry = Entry {
+            stored,
+            read_at: coarse_millis(),
+            seq,
+        };
+        self.map.insert(id.clone(), entry);
+        self.order.push_back((id.clone(), seq));
+        if self.order.len() > 2 * self.map.len() + 16 {
+            let map = &self.map;
+            self.order
+                .retain(|(id, seq)| map.get(id.as_str()).is_some_and(|e| e.seq == *seq));
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    entries: Entries,
     /// Bumped by every invalidation, disconnection and own write.
     epoch: u64,
     /// Which tracking connection is current, and whether it is up.
@@ -187,7 +247,7 @@ impl NearCache {
         if !state.tracking {
             return None;
         }
-        let (id, entry) = state.entries.get_key_value(id)?;
+        let (id, entry) = state.entries.get(id)?;
         (coarse_millis().saturating_sub(entry.read_at) < MAX_AGE_MS)
             .then(|| (id.clone(), entry.stored.clone()))
     }
@@ -227,19 +287,9 @@ impl NearCache {
         if let Some(stored) = &stored {
             let mut state = self.shared.lock();
             if state.epoch == epoch && state.tracking && state.generation == generation {
-                if state.entries.len() >= self.shared.capacity
-                    && !state.entries.contains_key(id.as_str())
-                    && let Some(evicted) = state.entries.keys().next().cloned()
-                {
-                    state.entries.remove(&evicted);
-                }
-                state.entries.insert(
-                    id.clone(),
-                    Entry {
-                        stored: stored.clone(),
-                        read_at: coarse_millis(),
-                    },
-                );
+                state
+                    .entries
+                    .cached(id, stored.clone(), self.shared.capacity);
             }
         }
         Ok(stored)
@@ -301,6 +351,53 @@ impl NearCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stored(n: u8) -> Stored {
+        Stored {
+            body: bytes::Bytes::from(vec![n]),
+            version: session_core::Version(1),
+            expires_at: 0,
+        }
+    }
+
+    fn ids(n: usize) -> Vec<SessionId> {
+        (0..n).map(|_| SessionId::generate(32).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_full_cache_drops_the_entry_cached_first() {
+        let ids = ids(3);
+        let mut entries = Entries::default();
+        entries.cached(&ids[0], stored(0), 2);
+        entries.cached(&ids[1], stored(1), 2);
+        // Cached again: now the newer of the two.
+        entries.cached(&ids[0], stored(2), 2);
+        entries.cached(&ids[2], stored(3), 2);
+        assert_eq!(entries.get(ids[0].as_str()).unwrap().1.stored.body[..], [2]);
+        assert!(
+            entries.get(ids[1].as_str()).is_none(),
+            "the oldest entry stayed"
+        );
+        assert!(entries.get(ids[2].as_str()).is_some());
+        assert_eq!(entries.map.len(), 2);
+    }
+
+    #[test]
+    fn removed_entries_do_not_pile_up_in_the_order() {
+        let ids = ids(2);
+        let mut entries = Entries::default();
+        entries.cached(&ids[1], stored(1), 10);
+        for n in 0..1000 {
+            entries.cached(&ids[0], stored(0), 10);
+            if n % 2 == 0 {
+                entries.remove(ids[0].as_str());
+            }
+        }
+        assert!(entries.order.len() <= 2 * entries.map.len() + 17);
+        // The entry that was never touched is still where eviction finds it first.
+        entries.cached(&SessionId::generate(32).unwrap(), stored(2), 2);
+        assert!(entries.get(ids[1].as_str()).is_none());
+    }
 
     #[test]
     fn invalidation_names_are_mapped_back_to_ids() {

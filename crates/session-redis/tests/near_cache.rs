@@ -37,11 +37,16 @@ fn options() -> Options {
 }
 
 async fn fixture() -> Fixture {
+    fixture_with(100).await
+}
+
+/// A fixture whose cache holds at most `capacity` sessions.
+async fn fixture_with(capacity: usize) -> Fixture {
     assert!(INVALIDATION_LIMIT < NEAR_CACHE_MAX_AGE);
     let server = RedisServer::start().unwrap();
     let client = redis::Client::open(format!("redis://{}/", server.addr())).unwrap();
     let admin = client.get_multiplexed_async_connection().await.unwrap();
-    let config = format!("addr={},prefix=near:,near_cache=100", server.addr());
+    let config = format!("addr={},prefix=near:,near_cache={capacity}", server.addr());
     let cached = Arc::new(
         RedisStore::open(config.parse().unwrap(), &session_redis::testing::context())
             .await
@@ -134,6 +139,28 @@ async fn a_cached_read_costs_no_command() {
         assert_eq!(f.user(&f.a, &cookie).await.as_deref(), Some("alice"));
     }
     assert_eq!(f.gets().await, before, "cached reads went to Redis");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_cache_makes_room_by_dropping_the_session_cached_first() {
+    let mut f = fixture_with(2).await;
+    let first = f.create(&f.b, "alice", None).await;
+    let second = f.create(&f.b, "bob", None).await;
+    let third = f.create(&f.b, "carol", None).await;
+    f.cache(&first).await;
+    f.cache(&second).await;
+    f.cache(&third).await;
+    assert!(
+        !f.is_cached(&first),
+        "the session cached first is still cached"
+    );
+    assert!(f.is_cached(&second) && f.is_cached(&third));
+    let before = f.gets().await;
+    assert_eq!(f.user(&f.a, &second).await.as_deref(), Some("bob"));
+    assert_eq!(f.user(&f.a, &third).await.as_deref(), Some("carol"));
+    assert_eq!(f.gets().await, before, "a cached read went to Redis");
+    assert_eq!(f.user(&f.a, &first).await.as_deref(), Some("alice"));
+    assert_eq!(f.gets().await, before + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
