@@ -377,12 +377,23 @@ async fn submit(browser: &Client, selector: &str) -> Result<()> {
     browser.find(Locator::Css(selector)).await?.click().await?;
     for _ in 0..PAGE_CHANGE_POLLS {
         match page.tag_name().await {
-            Err(e) if e.is_stale_element_reference() => return Ok(()),
+            Err(e) if left_the_page(&e) => return Ok(()),
             Err(e) => return Err(e.into()),
             Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
     bail!("clicking {selector} did not lead to another page")
+}
+
+/// Whether asking about an element of the old page failed because the browser has left it.
+/// Chromium says so with a stale element reference once the new document is in place, and,
+/// when asked while the old one is being torn down, with an "unknown error" from its
+/// inspector that the node "does not belong to the document" (seen in CI).
+fn left_the_page(error: &fantoccini::error::CmdError) -> bool {
+    error.is_stale_element_reference()
+        || error
+            .to_string()
+            .contains("does not belong to the document")
 }
 
 /// Fails unless the page shows exactly these flash messages.
