@@ -26,12 +26,12 @@ impl Clock for SystemClock {
     }
 }
 
-// Why the clocks below read `clock_gettime` through rustix on Unix rather than through
-// `SystemTime` and `Instant`: core reads the wall clock once or twice per request and the
-// monotonic clock twice per store call, and std turns each reading into a `Duration`
-// through checked, normalising arithmetic (`duration_since`, `elapsed`) that costs two to
-// three times the read itself. Millisecond and nanosecond counts need one multiply-add.
-// Elsewhere std's clocks serve, with the same results.
+// Why the wall clock below is read with `clock_gettime` through rustix on Unix rather than
+// through `SystemTime`: core reads it once or twice per request, and std turns each reading
+// into a `Duration` through checked, normalising arithmetic (`duration_since`) that costs
+// two to three times the read itself; a millisecond count needs one multiply-add.
+// Elsewhere std's clock serves, with the same results. Store calls are timed on
+// `timing_clock` instead (below).
 
 /// The wall clock in milliseconds since the Unix epoch; 0 before it.
 #[cfg(unix)]
