@@ -13,6 +13,7 @@
 //!
 //! [`RawStore::read_in_memory`]: crate::store::RawStore::read_in_memory
 
+use futures_util::future::Either;
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
@@ -77,6 +78,25 @@ impl AlignedUtf8 {
             }
             None => std::str::from_utf8(value).ok(),
         }
+    }
+}
+
+/// `future` inside the `session.load` span of `id` when a subscriber enables it. Not wrapped
+/// otherwise: `Instrumented` enters and leaves its span on every poll and again on drop, even
+/// a disabled one, on every request that reads a session.
+///
+/// A plain function returning either future, not an `async fn`: another state machine
+/// around the load's read would hold the future twice, and this one is boxed on every read
+/// from a store that needs I/O (see [`adopt_read`]).
+fn in_load_span<F: Future>(
+    id: &SessionId,
+    future: F,
+) -> Either<F, tracing::instrument::Instrumented<F>> {
+    let span = crate::events::debug_span(|| tracing::debug_span!("session.load", session = %id));
+    if span.is_disabled() {
+        Either::Left(future)
+    } else {
+        Either::Right(future.instrument(span))
     }
 }
 
@@ -296,9 +316,7 @@ impl Manager {
     /// What is stored under `id`, read and judged; nothing is reported or deleted yet
     /// ([`Manager::settle`] does that).
     pub(crate) async fn look_up(&self, id: &SessionId) -> Result<Verdict> {
-        let span =
-            crate::events::debug_span(|| tracing::debug_span!("session.load", session = %id));
-        let look_up = async {
+        in_load_span(id, async {
             let key = self.key(id)?;
             let read = match self.store().read_in_memory(key.as_str()) {
                 Some(read) => read.map(|found| found.map(|(_, stored)| stored)),
@@ -313,20 +331,17 @@ impl Manager {
                 return Ok(Verdict::Live(live));
             }
             self.judge(id.as_str(), read, self.clock().now())
-        };
-        // Not wrapped when nobody listens: `Instrumented` enters and leaves its span on every
-        // poll and again on drop, even a disabled one, on every request that reads a session.
-        if span.is_disabled() {
-            look_up.await
-        } else {
-            look_up.instrument(span).await
-        }
+        })
+        .await
     }
 
     /// What a lookup's `verdict` on `id` comes to: an absent record is reported, an expired
     /// or corrupt one reported and deleted (best effort), a live or forward one passed on.
     async fn settle(&self, id: &SessionId, verdict: Verdict) -> Result<Found> {
-        Ok(match verdict {
+        // The absent and dead cases report, log and delete: in the span of the load, as the
+        // read was.
+        in_load_span(id, async move {
+            Ok(match verdict {
             Verdict::Live(live) => Found::Live(live),
             Verdict::Forward(target) => Found::Forward(target),
             Verdict::Absent(event) => {
@@ -344,6 +359,8 @@ impl Manager {
                 Found::Gone
             }
         })
+        })
+        .await
     }
 
     /// With `hash_ids_migrate`: session `id` as stored under its raw ID before `hash_ids`

@@ -616,9 +616,6 @@ impl Session {
                 Ok(Adopt::Done(adopted)) => Ok(adopted),
                 // Boxed: the futures of `get`, `set` and the rest then stay small for stores
                 // that answer in memory (moving a future copies all of it), and a store that
-                // needs I/O pays one allocation next to a network round trip.
-                // Boxed: the futures of `get`, `set` and the rest then stay small for stores
-                // that answer in memory (moving a future copies all of it), and a store that
                 // needs I/O pays one small allocation (see `load::adopt_read`) next to a
                 // network round trip.
                 Ok(Adopt::NeedsIo { id, next }) => {
